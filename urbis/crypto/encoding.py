@@ -1,0 +1,62 @@
+"""Deterministic CBOR (RFC 8949 §4.2.1 core deterministic encoding).
+
+Everything that is signed or hashed goes through `encode`, so two nodes always
+produce the same bytes for the same value. `decode` refuses any input that is
+not already in that form: a transaction has exactly one valid encoding, so its
+hash (the transaction id) cannot be changed by re-encoding it.
+"""
+
+from typing import Any
+
+import cbor2
+
+MAX_DEPTH = 32
+"""Nesting deeper than this is never produced by Urbis and only costs the decoder."""
+
+
+class DecodeError(ValueError):
+    """The bytes are not one deterministic CBOR value of the allowed types."""
+
+
+_ALLOWED = (int, str, bytes, bool, type(None))
+
+
+def encode(value: Any) -> bytes:
+    """Encode `value` (ints, strs, bytes, bools, None, lists, str-keyed maps)."""
+    _check(value, 0)
+    return cbor2.dumps(value, canonical=True)
+
+
+def decode(data: bytes) -> Any:
+    """Decode one deterministic CBOR value, rejecting floats, tags and non-canonical forms."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError("expected bytes")
+    try:
+        value = cbor2.loads(bytes(data))
+    except Exception as error:  # cbor2 raises several unrelated types
+        raise DecodeError(f"not valid CBOR: {error}") from None
+    try:
+        _check(value, 0)
+    except (TypeError, ValueError) as error:
+        raise DecodeError(str(error)) from None
+    if cbor2.dumps(value, canonical=True) != bytes(data):
+        raise DecodeError("CBOR is not in deterministic (canonical) form")
+    return value
+
+
+def _check(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH}")
+    if isinstance(value, _ALLOWED):
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"map keys must be text, got {type(key).__name__}")
+            _check(item, depth + 1)
+        return
+    raise TypeError(f"{type(value).__name__} cannot be encoded (floats and tags are not allowed)")

@@ -1,0 +1,307 @@
+"""StateStore: the versioned, authenticated state of the chain.
+
+Layout in the shared SQLite file:
+  state_latest(key, value)               the current state, also held in memory
+  state_history(key, version, value)     every write ever made (NULL = deleted)
+  state_roots(version, root)             the root after each block (version = height)
+  state_node_log(version, created, dropped)  Merkle nodes each version made and left
+  state_checkpoint(version, part, nodes, stale)  all retained nodes at one version
+
+Merkle nodes are appended once per block as one row rather than one row per
+node: inserting tens of thousands of random-keyed rows per block was the
+largest cost of a commit, and it grew with the table. The node index lives in
+memory; on start it is rebuilt from the last checkpoint plus the log after it.
+A checkpoint is written when the log holds more records than the tree has
+live nodes, so its cost is amortised over the changes that made it necessary.
+
+A version's rows are written by `write_staged` inside the caller's transaction,
+together with the block, so state and blocks can never disagree after a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Mapping
+
+from urbis.crypto.hashing import EMPTY_HASH
+from urbis.state.database import Database
+from urbis.state.proof import StateProof, key_hash, value_hash
+from urbis.state.tree import NodeChanges, SparseMerkleTree
+
+KEEP_VERSIONS_DEFAULT = 1000
+"""Proofs are served for this many recent heights; older tree nodes are pruned."""
+
+NODE_SIZE = 65
+RECORD_SIZE = 32 + NODE_SIZE
+STALE_RECORD = struct.Struct(">32sQ")
+CHECKPOINT_PART_RECORDS = 100_000
+"""Records per checkpoint row, so no single blob nears SQLite's size limit."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS state_latest (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state_history (
+  key BLOB NOT NULL, version INTEGER NOT NULL, value BLOB, PRIMARY KEY (key, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state_roots (version INTEGER PRIMARY KEY, root BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state_node_log (
+  version INTEGER PRIMARY KEY, created BLOB NOT NULL, dropped BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state_checkpoint (
+  version INTEGER NOT NULL, part INTEGER NOT NULL, nodes BLOB NOT NULL, stale BLOB NOT NULL,
+  PRIMARY KEY (version, part)
+);
+"""
+
+
+class UnknownHeight(LookupError):
+    """The height is in the future or older than the proofs kept."""
+
+
+class _Staged:
+    __slots__ = ("changes", "nodes", "root", "version")
+
+    def __init__(
+        self, version: int, root: bytes, changes: dict[bytes, bytes | None], nodes: NodeChanges
+    ) -> None:
+        self.version = version
+        self.root = root
+        self.changes = changes
+        self.nodes = nodes
+
+
+class StateStore:
+    def __init__(self, db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) -> None:
+        if keep_versions < 1:
+            raise ValueError("keep_versions must be at least 1")
+        self.db = db
+        self.keep_versions = keep_versions
+        db.executescript(SCHEMA)
+        self._nodes: dict[bytes, bytes] = {}
+        self._stale_since: dict[bytes, int] = {}
+        self._stale_by_version: dict[int, list[bytes]] = {}
+        self._log_records = 0
+        self._tree = SparseMerkleTree(self._node)
+        self._staged: _Staged | None = None
+        row = db.fetchone("SELECT version, root FROM state_roots ORDER BY version DESC LIMIT 1")
+        self.version: int = -1 if row is None else int(row[0])  # type: ignore[call-overload]
+        self.root: bytes = EMPTY_HASH if row is None else bytes(row[1])  # type: ignore[arg-type]
+        self._latest: dict[bytes, bytes] = {
+            bytes(k): bytes(v)  # type: ignore[arg-type]
+            for k, v in db.fetchall("SELECT key, value FROM state_latest")
+        }
+        self._rebuild_node_index()
+
+    # -- the in-memory node index --------------------------------------------------
+
+    def _rebuild_node_index(self) -> None:
+        """Last checkpoint, then every logged version after it."""
+        row = self.db.fetchone("SELECT MAX(version) FROM state_checkpoint")
+        checkpoint = -1 if row is None or row[0] is None else int(row[0])  # type: ignore[call-overload]
+        for nodes, stale in self.db.fetchall(
+            "SELECT nodes, stale FROM state_checkpoint WHERE version = ? ORDER BY part",
+            (checkpoint,),
+        ):
+            self._add_records(bytes(nodes))  # type: ignore[arg-type]
+            for digest, since in STALE_RECORD.iter_unpack(bytes(stale)):  # type: ignore[arg-type]
+                self._mark_stale(digest, since)
+        for version, created, dropped in self.db.fetchall(
+            "SELECT version, created, dropped FROM state_node_log WHERE version > ? "
+            "ORDER BY version",
+            (checkpoint,),
+        ):
+            created_bytes = bytes(created)  # type: ignore[arg-type]
+            self._add_records(created_bytes)
+            self._log_records += len(created_bytes) // RECORD_SIZE
+            dropped_bytes = bytes(dropped)  # type: ignore[arg-type]
+            for offset in range(0, len(dropped_bytes), 32):
+                self._mark_stale(dropped_bytes[offset : offset + 32], int(version))  # type: ignore[call-overload]
+        self._prune_memory(self.version)
+        if self.root != EMPTY_HASH and self.root not in self._nodes:
+            raise RuntimeError("state node log is incomplete: the current root is missing")
+
+    def _add_records(self, records: bytes) -> None:
+        for offset in range(0, len(records), RECORD_SIZE):
+            digest = records[offset : offset + 32]
+            self._nodes[digest] = records[offset + 32 : offset + RECORD_SIZE]
+            self._stale_since.pop(digest, None)
+
+    def _mark_stale(self, digest: bytes, since: int) -> None:
+        self._stale_since[digest] = since
+        self._stale_by_version.setdefault(since, []).append(digest)
+
+    def _prune_memory(self, version: int) -> None:
+        """Forget nodes that only versions older than the kept window still used."""
+        prune_through = version - self.keep_versions + 1
+        for since in [s for s in self._stale_by_version if s <= prune_through]:
+            for digest in self._stale_by_version.pop(since):
+                # A node made again after going stale is live again and stays.
+                if self._stale_since.get(digest) == since:
+                    del self._stale_since[digest]
+                    self._nodes.pop(digest, None)
+
+    def _node(self, digest: bytes) -> bytes:
+        try:
+            return self._nodes[digest]
+        except KeyError:
+            raise KeyError(f"state node {digest.hex()} is missing (pruned or corrupt)") from None
+
+    @property
+    def node_count(self) -> int:
+        return len(self._nodes)
+
+    # -- reads of committed state -------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._latest.get(key)
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def get_at(self, key: bytes, version: int) -> bytes | None:
+        self._check_version(version, for_proof=False)
+        if version == self.version:
+            return self._latest.get(key)
+        row = self.db.fetchone(
+            "SELECT value FROM state_history WHERE key = ? AND version <= ? "
+            "ORDER BY version DESC LIMIT 1",
+            (key, version),
+        )
+        return None if row is None or row[0] is None else bytes(row[0])  # type: ignore[arg-type]
+
+    def root_at(self, version: int) -> bytes:
+        self._check_version(version, for_proof=False)
+        if version == self.version:
+            return self.root
+        row = self.db.fetchone("SELECT root FROM state_roots WHERE version = ?", (version,))
+        if row is None:
+            raise UnknownHeight(f"no state root for height {version}")
+        return bytes(row[0])  # type: ignore[arg-type]
+
+    def scan_prefix(self, prefix: bytes, limit: int = 1000) -> list[tuple[bytes, bytes]]:
+        """Committed keys under `prefix` in key order (for the read API, not for execution)."""
+        rows = self.db.fetchall(
+            "SELECT key, value FROM state_latest WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+            (prefix, _prefix_end(prefix), limit),
+        )
+        return [(bytes(k), bytes(v)) for k, v in rows]  # type: ignore[arg-type]
+
+    def prove(self, key: bytes, version: int | None = None) -> StateProof:
+        """Inclusion or absence proof for `key` after block `version` (default: latest)."""
+        with self.db.lock:
+            version = self.version if version is None else version
+            self._check_version(version, for_proof=True)
+            root = self.root_at(version)
+            siblings, leaf = self._tree.walk(root, key)
+            value = self.get_at(key, version)
+        return StateProof(key, value, tuple(siblings), leaf, root, version)
+
+    def _check_version(self, version: int, for_proof: bool) -> None:
+        if version > self.version or version < 0:
+            raise UnknownHeight(f"height {version} is not committed (latest is {self.version})")
+        oldest = self.version - self.keep_versions + 1
+        if for_proof and version < oldest:
+            raise UnknownHeight(
+                f"proofs are kept for the last {self.keep_versions} heights "
+                f"(oldest is {max(oldest, 0)}); {version} is older"
+            )
+
+    # -- writing a new version ----------------------------------------------------
+
+    def stage(self, changes: Mapping[bytes, bytes | None], version: int) -> bytes:
+        """Compute the root after applying `changes` as `version`; nothing is written yet."""
+        if version != self.version + 1:
+            raise ValueError(f"next version is {self.version + 1}, not {version}")
+        effective = {k: v for k, v in changes.items() if self._latest.get(k) != v}
+        items = sorted(
+            (key_hash(k), None if v is None else value_hash(v)) for k, v in effective.items()
+        )
+        nodes = NodeChanges()
+        with self.db.lock:
+            root = self._tree.update(self.root, items, nodes)
+        self._staged = _Staged(version, root, effective, nodes)
+        return root
+
+    def write_staged(self, conn: sqlite3.Connection) -> None:
+        """Write the staged version inside the caller's open transaction."""
+        staged = self._staged
+        if staged is None:
+            raise RuntimeError("nothing staged")
+        version = staged.version
+        writes = [(k, v) for k, v in staged.changes.items() if v is not None]
+        deletes = [(k,) for k, v in staged.changes.items() if v is None]
+        conn.executemany("INSERT OR REPLACE INTO state_latest VALUES (?, ?)", writes)
+        conn.executemany("DELETE FROM state_latest WHERE key = ?", deletes)
+        conn.executemany(
+            "INSERT OR REPLACE INTO state_history VALUES (?, ?, ?)",
+            [(k, version, v) for k, v in staged.changes.items()],
+        )
+        created = b"".join(h + n for h, n in staged.nodes.created.items())
+        dropped = b"".join(staged.nodes.dropped)
+        conn.execute("INSERT INTO state_node_log VALUES (?, ?, ?)", (version, created, dropped))
+        conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
+
+    def promote_staged(self) -> None:
+        """After the transaction committed: make the staged version the current one."""
+        staged = self._staged
+        if staged is None:
+            raise RuntimeError("nothing staged")
+        with self.db.lock:
+            for k, v in staged.changes.items():
+                if v is None:
+                    self._latest.pop(k, None)
+                else:
+                    self._latest[k] = v
+            for digest, node in staged.nodes.created.items():
+                self._nodes[digest] = node
+                self._stale_since.pop(digest, None)
+            self._log_records += len(staged.nodes.created)
+            for digest in staged.nodes.dropped:
+                self._mark_stale(digest, staged.version)
+            self.version = staged.version
+            self.root = staged.root
+            self._staged = None
+            self._prune_memory(self.version)
+        if self._log_records > max(2 * len(self._nodes), 200_000):
+            self.checkpoint()
+
+    def discard_staged(self) -> None:
+        self._staged = None
+
+    def commit(self, changes: Mapping[bytes, bytes | None], version: int) -> bytes:
+        """Stage, write and promote in one transaction of its own (genesis, tools, tests)."""
+        root = self.stage(changes, version)
+        with self.db.transaction() as conn:
+            self.write_staged(conn)
+        self.promote_staged()
+        return root
+
+    def checkpoint(self) -> None:
+        """Write every retained node once and drop the log before it (bounded start-up)."""
+        with self.db.transaction() as conn:
+            items = list(self._nodes.items())
+            stale = list(self._stale_since.items())
+            conn.execute("DELETE FROM state_checkpoint")
+            parts = range(0, max(len(items), len(stale), 1), CHECKPOINT_PART_RECORDS)
+            for part, start in enumerate(parts):
+                chunk = items[start : start + CHECKPOINT_PART_RECORDS]
+                stale_chunk = stale[start : start + CHECKPOINT_PART_RECORDS]
+                conn.execute(
+                    "INSERT INTO state_checkpoint VALUES (?, ?, ?, ?)",
+                    (
+                        self.version,
+                        part,
+                        b"".join(d + n for d, n in chunk),
+                        b"".join(STALE_RECORD.pack(d, s) for d, s in stale_chunk),
+                    ),
+                )
+            conn.execute("DELETE FROM state_node_log WHERE version <= ?", (self.version,))
+            self._log_records = 0
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    """The smallest byte string greater than every string starting with `prefix`."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\xff" * (len(prefix) + 64)
+    return stripped[:-1] + bytes([stripped[-1] + 1])

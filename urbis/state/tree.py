@@ -1,0 +1,140 @@
+"""The sparse Merkle tree: batch updates and proofs over content-addressed nodes.
+
+A whole block's changes are applied in one pass (sorted by key hash), so the
+upper levels are rehashed once per block rather than once per key, and the
+work grows with the number of changed keys, not with the size of the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from urbis.crypto.hashing import EMPTY_HASH
+from urbis.state.proof import (
+    INTERNAL,
+    LEAF,
+    bit_at,
+    internal_node,
+    key_hash,
+    leaf_node,
+    node_digest,
+)
+
+Item = tuple[bytes, bytes | None]
+"""(key_hash, value_hash) for a write, (key_hash, None) for a delete."""
+
+
+class NodeChanges:
+    """Nodes a pending version adds and removes, net of churn within the version."""
+
+    __slots__ = ("created", "dropped")
+
+    def __init__(self) -> None:
+        self.created: dict[bytes, bytes] = {}
+        self.dropped: set[bytes] = set()
+
+    def create(self, node: bytes) -> bytes:
+        digest = node_digest(node)
+        if digest in self.dropped:
+            self.dropped.discard(digest)
+        else:
+            self.created[digest] = node
+        return digest
+
+    def drop(self, digest: bytes) -> None:
+        if self.created.pop(digest, None) is None:
+            self.dropped.add(digest)
+
+
+class SparseMerkleTree:
+    """Pure tree logic; `load(digest)` fetches a committed node's bytes."""
+
+    def __init__(self, load: Callable[[bytes], bytes]) -> None:
+        self._load = load
+
+    def node(self, digest: bytes, pending: NodeChanges | None = None) -> bytes:
+        if pending is not None:
+            node = pending.created.get(digest)
+            if node is not None:
+                return node
+        return self._load(digest)
+
+    def update(self, root: bytes, items: list[Item], pending: NodeChanges) -> bytes:
+        """Apply writes and deletes (sorted by key hash, unique) and return the new root."""
+        if not items:
+            return root
+        return self._update(root, 0, items, pending)
+
+    def _update(self, digest: bytes, depth: int, items: list[Item], pending: NodeChanges) -> bytes:
+        if digest == EMPTY_HASH:
+            return self._build(depth, [i for i in items if i[1] is not None], pending)
+        node = self.node(digest, pending)
+        if node[0] == LEAF:
+            existing = node[1:33]
+            if all(k != existing for k, _ in items):
+                items = sorted([*items, (existing, node[33:65])])
+            pending.drop(digest)
+            return self._build(depth, [i for i in items if i[1] is not None], pending)
+        left, right = node[1:33], node[33:65]
+        split = _split(items, depth)
+        new_left = self._update(left, depth + 1, items[:split], pending) if split else left
+        new_right = (
+            self._update(right, depth + 1, items[split:], pending) if split < len(items) else right
+        )
+        if new_left == left and new_right == right:
+            return digest
+        pending.drop(digest)
+        return self._join(new_left, new_right, pending)
+
+    def _build(self, depth: int, items: list[Item], pending: NodeChanges) -> bytes:
+        if not items:
+            return EMPTY_HASH
+        if len(items) == 1:
+            key_digest, value_digest = items[0]
+            assert value_digest is not None
+            return pending.create(leaf_node(key_digest, value_digest))
+        split = _split(items, depth)
+        left = self._build(depth + 1, items[:split], pending)
+        right = self._build(depth + 1, items[split:], pending)
+        return self._join(left, right, pending)
+
+    def _join(self, left: bytes, right: bytes, pending: NodeChanges) -> bytes:
+        # A lone leaf rises to its parent's place: the tree stays canonical, one
+        # shape for one key set whatever order the keys came in.
+        if right == EMPTY_HASH and (left == EMPTY_HASH or self.node(left, pending)[0] == LEAF):
+            return left
+        if left == EMPTY_HASH and self.node(right, pending)[0] == LEAF:
+            return right
+        return pending.create(internal_node(left, right))
+
+    def walk(self, root: bytes, key: bytes) -> tuple[list[bytes], tuple[bytes, bytes] | None]:
+        """Siblings from the root down the key's path, and the leaf where it ends."""
+        digest = key_hash(key)
+        siblings: list[bytes] = []
+        current = root
+        depth = 0
+        while current != EMPTY_HASH:
+            node = self._load(current)
+            if node[0] == LEAF:
+                return siblings, (node[1:33], node[33:65])
+            assert node[0] == INTERNAL, "corrupt node"
+            if bit_at(digest, depth):
+                siblings.append(node[1:33])
+                current = node[33:65]
+            else:
+                siblings.append(node[33:65])
+                current = node[1:33]
+            depth += 1
+        return siblings, None
+
+
+def _split(items: list[Item], depth: int) -> int:
+    """Index of the first item whose key hash has bit `depth` set (items are sorted)."""
+    low, high = 0, len(items)
+    while low < high:
+        middle = (low + high) // 2
+        if bit_at(items[middle][0], depth):
+            high = middle
+        else:
+            low = middle + 1
+    return low
