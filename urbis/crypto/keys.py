@@ -25,7 +25,9 @@ class PublicKey:
 
     def __post_init__(self) -> None:
         if len(self.raw) != PUBLIC_KEY_SIZE:
-            raise ValueError(f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, got {len(self.raw)}")
+            raise ValueError(
+                f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, got {len(self.raw)}"
+            )
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         return verify(self.raw, message, signature)
@@ -83,8 +85,8 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
         return False
     try:
-        nacl.bindings.crypto_sign_verify_detached(signature, message, public_key)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
         return False
     return True
 
@@ -98,7 +100,9 @@ PARALLEL_MIN = 64
 """Below this many signatures a thread hand-off costs more than it saves."""
 
 
-def verify_many(items: Sequence[tuple[bytes, bytes, bytes]], threads: int | None = None) -> list[bool]:
+def verify_many(
+    items: Sequence[tuple[bytes, bytes, bytes]], threads: int | None = None
+) -> list[bool]:
     """Verify (public_key, message, signature) triples on all cores; results in input order."""
     global _POOL
     workers = threads or os.cpu_count() or 1

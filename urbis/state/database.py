@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class Database:
@@ -35,16 +36,16 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
-    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self.lock:
             return self._conn.execute(sql, params)
 
-    def fetchone(self, sql: str, params: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+    def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         with self.lock:
-            row: tuple[object, ...] | None = self._conn.execute(sql, params).fetchone()
+            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
             return row
 
-    def fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
             return list(self._conn.execute(sql, params).fetchall())
 

@@ -84,11 +84,10 @@ class StateStore:
         self._tree = SparseMerkleTree(self._node)
         self._staged: _Staged | None = None
         row = db.fetchone("SELECT version, root FROM state_roots ORDER BY version DESC LIMIT 1")
-        self.version: int = -1 if row is None else int(row[0])  # type: ignore[call-overload]
-        self.root: bytes = EMPTY_HASH if row is None else bytes(row[1])  # type: ignore[arg-type]
+        self.version: int = -1 if row is None else int(row[0])
+        self.root: bytes = EMPTY_HASH if row is None else bytes(row[1])
         self._latest: dict[bytes, bytes] = {
-            bytes(k): bytes(v)  # type: ignore[arg-type]
-            for k, v in db.fetchall("SELECT key, value FROM state_latest")
+            bytes(k): bytes(v) for k, v in db.fetchall("SELECT key, value FROM state_latest")
         }
         self._rebuild_node_index()
 
@@ -97,25 +96,25 @@ class StateStore:
     def _rebuild_node_index(self) -> None:
         """Last checkpoint, then every logged version after it."""
         row = self.db.fetchone("SELECT MAX(version) FROM state_checkpoint")
-        checkpoint = -1 if row is None or row[0] is None else int(row[0])  # type: ignore[call-overload]
+        checkpoint = -1 if row is None or row[0] is None else int(row[0])
         for nodes, stale in self.db.fetchall(
             "SELECT nodes, stale FROM state_checkpoint WHERE version = ? ORDER BY part",
             (checkpoint,),
         ):
-            self._add_records(bytes(nodes))  # type: ignore[arg-type]
-            for digest, since in STALE_RECORD.iter_unpack(bytes(stale)):  # type: ignore[arg-type]
+            self._add_records(bytes(nodes))
+            for digest, since in STALE_RECORD.iter_unpack(bytes(stale)):
                 self._mark_stale(digest, since)
         for version, created, dropped in self.db.fetchall(
             "SELECT version, created, dropped FROM state_node_log WHERE version > ? "
             "ORDER BY version",
             (checkpoint,),
         ):
-            created_bytes = bytes(created)  # type: ignore[arg-type]
+            created_bytes = bytes(created)
             self._add_records(created_bytes)
             self._log_records += len(created_bytes) // RECORD_SIZE
-            dropped_bytes = bytes(dropped)  # type: ignore[arg-type]
+            dropped_bytes = bytes(dropped)
             for offset in range(0, len(dropped_bytes), 32):
-                self._mark_stale(dropped_bytes[offset : offset + 32], int(version))  # type: ignore[call-overload]
+                self._mark_stale(dropped_bytes[offset : offset + 32], int(version))
         self._prune_memory(self.version)
         if self.root != EMPTY_HASH and self.root not in self._nodes:
             raise RuntimeError("state node log is incomplete: the current root is missing")
@@ -167,7 +166,7 @@ class StateStore:
             "ORDER BY version DESC LIMIT 1",
             (key, version),
         )
-        return None if row is None or row[0] is None else bytes(row[0])  # type: ignore[arg-type]
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def root_at(self, version: int) -> bytes:
         self._check_version(version, for_proof=False)
@@ -176,7 +175,7 @@ class StateStore:
         row = self.db.fetchone("SELECT root FROM state_roots WHERE version = ?", (version,))
         if row is None:
             raise UnknownHeight(f"no state root for height {version}")
-        return bytes(row[0])  # type: ignore[arg-type]
+        return bytes(row[0])
 
     def scan_prefix(self, prefix: bytes, limit: int = 1000) -> list[tuple[bytes, bytes]]:
         """Committed keys under `prefix` in key order (for the read API, not for execution)."""
@@ -184,7 +183,7 @@ class StateStore:
             "SELECT key, value FROM state_latest WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
             (prefix, _prefix_end(prefix), limit),
         )
-        return [(bytes(k), bytes(v)) for k, v in rows]  # type: ignore[arg-type]
+        return [(bytes(k), bytes(v)) for k, v in rows]
 
     def prove(self, key: bytes, version: int | None = None) -> StateProof:
         """Inclusion or absence proof for `key` after block `version` (default: latest)."""

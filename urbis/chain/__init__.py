@@ -1,0 +1,1 @@
+"""Transactions, blocks, the mempool and the application that executes them."""

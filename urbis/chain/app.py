@@ -1,0 +1,406 @@
+"""The application: a deterministic state machine behind an ABCI-shaped interface.
+
+    info()                       -> chain id, last committed height and app hash
+    init_chain(genesis)          -> writes the genesis state as height 0
+    check_tx(raw)                -> admit a transaction to the mempool, or raise
+    finalize_block(block, txs)   -> execute, return receipts and the new app hash
+    commit(signed_header)        -> persist the block and its state atomically
+    query(...)                   -> read committed state (with proofs)
+
+It never knows which consensus driver feeds it (solo or CometBFT).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from urbis.chain.block import (
+    BlockResult,
+    Receipt,
+    SignedHeader,
+    receipts_root,
+    transactions_root,
+)
+from urbis.chain.blockstore import BlockStore
+from urbis.chain.codec import CodecError, from_wire
+from urbis.chain.context import BlockInfo, BlockState, Context, StateReader, TxState
+from urbis.chain.errors import (
+    BadSignature,
+    InsufficientWeight,
+    InvalidArgs,
+    InvariantBroken,
+    MalformedTx,
+    MissingRole,
+    NonceOutOfWindow,
+    NonceUsed,
+    TxExpired,
+    UnknownAction,
+    UnknownSender,
+    UnknownSigner,
+    UrbisError,
+    WrongChain,
+)
+from urbis.chain.genesis import Genesis
+from urbis.chain.ids import COUNCIL, AccountId
+from urbis.chain.mempool import PENDING_PER_ACCOUNT_MAX
+from urbis.chain.module import COUNCIL_ROLE, Module
+from urbis.chain.tx import Action, Transaction, decode_tx
+from urbis.crypto.encoding import encode
+from urbis.crypto.keys import verify_many
+from urbis.state.database import Database
+from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
+
+TX_LIFETIME_MAX = 100_000
+"""`expires_at` may lie at most this many blocks ahead (about a day at 1 s blocks)."""
+
+NONCE_WINDOW = PENDING_PER_ACCOUNT_MAX
+"""check_tx accepts nonces up to this far past the account's next one."""
+
+VERIFIED_CACHE_MAX = 200_000
+"""Transactions whose signatures check_tx verified; the block then skips re-verifying."""
+
+CHAIN_ID_KEY = b"chain/chain_id"
+GENESIS_HASH_KEY = b"chain/genesis_hash"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAuth:
+    keys: dict[bytes, int]
+    threshold: int
+    nonce: int
+
+
+class Authenticator(Protocol):
+    """What the app needs from the accounts module to authenticate a sender."""
+
+    def auth(self, state: StateReader, account: AccountId) -> AccountAuth | None: ...
+
+    def set_nonce(self, state: TxState, account: AccountId, nonce: int) -> None: ...
+
+
+class RoleChecker(Protocol):
+    """What the app needs from the governance module to authorise an action."""
+
+    def has_role(self, state: StateReader, account: AccountId, role: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppInfo:
+    chain_id: str
+    height: int
+    app_hash: bytes
+
+
+@dataclass
+class _PendingBlock:
+    result: BlockResult
+    raw_txs: list[bytes]
+    tx_accounts: list[set[bytes]]
+
+
+class Application:
+    def __init__(
+        self,
+        db: Database,
+        modules: Sequence[Module],
+        authenticator: Authenticator,
+        roles: RoleChecker,
+        keep_versions: int = KEEP_VERSIONS_DEFAULT,
+    ) -> None:
+        self.db = db
+        self.store = StateStore(db, keep_versions)
+        self.blocks = BlockStore(db)
+        self.modules = {m.name: m for m in modules}
+        self.keepers = {m.name: m.keeper for m in modules if m.keeper is not None}
+        self.authenticator = authenticator
+        self.roles = roles
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._verified_lock = threading.Lock()
+        self._pending: _PendingBlock | None = None
+        chain_id = self.store.get(CHAIN_ID_KEY)
+        self.chain_id = "" if chain_id is None else chain_id.decode()
+
+    # -- ABCI-shaped interface -----------------------------------------------------
+
+    def info(self) -> AppInfo:
+        return AppInfo(self.chain_id, self.store.version, self.store.root)
+
+    def init_chain(self, genesis: Genesis) -> bytes:
+        """Write genesis as height 0; return the app hash. Refuses a second genesis."""
+        if self.store.version >= 0:
+            raise RuntimeError("chain already initialised")
+        block = BlockInfo(genesis.chain_id, 0, genesis.time_ms, b"")
+        block_state = BlockState(self.store)
+        ctx = self._context(block, TxState(block_state))
+        ctx.state.put(CHAIN_ID_KEY, genesis.chain_id.encode())
+        ctx.state.put(GENESIS_HASH_KEY, genesis.hash)
+        for module in self.modules.values():
+            if module.init_genesis is not None:
+                module.init_genesis(ctx, genesis)
+        ctx.state.merge()
+        root = self.store.commit(block_state.writes, 0)
+        self.chain_id = genesis.chain_id
+        return root
+
+    def check_tx(self, raw: bytes) -> Transaction:
+        """Stateless checks, signatures, sender and nonce window against committed state."""
+        tx = decode_tx(raw)
+        next_height = self.store.version + 1
+        self._check_envelope(tx, next_height)
+        if not self._signatures_valid([tx])[0]:
+            raise BadSignature("a signature does not verify over this transaction")
+        auth = self._sender_auth(self.store, tx)
+        nonce = tx.body.nonce
+        if nonce < auth.nonce:
+            raise NonceUsed(f"nonce {nonce} already used; next is {auth.nonce}", next=auth.nonce)
+        if nonce >= auth.nonce + NONCE_WINDOW:
+            raise NonceOutOfWindow(
+                f"nonce {nonce} is more than {NONCE_WINDOW} ahead of the next ({auth.nonce})",
+                next=auth.nonce,
+            )
+        return tx
+
+    def finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
+        """Execute a block's transactions in order; nothing is persisted until commit."""
+        if block.height != self.store.version + 1:
+            raise InvariantBroken(f"block {block.height} after {self.store.version}")
+        decoded: list[Transaction | UrbisError] = []
+        for raw in raw_txs:
+            try:
+                decoded.append(decode_tx(raw))
+            except UrbisError as error:
+                decoded.append(error)
+        valid = iter(self._signatures_valid([t for t in decoded if isinstance(t, Transaction)]))
+        block_state = BlockState(self.store)
+        receipts: list[Receipt] = []
+        tx_ids: list[bytes] = []
+        tx_accounts: list[set[bytes]] = []
+        for index, (raw, item) in enumerate(zip(raw_txs, decoded, strict=True)):
+            if isinstance(item, UrbisError):
+                tx_id = _raw_id(raw)
+                receipts.append(_failed(tx_id, block.height, index, item, b""))
+                tx_accounts.append(set())
+            else:
+                tx_id = item.id
+                receipt, accounts = self._execute_tx(block_state, block, item, index, next(valid))
+                receipts.append(receipt)
+                tx_accounts.append(accounts)
+            tx_ids.append(tx_id)
+        block_events = self._end_block(block_state, block)
+        app_hash = self.store.stage(block_state.writes, block.height)
+        result = BlockResult(
+            height=block.height,
+            time_ms=block.time_ms,
+            receipts=receipts,
+            app_hash=app_hash,
+            txs_root=transactions_root(tx_ids),
+            results_root=receipts_root(receipts),
+            block_events=block_events,
+        )
+        self._pending = _PendingBlock(result, list(raw_txs), tx_accounts)
+        return result
+
+    def commit(self, signed: SignedHeader) -> None:
+        """Persist the finalized block, its receipts and its state in one transaction."""
+        pending = self._pending
+        if pending is None or signed.header.height != pending.result.height:
+            raise InvariantBroken("commit without a matching finalized block")
+        if signed.header.app_hash != pending.result.app_hash:
+            raise InvariantBroken("header app hash differs from the executed state")
+        with self.db.transaction() as conn:
+            self.store.write_staged(conn)
+            self.blocks.write(
+                conn, signed, pending.raw_txs, pending.result.receipts, pending.tx_accounts
+            )
+        self.store.promote_staged()
+        self._pending = None
+
+    def abandon_block(self) -> None:
+        """Forget a finalized block that will not be committed (a failed proposal)."""
+        self.store.discard_staged()
+        self._pending = None
+
+    def query(self, module: str, name: str, params: dict[str, str]) -> Any:
+        spec = self.modules.get(module)
+        if spec is None or name not in spec.queries:
+            raise UnknownAction(f"no query {module}.{name}")
+        return spec.queries[name](self.store, params)
+
+    def next_nonce(self, sender: bytes) -> int:
+        auth = self.authenticator.auth(self.store, AccountId(sender))
+        return 0 if auth is None else auth.nonce
+
+    def still_valid(self, tx: Transaction) -> bool:
+        """Whether a pending transaction could still be included (for mempool pruning)."""
+        return tx.body.expires_at > self.store.version and tx.body.nonce >= self.next_nonce(
+            tx.body.sender.raw
+        )
+
+    # -- execution -----------------------------------------------------------------
+
+    def _execute_tx(
+        self, block_state: BlockState, block: BlockInfo, tx: Transaction, index: int, sig_ok: bool
+    ) -> tuple[Receipt, set[bytes]]:
+        sender = tx.body.sender
+        try:
+            auth = self._authenticate(block_state, block.height, tx, sig_ok)
+        except UrbisError as error:
+            return _failed(tx.id, block.height, index, error, sender.raw), set()
+        nonce_state = TxState(block_state)
+        self.authenticator.set_nonce(nonce_state, sender, auth.nonce + 1)
+        nonce_state.merge()
+        ctx = self._context(block, TxState(block_state), tx.id, sender)
+        try:
+            for action in tx.body.actions:
+                self._dispatch(ctx, sender, action)
+        except UrbisError as error:
+            return _failed(tx.id, block.height, index, error, sender.raw), {sender.raw}
+        ctx.state.merge()
+        receipt = Receipt(tx.id, block.height, index, "ok", "", tuple(ctx.events), sender.raw)
+        return receipt, _accounts_named(sender, ctx)
+
+    def _dispatch(
+        self, ctx: Context, sender: AccountId, action: Action, execute: bool = True
+    ) -> None:
+        module = self.modules.get(action.module)
+        spec = None if module is None else module.actions.get(action.name)
+        if spec is None:
+            raise UnknownAction(f"no action {action.module}.{action.name}")
+        try:
+            args: Any = from_wire(spec.args, action.args)
+        except CodecError as error:
+            raise InvalidArgs(f"{action.module}.{action.name}: {error}") from None
+        if not execute:
+            return
+        role = spec.required_role(args)
+        if role == COUNCIL_ROLE and sender != COUNCIL:
+            raise MissingRole(
+                f"{action.module}.{action.name} runs only through an approved council proposal"
+            )
+        if (
+            role is not None
+            and sender != COUNCIL
+            and not self.roles.has_role(ctx.state, sender, role)
+        ):
+            raise MissingRole(f"{sender} lacks role {role}", role=role)
+        spec.handler(ctx, sender, args)
+
+    def _end_block(self, block_state: BlockState, block: BlockInfo) -> list[Any]:
+        events = []
+        for module in self.modules.values():
+            if module.end_block is None:
+                continue
+            ctx = self._context(block, TxState(block_state))
+            try:
+                module.end_block(ctx)
+            except UrbisError as error:
+                raise InvariantBroken(f"{module.name}.end_block failed: {error}") from error
+            ctx.state.merge()
+            events.extend(ctx.events)
+        return events
+
+    def _context(
+        self, block: BlockInfo, state: TxState, tx_id: bytes = b"", sender: AccountId | None = None
+    ) -> Context:
+        return Context(block, state, self.keepers, self._dispatch, tx_id, sender)
+
+    # -- authentication ------------------------------------------------------------
+
+    def _check_envelope(self, tx: Transaction, height: int) -> None:
+        if tx.body.chain_id != self.chain_id:
+            raise WrongChain(
+                f"transaction is for chain {tx.body.chain_id!r}; this is {self.chain_id!r}"
+            )
+        if tx.body.expires_at < height:
+            raise TxExpired(f"transaction expired at height {tx.body.expires_at}; now {height}")
+        if tx.body.expires_at > height + TX_LIFETIME_MAX:
+            raise MalformedTx(f"expires_at may be at most {TX_LIFETIME_MAX} blocks ahead")
+
+    def _sender_auth(self, state: StateReader, tx: Transaction) -> AccountAuth:
+        auth = self.authenticator.auth(state, tx.body.sender)
+        if auth is None:
+            raise UnknownSender(f"account {tx.body.sender} does not exist")
+        weight = 0
+        for signature in tx.signatures:
+            key_weight = auth.keys.get(signature.key)
+            if key_weight is None:
+                raise UnknownSigner(
+                    f"key {signature.key.hex()[:16]}… is not a key of {tx.body.sender}"
+                )
+            weight += key_weight
+        if weight < auth.threshold:
+            raise InsufficientWeight(
+                f"signatures carry weight {weight}; {tx.body.sender} needs {auth.threshold}",
+                weight=weight,
+                threshold=auth.threshold,
+            )
+        return auth
+
+    def _authenticate(
+        self, state: StateReader, height: int, tx: Transaction, sig_ok: bool
+    ) -> AccountAuth:
+        self._check_envelope(tx, height)
+        if not sig_ok:
+            raise BadSignature("a signature does not verify over this transaction")
+        auth = self._sender_auth(state, tx)
+        if tx.body.nonce < auth.nonce:
+            raise NonceUsed(f"nonce {tx.body.nonce} already used; next is {auth.nonce}")
+        if tx.body.nonce > auth.nonce:
+            raise NonceOutOfWindow(f"nonce {tx.body.nonce} is ahead; next is {auth.nonce}")
+        return auth
+
+    def _signatures_valid(self, txs: Sequence[Transaction]) -> list[bool]:
+        """All signatures of each transaction, checked on all cores; cached from check_tx."""
+        with self._verified_lock:
+            todo = [i for i, tx in enumerate(txs) if tx.raw not in self._verified]
+        triples = [(s.key, txs[i].signed_message(), s.sig) for i in todo for s in txs[i].signatures]
+        results = iter(verify_many(triples))
+        valid = [True] * len(txs)
+        for i in todo:
+            valid[i] = all([next(results) for _ in txs[i].signatures])
+        with self._verified_lock:
+            for i in todo:
+                if valid[i]:
+                    self._verified[txs[i].raw] = None
+            while len(self._verified) > VERIFIED_CACHE_MAX:
+                self._verified.popitem(last=False)
+        return valid
+
+
+def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: bytes) -> Receipt:
+    return Receipt(tx_id, height, index, error.code, error.message, (), sender)
+
+
+def _raw_id(raw: bytes) -> bytes:
+    from urbis.crypto.hashing import tagged_hash
+
+    return tagged_hash("tx/raw", raw)
+
+
+def _accounts_named(sender: AccountId, ctx: Context) -> set[bytes]:
+    """The sender plus every account an event names, for the per-account index."""
+    accounts = {sender.raw}
+    for event in ctx.events:
+        for value in event.attrs.values():
+            if isinstance(value, str) and value.startswith("urbis1") and value != sender.text:
+                try:
+                    accounts.add(AccountId.parse(value).raw)
+                except ValueError:
+                    continue
+    return accounts
+
+
+def args_to_wire(args: Any) -> dict[str, Any]:
+    """Wire form of an action's argument dataclass (the SDK builds actions with it)."""
+    from urbis.chain.codec import to_wire
+
+    wire = to_wire(args)
+    assert isinstance(wire, dict)
+    return wire
+
+
+__all__ = ["AccountAuth", "AppInfo", "Application", "args_to_wire", "encode"]

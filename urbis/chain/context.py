@@ -1,0 +1,147 @@
+"""The execution context a handler sees: the block, a write cache, events, keepers.
+
+Writes stack in layers: committed state <- the block's writes <- one
+transaction's writes. A transaction's layer merges into the block only when
+every action succeeded, so a failed transaction changes nothing (but its nonce,
+which the app bumps in the block layer before the actions run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from urbis.chain.block import Event
+from urbis.chain.codec import from_wire, to_wire
+from urbis.chain.errors import TooManyWrites
+from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import decode, encode
+
+if TYPE_CHECKING:
+    from urbis.chain.tx import Action
+
+T = TypeVar("T")
+
+WRITES_PER_TX_MAX = 4096
+"""Bounds the work one transaction can make every validator do."""
+
+
+class StateReader(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    chain_id: str
+    height: int
+    time_ms: int
+    proposer: bytes
+
+
+class BlockState:
+    """The block's pending writes over committed state."""
+
+    __slots__ = ("base", "writes")
+
+    def __init__(self, base: StateReader) -> None:
+        self.base = base
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.base.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.writes[key] = value
+
+
+class TxState:
+    """One transaction's writes; merged into its parent only on success."""
+
+    __slots__ = ("parent", "writes")
+
+    def __init__(self, parent: BlockState | TxState) -> None:
+        self.parent = parent
+        self.writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.parent.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if key not in self.writes and len(self.writes) >= WRITES_PER_TX_MAX:
+            raise TooManyWrites(f"a transaction may write at most {WRITES_PER_TX_MAX} keys")
+        self.writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.writes[key] = None
+
+    def get_record(self, key: bytes, cls: type[T]) -> T | None:
+        raw = self.get(key)
+        return None if raw is None else from_wire(cls, decode(raw))
+
+    def put_record(self, key: bytes, record: Any) -> None:
+        self.put(key, encode(to_wire(record)))
+
+    def merge(self) -> None:
+        self.parent.writes.update(self.writes)
+
+
+Dispatcher = Callable[["Context", AccountId, "Action", bool], None]
+
+
+class Context:
+    """Everything a handler may touch. Handlers never see the host clock or the store."""
+
+    __slots__ = ("_dispatch", "_keepers", "block", "events", "sender", "state", "tx_id")
+
+    def __init__(
+        self,
+        block: BlockInfo,
+        state: TxState,
+        keepers: dict[str, Callable[[Context], Any]],
+        dispatch: Dispatcher,
+        tx_id: bytes = b"",
+        sender: AccountId | None = None,
+    ) -> None:
+        self.block = block
+        self.state = state
+        self.events: list[Event] = []
+        self.tx_id = tx_id
+        self.sender = sender
+        self._keepers = keepers
+        self._dispatch = dispatch
+
+    def emit(self, event_type: str, **attrs: Any) -> None:
+        self.events.append(Event(event_type, {k: _event_value(v) for k, v in attrs.items()}))
+
+    def keeper(self, module: str) -> Any:
+        return self._keepers[module](self)
+
+    def nested(self) -> Context:
+        """A child context whose writes and events are kept only if `commit_nested` is called."""
+        child = Context(
+            self.block, TxState(self.state), self._keepers, self._dispatch, self.tx_id, self.sender
+        )
+        return child
+
+    def commit_nested(self, child: Context) -> None:
+        child.state.merge()
+        self.events.extend(child.events)
+
+    def dispatch(self, sender: AccountId, action: Action) -> None:
+        """Run another action (a council proposal's) with the same checks as a transaction's."""
+        self._dispatch(self, sender, action, True)
+
+    def check_action(self, action: Action) -> None:
+        """Raise unless `action` names a known action with arguments that fit it."""
+        self._dispatch(self, self.sender or AccountId(bytes(20)), action, False)
+
+
+def _event_value(value: Any) -> Any:
+    if isinstance(value, AccountId):
+        return value.text
+    return to_wire(value)

@@ -1,0 +1,52 @@
+"""Account ids: 20 bytes, shown as bech32m `urbis1…`, named by DIDs `did:urbis:urbis1…`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from urbis.crypto import bech32m
+from urbis.crypto.hashing import tagged_hash
+
+ACCOUNT_ID_SIZE = 20
+PREFIX = "urbis"
+DID_PREFIX = "did:urbis:"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountId:
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.raw, bytes) or len(self.raw) != ACCOUNT_ID_SIZE:
+            raise ValueError(f"an account id is {ACCOUNT_ID_SIZE} bytes")
+
+    @classmethod
+    def from_key(cls, public_key: bytes) -> AccountId:
+        """The id an account gets from the first key it is created with."""
+        return cls(tagged_hash("account", public_key)[:ACCOUNT_ID_SIZE])
+
+    @classmethod
+    def parse(cls, text: str) -> AccountId:
+        """Accept `urbis1…` or `did:urbis:urbis1…`; raise ValueError with the reason."""
+        text = text.strip()
+        if text.startswith(DID_PREFIX):
+            text = text[len(DID_PREFIX) :]
+        try:
+            return cls(bech32m.decode(PREFIX, text))
+        except bech32m.Bech32Error as error:
+            raise ValueError(f"not an account id ({error}): {text!r}") from None
+
+    @property
+    def text(self) -> str:
+        return bech32m.encode(PREFIX, self.raw)
+
+    @property
+    def did(self) -> str:
+        return DID_PREFIX + self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+COUNCIL = AccountId(tagged_hash("council", b"")[:ACCOUNT_ID_SIZE])
+"""The sender of actions the council executes through an approved proposal."""

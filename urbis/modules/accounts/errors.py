@@ -1,0 +1,12 @@
+"""Accounts errors and their stable codes."""
+
+from urbis.chain.errors import error_class
+
+AlreadyExists = error_class("accounts.already_exists", "Account already exists", 409)
+InvalidKeys = error_class("accounts.invalid_keys", "Invalid key set", 422)
+KeyExists = error_class("accounts.key_exists", "Key already on the account", 409)
+KeyNotFound = error_class("accounts.key_not_found", "Key not on the account", 404)
+ThresholdUnreachable = error_class(
+    "accounts.threshold_unreachable", "Threshold above the keys' total weight", 422
+)
+TooManyKeys = error_class("accounts.too_many_keys", "Too many keys", 422)

@@ -1,0 +1,54 @@
+"""What other modules and the app may call on accounts."""
+
+from __future__ import annotations
+
+from urbis.chain.app import AccountAuth
+from urbis.chain.codec import from_wire
+from urbis.chain.context import Context, StateReader, TxState
+from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import decode, encode
+from urbis.modules.accounts import keys
+from urbis.modules.accounts.records import Account, KeyHistory
+
+
+def read_account(state: StateReader, account_id: AccountId) -> Account | None:
+    raw = state.get(keys.account(account_id))
+    return None if raw is None else from_wire(Account, decode(raw))
+
+
+def read_nonce(state: StateReader, account_id: AccountId) -> int:
+    raw = state.get(keys.nonce(account_id))
+    return 0 if raw is None else int(decode(raw))
+
+
+def read_key_history(state: StateReader, account_id: AccountId) -> KeyHistory:
+    raw = state.get(keys.key_history(account_id))
+    return KeyHistory([]) if raw is None else from_wire(KeyHistory, decode(raw))
+
+
+class AccountsAuthenticator:
+    """The app's view of an account: keys, weights, threshold, next nonce."""
+
+    def auth(self, state: StateReader, account: AccountId) -> AccountAuth | None:
+        record = read_account(state, account)
+        if record is None:
+            return None
+        return AccountAuth(
+            {k.key: k.weight for k in record.keys}, record.threshold, read_nonce(state, account)
+        )
+
+    def set_nonce(self, state: TxState, account: AccountId, nonce: int) -> None:
+        state.put(keys.nonce(account), encode(nonce))
+
+
+class AccountsKeeper:
+    """Read access for other modules (identity builds DID documents from this)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def exists(self, account_id: AccountId) -> bool:
+        return self._ctx.state.get(keys.account(account_id)) is not None
+
+    def account(self, account_id: AccountId) -> Account | None:
+        return read_account(self._ctx.state, account_id)

@@ -1,0 +1,17 @@
+"""Every state key the accounts module writes."""
+
+from urbis.chain.ids import AccountId
+
+PREFIX = b"accounts/"
+
+
+def account(account_id: AccountId) -> bytes:
+    return b"accounts/account/" + account_id.raw
+
+
+def nonce(account_id: AccountId) -> bytes:
+    return b"accounts/nonce/" + account_id.raw
+
+
+def key_history(account_id: AccountId) -> bytes:
+    return b"accounts/key_history/" + account_id.raw

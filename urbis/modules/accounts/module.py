@@ -1,0 +1,90 @@
+"""Accounts: who can sign for whom.
+
+An account holds up to 16 Ed25519 keys with weights and a threshold; a
+transaction is authentic when its valid signatures by the account's keys
+reach the threshold. Keys rotate without changing the account id, so an
+identity survives the loss of a device. The DID `did:urbis:<id>` names it.
+
+I1  every account's threshold is between 1 and its keys' total weight
+I2  an account's nonce only grows, by one per included authenticated transaction
+I3  an account id is the tagged hash of its first key; ids never change
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from urbis.chain.context import Context, StateReader
+from urbis.chain.errors import BadQuery, NotFound
+from urbis.chain.genesis import Genesis
+from urbis.chain.ids import AccountId
+from urbis.chain.module import ActionSpec, Module
+from urbis.modules.accounts import handlers
+from urbis.modules.accounts.keeper import (
+    AccountsKeeper,
+    read_account,
+    read_key_history,
+    read_nonce,
+)
+from urbis.modules.accounts.records import (
+    AccountKey,
+    AddKey,
+    CreateAccount,
+    RemoveKey,
+    RotateKey,
+    SetThreshold,
+)
+
+
+def init_genesis(ctx: Context, genesis: Genesis) -> None:
+    for account in genesis.accounts:
+        account_keys = [AccountKey(k.key, k.weight) for k in account.keys]
+        handlers.check_key_set(account_keys, account.threshold)
+        handlers.write_new_account(ctx, account.id, account_keys, account.threshold)
+
+
+def query_account(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    try:
+        account_id = AccountId.parse(params.get("id", ""))
+    except ValueError as error:
+        raise BadQuery(str(error)) from None
+    account = read_account(state, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} does not exist")
+    history = read_key_history(state, account_id)
+    return {
+        "id": account_id.text,
+        "did": account_id.did,
+        "keys": [{"key": k.key.hex(), "weight": k.weight} for k in account.keys],
+        "threshold": account.threshold,
+        "nonce": read_nonce(state, account_id),
+        "created_height": account.created_height,
+        "key_history": [
+            {
+                "height": c.height,
+                "time_ms": c.time_ms,
+                "key": c.key.hex(),
+                "weight": c.weight,
+                "change": c.change,
+            }
+            for c in history.changes
+        ],
+    }
+
+
+module = Module(
+    name="accounts",
+    actions={
+        "create": ActionSpec(CreateAccount, handlers.create_account, None, "Create an account"),
+        "add_key": ActionSpec(AddKey, handlers.add_key, None, "Add a key to your account"),
+        "remove_key": ActionSpec(RemoveKey, handlers.remove_key, None, "Remove one of your keys"),
+        "rotate_key": ActionSpec(RotateKey, handlers.rotate_key, None, "Replace one of your keys"),
+        "set_threshold": ActionSpec(
+            SetThreshold, handlers.set_threshold, None, "Change your signature threshold"
+        ),
+    },
+    queries={"account": query_account},
+    keeper=AccountsKeeper,
+    init_genesis=init_genesis,
+    prefix=b"accounts/",
+)

@@ -1,0 +1,86 @@
+"""Records and action arguments of the accounts module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from urbis.crypto.keys import PUBLIC_KEY_SIZE
+
+KEYS_PER_ACCOUNT_MAX = 16
+KEY_WEIGHT_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKey:
+    key: bytes
+    weight: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.key) != PUBLIC_KEY_SIZE:
+            raise ValueError(f"a key is a {PUBLIC_KEY_SIZE}-byte Ed25519 public key")
+        if not 1 <= self.weight <= KEY_WEIGHT_MAX:
+            raise ValueError(f"a key's weight is 1 to {KEY_WEIGHT_MAX}")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    keys: list[AccountKey]
+    threshold: int
+    created_height: int
+
+    def weight(self) -> int:
+        return sum(k.weight for k in self.keys)
+
+    def find(self, key: bytes) -> AccountKey | None:
+        return next((k for k in self.keys if k.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    """One entry of an account's key history: which key came or went, and when."""
+
+    height: int
+    time_ms: int
+    key: bytes
+    weight: int
+    change: str  # "added" | "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHistory:
+    changes: list[KeyChange]
+
+
+# -- actions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccount:
+    """Create an account; its id derives from the first key (`AccountId.from_key`)."""
+
+    keys: list[AccountKey]
+    threshold: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AddKey:
+    key: bytes
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveKey:
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RotateKey:
+    """Replace `old_key` by `new_key` with the same weight (a lost or retired device)."""
+
+    old_key: bytes
+    new_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SetThreshold:
+    threshold: int
