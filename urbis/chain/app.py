@@ -164,6 +164,26 @@ class Application:
             )
         return tx
 
+    def check_txs(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
+        """check_tx for many, verifying all their signatures in one parallel pass first."""
+        decoded: list[Transaction | UrbisError] = []
+        for raw in raws:
+            try:
+                decoded.append(decode_tx(raw))
+            except UrbisError as error:
+                decoded.append(error)
+        self._signatures_valid([t for t in decoded if isinstance(t, Transaction)])
+        results: list[Transaction | UrbisError] = []
+        for raw, item in zip(raws, decoded, strict=True):
+            if isinstance(item, UrbisError):
+                results.append(item)
+                continue
+            try:
+                results.append(self.check_tx(raw))
+            except UrbisError as error:
+                results.append(error)
+        return results
+
     def finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
         """Execute a block's transactions in order; nothing is persisted until commit."""
         if block.height != self.store.version + 1:

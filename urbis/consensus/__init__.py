@@ -1,0 +1,1 @@
+"""Consensus drivers: they order transactions into blocks and feed the application."""

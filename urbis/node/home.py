@@ -1,0 +1,257 @@
+"""A node's home folder and how a city is founded in it.
+
+<home>/config.toml         node settings (API address, block interval, ...)
+<home>/genesis.json        the city as it started
+<home>/validator_key.json  this node's validator key (mode 0600, unencrypted:
+                           a validator signs unattended, as CometBFT's does)
+<home>/keys/<name>.json    account keys, encrypted with a passphrase
+<home>/data/urbis.db       blocks and state (SQLite, WAL)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from urbis.chain.genesis import (
+    Genesis,
+    GenesisAccount,
+    GenesisDepartment,
+    GenesisError,
+    GenesisKey,
+    GenesisValidator,
+)
+from urbis.chain.ids import AccountId
+from urbis.crypto.keys import PrivateKey
+from urbis.sdk.wallet import Wallet
+
+DEV_PASSPHRASE = ""
+"""Dev-city keys use the empty passphrase so the demo works with no prompt. Never in production."""
+
+DEV_DEPARTMENTS = (
+    ("land", "Land Registry"),
+    ("finance", "Finance Department"),
+    ("registry", "Civil Registry"),
+    ("transport", "Public Transport"),
+    ("utilities", "City Utilities"),
+)
+DEV_COUNCIL = ("mayor", "councillor-a", "councillor-b")
+
+
+class HomeError(Exception):
+    """The home folder is missing, incomplete or holds something unexpected."""
+
+
+@dataclass
+class NodeConfig:
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    block_interval_ms: int = 1000
+    max_block_txs: int = 5000
+    empty_blocks: bool = False
+    keep_versions: int = 1000
+    consensus: str = "solo"
+
+    def to_toml(self) -> str:
+        lines = ["# Urbis node settings; see `urbis up --help`.", "[node]"]
+        for name, value in asdict(self).items():
+            if isinstance(value, bool):
+                lines.append(f"{name} = {'true' if value else 'false'}")
+            elif isinstance(value, int):
+                lines.append(f"{name} = {value}")
+            else:
+                lines.append(f'{name} = "{value}"')
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> NodeConfig:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise HomeError(f"unknown node setting(s): {', '.join(unknown)}")
+        config = cls(**data)
+        if not 1 <= config.api_port <= 65535:
+            raise HomeError("api_port must be 1 to 65535")
+        if config.block_interval_ms < 10 or config.max_block_txs < 1 or config.keep_versions < 1:
+            raise HomeError("block_interval_ms >= 10, max_block_txs >= 1, keep_versions >= 1")
+        return config
+
+
+class Home:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser().resolve()
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.path / "genesis.json"
+
+    @property
+    def validator_key_path(self) -> Path:
+        return self.path / "validator_key.json"
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / "data" / "urbis.db"
+
+    @property
+    def wallet(self) -> Wallet:
+        return Wallet(self.path / "keys")
+
+    def is_initialized(self) -> bool:
+        return self.genesis_path.exists() and self.validator_key_path.exists()
+
+    def load_config(self) -> NodeConfig:
+        if not self.config_path.exists():
+            return NodeConfig()
+        try:
+            data = tomllib.loads(self.config_path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise HomeError(f"cannot read {self.config_path}: {error}") from None
+        return NodeConfig.from_mapping(data.get("node", {}))
+
+    def save_config(self, config: NodeConfig) -> None:
+        self.config_path.write_text(config.to_toml())
+
+    def load_genesis(self) -> Genesis:
+        return Genesis.load(self.genesis_path)
+
+    def load_validator_key(self) -> PrivateKey:
+        try:
+            data = json.loads(self.validator_key_path.read_text())
+            return PrivateKey(bytes.fromhex(data["seed"]))
+        except (OSError, ValueError, KeyError) as error:
+            raise HomeError(f"cannot read {self.validator_key_path}: {error}") from None
+
+    def write_validator_key(self, key: PrivateKey) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.validator_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"public_key": key.public_key.hex(), "seed": key.seed.hex()}, handle)
+
+    def ensure_dirs(self) -> None:
+        (self.path / "data").mkdir(parents=True, exist_ok=True)
+
+
+def create_dev_city(
+    home: Home, chain_id: str = "urbis-dev", config: NodeConfig | None = None
+) -> Genesis:
+    """A demo city: five departments (admin + notary in one account), a 2-of-3 council."""
+    if home.is_initialized():
+        raise HomeError(f"{home.path} already holds a node")
+    home.ensure_dirs()
+    wallet = home.wallet
+    accounts: list[GenesisAccount] = []
+    departments: list[GenesisDepartment] = []
+    roles: list[tuple[str, AccountId]] = []
+    for department_id, name in DEV_DEPARTMENTS:
+        info = _dev_key(wallet, department_id)
+        accounts.append(GenesisAccount(department_id, (GenesisKey(info.public_key),)))
+        departments.append(GenesisDepartment(department_id, name, info.account))
+        roles.append((f"{department_id}.notary", info.account))
+    council = []
+    for member in DEV_COUNCIL:
+        info = _dev_key(wallet, member)
+        accounts.append(GenesisAccount(member, (GenesisKey(info.public_key),)))
+        council.append(info.account)
+    validator = PrivateKey.generate()
+    home.write_validator_key(validator)
+    genesis = Genesis(
+        chain_id=chain_id,
+        name="Urbis Dev City",
+        time_ms=time.time_ns() // 1_000_000,
+        accounts=tuple(accounts),
+        departments=tuple(departments),
+        council_members=tuple(council),
+        council_threshold=2,
+        validators=(GenesisValidator("city-hall", validator.public_key.raw, 10),),
+        roles=tuple(roles),
+    )
+    genesis.validate()
+    genesis.save(home.genesis_path)
+    home.save_config(config or NodeConfig())
+    return genesis
+
+
+def _dev_key(wallet: Wallet, name: str) -> Any:
+    try:
+        return wallet.info(name)
+    except Exception:
+        return wallet.create(name, DEV_PASSPHRASE)
+
+
+def init_from_city_file(home: Home, city_file: Path, passphrase: str) -> Genesis:
+    """Found a city from a `city.toml` (see README: "Founding a real city").
+
+    Accounts list public keys, or `generate = true` to create a key in this
+    home's wallet under `passphrase`. A validator without `key` is this node.
+    """
+    if home.is_initialized():
+        raise HomeError(f"{home.path} already holds a node")
+    try:
+        city = tomllib.loads(city_file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise HomeError(f"cannot read {city_file}: {error}") from None
+    home.ensure_dirs()
+    wallet = home.wallet
+    by_name: dict[str, AccountId] = {}
+    accounts: list[GenesisAccount] = []
+    try:
+        for entry in city.get("accounts", []):
+            name = entry["name"]
+            if entry.get("generate"):
+                info = wallet.create(name, passphrase)
+                key_list: list[bytes] = [info.public_key]
+            else:
+                key_list = [bytes.fromhex(k) for k in entry["keys"]]
+            weights = entry.get("weights", [1] * len(key_list))
+            account = GenesisAccount(
+                name,
+                tuple(GenesisKey(k, w) for k, w in zip(key_list, weights, strict=True)),
+                int(entry.get("threshold", 1)),
+            )
+            accounts.append(account)
+            by_name[name] = account.id
+
+        def account_of(name: str) -> AccountId:
+            if name in by_name:
+                return by_name[name]
+            return AccountId.parse(name)
+
+        validator_key = PrivateKey.generate()
+        validators = []
+        for entry in city.get("validators", [{"name": "this-node"}]):
+            key = bytes.fromhex(entry["key"]) if "key" in entry else validator_key.public_key.raw
+            validators.append(GenesisValidator(entry["name"], key, int(entry.get("power", 10))))
+        genesis = Genesis(
+            chain_id=city["chain_id"],
+            name=city.get("name", city["chain_id"]),
+            time_ms=int(city.get("genesis_time_ms", time.time_ns() // 1_000_000)),
+            accounts=tuple(accounts),
+            departments=tuple(
+                GenesisDepartment(d["id"], d["name"], account_of(d["admin"]))
+                for d in city.get("departments", [])
+            ),
+            council_members=tuple(account_of(m) for m in city["council"]["members"]),
+            council_threshold=int(city["council"]["threshold"]),
+            validators=tuple(validators),
+            roles=tuple((r["role"], account_of(r["account"])) for r in city.get("roles", [])),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise HomeError(f"{city_file}: missing or bad field: {error}") from None
+    try:
+        genesis.validate()
+    except GenesisError as error:
+        raise HomeError(f"{city_file}: {error}") from None
+    home.write_validator_key(validator_key)
+    genesis.save(home.genesis_path)
+    home.save_config(NodeConfig.from_mapping(city.get("node", {})))
+    return genesis

@@ -1,0 +1,111 @@
+"""The node process: application + mempool + solo driver, with hooks for the API.
+
+Everything a caller of the API needs goes through `Node`: submit transactions,
+wait for their commit, read blocks and state, follow events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from urbis.chain.app import Application
+from urbis.chain.block import BlockResult, Receipt, SignedHeader
+from urbis.chain.errors import UrbisError
+from urbis.chain.mempool import Mempool
+from urbis.chain.tx import Transaction
+from urbis.consensus.solo import SoloConfig, SoloDriver
+from urbis.modules import build_application
+from urbis.node.home import Home, HomeError, NodeConfig
+from urbis.state.database import Database
+
+log = logging.getLogger("urbis.node")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    tx_id: bytes
+    error: UrbisError | None = None
+
+
+BlockListener = Callable[[SignedHeader, BlockResult], None]
+
+
+class Node:
+    def __init__(self, home: Home, config: NodeConfig | None = None) -> None:
+        if not home.is_initialized():
+            raise HomeError(f"{home.path} holds no node; run `urbis init` or `urbis up` first")
+        self.home = home
+        self.config = config or home.load_config()
+        self.genesis = home.load_genesis()
+        home.ensure_dirs()
+        self.db = Database(home.db_path)
+        self.app: Application = build_application(self.db, self.config.keep_versions)
+        if self.app.info().height < 0:
+            self.app.init_chain(self.genesis)
+        elif self.app.chain_id != self.genesis.chain_id:
+            raise HomeError(
+                f"data is for chain {self.app.chain_id!r} but genesis says {self.genesis.chain_id!r}"
+            )
+        self.validator_key = home.load_validator_key()
+        self.mempool = Mempool()
+        self.driver = SoloDriver(
+            self.app,
+            self.mempool,
+            self.validator_key.signer(),
+            SoloConfig(
+                self.config.block_interval_ms, self.config.max_block_txs, self.config.empty_blocks
+            ),
+        )
+        self._listeners: list[BlockListener] = []
+        self._lock = threading.Lock()
+        self.driver.on_commit(self._committed)
+
+    @property
+    def validator_keys(self) -> frozenset[bytes]:
+        return frozenset(v.key for v in self.genesis.validators)
+
+    def start(self) -> None:
+        self.driver.start()
+
+    def stop(self) -> None:
+        self.driver.stop()
+        self.db.close()
+
+    def on_block(self, listener: BlockListener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def submit(self, raw: bytes) -> Transaction:
+        """Check and admit one transaction; raises the UrbisError that rejected it."""
+        tx = self.app.check_tx(raw)
+        self.mempool.add(tx)
+        return tx
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[Submission]:
+        results = []
+        for item in self.app.check_txs(raws):
+            if isinstance(item, UrbisError):
+                results.append(Submission(b"", item))
+                continue
+            try:
+                self.mempool.add(item)
+                results.append(Submission(item.id))
+            except UrbisError as error:
+                results.append(Submission(item.id, error))
+        return results
+
+    def receipt(self, tx_id: bytes) -> Receipt | None:
+        stored = self.app.blocks.tx(tx_id)
+        return None if stored is None else stored.receipt
+
+    def _committed(self, signed: SignedHeader, result: BlockResult) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(signed, result)
+            except Exception:
+                log.exception("block listener failed")

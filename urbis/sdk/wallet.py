@@ -1,0 +1,142 @@
+"""Keys in files encrypted with a passphrase: scrypt derives the key, ChaCha20-Poly1305
+seals the seed. The account id and public key stay readable, so `keys list`
+needs no passphrase; the name and public key are bound as associated data,
+so a file cannot be relabelled without the decryption failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from urbis.chain.ids import AccountId
+from urbis.crypto.keys import PrivateKey
+
+SCRYPT_N = 2**15
+"""About 50 ms and 32 MiB per unlock: cheap for a person, costly for a guesser."""
+SCRYPT_R = 8
+SCRYPT_P = 1
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class WalletError(Exception):
+    """A key file is missing, unreadable, or the passphrase is wrong."""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    account: AccountId
+    public_key: bytes
+    path: Path
+
+
+def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
+
+
+def seal_key(name: str, key: PrivateKey, passphrase: str, n: int = SCRYPT_N) -> dict[str, Any]:
+    salt, nonce = os.urandom(16), os.urandom(12)
+    public = key.public_key.raw
+    ciphertext = ChaCha20Poly1305(_derive(passphrase, salt, n, SCRYPT_R, SCRYPT_P)).encrypt(
+        nonce, key.seed, name.encode() + public
+    )
+    return {
+        "version": 1,
+        "name": name,
+        "account": AccountId.from_key(public).text,
+        "public_key": public.hex(),
+        "kdf": {"name": "scrypt", "salt": salt.hex(), "n": n, "r": SCRYPT_R, "p": SCRYPT_P},
+        "cipher": {"name": "chacha20-poly1305", "nonce": nonce.hex()},
+        "ciphertext": ciphertext.hex(),
+    }
+
+
+def open_key(data: dict[str, Any], passphrase: str) -> PrivateKey:
+    try:
+        kdf, cipher = data["kdf"], data["cipher"]
+        if kdf["name"] != "scrypt" or cipher["name"] != "chacha20-poly1305":
+            raise WalletError("unsupported key file format")
+        secret = _derive(passphrase, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
+        public = bytes.fromhex(data["public_key"])
+        seed = ChaCha20Poly1305(secret).decrypt(
+            bytes.fromhex(cipher["nonce"]),
+            bytes.fromhex(data["ciphertext"]),
+            data["name"].encode() + public,
+        )
+    except InvalidTag:
+        raise WalletError(f"wrong passphrase for key {data.get('name')!r}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise WalletError(f"key file is damaged: {error}") from None
+    key = PrivateKey(seed)
+    if key.public_key.raw != public:
+        raise WalletError("key file is damaged: the seed does not match the public key")
+    return key
+
+
+class Wallet:
+    """A folder of key files, one per name (`<home>/keys/<name>.json`)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def path(self, name: str) -> Path:
+        if not KEY_NAME.match(name):
+            raise WalletError(f"key name {name!r}: letters, digits, '_', '.', '-' (max 64)")
+        return self.folder / f"{name}.json"
+
+    def create(self, name: str, passphrase: str, key: PrivateKey | None = None) -> KeyInfo:
+        path = self.path(name)
+        if path.exists():
+            raise WalletError(f"a key named {name!r} exists already ({path})")
+        key = key or PrivateKey.generate()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = seal_key(name, key, passphrase)
+        temporary = path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        return self._info(data, path)
+
+    def load(self, name: str, passphrase: str) -> PrivateKey:
+        return open_key(self._read(name), passphrase)
+
+    def info(self, name: str) -> KeyInfo:
+        return self._info(self._read(name), self.path(name))
+
+    def list(self) -> list[KeyInfo]:
+        if not self.folder.is_dir():
+            return []
+        infos = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                infos.append(self._info(json.loads(path.read_text()), path))
+            except (OSError, ValueError, KeyError):
+                continue
+        return infos
+
+    def _read(self, name: str) -> dict[str, Any]:
+        path = self.path(name)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise WalletError(f"no key named {name!r} in {self.folder}") from None
+        except (OSError, ValueError) as error:
+            raise WalletError(f"cannot read key {name!r}: {error}") from None
+        return data
+
+    @staticmethod
+    def _info(data: dict[str, Any], path: Path) -> KeyInfo:
+        public = bytes.fromhex(data["public_key"])
+        return KeyInfo(data["name"], AccountId.from_key(public), public, path)
