@@ -32,10 +32,10 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def to_wire(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, AccountId):
         return value.raw
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
@@ -76,12 +76,12 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
         return value
     if annotation is Any:
         return value
-    if dataclasses.is_dataclass(annotation):
-        return _dataclass(annotation, value, where)  # type: ignore[arg-type]
     if annotation is AccountId:
         if not isinstance(value, bytes) or len(value) != 20:
             raise CodecError(f"{where}: expected a 20-byte account id")
         return AccountId(value)
+    if dataclasses.is_dataclass(annotation):
+        return _dataclass(annotation, value, where)  # type: ignore[arg-type]
     if annotation is bool:
         if not isinstance(value, bool):
             raise CodecError(f"{where}: expected a boolean, got {_kind(value)}")

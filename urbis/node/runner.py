@@ -47,7 +47,8 @@ class Node:
             self.app.init_chain(self.genesis)
         elif self.app.chain_id != self.genesis.chain_id:
             raise HomeError(
-                f"data is for chain {self.app.chain_id!r} but genesis says {self.genesis.chain_id!r}"
+                f"data is for chain {self.app.chain_id!r}, "
+                f"but genesis says {self.genesis.chain_id!r}"
             )
         self.validator_key = home.load_validator_key()
         self.mempool = Mempool()

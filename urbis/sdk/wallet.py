@@ -136,7 +136,17 @@ class Wallet:
             raise WalletError(f"cannot read key {name!r}: {error}") from None
         return data
 
+    def set_account(self, name: str, account: AccountId) -> None:
+        """Record that this key signs for `account` (after a rotation made it that account's)."""
+        path = self.path(name)
+        data = self._read(name)
+        data["account"] = account.text
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=2))
+        os.replace(temporary, path)
+
     @staticmethod
     def _info(data: dict[str, Any], path: Path) -> KeyInfo:
         public = bytes.fromhex(data["public_key"])
-        return KeyInfo(data["name"], AccountId.from_key(public), public, path)
+        account = AccountId.parse(data["account"]) if "account" in data else None
+        return KeyInfo(data["name"], account or AccountId.from_key(public), public, path)

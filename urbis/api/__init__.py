@@ -1,0 +1,1 @@
+"""The REST + WebSocket API a node serves (FastAPI); OpenAPI at /docs."""

@@ -1,0 +1,614 @@
+"""The node's HTTP API: one router per concern, problem+json for every error.
+
+Reads come from committed state; writes are transactions, admitted by
+`check_tx` and committed by the consensus driver. `?wait=commit` holds the
+request until the block with the transaction is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import urbis
+from urbis.api.models import (
+    BatchItemOut,
+    BatchOut,
+    BlockOut,
+    DocumentOut,
+    HeaderOut,
+    ProofOut,
+    ReceiptOut,
+    StateOut,
+    StatusOut,
+    SubmitBatch,
+    SubmitOut,
+    SubmitTx,
+    TxOut,
+)
+from urbis.api.views import header_view, jsonable, receipt_view, tx_view, value_view
+from urbis.chain.block import BlockResult, Receipt, SignedHeader
+from urbis.chain.errors import BadQuery, MalformedTx, NotFound, UrbisError
+from urbis.chain.ids import AccountId
+from urbis.chain.tx import decode_tx
+from urbis.node.runner import Node
+from urbis.state.store import UnknownHeight
+
+PROBLEM_BASE = "https://urbis.example/errors/"
+COMMIT_WAIT_MAX_S = 60.0
+SUBSCRIBER_QUEUE_MAX = 10_000
+"""Events buffered per WebSocket client; a client this far behind is disconnected."""
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+class CommitWaiters:
+    """Futures for `?wait=commit` requests, resolved from the block thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[bytes, list[asyncio.Future[Receipt]]] = {}
+
+    def register(self, tx_id: bytes) -> asyncio.Future[Receipt]:
+        future: asyncio.Future[Receipt] = self.loop.create_future()
+        self.waiting.setdefault(tx_id, []).append(future)
+        return future
+
+    def forget(self, tx_id: bytes, future: asyncio.Future[Receipt]) -> None:
+        futures = self.waiting.get(tx_id, [])
+        if future in futures:
+            futures.remove(future)
+        if not futures:
+            self.waiting.pop(tx_id, None)
+
+    def resolve(self, receipts: list[Receipt]) -> None:
+        for receipt in receipts:
+            for future in self.waiting.pop(receipt.tx_id, []):
+                if not future.done():
+                    future.set_result(receipt)
+
+
+class EventHub:
+    """WebSocket subscribers and their filters."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[asyncio.Queue[dict[str, Any]], dict[str, str | None]] = {}
+
+    def publish(self, signed: SignedHeader, result: BlockResult) -> None:
+        if not self.subscribers:
+            return
+        messages = [
+            {
+                "kind": "block",
+                "height": signed.header.height,
+                "hash": signed.header.hash.hex(),
+                "txs": len(result.receipts),
+            }
+        ]
+        for receipt in result.receipts:
+            sender = AccountId(receipt.sender).text if len(receipt.sender) == 20 else None
+            for event in receipt.events:
+                messages.append(
+                    {
+                        "kind": "event",
+                        "height": receipt.height,
+                        "tx_id": receipt.tx_id.hex(),
+                        "sender": sender,
+                        "type": event.type,
+                        "attrs": jsonable(event.attrs),
+                    }
+                )
+        for event in result.block_events:
+            messages.append(
+                {
+                    "kind": "event",
+                    "height": result.height,
+                    "tx_id": None,
+                    "sender": None,
+                    "type": event.type,
+                    "attrs": jsonable(event.attrs),
+                }
+            )
+        for queue, filters in list(self.subscribers.items()):
+            for message in messages:
+                if _matches(message, filters):
+                    try:
+                        queue.put_nowait(message)
+                    except asyncio.QueueFull:
+                        self.subscribers.pop(queue, None)
+                        break
+
+
+def _matches(message: dict[str, Any], filters: dict[str, str | None]) -> bool:
+    if message["kind"] == "block":
+        return filters.get("blocks") == "true"
+    module, event_type, account = filters.get("module"), filters.get("type"), filters.get("account")
+    if module and not message["type"].startswith(module + "."):
+        return False
+    if event_type and message["type"] != event_type:
+        return False
+    if account:
+        values = [message.get("sender"), *message["attrs"].values()]
+        return account in values
+    return True
+
+
+def create_api(node: Node) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        waiters = CommitWaiters(loop)
+        hub = EventHub()
+        app.state.waiters = waiters
+        app.state.hub = hub
+
+        def on_block(signed: SignedHeader, result: BlockResult) -> None:
+            loop.call_soon_threadsafe(waiters.resolve, result.receipts)
+            loop.call_soon_threadsafe(hub.publish, signed, result)
+
+        node.on_block(on_block)
+        yield
+
+    api = FastAPI(
+        title="Urbis node API",
+        version=urbis.__version__,
+        description=(
+            "A city's permissioned, publicly readable ledger. Writes are signed "
+            "transactions (deterministic CBOR, base64 in JSON). Reads come from committed "
+            "state; `prove=true` adds a Merkle proof and the signed header it leads to. "
+            "Errors are RFC 9457 problem+json with a stable `code`."
+        ),
+        lifespan=lifespan,
+    )
+    api.state.node = node
+    _install_error_handlers(api)
+    api.include_router(_chain_router())
+    api.include_router(_accounts_router())
+    api.include_router(_state_router())
+    api.include_router(_documents_router())
+    api.include_router(_governance_router())
+    api.add_api_route(
+        "/metrics",
+        _metrics,
+        methods=["GET"],
+        response_class=PlainTextResponse,
+        tags=["node"],
+        summary="Prometheus metrics",
+    )
+    api.add_api_websocket_route("/v1/events", _events)
+    return api
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(UrbisError)
+    async def urbis_error(request: Request, error: UrbisError) -> JSONResponse:
+        return problem(
+            error.http_status, error.code, error.title, error.message, **jsonable(error.details)
+        )
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        detail = f"{'.'.join(first['loc'])}: {first['msg']}"
+        return problem(422, "request.invalid", "Invalid request", detail, errors=errors)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = "request.not_found" if error.status_code == 404 else f"http.{error.status_code}"
+        return problem(error.status_code, code, str(error.detail), str(error.detail))
+
+    @api.exception_handler(UnknownHeight)
+    async def unknown_height(request: Request, error: UnknownHeight) -> JSONResponse:
+        return problem(404, "query.unknown_height", "Unknown height", str(error))
+
+    @api.exception_handler(Exception)
+    async def internal(request: Request, error: Exception) -> JSONResponse:
+        return problem(500, "internal", "Internal error", "the node failed to answer; see its log")
+
+
+# -- chain: status, transactions, blocks -------------------------------------------------
+
+
+def _chain_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["chain"])
+
+    @router.get("/status", summary="Chain and node status")
+    def status(node: NodeDep) -> StatusOut:
+        info = node.app.info()
+        latest = node.app.blocks.header(info.height) if info.height > 0 else None
+        return StatusOut(
+            chain_id=info.chain_id,
+            name=node.genesis.name,
+            height=info.height,
+            app_hash=info.app_hash.hex(),
+            latest_block_time_ms=None if latest is None else latest.header.time_ms,
+            consensus=node.config.consensus,
+            validator=node.validator_key.public_key.hex(),
+            validators=node.app.query("governance", "validators", {}),
+            mempool_txs=len(node.mempool),
+            state_keys=len(node.app.store),
+            version=urbis.__version__,
+            halted=None if node.driver.halted is None else str(node.driver.halted),
+        )
+
+    @router.get("/genesis", summary="The genesis document (validator keys to pin)")
+    def genesis(node: NodeDep) -> dict[str, Any]:
+        return node.genesis.to_json()
+
+    @router.post(
+        "/txs",
+        summary="Submit one signed transaction",
+        description='Body: JSON `{"tx": base64}` or the raw CBOR with '
+        "`Content-Type: application/cbor`. `wait=commit` returns the receipt.",
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {"schema": SubmitTx.model_json_schema()},
+                    "application/cbor": {"schema": {"type": "string", "format": "binary"}},
+                },
+                "required": True,
+            }
+        },
+    )
+    async def submit(
+        request: Request,
+        node: NodeDep,
+        wait: Annotated[str, Query(pattern="^(none|commit)$")] = "none",
+        timeout: Annotated[float, Query(gt=0, le=COMMIT_WAIT_MAX_S)] = 30.0,
+    ) -> SubmitOut:
+        raw = await _raw_tx(request)
+        tx = decode_tx(raw)
+        waiters: CommitWaiters = request.app.state.waiters
+        future = waiters.register(tx.id) if wait == "commit" else None
+        try:
+            await run_in_threadpool(node.submit, raw)
+        except BaseException:
+            if future is not None:
+                waiters.forget(tx.id, future)
+            raise
+        if future is None:
+            return SubmitOut(tx_id=tx.id.hex(), status="pending")
+        try:
+            receipt = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            waiters.forget(tx.id, future)
+            return SubmitOut(tx_id=tx.id.hex(), status="pending")
+        return SubmitOut(
+            tx_id=tx.id.hex(), status="committed", receipt=ReceiptOut(**receipt_view(receipt))
+        )
+
+    @router.post("/txs/batch", summary="Submit many signed transactions at once")
+    async def submit_batch(body: SubmitBatch, node: NodeDep) -> BatchOut:
+        raws: list[bytes | None] = [_b64(item) for item in body.txs]
+        valid = [r for r in raws if r is not None]
+        submissions = iter(await run_in_threadpool(node.submit_many, valid))
+        results = []
+        for index, raw in enumerate(raws):
+            if raw is None:
+                results.append(
+                    BatchItemOut(
+                        index=index,
+                        accepted=False,
+                        tx_id=None,
+                        code=MalformedTx.code,
+                        message="not base64",
+                    )
+                )
+                continue
+            sub = next(submissions)
+            results.append(
+                BatchItemOut(
+                    index=index,
+                    accepted=sub.error is None,
+                    tx_id=sub.tx_id.hex() or None,
+                    code=None if sub.error is None else sub.error.code,
+                    message=None if sub.error is None else sub.error.message,
+                )
+            )
+        accepted = sum(1 for r in results if r.accepted)
+        return BatchOut(accepted=accepted, rejected=len(results) - accepted, results=results)
+
+    @router.get("/txs/{tx_id}", summary="A committed transaction and its receipt")
+    def get_tx(tx_id: str, node: NodeDep) -> TxOut:
+        stored = node.app.blocks.tx(_hex(tx_id, "transaction id", 32))
+        if stored is None:
+            raise NotFound(f"no committed transaction {tx_id}")
+        return TxOut(
+            tx=tx_view(decode_tx(stored.raw)), receipt=ReceiptOut(**receipt_view(stored.receipt))
+        )
+
+    @router.get("/blocks/latest", summary="The latest block")
+    def latest_block(node: NodeDep) -> BlockOut:
+        return _block(node, node.app.blocks.latest_height())
+
+    @router.get("/blocks/{height}", summary="A block by height")
+    def block(height: int, node: NodeDep) -> BlockOut:
+        return _block(node, height)
+
+    return router
+
+
+def _block(node: Node, height: int) -> BlockOut:
+    signed = node.app.blocks.header(height)
+    if signed is None:
+        raise NotFound(f"no block at height {height} (latest is {node.app.blocks.latest_height()})")
+    txs = node.app.blocks.block_txs(height)
+    return BlockOut(
+        header=HeaderOut(**header_view(signed)),
+        txs=[ReceiptOut(**receipt_view(t.receipt)) for t in txs],
+    )
+
+
+async def _raw_tx(request: Request) -> bytes:
+    body = await request.body()
+    if request.headers.get("content-type", "").startswith("application/cbor"):
+        return body
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MalformedTx('body is not JSON; send {"tx": base64} or application/cbor') from None
+    if not isinstance(data, dict) or not isinstance(data.get("tx"), str):
+        raise MalformedTx('body must be {"tx": "<base64 of the signed transaction>"}')
+    raw = _b64(data["tx"])
+    if raw is None:
+        raise MalformedTx("tx is not valid base64")
+    return raw
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _hex(text: str, what: str, size: int | None = None) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise BadQuery(f"{what} must be hex") from None
+    if size is not None and len(value) != size:
+        raise BadQuery(f"{what} must be {size} bytes ({2 * size} hex digits)")
+    return value
+
+
+# -- accounts --------------------------------------------------------------------------
+
+
+def _accounts_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+    @router.get("/{account_id}", summary="An account: keys, threshold, nonce, key history")
+    def account(account_id: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = node.app.query("accounts", "account", {"id": account_id})
+        return result
+
+    @router.get("/{account_id}/txs", summary="Transactions sent by or naming an account")
+    def account_txs(
+        account_id: str,
+        node: NodeDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        before_height: int | None = None,
+    ) -> list[ReceiptOut]:
+        try:
+            parsed = AccountId.parse(account_id)
+        except ValueError as error:
+            raise BadQuery(str(error)) from None
+        stored = node.app.blocks.account_txs(parsed.raw, limit, before_height)
+        return [ReceiptOut(**receipt_view(s.receipt)) for s in stored]
+
+    return router
+
+
+# -- state and proofs -------------------------------------------------------------------
+
+
+def _state_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/state", tags=["state"])
+
+    @router.get(
+        "/{key:path}",
+        summary="A state value at a height, with an inclusion or absence proof",
+        description="`key` is the state key as text with `0x`-prefixed hex for binary parts "
+        "(e.g. `documents/doc/0x<sha256>`), or all hex with `encoding=hex`.",
+    )
+    def state(
+        key: str,
+        node: NodeDep,
+        height: int | None = None,
+        prove: bool = False,
+        encoding: Annotated[str, Query(pattern="^(text|hex)$")] = "text",
+    ) -> StateOut:
+        raw_key = _hex(key, "key") if encoding == "hex" else parse_state_key(key)
+        return state_answer(node, raw_key, height, prove)
+
+    return router
+
+
+def parse_state_key(text: str) -> bytes:
+    """`documents/doc/0xab12…` -> b"documents/doc/" + bytes.fromhex("ab12…")."""
+    out = b""
+    for index, part in enumerate(text.split("/")):
+        if index:
+            out += b"/"
+        out += _hex(part[2:], "key part") if part.startswith("0x") else part.encode()
+    return out
+
+
+def state_answer(node: Node, key: bytes, height: int | None, prove: bool) -> StateOut:
+    store = node.app.store
+    with node.driver.block_lock:
+        at = store.version if height is None else height
+        if prove:
+            proof = store.prove(key, at)
+            value = proof.value
+        else:
+            value = store.get_at(key, at)
+    header = None
+    proof_out = None
+    if prove:
+        proof_out = ProofOut(**proof.to_json())
+        signed = node.app.blocks.header(at)
+        header = None if signed is None else HeaderOut(**header_view(signed))
+    return StateOut(
+        key=key.hex(),
+        height=at,
+        value=None if value is None else value.hex(),
+        decoded=value_view(value),
+        proof=proof_out,
+        header=header,
+    )
+
+
+# -- documents --------------------------------------------------------------------------
+
+
+def _documents_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+    @router.get("/{digest}", summary="A document's record by SHA-256, with a proof")
+    def document(digest: str, node: NodeDep, prove: bool = True) -> DocumentOut:
+        record = node.app.query("documents", "document", {"hash": digest})
+        if not prove:
+            return DocumentOut(record=record)
+        answer = state_answer(node, b"documents/doc/" + bytes.fromhex(digest), None, True)
+        return DocumentOut(record=record, proof=answer.proof, header=answer.header)
+
+    return router
+
+
+# -- governance -------------------------------------------------------------------------
+
+
+def _governance_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/governance", tags=["governance"])
+
+    def query(node: Node, name: str, **params: str) -> Any:
+        return node.app.query("governance", name, params)
+
+    @router.get("/departments", summary="All departments")
+    def departments(node: NodeDep) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = query(node, "departments")
+        return result
+
+    @router.get("/departments/{department_id}", summary="One department")
+    def department(department_id: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "department", id=department_id)
+        return result
+
+    @router.get("/roles/{role}", summary="Accounts holding a role (`dept.role`)")
+    def role_holders(role: str, node: NodeDep) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = query(node, "role_holders", role=role)
+        return result
+
+    @router.get("/council", summary="Council members and threshold")
+    def council(node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "council")
+        return result
+
+    @router.get("/validators", summary="The validator set")
+    def validators(node: NodeDep) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = query(node, "validators")
+        return result
+
+    @router.get("/proposals", summary="Proposals, newest first")
+    def proposals(
+        node: NodeDep,
+        status: Annotated[str | None, Query(pattern="^(open|executed|failed|expired)$")] = None,
+    ) -> list[dict[str, Any]]:
+        params = {} if status is None else {"status": status}
+        result: list[dict[str, Any]] = node.app.query("governance", "proposals", params)
+        return result
+
+    @router.get("/proposals/{proposal_id}", summary="One proposal")
+    def proposal(proposal_id: int, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "proposal", id=str(proposal_id))
+        return result
+
+    return router
+
+
+# -- metrics and events -------------------------------------------------------------------
+
+
+def _metrics(request: Request) -> str:
+    node: Node = request.app.state.node
+    info = node.app.info()
+    lines = [
+        "# HELP urbis_height Height of the last committed block.",
+        "# TYPE urbis_height gauge",
+        f"urbis_height {info.height}",
+        "# HELP urbis_txs_total Transactions committed.",
+        "# TYPE urbis_txs_total counter",
+        f"urbis_txs_total {node.app.blocks.tx_count()}",
+        "# HELP urbis_mempool_txs Transactions waiting in the mempool.",
+        "# TYPE urbis_mempool_txs gauge",
+        f"urbis_mempool_txs {len(node.mempool)}",
+        "# HELP urbis_mempool_bytes Bytes of transactions waiting in the mempool.",
+        "# TYPE urbis_mempool_bytes gauge",
+        f"urbis_mempool_bytes {node.mempool.size_bytes}",
+        "# HELP urbis_block_duration_ms Time to execute and commit the last block.",
+        "# TYPE urbis_block_duration_ms gauge",
+        f"urbis_block_duration_ms {node.driver.last_block_ms:.3f}",
+        "# HELP urbis_state_keys Keys in the current state.",
+        "# TYPE urbis_state_keys gauge",
+        f"urbis_state_keys {len(node.app.store)}",
+        "# HELP urbis_halted 1 when block production stopped on an error.",
+        "# TYPE urbis_halted gauge",
+        f"urbis_halted {0 if node.driver.halted is None else 1}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+async def _events(websocket: WebSocket) -> None:
+    """Live events. Filters: `module`, `type`, `account`; `blocks=true` adds block notices."""
+    params = websocket.query_params
+    filters = {name: params.get(name) for name in ("module", "type", "account", "blocks")}
+    hub: EventHub = websocket.app.state.hub
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_MAX)
+    await websocket.accept()
+    hub.subscribers[queue] = filters
+    try:
+        while True:
+            if queue not in hub.subscribers and queue.empty():
+                await websocket.close(code=1013, reason="client too slow; events dropped")
+                return
+            message = await queue.get()
+            await websocket.send_json(message)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.subscribers.pop(queue, None)

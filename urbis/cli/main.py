@@ -1,0 +1,387 @@
+"""The `urbis` command: run a city chain, and use it from a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import urbis
+from urbis.cli import account as account_cli
+from urbis.cli import doc as doc_cli
+from urbis.cli import keys as keys_cli
+from urbis.cli import proposal as proposal_cli
+from urbis.cli import role as role_cli
+from urbis.cli.common import (
+    ApiOption,
+    HomeOption,
+    JsonOption,
+    client,
+    emit,
+    fail,
+    home_path,
+    reported,
+    stdout,
+    table,
+    trusted_validators,
+)
+from urbis.sdk.verify import verify_state_proof
+
+app = typer.Typer(
+    name="urbis",
+    help="Urbis: a city's permissioned, publicly readable blockchain.\n\n"
+    "Start a dev city with `urbis up`, then use the other commands against it.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys_cli.app, name="keys")
+app.add_typer(account_cli.app, name="account")
+app.add_typer(doc_cli.app, name="doc")
+app.add_typer(role_cli.app, name="role")
+app.add_typer(proposal_cli.app, name="proposal")
+
+DEFAULT_HOME_PATH = Path("~/.urbis")
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"urbis {urbis.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version")
+    ] = False,
+) -> None:
+    """Urbis command line."""
+
+
+@app.command()
+def up(
+    home: HomeOption = DEFAULT_HOME_PATH,
+    port: Annotated[int | None, typer.Option(help="API port [default: 8080]")] = None,
+    host: Annotated[str | None, typer.Option(help="API address [default: 127.0.0.1]")] = None,
+    chain_id: Annotated[str, typer.Option(help="Chain id of a new dev city")] = "urbis-dev",
+    block_interval_ms: Annotated[int | None, typer.Option(help="Block interval")] = None,
+    empty_blocks: Annotated[
+        bool | None, typer.Option("--empty-blocks/--no-empty-blocks", help="Make empty blocks")
+    ] = None,
+) -> None:
+    """Start a single-node city chain with its API; found a dev city on first run.
+
+    The first run creates HOME with a genesis of five departments (land,
+    finance, registry, transport, utilities), a 2-of-3 council (mayor,
+    councillor-a, councillor-b) and their keys (empty passphrase: dev only).
+
+    Example: urbis up --home ./city --port 8080
+    """
+    from urbis.node.home import Home, NodeConfig, create_dev_city
+
+    target = Home(home_path(home))
+    created = False
+    if not target.is_initialized():
+        try:
+            create_dev_city(target, chain_id=chain_id, config=NodeConfig())
+        except Exception as error:
+            fail("node.init_failed", str(error))
+        created = True
+    _run_node(target, port, host, block_interval_ms, empty_blocks, created)
+
+
+@app.command()
+def node(
+    home: HomeOption = DEFAULT_HOME_PATH,
+    port: Annotated[int | None, typer.Option(help="API port (overrides config.toml)")] = None,
+    host: Annotated[str | None, typer.Option(help="API address (overrides config.toml)")] = None,
+    consensus: Annotated[str, typer.Option(help="Consensus driver")] = "solo",
+) -> None:
+    """Run the node of an initialised home (no dev city is created).
+
+    Example: urbis node --home /srv/urbis
+    """
+    from urbis.node.home import Home
+
+    if consensus != "solo":
+        fail("cli.unsupported", f"consensus {consensus!r} is not available in this build", 2)
+    target = Home(home_path(home))
+    if not target.is_initialized():
+        fail("node.no_home", f"{target.path} holds no node; run `urbis init` first")
+    _run_node(target, port, host, None, None, False)
+
+
+@app.command()
+def init(
+    config: Annotated[Path, typer.Option("--config", help="city.toml describing the city")],
+    home: HomeOption = DEFAULT_HOME_PATH,
+) -> None:
+    """Found a city from a city.toml: genesis, validator key, config, generated keys.
+
+    Keys marked `generate = true` are encrypted with URBIS_PASSPHRASE (or a prompt).
+
+    Example: urbis init --home /srv/urbis --config city.toml
+    """
+    import os
+    import sys
+
+    from urbis.node.home import Home, HomeError, init_from_city_file
+
+    passphrase = os.environ.get("URBIS_PASSPHRASE")
+    if passphrase is None:
+        if not sys.stdin.isatty():
+            fail("cli.passphrase_needed", "set URBIS_PASSPHRASE to encrypt generated keys", 2)
+        passphrase = typer.prompt(
+            "Passphrase for generated keys", hide_input=True, confirmation_prompt=True
+        )
+    target = Home(home_path(home))
+    try:
+        genesis = init_from_city_file(target, config, passphrase)
+    except HomeError as error:
+        fail("node.init_failed", str(error))
+    stdout.print(f"Founded [bold]{genesis.name}[/] ({genesis.chain_id}) in {target.path}")
+    stdout.print(f"Start it with: urbis node --home {target.path}")
+
+
+def _run_node(
+    home: Any,
+    port: int | None,
+    host: str | None,
+    block_interval_ms: int | None,
+    empty_blocks: bool | None,
+    created: bool,
+) -> None:
+    import uvicorn
+
+    from urbis.api.server import create_api
+    from urbis.node.home import HomeError
+    from urbis.node.runner import Node
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = home.load_config()
+        if port is not None:
+            config.api_port = port
+        if host is not None:
+            config.api_host = host
+        if block_interval_ms is not None:
+            config.block_interval_ms = block_interval_ms
+        if empty_blocks is not None:
+            config.empty_blocks = empty_blocks
+        _check_port_free(config.api_host, config.api_port)
+        running = Node(home, config)
+    except HomeError as error:
+        fail("node.bad_home", str(error))
+    url = f"http://{config.api_host}:{config.api_port}"
+    info = running.app.info()
+    stdout.print(
+        f"[bold green]Urbis[/] {running.genesis.name} ({info.chain_id})"
+        f"{' — new dev city' if created else ''}"
+    )
+    rows = [
+        ("home", home.path),
+        ("api", url),
+        ("docs", f"{url}/docs"),
+        ("keys", home.path / "keys"),
+        ("data", home.db_path),
+        ("height", info.height),
+    ]
+    table("Node", rows)
+    if created:
+        stdout.print(
+            "Dev keys (empty passphrase): " + ", ".join(k.name for k in home.wallet.list())
+        )
+    stdout.print(
+        f"Use it from another terminal:\n  export URBIS_HOME={home.path} "
+        f"URBIS_API={url}\n  urbis status"
+    )
+    running.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_api(running), host=config.api_host, port=config.api_port, log_level="warning"
+        )
+    )
+    try:
+        server.run()
+    finally:
+        running.stop()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fail(
+                "node.port_in_use",
+                f"cannot listen on {host}:{port}: {error.strerror}; choose another with --port",
+            )
+
+
+@app.command()
+def status(api: ApiOption = None, as_json: JsonOption = False) -> None:
+    """Show the chain: id, height, app hash, validators, mempool.
+
+    Example: urbis status --json
+    """
+    with reported():
+        data = client(api).status()
+
+    def human(d: dict[str, Any]) -> None:
+        table(
+            f"{d['name']} ({d['chain_id']})",
+            [
+                ("height", d["height"]),
+                ("app hash", d["app_hash"]),
+                ("consensus", d["consensus"]),
+                ("validators", len(d["validators"])),
+                ("mempool", d["mempool_txs"]),
+                ("state keys", d["state_keys"]),
+                ("halted", d["halted"] or "no"),
+                ("version", d["version"]),
+            ],
+        )
+
+    emit(data, as_json, human)
+
+
+tx_app = typer.Typer(help="Transactions", no_args_is_help=True)
+block_app = typer.Typer(help="Blocks", no_args_is_help=True)
+state_app = typer.Typer(help="Raw state with proofs", no_args_is_help=True)
+app.add_typer(tx_app, name="tx")
+app.add_typer(block_app, name="block")
+app.add_typer(state_app, name="state")
+
+
+@tx_app.command("show")
+def tx_show(tx_id: str, api: ApiOption = None, as_json: JsonOption = False) -> None:
+    """Show a committed transaction and its receipt.
+
+    Example: urbis tx show 3f9a…
+    """
+    with reported():
+        data = client(api).call("tx", tx_id)
+
+    def human(d: dict[str, Any]) -> None:
+        tx, receipt = d["tx"], d["receipt"]
+        table(
+            f"Transaction {tx['id']}",
+            [
+                ("sender", tx["sender"]),
+                ("nonce", tx["nonce"]),
+                ("height", receipt["height"]),
+                ("result", "ok" if receipt["ok"] else f"{receipt['code']}: {receipt['message']}"),
+                ("actions", ", ".join(f"{a['module']}.{a['name']}" for a in tx["actions"])),
+                ("events", ", ".join(e["type"] for e in receipt["events"]) or "-"),
+                ("memo", tx["memo"] or "-"),
+            ],
+        )
+
+    emit(data, as_json, human)
+
+
+@block_app.command("show")
+def block_show(
+    height: Annotated[str, typer.Argument(help="Height or 'latest'")] = "latest",
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a block's signed header and its transactions' results.
+
+    Example: urbis block show 42
+    """
+    if height != "latest" and not height.isdigit():
+        fail("cli.bad_height", "height must be a number or 'latest'", 2)
+    with reported():
+        data = client(api).call("block", height)
+
+    def human(d: dict[str, Any]) -> None:
+        h = d["header"]
+        table(
+            f"Block {h['height']}",
+            [
+                ("hash", h["hash"]),
+                ("time (ms)", h["time_ms"]),
+                ("app hash", h["app_hash"]),
+                ("txs root", h["txs_root"]),
+                ("results root", h["results_root"]),
+                ("proposer", h["proposer"]),
+                ("txs", len(d["txs"])),
+                ("failed", sum(1 for t in d["txs"] if not t["ok"])),
+            ],
+        )
+
+    emit(data, as_json, human)
+
+
+@state_app.command("get")
+def state_get(
+    key: Annotated[str, typer.Argument(help="State key, e.g. documents/doc/0x<sha256>")],
+    height: Annotated[int | None, typer.Option(help="Height to read at")] = None,
+    prove: Annotated[bool, typer.Option("--prove", help="Verify a proof client-side")] = False,
+    home: HomeOption = DEFAULT_HOME_PATH,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read one state key; with --prove, check its proof against a signed header.
+
+    Example: urbis state get governance/council --prove
+    """
+    with reported():
+        data = client(api).call("state", key, height, prove)
+        if prove:
+            validators, chain_id, pinned = trusted_validators(home_path(home), api)
+            verified = verify_state_proof(data, validators, chain_id=chain_id)
+            data["verified"] = {
+                "height": verified.height,
+                "pinned_genesis": pinned,
+                "present": verified.value is not None,
+            }
+
+    def human(d: dict[str, Any]) -> None:
+        rows = [
+            ("key", d["key"]),
+            ("height", d["height"]),
+            ("value", json.dumps(d["decoded"]) if d["decoded"] is not None else d["value"]),
+        ]
+        if "verified" in d:
+            rows.append(
+                (
+                    "proof",
+                    "verified against header signed by a known validator"
+                    + (
+                        ""
+                        if d["verified"]["pinned_genesis"]
+                        else " (validator keys taken from the node: no local genesis)"
+                    ),
+                )
+            )
+        table("State", rows)
+
+    emit(data, as_json, human)
+
+
+def run() -> None:
+    """Console entry point: an unexpected error is one line, not a traceback."""
+    import os
+    import sys
+
+    try:
+        app()
+    except Exception as error:
+        if os.environ.get("URBIS_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"internal: {type(error).__name__}: {error} (set URBIS_DEBUG=1 to see where)\n"
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()
