@@ -14,7 +14,7 @@ EXPIRY_BLOCKS_DEFAULT = 1000
 """A transaction not included within ~17 minutes (1 s blocks) is dropped, not left hanging."""
 
 
-def action(module: str, name: str, **args: Any) -> Action:
+def action(module: str, name: str, /, **args: Any) -> Action:
     """An action with arguments given as Python values (AccountId, bytes, dataclasses...)."""
     wire = to_wire(args)
     assert isinstance(wire, dict)
@@ -30,7 +30,7 @@ class TxBuilder:
         self.actions: list[Action] = []
         self.memo = ""
 
-    def add(self, module: str, name: str, **args: Any) -> TxBuilder:
+    def add(self, module: str, name: str, /, **args: Any) -> TxBuilder:
         self.actions.append(action(module, name, **args))
         return self
 

@@ -1,0 +1,170 @@
+"""A small test city with deterministic keys, and a chain that cuts blocks on demand."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from urbis.chain.app import Application
+from urbis.chain.block import BlockResult, Receipt, SignedHeader
+from urbis.chain.genesis import (
+    Genesis,
+    GenesisAccount,
+    GenesisDepartment,
+    GenesisKey,
+    GenesisValidator,
+)
+from urbis.chain.ids import AccountId
+from urbis.chain.mempool import Mempool
+from urbis.chain.tx import Action, Transaction, TxBody, sign_tx
+from urbis.consensus.solo import SoloConfig, SoloDriver
+from urbis.crypto.keys import PrivateKey
+from urbis.modules import build_application
+from urbis.sdk.builder import action
+from urbis.state.database import Database
+
+CHAIN_ID = "test-city"
+DEPARTMENTS = ("land", "finance", "registry")
+COUNCIL = ("mayor", "councillor_a", "councillor_b")
+
+
+def key(name: str) -> PrivateKey:
+    return PrivateKey(hashlib.sha256(b"urbis-test/" + name.encode()).digest())
+
+
+def account(name: str) -> AccountId:
+    return AccountId.from_key(key(name).public_key.raw)
+
+
+def city_genesis(chain_id: str = CHAIN_ID, extra_accounts: Sequence[str] = ()) -> Genesis:
+    names = [*DEPARTMENTS, *COUNCIL, *extra_accounts]
+    return Genesis(
+        chain_id=chain_id,
+        name="Test City",
+        time_ms=1_700_000_000_000,
+        accounts=tuple(GenesisAccount(n, (GenesisKey(key(n).public_key.raw),)) for n in names),
+        departments=tuple(GenesisDepartment(d, d.title(), account(d)) for d in DEPARTMENTS),
+        council_members=tuple(account(c) for c in COUNCIL),
+        council_threshold=2,
+        validators=(GenesisValidator("validator", key("validator").public_key.raw, 10),),
+        roles=tuple((f"{d}.notary", account(d)) for d in DEPARTMENTS),
+    )
+
+
+def doc_hash(label: str) -> bytes:
+    return hashlib.sha256(label.encode()).digest()
+
+
+@dataclass
+class CityChain:
+    """An app with a solo driver whose blocks the test cuts itself, with a fixed clock."""
+
+    path: Path
+    genesis: Genesis = field(default_factory=city_genesis)
+    keep_versions: int = 1000
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.path / "urbis.db")
+        self.app: Application = build_application(self.db, self.keep_versions)
+        if self.app.info().height < 0:
+            self.app.init_chain(self.genesis)
+        self.mempool = Mempool()
+        self.clock = self.genesis.time_ms
+        self.driver = SoloDriver(
+            self.app,
+            self.mempool,
+            key("validator").signer(),
+            SoloConfig(max_block_txs=100_000),
+            clock_ms=self._tick,
+        )
+        self.nonces: dict[str, int] = {}
+
+    def _tick(self) -> int:
+        self.clock += 1000
+        return self.clock
+
+    @property
+    def height(self) -> int:
+        return self.app.info().height
+
+    def sign(
+        self,
+        sender: str,
+        actions: Sequence[Action],
+        nonce: int | None = None,
+        expires_at: int | None = None,
+        signers: Sequence[str] | None = None,
+        chain_id: str | None = None,
+        sender_account: AccountId | None = None,
+    ) -> Transaction:
+        if nonce is None:
+            nonce = self.nonces.get(sender, self.app.next_nonce(account(sender).raw))
+            self.nonces[sender] = nonce + 1
+        body = TxBody(
+            chain_id or self.genesis.chain_id,
+            sender_account or account(sender),
+            nonce,
+            tuple(actions),
+            self.height + 100 if expires_at is None else expires_at,
+            "",
+        )
+        return sign_tx(body, [key(s).signer() for s in (signers or [sender])])
+
+    def submit(self, tx: Transaction) -> None:
+        self.mempool.add(self.app.check_tx(tx.raw))
+
+    def block(self) -> tuple[SignedHeader, BlockResult]:
+        self.nonces.clear()
+        return self.driver.produce_block()
+
+    def run(self, sender: str, *actions: Action, signers: Sequence[str] | None = None) -> Receipt:
+        """Sign, admit, commit in one block; return the receipt."""
+        tx = self.sign(sender, actions, signers=signers)
+        self.submit(tx)
+        _, result = self.block()
+        (receipt,) = [r for r in result.receipts if r.tx_id == tx.id]
+        return receipt
+
+    def execute_raw(self, raws: Sequence[bytes]) -> BlockResult:
+        """Put raw transactions straight into a block (skipping check_tx), as a proposer might."""
+        from urbis.chain.block import BlockHeader, sign_header
+        from urbis.chain.context import BlockInfo
+        from urbis.crypto.hashing import EMPTY_HASH
+
+        height = self.height + 1
+        info = BlockInfo(
+            self.genesis.chain_id, height, self._tick(), key("validator").public_key.raw
+        )
+        result = self.app.finalize_block(info, list(raws))
+        header = BlockHeader(
+            self.genesis.chain_id,
+            height,
+            info.time_ms,
+            EMPTY_HASH,
+            result.txs_root,
+            result.results_root,
+            result.app_hash,
+            info.proposer,
+        )
+        self.app.commit(sign_header(header, key("validator").signer()))
+        return result
+
+    def query(self, module: str, name: str, **params: str) -> Any:
+        return self.app.query(module, name, params)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def anchor(department: str, label: str, doc_type: str = "deed") -> Action:
+    return action(
+        "documents",
+        "anchor",
+        department=department,
+        hash=doc_hash(label),
+        doc_type=doc_type,
+        reference=label,
+    )

@@ -1,0 +1,82 @@
+"""Deterministic CBOR, bech32m account ids, Merkle paths: encodings every node must agree on."""
+
+from __future__ import annotations
+
+import cbor2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import DecodeError, decode, encode
+from urbis.crypto.merkle import merkle_path, merkle_root, verify_merkle_path
+
+wire_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64) + 1, 2**64 - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@given(wire_values)
+def test_encode_decode_round_trip(value: object) -> None:
+    assert decode(encode(value)) == value
+
+
+@given(st.dictionaries(st.text(max_size=6), st.integers(), min_size=2, max_size=6))
+def test_map_encoding_ignores_insertion_order(value: dict[str, int]) -> None:
+    reordered = dict(reversed(list(value.items())))
+    assert encode(value) == encode(reordered)
+
+
+def test_non_canonical_encoding_is_rejected() -> None:
+    # 1 encoded with a one-byte length prefix instead of the shortest form.
+    assert cbor2.loads(b"\x18\x01") == 1
+    with pytest.raises(DecodeError, match="canonical"):
+        decode(b"\x18\x01")
+
+
+def test_floats_are_rejected_both_ways() -> None:
+    with pytest.raises(TypeError):
+        encode({"amount": 1.5})
+    with pytest.raises(DecodeError):
+        decode(cbor2.dumps(1.5))
+
+
+def test_garbage_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        decode(b"\xff\xfe\x00")
+
+
+@given(st.binary(min_size=20, max_size=20))
+def test_account_id_text_round_trip(raw: bytes) -> None:
+    account = AccountId(raw)
+    assert AccountId.parse(account.text) == account
+    assert AccountId.parse(account.did) == account
+
+
+@given(st.binary(min_size=20, max_size=20), st.data())
+def test_account_id_typo_is_caught(raw: bytes, data: st.DataObject) -> None:
+    text = AccountId(raw).text
+    position = data.draw(st.integers(len("urbis1"), len(text) - 1))
+    replacement = data.draw(st.sampled_from("qpzry9x8gf2tvdw0s3jn54khce6mua7l"))
+    if replacement == text[position]:
+        return
+    typo = text[:position] + replacement + text[position + 1 :]
+    with pytest.raises(ValueError, match="checksum|padding"):
+        AccountId.parse(typo)
+
+
+@given(st.lists(st.binary(max_size=16), min_size=1, max_size=40), st.data())
+def test_merkle_paths_verify_and_bind_the_item(items: list[bytes], data: st.DataObject) -> None:
+    index = data.draw(st.integers(0, len(items) - 1))
+    root = merkle_root(items)
+    path = merkle_path(items, index)
+    assert verify_merkle_path(items[index], path, root)
+    assert not verify_merkle_path(items[index] + b"x", path, root)

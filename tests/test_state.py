@@ -1,0 +1,122 @@
+"""The authenticated state: roots, inclusion and absence proofs, history, persistence."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from urbis.state import Database, ProofError, StateStore, UnknownHeight, verify_state_proof
+
+keys = st.binary(min_size=1, max_size=6)
+values = st.binary(min_size=1, max_size=8)
+changes = st.dictionaries(keys, st.none() | values, max_size=12)
+
+
+def fresh(tmp_path: Path, name: str, keep: int = 1000) -> StateStore:
+    return StateStore(Database(tmp_path / f"{name}.db"), keep)
+
+
+@given(st.lists(changes, min_size=1, max_size=6))
+def test_root_depends_on_content_not_history(
+    tmp_path_factory: pytest.TempPathFactory, blocks: list[dict[bytes, bytes | None]]
+) -> None:
+    folder = tmp_path_factory.mktemp("state")
+    incremental = fresh(folder, "incremental")
+    model: dict[bytes, bytes] = {}
+    for version, block in enumerate(blocks):
+        incremental.commit(block, version)
+        for k, v in block.items():
+            if v is None:
+                model.pop(k, None)
+            else:
+                model[k] = v
+    at_once = fresh(folder, "at_once")
+    at_once.commit(dict(sorted(model.items(), reverse=True)), 0)
+    assert incremental.root == at_once.root
+
+
+@given(st.lists(changes, min_size=1, max_size=5), st.lists(keys, max_size=8))
+def test_every_key_at_every_height_has_a_valid_proof(
+    tmp_path_factory: pytest.TempPathFactory,
+    blocks: list[dict[bytes, bytes | None]],
+    probes: list[bytes],
+) -> None:
+    store = fresh(tmp_path_factory.mktemp("state"), "s")
+    models: list[dict[bytes, bytes]] = []
+    model: dict[bytes, bytes] = {}
+    for version, block in enumerate(blocks):
+        store.commit(block, version)
+        for k, v in block.items():
+            if v is None:
+                model.pop(k, None)
+            else:
+                model[k] = v
+        models.append(dict(model))
+    for version, snapshot in enumerate(models):
+        for key in [*probes, *snapshot]:
+            proof = store.prove(key, version)
+            assert proof.value == snapshot.get(key)
+            verify_state_proof(proof, store.root_at(version))
+
+
+def test_tampered_proofs_fail(tmp_path: Path) -> None:
+    store = fresh(tmp_path, "s")
+    store.commit({bytes([i]): bytes([i, i]) for i in range(50)}, 0)
+    proof = store.prove(bytes([7]))
+    verify_state_proof(proof)
+    with pytest.raises(ProofError):
+        verify_state_proof(dataclasses.replace(proof, value=b"forged"))
+    with pytest.raises(ProofError):
+        verify_state_proof(dataclasses.replace(proof, value=None, leaf=None))
+    flipped = bytes([proof.siblings[0][0] ^ 1]) + proof.siblings[0][1:]
+    with pytest.raises(ProofError):
+        verify_state_proof(dataclasses.replace(proof, siblings=(flipped, *proof.siblings[1:])))
+    absent = store.prove(b"missing")
+    assert absent.value is None
+    verify_state_proof(absent)
+    with pytest.raises(ProofError):
+        verify_state_proof(dataclasses.replace(absent, value=b"invented"))
+    with pytest.raises(ProofError):
+        verify_state_proof(proof, root=b"\x01" * 32)
+
+
+def test_reopen_resumes_same_root_and_history(tmp_path: Path) -> None:
+    store = fresh(tmp_path, "s")
+    for version in range(5):
+        store.commit({b"k%d" % version: b"v", b"counter": b"%d" % version}, version)
+    root, past_root = store.root, store.root_at(2)
+    store.checkpoint()
+    store.commit({b"after": b"checkpoint"}, 5)
+    reopened = fresh(tmp_path, "s")
+    assert reopened.version == 5
+    assert reopened.root_at(4) == root and reopened.root_at(2) == past_root
+    proof = reopened.prove(b"counter", 2)
+    assert proof.value == b"2"
+    verify_state_proof(proof, past_root)
+
+
+def test_old_heights_are_pruned_after_the_kept_window(tmp_path: Path) -> None:
+    store = fresh(tmp_path, "s", keep=3)
+    for version in range(10):
+        store.commit({b"k": b"%d" % version}, version)
+    verify_state_proof(store.prove(b"k", 7))
+    with pytest.raises(UnknownHeight, match="last 3 heights"):
+        store.prove(b"k", 6)
+    with pytest.raises(UnknownHeight):
+        store.prove(b"k", 10)
+
+
+def test_a_node_made_again_after_going_stale_survives_pruning(tmp_path: Path) -> None:
+    store = fresh(tmp_path, "s", keep=2)
+    store.commit({b"a": b"1", b"b": b"1"}, 0)
+    store.commit({b"b": b"2"}, 1)  # leaf b=1 goes stale at 1
+    store.commit({b"b": b"1"}, 2)  # and is made again at 2
+    for version in range(3, 8):
+        store.commit({b"c": b"%d" % version}, version)
+    verify_state_proof(store.prove(b"b"))
+    reopened = fresh(tmp_path, "s", keep=2)
+    verify_state_proof(reopened.prove(b"b"))

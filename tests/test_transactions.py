@@ -1,0 +1,188 @@
+"""Bad transactions are refused with a specific code and change nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cbor2
+import pytest
+
+from tests.helpers.city import CityChain, account, anchor, doc_hash, key
+from urbis.chain.errors import UrbisError
+from urbis.chain.tx import TX_SIZE_MAX, Action, Signature, Transaction, TxBody, sign_tx
+from urbis.crypto.encoding import encode
+from urbis.sdk.builder import action
+
+
+def rejected(chain: CityChain, raw: bytes) -> str:
+    root = chain.app.info().app_hash
+    with pytest.raises(UrbisError) as caught:
+        chain.app.check_tx(raw)
+    assert chain.app.info().app_hash == root
+    return caught.value.code
+
+
+def resign(tx: Transaction, signatures: list[Signature]) -> bytes:
+    return encode(
+        {
+            "body": tx.body.to_wire(),
+            "signatures": [{"key": s.key, "sig": s.sig} for s in signatures],
+        }
+    )
+
+
+def test_malformed_cbor_is_tx_malformed(chain: CityChain) -> None:
+    assert rejected(chain, b"\xa1\x63not cbor") == "tx.malformed"
+
+
+def test_non_canonical_cbor_is_tx_malformed(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")])
+    data = cbor2.loads(tx.raw)
+    shuffled = {
+        "signatures": data["signatures"],
+        "body": dict(reversed(list(data["body"].items()))),
+    }
+    raw = cbor2.dumps(shuffled)  # insertion order: keys not in canonical order
+    assert raw != tx.raw and cbor2.loads(raw) == data
+    assert rejected(chain, raw) == "tx.malformed"
+    assert rejected(chain, tx.raw[:-1]) == "tx.malformed"
+
+
+def test_oversize_tx_is_tx_too_large(chain: CityChain) -> None:
+    assert rejected(chain, b"\x00" * (TX_SIZE_MAX + 1)) == "tx.too_large"
+
+
+def test_wrong_chain_id_is_tx_wrong_chain(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")], chain_id="other-city")
+    assert rejected(chain, tx.raw) == "tx.wrong_chain"
+
+
+def test_forged_signature_is_tx_bad_signature(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")])
+    forged = Signature(tx.signatures[0].key, bytes(64))
+    assert rejected(chain, resign(tx, [forged])) == "tx.bad_signature"
+
+
+def test_signature_over_other_body_is_tx_bad_signature(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")], nonce=0)
+    other = chain.sign("land", [anchor("land", "b")], nonce=0)
+    assert rejected(chain, resign(tx, list(other.signatures))) == "tx.bad_signature"
+
+
+def test_missing_signature_is_tx_malformed(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")])
+    assert rejected(chain, resign(tx, [])) == "tx.malformed"
+
+
+def test_signature_by_a_stranger_is_tx_unknown_signer(chain: CityChain) -> None:
+    tx = chain.sign(
+        "land", [anchor("land", "a")], signers=["mayor"], sender_account=account("land")
+    )
+    assert rejected(chain, tx.raw) == "tx.unknown_signer"
+
+
+def test_signatures_below_threshold_is_tx_insufficient_weight(chain: CityChain) -> None:
+    receipt = chain.run(
+        "land",
+        action("accounts", "add_key", key=key("land-2").public_key.raw, weight=1),
+        action("accounts", "set_threshold", threshold=2),
+    )
+    assert receipt.ok, receipt.message
+    one = chain.sign("land", [anchor("land", "a")])
+    assert rejected(chain, one.raw) == "tx.insufficient_weight"
+    both = chain.sign(
+        "land", [anchor("land", "a")], nonce=one.body.nonce, signers=["land", "land-2"]
+    )
+    chain.submit(both)
+    _, result = chain.block()
+    assert result.receipts[0].ok
+
+
+def test_replayed_tx_is_tx_duplicate_then_tx_nonce_used(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")])
+    chain.submit(tx)
+    with pytest.raises(UrbisError) as caught:
+        chain.submit(tx)
+    assert caught.value.code == "tx.duplicate"
+    chain.block()
+    assert rejected(chain, tx.raw) == "tx.nonce_used"
+
+
+def test_nonce_far_ahead_is_tx_nonce_out_of_window(chain: CityChain) -> None:
+    tx = chain.sign("land", [anchor("land", "a")], nonce=10**9)
+    assert rejected(chain, tx.raw) == "tx.nonce_out_of_window"
+
+
+def test_expired_tx_is_tx_expired(chain: CityChain) -> None:
+    chain.block()
+    chain.block()
+    tx = chain.sign("land", [anchor("land", "a")], expires_at=1)
+    assert rejected(chain, tx.raw) == "tx.expired"
+
+
+def test_unknown_sender_is_tx_unknown_sender(chain: CityChain) -> None:
+    tx = chain.sign("nobody", [anchor("land", "a")], nonce=0)
+    assert rejected(chain, tx.raw) == "tx.unknown_sender"
+
+
+def executed(chain: CityChain, *actions: Action, sender: str = "land") -> tuple[str, bytes]:
+    before = chain.app.store.get(b"documents/doc/" + doc_hash("a"))
+    receipt = chain.run(sender, *actions)
+    assert chain.app.store.get(b"documents/doc/" + doc_hash("a")) == before
+    return receipt.code, receipt.tx_id
+
+
+def test_unknown_action_is_tx_unknown_action(chain: CityChain) -> None:
+    assert executed(chain, Action("documents", "shred", {}))[0] == "tx.unknown_action"
+    assert executed(chain, Action("nosuch", "anchor", {}))[0] == "tx.unknown_action"
+
+
+def test_args_failing_the_schema_are_tx_invalid_args(chain: CityChain) -> None:
+    bad = [
+        {"department": "land", "hash": b"short", "doc_type": "deed"},
+        {"department": "land", "hash": doc_hash("a"), "doc_type": 5},
+        {"department": "land", "hash": doc_hash("a")},
+        {"department": "land", "hash": doc_hash("a"), "doc_type": "deed", "extra": 1},
+    ]
+    for args in bad:
+        assert executed(chain, Action("documents", "anchor", args))[0] == "tx.invalid_args"
+
+
+def test_action_without_role_is_auth_missing_role(chain: CityChain) -> None:
+    assert executed(chain, anchor("finance", "a"))[0] == "auth.missing_role"
+
+
+def test_failed_tx_changes_nothing_but_its_nonce(chain: CityChain) -> None:
+    nonce = chain.app.next_nonce(account("land").raw)
+    code, _ = executed(chain, anchor("land", "a"), anchor("finance", "b"))
+    assert code == "auth.missing_role"
+    assert chain.app.next_nonce(account("land").raw) == nonce + 1
+
+
+def test_block_with_garbage_and_replays_keeps_going(chain: CityChain) -> None:
+    """A proposer's block may hold bad txs: each gets a failed receipt, the rest execute."""
+    good = chain.sign("land", [anchor("land", "a")], nonce=0)
+    replay = good
+    wrong_nonce = chain.sign("land", [anchor("land", "b")], nonce=5)
+    forged = resign(
+        chain.sign("finance", [anchor("finance", "c")], nonce=0),
+        [Signature(key("finance").public_key.raw, bytes(64))],
+    )
+    result = chain.execute_raw([good.raw, b"garbage", replay.raw, wrong_nonce.raw, forged])
+    codes = [r.code for r in result.receipts]
+    assert codes == [
+        "ok",
+        "tx.malformed",
+        "tx.nonce_used",
+        "tx.nonce_out_of_window",
+        "tx.bad_signature",
+    ]
+    assert chain.app.store.get(b"documents/doc/" + doc_hash("a")) is not None
+
+
+def test_tx_id_does_not_depend_on_signatures(chain: CityChain) -> None:
+    body = TxBody(chain.genesis.chain_id, account("land"), 0, (anchor("land", "a"),), 10, "")
+    one = sign_tx(body, [key("land").signer()])
+    two = sign_tx(body, [key("land").signer(), key("mayor").signer()])
+    assert one.id == two.id
+    assert dataclasses.replace(one, signatures=()).id == one.id
