@@ -69,7 +69,7 @@ def test_account_id_typo_is_caught(raw: bytes, data: st.DataObject) -> None:
     if replacement == text[position]:
         return
     typo = text[:position] + replacement + text[position + 1 :]
-    with pytest.raises(ValueError, match="checksum|padding"):
+    with pytest.raises(ValueError, match=r"checksum|padding"):
         AccountId.parse(typo)
 
 

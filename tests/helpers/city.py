@@ -168,3 +168,32 @@ def anchor(department: str, label: str, doc_type: str = "deed") -> Action:
         doc_type=doc_type,
         reference=label,
     )
+
+
+def city_home(path: Path, block_interval_ms: int = 50, api_port: int = 8080) -> Any:
+    """A node home holding the test city (keys from `key(name)`), ready for `Node`."""
+    from urbis.node.home import Home, NodeConfig
+
+    home = Home(path)
+    home.ensure_dirs()
+    city_genesis().save(home.genesis_path)
+    home.write_validator_key(key("validator"))
+    home.save_config(NodeConfig(block_interval_ms=block_interval_ms, api_port=api_port))
+    return home
+
+
+def replay(source: CityChain, target: CityChain) -> None:
+    """Execute `source`'s stored blocks on `target`; fail at the first diverging height."""
+    from urbis.chain.context import BlockInfo
+
+    for height in range(target.height + 1, source.height + 1):
+        signed = source.app.blocks.header(height)
+        assert signed is not None, f"block {height} missing"
+        raws = [t.raw for t in source.app.blocks.block_txs(height)]
+        info = BlockInfo(
+            signed.header.chain_id, height, signed.header.time_ms, signed.header.proposer
+        )
+        result = target.app.finalize_block(info, raws)
+        assert result.app_hash == signed.header.app_hash, f"diverged at height {height}"
+        assert result.results_root == signed.header.results_root
+        target.app.commit(signed)

@@ -1,0 +1,161 @@
+"""The HTTP API against a running node: submit, wait, read, prove, stream; bad input -> 4xx."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.helpers.city import CHAIN_ID, account, anchor, city_home, doc_hash, key
+from urbis.api.server import create_api
+from urbis.chain.tx import TxBody, sign_tx
+from urbis.node.runner import Node
+from urbis.sdk.verify import ProofError, verify_state_proof
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    running = Node(city_home(tmp_path))
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(node: Node) -> Iterator[TestClient]:
+    with TestClient(create_api(node)) as client:
+        yield client
+
+
+def signed(sender: str, label: str, nonce: int) -> str:
+    body = TxBody(CHAIN_ID, account(sender), nonce, (anchor(sender, label),), 1000, "")
+    return base64.b64encode(sign_tx(body, [key(sender).signer()]).raw).decode()
+
+
+def test_status_and_openapi(api: TestClient) -> None:
+    status = api.get("/v1/status").json()
+    assert status["chain_id"] == CHAIN_ID and status["height"] == 0
+    schema = api.get("/openapi.json").json()
+    assert "/v1/txs" in schema["paths"] and "/v1/state/{key}" in schema["paths"]
+    assert api.get("/docs").status_code == 200
+
+
+def test_submit_wait_commit_then_read_tx_block_and_account(api: TestClient) -> None:
+    answer = api.post("/v1/txs?wait=commit", json={"tx": signed("land", "deed", 0)}).json()
+    assert answer["status"] == "committed" and answer["receipt"]["ok"]
+    tx_id, height = answer["tx_id"], answer["receipt"]["height"]
+    assert api.get(f"/v1/txs/{tx_id}").json()["tx"]["sender"] == account("land").text
+    block = api.get(f"/v1/blocks/{height}").json()
+    assert [t["tx_id"] for t in block["txs"]] == [tx_id]
+    assert api.get("/v1/blocks/latest").json()["header"]["height"] >= height
+    history = api.get(f"/v1/accounts/{account('land').text}/txs").json()
+    assert history[0]["tx_id"] == tx_id
+    assert api.get(f"/v1/accounts/{account('land').text}").json()["nonce"] == 1
+
+
+def test_raw_cbor_body_is_accepted(api: TestClient) -> None:
+    raw = base64.b64decode(signed("land", "deed", 0))
+    response = api.post(
+        "/v1/txs?wait=commit", content=raw, headers={"content-type": "application/cbor"}
+    )
+    assert response.json()["receipt"]["ok"]
+
+
+def test_batch_reports_each_item(api: TestClient) -> None:
+    txs = [signed("land", f"d{i}", i) for i in range(5)] + ["%%%", signed("land", "d0", 0)]
+    answer = api.post("/v1/txs/batch", json={"txs": txs}).json()
+    assert answer["accepted"] == 5 and answer["rejected"] == 2
+    assert answer["results"][5]["code"] == "tx.malformed"
+    assert answer["results"][6]["code"] in {"tx.duplicate", "tx.nonce_used"}
+
+
+def test_state_proof_verifies_against_signed_header(api: TestClient, node: Node) -> None:
+    api.post("/v1/txs?wait=commit", json={"tx": signed("land", "deed", 0)})
+    key_text = "documents/doc/0x" + doc_hash("deed").hex()
+    answer = api.get(f"/v1/state/{key_text}", params={"prove": "true"}).json()
+    verified = verify_state_proof(answer, node.validator_keys, chain_id=CHAIN_ID)
+    assert verified.value is not None
+    absent = api.get("/v1/state/documents/doc/0x" + "00" * 32, params={"prove": "true"}).json()
+    assert verify_state_proof(absent, node.validator_keys).value is None
+    with pytest.raises(ProofError, match="trusted validator"):
+        verify_state_proof(answer, {key("impostor").public_key.raw})
+    forged = dict(answer, header=dict(answer["header"], app_hash="11" * 32))
+    with pytest.raises(ProofError):
+        verify_state_proof(forged, node.validator_keys)
+    document = api.get(f"/v1/documents/{doc_hash('deed').hex()}").json()
+    assert document["record"]["department"] == "land"
+    assert verify_state_proof(document, node.validator_keys).value is not None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("post", "/v1/txs", b"not json", 400, "tx.malformed"),
+        ("post", "/v1/txs", b'{"nope": 1}', 400, "tx.malformed"),
+        ("post", "/v1/txs", b'{"tx": "!!"}', 400, "tx.malformed"),
+        ("post", "/v1/txs", b'{"tx": "AAAA"}', 400, "tx.malformed"),
+        ("post", "/v1/txs/batch", b"[]", 422, "request.invalid"),
+        ("post", "/v1/txs/batch", b"{", 422, "request.invalid"),
+        ("get", "/v1/txs/zz", None, 400, "query.bad_request"),
+        ("get", "/v1/txs/" + "00" * 32, None, 404, "query.not_found"),
+        ("get", "/v1/blocks/999", None, 404, "query.not_found"),
+        ("get", "/v1/accounts/urbis1xyz", None, 400, "query.bad_request"),
+        ("get", "/v1/state/governance/council?height=99", None, 404, "query.unknown_height"),
+        ("get", "/v1/documents/abcd", None, 400, "query.bad_request"),
+        ("get", "/v1/governance/proposals/7", None, 404, "query.not_found"),
+        ("get", "/v1/nowhere", None, 404, "request.not_found"),
+    ],
+)
+def test_bad_requests_are_problem_json(
+    api: TestClient, method: str, path: str, body: bytes | None, status: int, code: str
+) -> None:
+    response = api.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == code
+
+
+def test_rejected_tx_is_problem_with_its_code(api: TestClient) -> None:
+    far = api.post("/v1/txs", json={"tx": signed("finance", "x", 10**6)})
+    assert far.status_code == 409 and far.json()["code"] == "tx.nonce_out_of_window"
+    assert far.json()["next"] == 0
+    raw = bytearray(base64.b64decode(signed("land", "x", 0)))
+    raw[-1] ^= 1  # last byte of the signature
+    forged = api.post("/v1/txs", json={"tx": base64.b64encode(bytes(raw)).decode()})
+    assert forged.status_code == 401 and forged.json()["code"] == "tx.bad_signature"
+    missing_role = api.post("/v1/txs?wait=commit", json={"tx": signed_as("land", "finance")})
+    assert missing_role.json()["receipt"]["code"] == "auth.missing_role"
+
+
+def signed_as(sender: str, department: str) -> str:
+    body = TxBody(CHAIN_ID, account(sender), 0, (anchor(department, "y"),), 1000, "")
+    return base64.b64encode(sign_tx(body, [key(sender).signer()]).raw).decode()
+
+
+def test_websocket_streams_filtered_events(api: TestClient) -> None:
+    with api.websocket_connect(
+        f"/v1/events?type=documents.anchored&account={account('land').text}"
+    ) as ws:
+        api.post("/v1/txs?wait=commit", json={"tx": signed("finance", "f", 0)})
+        api.post("/v1/txs?wait=commit", json={"tx": signed("land", "deed", 0)})
+        message = ws.receive_json()
+    assert message["type"] == "documents.anchored"
+    assert message["attrs"]["department"] == "land"
+
+
+def test_metrics_are_prometheus_text(api: TestClient) -> None:
+    api.post("/v1/txs?wait=commit", json={"tx": signed("land", "deed", 0)})
+    text = api.get("/metrics").text
+    assert "urbis_height 1" in text and "urbis_txs_total 1" in text
+    assert "urbis_mempool_txs 0" in text
+
+
+def test_governance_reads(api: TestClient) -> None:
+    departments = api.get("/v1/governance/departments").json()
+    assert {d["id"] for d in departments} == {"land", "finance", "registry"}
+    holders = api.get("/v1/governance/roles/land.notary").json()
+    assert holders[0]["account"] == account("land").text
+    assert api.get("/v1/governance/council").json()["threshold"] == 2
