@@ -1,0 +1,127 @@
+"""The `urbis` command: every command documents an example; misuse exits 2; one real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from tests.helpers.process import free_port
+from urbis.cli.main import app
+
+runner = CliRunner()
+
+
+def all_commands() -> list[list[str]]:
+    root = get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(command: Any, prefix: list[str]) -> None:
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                walk(sub, [*prefix, name])
+        else:
+            paths.append(prefix)
+
+    walk(root, [])
+    return paths
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p))
+def test_every_command_has_help_with_an_example(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+
+
+def test_misuse_exits_2() -> None:
+    assert runner.invoke(app, ["block", "show", "nope"]).exit_code == 2
+    assert runner.invoke(app, ["doc", "anchor"]).exit_code == 2
+    assert runner.invoke(app, ["role", "grant", "norole", "x", "--from", "a"]).exit_code == 2
+
+
+def test_unreachable_node_is_a_one_line_error() -> None:
+    result = runner.invoke(app, ["status", "--api", "http://127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert "client.unreachable" in result.output and "Traceback" not in result.output
+
+
+def test_keys_new_list_show(tmp_path: Path) -> None:
+    env = {"URBIS_PASSPHRASE": "correct horse"}
+    made = runner.invoke(app, ["keys", "new", "alice", "--home", str(tmp_path), "--json"], env=env)
+    assert made.exit_code == 0, made.output
+    info = json.loads(made.output)
+    assert info["account"].startswith("urbis1") and info["did"].startswith("did:urbis:")
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--home", str(tmp_path), "--json"]).output)
+    assert [k["name"] for k in listed] == ["alice"]
+    again = runner.invoke(app, ["keys", "new", "alice", "--home", str(tmp_path)], env=env)
+    assert again.exit_code == 1 and "wallet.error" in again.output
+
+
+def urbis(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api}
+    return subprocess.run([sys.executable, "-m", "urbis.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
+    """`urbis up` as a real process; the CLI anchors, verifies with a proof, revokes."""
+    home, port = tmp_path / "city", free_port()
+    api = f"http://127.0.0.1:{port}"
+    node = subprocess.Popen(
+        [sys.executable, "-m", "urbis.cli.main", "up", "--home", str(home), "--port", str(port),
+         "--block-interval-ms", "100"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        for _ in range(100):
+            if urbis(home, api, "status").returncode == 0:
+                break
+            assert node.poll() is None, node.stdout.read() if node.stdout else ""
+            import time
+
+            time.sleep(0.2)
+        deed = tmp_path / "deed.pdf"
+        deed.write_bytes(b"%PDF deed of parcel 17")
+        anchored = urbis(home, api, "doc", "anchor", str(deed), "--department", "land",
+                         "--type", "deed", "--reference", "D-17", "--from", "land", "--json")
+        assert anchored.returncode == 0, anchored.stderr
+        verified = urbis(home, api, "doc", "verify", str(deed), "--json")
+        assert verified.returncode == 0, verified.stderr
+        answer = json.loads(verified.stdout)
+        assert answer["anchored"] and answer["pinned_genesis"]
+        assert answer["record"]["reference"] == "D-17"
+        stranger = tmp_path / "other.pdf"
+        stranger.write_bytes(b"never anchored")
+        assert urbis(home, api, "doc", "verify", str(stranger)).returncode == 1
+        denied = urbis(home, api, "doc", "anchor", str(stranger), "--department", "finance",
+                       "--type", "deed", "--from", "land")
+        assert denied.returncode == 1 and "auth.missing_role" in denied.stderr
+        revoked = urbis(home, api, "doc", "revoke", str(deed), "--department", "land",
+                        "--reason", "issued in error", "--from", "land")
+        assert revoked.returncode == 0, revoked.stderr
+        after = urbis(home, api, "doc", "verify", str(deed), "--json")
+        assert after.returncode == 1 and json.loads(after.stdout)["record"]["status"] == "revoked"
+        proposal = urbis(home, api, "proposal", "submit", "--title", "Parks", "--action",
+                         "governance.add_department", "--args",
+                         json.dumps({"id": "parks", "name": "Parks",
+                                     "admin": json.loads(urbis(home, api, "keys", "show", "mayor",
+                                                               "--json").stdout)["account"]}),
+                         "--from", "mayor", "--json")
+        assert proposal.returncode == 0, proposal.stderr
+        approved = urbis(home, api, "proposal", "approve", "1", "--from", "councillor-a", "--json")
+        assert json.loads(approved.stdout)["status"] == "executed"
+        state = urbis(home, api, "state", "get", "governance/department/parks", "--prove", "--json")
+        assert state.returncode == 0 and json.loads(state.stdout)["verified"]["present"]
+    finally:
+        node.send_signal(signal.SIGINT)
+        node.wait(30)
