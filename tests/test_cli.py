@@ -60,7 +60,9 @@ def test_keys_new_list_show(tmp_path: Path) -> None:
     assert made.exit_code == 0, made.output
     info = json.loads(made.output)
     assert info["account"].startswith("urbis1") and info["did"].startswith("did:urbis:")
-    listed = json.loads(runner.invoke(app, ["keys", "list", "--home", str(tmp_path), "--json"]).output)
+    listed = json.loads(
+        runner.invoke(app, ["keys", "list", "--home", str(tmp_path), "--json"]).output
+    )
     assert [k["name"] for k in listed] == ["alice"]
     again = runner.invoke(app, ["keys", "new", "alice", "--home", str(tmp_path)], env=env)
     assert again.exit_code == 1 and "wallet.error" in again.output
@@ -68,8 +70,13 @@ def test_keys_new_list_show(tmp_path: Path) -> None:
 
 def urbis(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api}
-    return subprocess.run([sys.executable, "-m", "urbis.cli.main", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "urbis.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -78,9 +85,21 @@ def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
     home, port = tmp_path / "city", free_port()
     api = f"http://127.0.0.1:{port}"
     node = subprocess.Popen(
-        [sys.executable, "-m", "urbis.cli.main", "up", "--home", str(home), "--port", str(port),
-         "--block-interval-ms", "100"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "urbis.cli.main",
+            "up",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--block-interval-ms",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         for _ in range(100):
@@ -92,8 +111,22 @@ def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
             time.sleep(0.2)
         deed = tmp_path / "deed.pdf"
         deed.write_bytes(b"%PDF deed of parcel 17")
-        anchored = urbis(home, api, "doc", "anchor", str(deed), "--department", "land",
-                         "--type", "deed", "--reference", "D-17", "--from", "land", "--json")
+        anchored = urbis(
+            home,
+            api,
+            "doc",
+            "anchor",
+            str(deed),
+            "--department",
+            "land",
+            "--type",
+            "deed",
+            "--reference",
+            "D-17",
+            "--from",
+            "land",
+            "--json",
+        )
         assert anchored.returncode == 0, anchored.stderr
         verified = urbis(home, api, "doc", "verify", str(deed), "--json")
         assert verified.returncode == 0, verified.stderr
@@ -103,20 +136,59 @@ def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
         stranger = tmp_path / "other.pdf"
         stranger.write_bytes(b"never anchored")
         assert urbis(home, api, "doc", "verify", str(stranger)).returncode == 1
-        denied = urbis(home, api, "doc", "anchor", str(stranger), "--department", "finance",
-                       "--type", "deed", "--from", "land")
+        denied = urbis(
+            home,
+            api,
+            "doc",
+            "anchor",
+            str(stranger),
+            "--department",
+            "finance",
+            "--type",
+            "deed",
+            "--from",
+            "land",
+        )
         assert denied.returncode == 1 and "auth.missing_role" in denied.stderr
-        revoked = urbis(home, api, "doc", "revoke", str(deed), "--department", "land",
-                        "--reason", "issued in error", "--from", "land")
+        revoked = urbis(
+            home,
+            api,
+            "doc",
+            "revoke",
+            str(deed),
+            "--department",
+            "land",
+            "--reason",
+            "issued in error",
+            "--from",
+            "land",
+        )
         assert revoked.returncode == 0, revoked.stderr
         after = urbis(home, api, "doc", "verify", str(deed), "--json")
         assert after.returncode == 1 and json.loads(after.stdout)["record"]["status"] == "revoked"
-        proposal = urbis(home, api, "proposal", "submit", "--title", "Parks", "--action",
-                         "governance.add_department", "--args",
-                         json.dumps({"id": "parks", "name": "Parks",
-                                     "admin": json.loads(urbis(home, api, "keys", "show", "mayor",
-                                                               "--json").stdout)["account"]}),
-                         "--from", "mayor", "--json")
+        proposal = urbis(
+            home,
+            api,
+            "proposal",
+            "submit",
+            "--title",
+            "Parks",
+            "--action",
+            "governance.add_department",
+            "--args",
+            json.dumps(
+                {
+                    "id": "parks",
+                    "name": "Parks",
+                    "admin": json.loads(urbis(home, api, "keys", "show", "mayor", "--json").stdout)[
+                        "account"
+                    ],
+                }
+            ),
+            "--from",
+            "mayor",
+            "--json",
+        )
         assert proposal.returncode == 0, proposal.stderr
         approved = urbis(home, api, "proposal", "approve", "1", "--from", "councillor-a", "--json")
         assert json.loads(approved.stdout)["status"] == "executed"

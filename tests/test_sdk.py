@@ -24,7 +24,9 @@ def test_wallet_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
     assert wallet.load("alice", "s3cret").seed == key("alice").seed
     with pytest.raises(WalletError, match="wrong passphrase"):
         wallet.load("alice", "guess")
-    assert "seed" not in info.path.read_text() and key("alice").seed.hex() not in info.path.read_text()
+    assert (
+        "seed" not in info.path.read_text() and key("alice").seed.hex() not in info.path.read_text()
+    )
 
 
 def test_relabelled_key_file_fails_to_open(tmp_path: Path) -> None:

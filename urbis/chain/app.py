@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from urbis.chain.block import (
     BlockResult,
     Receipt,
     SignedHeader,
+    encode_receipts,
     receipts_root,
     transactions_root,
 )
@@ -50,7 +51,7 @@ from urbis.chain.mempool import PENDING_PER_ACCOUNT_MAX
 from urbis.chain.module import COUNCIL_ROLE, Module
 from urbis.chain.tx import Action, Transaction, decode_tx
 from urbis.crypto.encoding import encode
-from urbis.crypto.keys import verify_many
+from urbis.crypto.keys import verify_stream
 from urbis.state.database import Database
 from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
 
@@ -194,7 +195,7 @@ class Application:
                 decoded.append(decode_tx(raw))
             except UrbisError as error:
                 decoded.append(error)
-        valid = iter(self._signatures_valid([t for t in decoded if isinstance(t, Transaction)]))
+        valid = self._signature_checks([t for t in decoded if isinstance(t, Transaction)])
         block_state = BlockState(self.store)
         receipts: list[Receipt] = []
         tx_ids: list[bytes] = []
@@ -212,13 +213,15 @@ class Application:
             tx_ids.append(tx_id)
         block_events = self._end_block(block_state, block)
         app_hash = self.store.stage(block_state.writes, block.height)
+        receipt_bytes = encode_receipts(receipts)
         result = BlockResult(
             height=block.height,
             time_ms=block.time_ms,
             receipts=receipts,
             app_hash=app_hash,
             txs_root=transactions_root(tx_ids),
-            results_root=receipts_root(receipts),
+            results_root=receipts_root(receipt_bytes),
+            receipt_bytes=receipt_bytes,
             block_events=block_events,
         )
         self._pending = _PendingBlock(result, list(raw_txs), tx_accounts)
@@ -234,7 +237,12 @@ class Application:
         with self.db.transaction() as conn:
             self.store.write_staged(conn)
             self.blocks.write(
-                conn, signed, pending.raw_txs, pending.result.receipts, pending.tx_accounts
+                conn,
+                signed,
+                pending.raw_txs,
+                pending.result.receipts,
+                pending.result.receipt_bytes,
+                pending.tx_accounts,
             )
         self.store.promote_staged()
         self._pending = None
@@ -374,21 +382,31 @@ class Application:
         return auth
 
     def _signatures_valid(self, txs: Sequence[Transaction]) -> list[bool]:
-        """All signatures of each transaction, checked on all cores; cached from check_tx."""
+        return list(self._signature_checks(txs))
+
+    def _signature_checks(self, txs: Sequence[Transaction]) -> Iterator[bool]:
+        """Each transaction's signatures all valid? Checked on all cores while the caller
+        consumes results in order; those check_tx already verified are not redone."""
         with self._verified_lock:
-            todo = [i for i, tx in enumerate(txs) if tx.raw not in self._verified]
-        triples = [(s.key, txs[i].signed_message(), s.sig) for i in todo for s in txs[i].signatures]
-        results = iter(verify_many(triples))
-        valid = [True] * len(txs)
-        for i in todo:
-            valid[i] = all([next(results) for _ in txs[i].signatures])
-        with self._verified_lock:
-            for i in todo:
-                if valid[i]:
-                    self._verified[txs[i].raw] = None
-            while len(self._verified) > VERIFIED_CACHE_MAX:
-                self._verified.popitem(last=False)
-        return valid
+            needed = [tx.raw not in self._verified for tx in txs]
+        triples = [
+            (s.key, tx.signed_message(), s.sig)
+            for tx, need in zip(txs, needed, strict=True)
+            if need
+            for s in tx.signatures
+        ]
+        results = verify_stream(triples)
+        for tx, need in zip(txs, needed, strict=True):
+            if not need:
+                yield True
+                continue
+            valid = all([next(results) for _ in tx.signatures])
+            if valid:
+                with self._verified_lock:
+                    self._verified[tx.raw] = None
+                    if len(self._verified) > VERIFIED_CACHE_MAX:
+                        self._verified.popitem(last=False)
+            yield valid
 
 
 def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: bytes) -> Receipt:

@@ -130,12 +130,18 @@ class BlockResult:
     app_hash: bytes
     txs_root: bytes
     results_root: bytes
+    receipt_bytes: list[bytes] = field(default_factory=list)
     validator_updates: list[dict[str, Any]] = field(default_factory=list)
     block_events: list[Event] = field(default_factory=list)
 
 
-def receipts_root(receipts: list[Receipt]) -> bytes:
-    return merkle_root([encode(r.to_wire()) for r in receipts])
+def encode_receipts(receipts: list[Receipt]) -> list[bytes]:
+    """Each receipt's encoding: hashed into the results root and stored as is."""
+    return [encode(r.to_wire()) for r in receipts]
+
+
+def receipts_root(receipt_bytes: list[bytes]) -> bytes:
+    return merkle_root(receipt_bytes)
 
 
 def transactions_root(tx_ids: list[bytes]) -> bytes:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from urbis.chain.block import BlockHeader, Receipt, SignedHeader
-from urbis.crypto.encoding import decode, encode
+from urbis.crypto.encoding import decode
 from urbis.state.database import Database
 
 SCHEMA = """
@@ -52,6 +52,7 @@ class BlockStore:
         signed: SignedHeader,
         raw_txs: list[bytes],
         receipts: list[Receipt],
+        receipt_bytes: list[bytes],
         accounts_by_tx: list[set[bytes]],
     ) -> None:
         header = signed.header
@@ -62,8 +63,8 @@ class BlockStore:
         conn.executemany(
             "INSERT OR IGNORE INTO txs VALUES (?, ?, ?, ?, ?)",
             [
-                (r.tx_id, r.height, r.index, raw, encode(r.to_wire()))
-                for raw, r in zip(raw_txs, receipts, strict=True)
+                (r.tx_id, r.height, r.index, raw, encoded)
+                for raw, r, encoded in zip(raw_txs, receipts, receipt_bytes, strict=True)
             ],
         )
         conn.executemany(

@@ -16,7 +16,7 @@ from urbis.chain.block import Event
 from urbis.chain.codec import from_wire, to_wire
 from urbis.chain.errors import TooManyWrites
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode
+from urbis.crypto.encoding import decode, encode_trusted
 
 if TYPE_CHECKING:
     from urbis.chain.tx import Action
@@ -84,7 +84,7 @@ class TxState:
         return None if raw is None else from_wire(cls, decode(raw))
 
     def put_record(self, key: bytes, record: Any) -> None:
-        self.put(key, encode(to_wire(record)))
+        self.put(key, encode_trusted(to_wire(record)))
 
     def merge(self) -> None:
         self.parent.writes.update(self.writes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from urbis.crypto import bech32m
 from urbis.crypto.hashing import tagged_hash
@@ -38,7 +39,7 @@ class AccountId:
 
     @property
     def text(self) -> str:
-        return bech32m.encode(PREFIX, self.raw)
+        return _text(self.raw)
 
     @property
     def did(self) -> str:
@@ -46,6 +47,12 @@ class AccountId:
 
     def __str__(self) -> str:
         return self.text
+
+
+@lru_cache(maxsize=1 << 16)
+def _text(raw: bytes) -> str:
+    """Events and indexes name the same few accounts over and over: encode each once."""
+    return bech32m.encode(PREFIX, raw)
 
 
 COUNCIL = AccountId(tagged_hash("council", b"")[:ACCOUNT_ID_SIZE])

@@ -114,7 +114,20 @@ def decode_tx(raw: bytes) -> Transaction:
         raise MalformedTx("a transaction is a map with exactly 'body' and 'signatures'")
     body = _body(data["body"])
     signatures = _signatures(data["signatures"])
-    return Transaction(body, signatures, bytes(raw), encode(data["body"]))
+    return Transaction(body, signatures, bytes(raw), _body_bytes(bytes(raw), data))
+
+
+_SIGNATURES_KEY = encode("signatures")
+_RAW_PREFIX = b"\xa2\x64body"
+"""A canonical transaction is the 2-map {"body", "signatures"}; "body" sorts first."""
+
+
+def _body_bytes(raw: bytes, data: dict[str, Any]) -> bytes:
+    """The body's own encoding, cut from the raw bytes (already proven canonical)."""
+    tail = _SIGNATURES_KEY + encode(data["signatures"])
+    if raw.startswith(_RAW_PREFIX) and raw.endswith(tail):
+        return raw[len(_RAW_PREFIX) : len(raw) - len(tail)]
+    return encode(data["body"])
 
 
 _BODY_FIELDS = {"chain_id", "sender", "nonce", "actions", "expires_at", "memo"}

@@ -19,11 +19,21 @@ class DecodeError(ValueError):
 
 
 _ALLOWED = (int, str, bytes, bool, type(None))
+_LEAVES = frozenset(_ALLOWED)
 
 
 def encode(value: Any) -> bytes:
     """Encode `value` (ints, strs, bytes, bools, None, lists, str-keyed maps)."""
     _check(value, 0)
+    return cbor2.dumps(value, canonical=True)
+
+
+def encode_trusted(value: Any) -> bytes:
+    """Encode a value built by Urbis's typed code (records, receipts), skipping the type walk.
+
+    Only for values whose every leaf came through the codec's checked
+    converters or from our own constructors; anything from outside uses `encode`.
+    """
     return cbor2.dumps(value, canonical=True)
 
 
@@ -45,18 +55,23 @@ def decode(data: bytes) -> Any:
 
 
 def _check(value: Any, depth: int) -> None:
+    kind = type(value)
+    if kind in _LEAVES:
+        return
     if depth > MAX_DEPTH:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
-    if isinstance(value, _ALLOWED):
-        return
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         for item in value:
-            _check(item, depth + 1)
+            if type(item) not in _LEAVES:
+                _check(item, depth + 1)
         return
-    if isinstance(value, dict):
+    if kind is dict:
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise TypeError(f"map keys must be text, got {type(key).__name__}")
-            _check(item, depth + 1)
+            if type(item) not in _LEAVES:
+                _check(item, depth + 1)
         return
-    raise TypeError(f"{type(value).__name__} cannot be encoded (floats and tags are not allowed)")
+    if isinstance(value, _ALLOWED):  # subclasses (e.g. IntEnum) of the allowed leaves
+        return
+    raise TypeError(f"{kind.__name__} cannot be encoded (floats and tags are not allowed)")

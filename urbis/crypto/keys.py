@@ -7,7 +7,7 @@ signature checks across threads and uses every core.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -100,19 +100,43 @@ PARALLEL_MIN = 64
 """Below this many signatures a thread hand-off costs more than it saves."""
 
 
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="urbis-verify")
+    return _POOL
+
+
 def verify_many(
     items: Sequence[tuple[bytes, bytes, bytes]], threads: int | None = None
 ) -> list[bool]:
     """Verify (public_key, message, signature) triples on all cores; results in input order."""
-    global _POOL
     workers = threads or os.cpu_count() or 1
     if workers <= 1 or len(items) < PARALLEL_MIN:
         return _verify_chunk(items)
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="urbis-verify")
     size = -(-len(items) // workers)
     chunks = [items[start : start + size] for start in range(0, len(items), size)]
     results: list[bool] = []
-    for part in _POOL.map(_verify_chunk, chunks):
+    for part in _pool(workers).map(_verify_chunk, chunks):
         results.extend(part)
     return results
+
+
+STREAM_CHUNK = 256
+"""Small enough that execution starts soon, large enough that hand-offs stay cheap."""
+
+
+def verify_stream(items: Sequence[tuple[bytes, bytes, bytes]]) -> Iterator[bool]:
+    """Like verify_many, but yields results in order while later chunks still verify,
+    so a block's execution overlaps its signature checks."""
+    workers = os.cpu_count() or 1
+    if workers <= 1 or len(items) < PARALLEL_MIN:
+        yield from _verify_chunk(items)
+        return
+    pool = _pool(workers)
+    futures = [
+        pool.submit(_verify_chunk, items[start : start + STREAM_CHUNK])
+        for start in range(0, len(items), STREAM_CHUNK)
+    ]
+    for future in futures:
+        yield from future.result()

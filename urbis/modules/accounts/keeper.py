@@ -26,16 +26,28 @@ def read_key_history(state: StateReader, account_id: AccountId) -> KeyHistory:
     return KeyHistory([]) if raw is None else from_wire(KeyHistory, decode(raw))
 
 
+AUTH_CACHE_MAX = 100_000
+"""Decoded key sets kept by their record's bytes: busy senders sign many txs per block."""
+
+
 class AccountsAuthenticator:
     """The app's view of an account: keys, weights, threshold, next nonce."""
 
+    def __init__(self) -> None:
+        self._decoded: dict[bytes, tuple[dict[bytes, int], int]] = {}
+
     def auth(self, state: StateReader, account: AccountId) -> AccountAuth | None:
-        record = read_account(state, account)
-        if record is None:
+        raw = state.get(keys.account(account))
+        if raw is None:
             return None
-        return AccountAuth(
-            {k.key: k.weight for k in record.keys}, record.threshold, read_nonce(state, account)
-        )
+        decoded = self._decoded.get(raw)
+        if decoded is None:
+            record = from_wire(Account, decode(raw))
+            decoded = ({k.key: k.weight for k in record.keys}, record.threshold)
+            if len(self._decoded) >= AUTH_CACHE_MAX:
+                self._decoded.clear()
+            self._decoded[raw] = decoded
+        return AccountAuth(decoded[0], decoded[1], read_nonce(state, account))
 
     def set_nonce(self, state: TxState, account: AccountId, nonce: int) -> None:
         state.put(keys.nonce(account), encode(nonce))

@@ -1,0 +1,123 @@
+"""Shared pieces of the benchmarks: a bench city, pre-signed anchors, timing."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from urbis.chain.block import BlockHeader, sign_header
+from urbis.chain.context import BlockInfo
+from urbis.chain.genesis import (
+    Genesis,
+    GenesisAccount,
+    GenesisDepartment,
+    GenesisKey,
+    GenesisValidator,
+)
+from urbis.chain.ids import AccountId
+from urbis.chain.tx import Transaction, TxBody, sign_tx
+from urbis.crypto.hashing import EMPTY_HASH
+from urbis.crypto.keys import PrivateKey
+from urbis.sdk.builder import action
+
+CHAIN_ID = "bench-city"
+
+
+@dataclass
+class BenchCity:
+    genesis: Genesis
+    notaries: list[PrivateKey]
+    validator: PrivateKey
+
+
+def bench_city(notaries: int) -> BenchCity:
+    keys = [PrivateKey.generate() for _ in range(notaries)]
+    council = PrivateKey.generate()
+    validator = PrivateKey.generate()
+    accounts = [
+        GenesisAccount(f"notary{i}", (GenesisKey(k.public_key.raw),)) for i, k in enumerate(keys)
+    ]
+    accounts.append(GenesisAccount("council", (GenesisKey(council.public_key.raw),)))
+    first = AccountId.from_key(keys[0].public_key.raw)
+    genesis = Genesis(
+        chain_id=CHAIN_ID,
+        name="Bench City",
+        time_ms=1_700_000_000_000,
+        accounts=tuple(accounts),
+        departments=(GenesisDepartment("land", "Land", first),),
+        council_members=(AccountId.from_key(council.public_key.raw),),
+        council_threshold=1,
+        validators=(GenesisValidator("v", validator.public_key.raw, 10),),
+        roles=tuple(("land.notary", AccountId.from_key(k.public_key.raw)) for k in keys),
+    )
+    return BenchCity(genesis, keys, validator)
+
+
+def signed_anchors(city: BenchCity, count: int, expires_at: int = 50_000) -> list[Transaction]:
+    """`count` anchoring transactions, round-robin over the notaries, nonces ascending."""
+    signers = [k.signer() for k in city.notaries]
+    nonces = [0] * len(signers)
+    txs = []
+    for i in range(count):
+        who = i % len(signers)
+        signer = signers[who]
+        body = TxBody(
+            CHAIN_ID,
+            AccountId.from_key(signer.public_key.raw),
+            nonces[who],
+            (
+                action(
+                    "documents",
+                    "anchor",
+                    department="land",
+                    hash=os.urandom(32),
+                    doc_type="permit",
+                    reference=f"P-{i}",
+                ),
+            ),
+            expires_at,
+            "",
+        )
+        nonces[who] += 1
+        txs.append(sign_tx(body, [signer]))
+    return txs
+
+
+def commit_block(
+    app: object, city: BenchCity, height: int, raws: list[bytes], prev_hash: bytes = EMPTY_HASH
+) -> bytes:
+    """finalize_block + header + commit, as a driver does; returns the header hash."""
+    info = BlockInfo(
+        CHAIN_ID, height, city.genesis.time_ms + height * 1000, city.validator.public_key.raw
+    )
+    result = app.finalize_block(info, raws)  # type: ignore[attr-defined]
+    header = BlockHeader(
+        CHAIN_ID,
+        height,
+        info.time_ms,
+        prev_hash,
+        result.txs_root,
+        result.results_root,
+        result.app_hash,
+        info.proposer,
+    )
+    failed = [r for r in result.receipts if not r.ok]
+    assert not failed, f"{len(failed)} failed, first: {failed[0].code} {failed[0].message}"
+    app.commit(sign_header(header, city.validator.signer()))  # type: ignore[attr-defined]
+    return header.hash
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
