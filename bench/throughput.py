@@ -22,10 +22,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_city, commit_block, signed_anchors, timed  # noqa: E402
-from urbis.crypto.keys import verify_many  # noqa: E402
-from urbis.modules import build_application  # noqa: E402
-from urbis.state.database import Database  # noqa: E402
+from bench.common import bench_city, commit_block, signed_anchors, timed
+from urbis.crypto.keys import verify_many
+from urbis.modules import build_application
+from urbis.state.database import Database
 
 
 def raw_verify_rates(txs: list) -> tuple[float, float]:

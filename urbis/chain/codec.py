@@ -37,7 +37,7 @@ def to_wire(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    names = _dataclass_fields(kind)
+    names = _dataclass_fields(typing.cast(Any, kind))
     if names is not None:
         return {name: to_wire(getattr(value, name)) for name in names}
     if kind is list or kind is tuple:
