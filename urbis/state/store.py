@@ -1,7 +1,7 @@
 """StateStore: the versioned, authenticated state of the chain.
 
 Layout in the shared SQLite file:
-  state_latest(key, value)               the current state, also held in memory
+  state_latest(key, value)               the current state (hot keys cached in memory)
   state_history(key, version, value)     every write ever made (NULL = deleted)
   state_roots(version, root)             the root after each block (version = height)
   state_node_log(version, created, dropped)  Merkle nodes each version made and left
@@ -20,6 +20,7 @@ together with the block, so state and blocks can never disagree after a crash.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import struct
 from collections.abc import Mapping
@@ -35,6 +36,10 @@ KEEP_VERSIONS_DEFAULT = 1000
 NODE_SIZE = 65
 RECORD_SIZE = 32 + NODE_SIZE
 STALE_RECORD = struct.Struct(">32sQ")
+VALUE_CACHE_MAX = 500_000
+"""Current values (and absences) kept in memory; the rest are read from SQLite.
+Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
+
 CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
 
@@ -59,15 +64,21 @@ class UnknownHeight(LookupError):
 
 
 class _Staged:
-    __slots__ = ("changes", "nodes", "root", "version")
+    __slots__ = ("changes", "count_delta", "nodes", "root", "version")
 
     def __init__(
-        self, version: int, root: bytes, changes: dict[bytes, bytes | None], nodes: NodeChanges
+        self,
+        version: int,
+        root: bytes,
+        changes: dict[bytes, bytes | None],
+        nodes: NodeChanges,
+        count_delta: int,
     ) -> None:
         self.version = version
         self.root = root
         self.changes = changes
         self.nodes = nodes
+        self.count_delta = count_delta
 
 
 class StateStore:
@@ -86,9 +97,9 @@ class StateStore:
         row = db.fetchone("SELECT version, root FROM state_roots ORDER BY version DESC LIMIT 1")
         self.version: int = -1 if row is None else int(row[0])
         self.root: bytes = EMPTY_HASH if row is None else bytes(row[1])
-        self._latest: dict[bytes, bytes] = {
-            bytes(k): bytes(v) for k, v in db.fetchall("SELECT key, value FROM state_latest")
-        }
+        self._cache: dict[bytes, bytes | None] = {}
+        count = db.fetchone("SELECT COUNT(*) FROM state_latest")
+        self._count = 0 if count is None else int(count[0])
         self._rebuild_node_index()
 
     # -- the in-memory node index --------------------------------------------------
@@ -152,15 +163,29 @@ class StateStore:
     # -- reads of committed state -------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
-        return self._latest.get(key)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        row = self.db.fetchone("SELECT value FROM state_latest WHERE key = ?", (key,))
+        value = None if row is None else bytes(row[0])
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: bytes, value: bytes | None) -> None:
+        cache = self._cache
+        if len(cache) >= VALUE_CACHE_MAX:
+            for old in list(itertools.islice(cache, VALUE_CACHE_MAX // 4)):
+                cache.pop(old, None)
+        cache[key] = value
 
     def __len__(self) -> int:
-        return len(self._latest)
+        return self._count
 
     def get_at(self, key: bytes, version: int) -> bytes | None:
         self._check_version(version, for_proof=False)
         if version == self.version:
-            return self._latest.get(key)
+            return self.get(key)
         row = self.db.fetchone(
             "SELECT value FROM state_history WHERE key = ? AND version <= ? "
             "ORDER BY version DESC LIMIT 1",
@@ -211,14 +236,20 @@ class StateStore:
         """Compute the root after applying `changes` as `version`; nothing is written yet."""
         if version != self.version + 1:
             raise ValueError(f"next version is {self.version + 1}, not {version}")
-        effective = {k: v for k, v in changes.items() if self._latest.get(k) != v}
+        effective: dict[bytes, bytes | None] = {}
+        delta = 0
+        for k, v in changes.items():
+            old = self.get(k)
+            if old != v:
+                effective[k] = v
+                delta += (v is not None) - (old is not None)
         items = sorted(
             (key_hash(k), None if v is None else value_hash(v)) for k, v in effective.items()
         )
         nodes = NodeChanges()
         with self.db.lock:
             root = self._tree.update(self.root, items, nodes)
-        self._staged = _Staged(version, root, effective, nodes)
+        self._staged = _Staged(version, root, effective, nodes, delta)
         return root
 
     def write_staged(self, conn: sqlite3.Connection) -> None:
@@ -247,10 +278,8 @@ class StateStore:
             raise RuntimeError("nothing staged")
         with self.db.lock:
             for k, v in staged.changes.items():
-                if v is None:
-                    self._latest.pop(k, None)
-                else:
-                    self._latest[k] = v
+                self._remember(k, v)
+            self._count += staged.count_delta
             for digest, node in staged.nodes.created.items():
                 self._nodes[digest] = node
                 self._stale_since.pop(digest, None)

@@ -13,7 +13,7 @@ from urbis.modules.accounts.errors import (
     ThresholdUnreachable,
     TooManyKeys,
 )
-from urbis.modules.accounts.keeper import read_account, read_key_history
+from urbis.modules.accounts.keeper import read_account
 from urbis.modules.accounts.records import (
     KEYS_PER_ACCOUNT_MAX,
     Account,
@@ -40,11 +40,9 @@ def write_new_account(
     ctx: Context, account_id: AccountId, account_keys: list[AccountKey], threshold: int
 ) -> None:
     """Shared by the create action and genesis, so both leave the same records."""
-    ctx.state.put_record(
-        keys.account(account_id), Account(list(account_keys), threshold, ctx.block.height)
-    )
     history = [_change(ctx, k, "added") for k in account_keys]
-    ctx.state.put_record(keys.key_history(account_id), {"changes": history})
+    record = Account(list(account_keys), threshold, ctx.block.height, history)
+    ctx.state.put_record(keys.account(account_id), record)
 
 
 def add_key(ctx: Context, sender: AccountId, args: AddKey) -> None:
@@ -54,8 +52,14 @@ def add_key(ctx: Context, sender: AccountId, args: AddKey) -> None:
     if len(account.keys) >= KEYS_PER_ACCOUNT_MAX:
         raise TooManyKeys(f"an account holds at most {KEYS_PER_ACCOUNT_MAX} keys")
     new_key = AccountKey(args.key, args.weight)
-    _replace_keys(ctx, sender, account, [*account.keys, new_key], account.threshold)
-    _record_changes(ctx, sender, [_change(ctx, new_key, "added")])
+    _replace_keys(
+        ctx,
+        sender,
+        account,
+        [*account.keys, new_key],
+        account.threshold,
+        [_change(ctx, new_key, "added")],
+    )
     ctx.emit("accounts.key_added", account=sender, key=args.key, weight=args.weight)
 
 
@@ -65,8 +69,9 @@ def remove_key(ctx: Context, sender: AccountId, args: RemoveKey) -> None:
     if old is None:
         raise KeyNotFound(f"key {args.key.hex()[:16]}… is not on {sender}")
     remaining = [k for k in account.keys if k.key != args.key]
-    _replace_keys(ctx, sender, account, remaining, account.threshold)
-    _record_changes(ctx, sender, [_change(ctx, old, "removed")])
+    _replace_keys(
+        ctx, sender, account, remaining, account.threshold, [_change(ctx, old, "removed")]
+    )
     ctx.emit("accounts.key_removed", account=sender, key=args.key)
 
 
@@ -79,14 +84,20 @@ def rotate_key(ctx: Context, sender: AccountId, args: RotateKey) -> None:
         raise KeyExists(f"key {args.new_key.hex()[:16]}… is already on {sender}")
     new = AccountKey(args.new_key, old.weight)
     rotated = [new if k.key == args.old_key else k for k in account.keys]
-    _replace_keys(ctx, sender, account, rotated, account.threshold)
-    _record_changes(ctx, sender, [_change(ctx, old, "removed"), _change(ctx, new, "added")])
+    _replace_keys(
+        ctx,
+        sender,
+        account,
+        rotated,
+        account.threshold,
+        [_change(ctx, old, "removed"), _change(ctx, new, "added")],
+    )
     ctx.emit("accounts.key_rotated", account=sender, old_key=args.old_key, new_key=args.new_key)
 
 
 def set_threshold(ctx: Context, sender: AccountId, args: SetThreshold) -> None:
     account = _own(ctx, sender)
-    _replace_keys(ctx, sender, account, account.keys, args.threshold)
+    _replace_keys(ctx, sender, account, account.keys, args.threshold, [])
     ctx.emit("accounts.threshold_set", account=sender, threshold=args.threshold)
 
 
@@ -116,15 +127,12 @@ def _replace_keys(
     account: Account,
     new_keys: list[AccountKey],
     threshold: int,
+    changes: list[KeyChange],
 ) -> None:
     check_key_set(new_keys, threshold)
-    ctx.state.put_record(keys.account(sender), Account(new_keys, threshold, account.created_height))
+    record = Account(new_keys, threshold, account.created_height, [*account.key_history, *changes])
+    ctx.state.put_record(keys.account(sender), record)
 
 
 def _change(ctx: Context, key: AccountKey, change: str) -> KeyChange:
     return KeyChange(ctx.block.height, ctx.block.time_ms, key.key, key.weight, change)
-
-
-def _record_changes(ctx: Context, account_id: AccountId, changes: list[KeyChange]) -> None:
-    history = read_key_history(ctx.state, account_id)
-    ctx.state.put_record(keys.key_history(account_id), {"changes": [*history.changes, *changes]})

@@ -8,7 +8,7 @@ from urbis.chain.context import Context, StateReader, TxState
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode, encode
 from urbis.modules.accounts import keys
-from urbis.modules.accounts.records import Account, KeyHistory
+from urbis.modules.accounts.records import Account
 
 
 def read_account(state: StateReader, account_id: AccountId) -> Account | None:
@@ -19,11 +19,6 @@ def read_account(state: StateReader, account_id: AccountId) -> Account | None:
 def read_nonce(state: StateReader, account_id: AccountId) -> int:
     raw = state.get(keys.nonce(account_id))
     return 0 if raw is None else int(decode(raw))
-
-
-def read_key_history(state: StateReader, account_id: AccountId) -> KeyHistory:
-    raw = state.get(keys.key_history(account_id))
-    return KeyHistory([]) if raw is None else from_wire(KeyHistory, decode(raw))
 
 
 AUTH_CACHE_MAX = 100_000

@@ -11,7 +11,3 @@ def account(account_id: AccountId) -> bytes:
 
 def nonce(account_id: AccountId) -> bytes:
     return b"accounts/nonce/" + account_id.raw
-
-
-def key_history(account_id: AccountId) -> bytes:
-    return b"accounts/key_history/" + account_id.raw

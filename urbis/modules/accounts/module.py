@@ -23,7 +23,6 @@ from urbis.modules.accounts import handlers
 from urbis.modules.accounts.keeper import (
     AccountsKeeper,
     read_account,
-    read_key_history,
     read_nonce,
 )
 from urbis.modules.accounts.records import (
@@ -51,7 +50,6 @@ def query_account(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
     account = read_account(state, account_id)
     if account is None:
         raise NotFound(f"account {account_id} does not exist")
-    history = read_key_history(state, account_id)
     return {
         "id": account_id.text,
         "did": account_id.did,
@@ -67,7 +65,7 @@ def query_account(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
                 "weight": c.weight,
                 "change": c.change,
             }
-            for c in history.changes
+            for c in account.key_history
         ],
     }
 

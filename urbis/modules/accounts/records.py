@@ -23,19 +23,6 @@ class AccountKey:
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
-    keys: list[AccountKey]
-    threshold: int
-    created_height: int
-
-    def weight(self) -> int:
-        return sum(k.weight for k in self.keys)
-
-    def find(self, key: bytes) -> AccountKey | None:
-        return next((k for k in self.keys if k.key == key), None)
-
-
-@dataclass(frozen=True, slots=True)
 class KeyChange:
     """One entry of an account's key history: which key came or went, and when."""
 
@@ -47,8 +34,23 @@ class KeyChange:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyHistory:
-    changes: list[KeyChange]
+class Account:
+    """Keys, threshold and the key history in one record: one state key per account.
+
+    The history lets a verifier check a signature made with a key that was
+    current when it signed but has since been rotated away.
+    """
+
+    keys: list[AccountKey]
+    threshold: int
+    created_height: int
+    key_history: list[KeyChange]
+
+    def weight(self) -> int:
+        return sum(k.weight for k in self.keys)
+
+    def find(self, key: bytes) -> AccountKey | None:
+        return next((k for k in self.keys if k.key == key), None)
 
 
 # -- actions ------------------------------------------------------------------------

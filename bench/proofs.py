@@ -1,0 +1,100 @@
+"""State proofs and commit cost with a large state.
+
+    python bench/proofs.py [--accounts 1000000] [--proofs 20000] [--block-keys 1000]
+
+Fills the state with accounts exactly as the accounts module writes them,
+then measures, in the same run: the cost to commit a block of `block-keys`
+changes as the state grows (it should track the changed keys, not the state
+size), proofs generated and verified per second, and the process's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import rss_mib  # noqa: E402
+from urbis.chain.codec import to_wire  # noqa: E402
+from urbis.chain.ids import AccountId  # noqa: E402
+from urbis.crypto.encoding import encode_trusted  # noqa: E402
+from urbis.modules.accounts import keys  # noqa: E402
+from urbis.modules.accounts.records import Account, AccountKey, KeyChange  # noqa: E402
+from urbis.state import Database, StateStore, verify_state_proof  # noqa: E402
+
+CHUNK = 100_000
+
+
+def account_records(count: int) -> dict[bytes, bytes]:
+    """What `accounts.create` writes for `count` accounts (random keys, no signing needed)."""
+    out: dict[bytes, bytes] = {}
+    for _ in range(count):
+        public = os.urandom(32)
+        account = AccountId.from_key(public)
+        history = [KeyChange(1, 1_700_000_000_000, public, 1, "added")]
+        record = Account([AccountKey(public)], 1, 1, history)
+        out[keys.account(account)] = encode_trusted(to_wire(record))
+    return out
+
+
+def block_commit_ms(store: StateStore, all_keys: list[bytes], block_keys: int) -> float:
+    changes = {k: os.urandom(48) for k in random.sample(all_keys, block_keys)}
+    started = time.perf_counter()
+    store.commit(changes, store.version + 1)
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--proofs", type=int, default=20_000)
+    parser.add_argument("--block-keys", type=int, default=1_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        store = StateStore(Database(Path(folder) / "state.db"))
+        baseline_rss = rss_mib()
+        all_keys: list[bytes] = []
+        store.commit({b"genesis": b"1"}, 0)
+        print(f"{'accounts':>10} {'keys':>10} {'commit of ' + str(args.block_keys) + ' keys':>22}"
+              f" {'fill s':>8}")
+        added = 0
+        next_report = 10_000
+        while added < args.accounts:
+            size = min(CHUNK, args.accounts - added, max(next_report - added, 1))
+            records = account_records(size)
+            started = time.perf_counter()
+            store.commit(records, store.version + 1)
+            fill = time.perf_counter() - started
+            all_keys.extend(records)
+            added += size
+            if added >= next_report or added == args.accounts:
+                samples = [block_commit_ms(store, all_keys, args.block_keys) for _ in range(3)]
+                print(f"{added:>10,} {len(store):>10,} {sorted(samples)[1]:>19.1f} ms"
+                      f" {fill:>8.1f}")
+                next_report *= 10
+        rss = rss_mib()
+        probe = random.sample(all_keys, args.proofs // 2) + [os.urandom(20)
+                                                             for _ in range(args.proofs // 2)]
+        started = time.perf_counter()
+        proofs = [store.prove(k) for k in probe]
+        generate = len(proofs) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for proof in proofs:
+            verify_state_proof(proof, store.root)
+        verify = len(proofs) / (time.perf_counter() - started)
+        depth = sum(len(p.siblings) for p in proofs) / len(proofs)
+        print(f"proofs (half present, half absent) over {len(store):,} keys, mean depth {depth:.1f}:")
+        print(f"  generated {generate:10,.0f}/s   verified {verify:10,.0f}/s   (target >= 20,000/s)")
+        print(f"RSS {rss:,.0f} MiB with {added:,} accounts ({len(store):,} keys, "
+              f"{store.node_count:,} tree nodes); before filling {baseline_rss:,.0f} MiB"
+              f"  (target < 2048 MiB)")
+
+
+if __name__ == "__main__":
+    main()
