@@ -159,3 +159,23 @@ def test_governance_reads(api: TestClient) -> None:
     holders = api.get("/v1/governance/roles/land.notary").json()
     assert holders[0]["account"] == account("land").text
     assert api.get("/v1/governance/council").json()["threshold"] == 2
+
+
+def test_halted_node_refuses_new_txs_with_node_halted(api: TestClient, node: Node) -> None:
+    from urbis.chain.errors import InvariantBroken
+
+    def broken(*args: object) -> None:
+        raise InvariantBroken("simulated bug")
+
+    node.app.finalize_block = broken  # type: ignore[method-assign]
+    api.post("/v1/txs", json={"tx": signed("land", "a", 0)})
+    for _ in range(100):
+        if node.driver.halted is not None:
+            break
+        import time
+
+        time.sleep(0.02)
+    assert api.get("/v1/status").json()["halted"] == "simulated bug"
+    refused = api.post("/v1/txs", json={"tx": signed("land", "b", 1)})
+    assert refused.status_code == 503 and refused.json()["code"] == "node.halted"
+    assert "urbis_halted 1" in api.get("/metrics").text

@@ -197,3 +197,70 @@ def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
     finally:
         node.send_signal(signal.SIGINT)
         node.wait(30)
+
+
+CITY_TOML = """
+chain_id = "zug-1"
+name = "City of Zug"
+
+[[accounts]]
+name = "mayor"
+generate = true
+
+[[accounts]]
+name = "land-admin"
+generate = true
+
+[[departments]]
+id = "land"
+name = "Land Registry"
+admin = "land-admin"
+
+[council]
+members = ["mayor"]
+threshold = 1
+
+[[roles]]
+role = "land.notary"
+account = "land-admin"
+
+[[validators]]
+name = "city-hall"
+
+[node]
+api_port = 9123
+"""
+
+
+def test_init_founds_a_city_from_city_toml(tmp_path: Path) -> None:
+    city = tmp_path / "city.toml"
+    city.write_text(CITY_TOML)
+    home = tmp_path / "home"
+    result = runner.invoke(
+        app, ["init", "--home", str(home), "--config", str(city)], env={"URBIS_PASSPHRASE": "pw"}
+    )
+    assert result.exit_code == 0, result.output
+    from urbis.node.home import Home
+
+    founded = Home(home)
+    genesis = founded.load_genesis()
+    assert genesis.chain_id == "zug-1" and genesis.departments[0].id == "land"
+    assert founded.load_config().api_port == 9123
+    assert founded.wallet.load("land-admin", "pw")
+    assert genesis.validators[0].key == founded.load_validator_key().public_key.raw
+    again = runner.invoke(
+        app, ["init", "--home", str(home), "--config", str(city)], env={"URBIS_PASSPHRASE": "pw"}
+    )
+    assert again.exit_code == 1 and "already holds a node" in again.output
+
+
+def test_init_with_a_bad_city_is_a_clear_error(tmp_path: Path) -> None:
+    city = tmp_path / "city.toml"
+    city.write_text(CITY_TOML.replace('admin = "land-admin"', 'admin = "nobody"'))
+    result = runner.invoke(
+        app,
+        ["init", "--home", str(tmp_path / "h"), "--config", str(city)],
+        env={"URBIS_PASSPHRASE": "pw"},
+    )
+    assert result.exit_code == 1 and "node.init_failed" in result.output
+    assert "Traceback" not in result.output

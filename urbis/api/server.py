@@ -606,7 +606,10 @@ async def _events(websocket: WebSocket) -> None:
             if queue not in hub.subscribers and queue.empty():
                 await websocket.close(code=1013, reason="client too slow; events dropped")
                 return
-            message = await queue.get()
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=1.0)
+            except TimeoutError:
+                continue  # look again whether the hub dropped this subscriber
             await websocket.send_json(message)
     except WebSocketDisconnect:
         pass

@@ -73,5 +73,6 @@ MempoolFull = error_class("mempool.full", "Mempool full", 503, retry=True)
 AccountRateLimited = error_class(
     "mempool.account_rate_limited", "Too many pending transactions for this account", 429, True
 )
+NodeHalted = error_class("node.halted", "Node halted", 503, retry=True)
 NotFound = error_class("query.not_found", "Not found", 404)
 BadQuery = error_class("query.bad_request", "Bad query", 400)

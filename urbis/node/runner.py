@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from urbis.chain.app import Application
 from urbis.chain.block import BlockResult, Receipt, SignedHeader
-from urbis.chain.errors import UrbisError
+from urbis.chain.errors import NodeHalted, UrbisError
 from urbis.chain.mempool import Mempool
 from urbis.chain.tx import Transaction
 from urbis.consensus.solo import SoloConfig, SoloDriver
@@ -81,11 +81,13 @@ class Node:
 
     def submit(self, raw: bytes) -> Transaction:
         """Check and admit one transaction; raises the UrbisError that rejected it."""
+        self._require_running()
         tx = self.app.check_tx(raw)
         self.mempool.add(tx)
         return tx
 
     def submit_many(self, raws: Sequence[bytes]) -> list[Submission]:
+        self._require_running()
         results = []
         for item in self.app.check_txs(raws):
             if isinstance(item, UrbisError):
@@ -97,6 +99,12 @@ class Node:
             except UrbisError as error:
                 results.append(Submission(item.id, error))
         return results
+
+    def _require_running(self) -> None:
+        if self.driver.halted is not None:
+            raise NodeHalted(
+                f"block production stopped: {self.driver.halted}; the operator must look at the log"
+            )
 
     def receipt(self, tx_id: bytes) -> Receipt | None:
         stored = self.app.blocks.tx(tx_id)

@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS state_checkpoint (
 """
 
 
+class InvariantBroken(AssertionError):
+    """Values and tree disagree: the store is corrupt; stop rather than serve it."""
+
+
 class UnknownHeight(LookupError):
     """The height is in the future or older than the proofs kept."""
 
@@ -217,7 +221,12 @@ class StateStore:
             self._check_version(version, for_proof=True)
             root = self.root_at(version)
             siblings, leaf = self._tree.walk(root, key)
-            value = self.get_at(key, version)
+            if leaf is None or leaf[0] != key_hash(key):
+                value = None  # the walk itself shows absence: no value to read
+            else:
+                value = self.get_at(key, version)
+                if value is None or value_hash(value) != leaf[1]:
+                    raise InvariantBroken(f"stored value of {key!r} does not match its leaf")
         return StateProof(key, value, tuple(siblings), leaf, root, version)
 
     def _check_version(self, version: int, for_proof: bool) -> None:
