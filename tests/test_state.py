@@ -120,3 +120,14 @@ def test_a_node_made_again_after_going_stale_survives_pruning(tmp_path: Path) ->
     verify_state_proof(store.prove(b"b"))
     reopened = fresh(tmp_path, "s", keep=2)
     verify_state_proof(reopened.prove(b"b"))
+
+
+def test_scan_prefix_and_count_follow_writes_and_deletes(tmp_path: Path) -> None:
+    store = fresh(tmp_path, "s")
+    store.commit({b"dept/a": b"1", b"dept/b": b"2", b"dept/c": b"3", b"other": b"x"}, 0)
+    store.commit({b"dept/b": None, b"dept/a": b"10"}, 1)
+    assert store.scan_prefix(b"dept/") == [(b"dept/a", b"10"), (b"dept/c", b"3")]
+    assert len(store) == 3
+    reopened = fresh(tmp_path, "s")
+    assert len(reopened) == 3 and reopened.get(b"dept/b") is None
+    assert reopened.get(b"dept/a") == b"10" and reopened.get_at(b"dept/b", 0) == b"2"

@@ -1,8 +1,10 @@
 """StateStore: the versioned, authenticated state of the chain.
 
 Layout in the shared SQLite file:
-  state_latest(key, value)               the current state (hot keys cached in memory)
-  state_history(key, version, value)     every write ever made (NULL = deleted)
+  state_history(key, version, value)     every write ever made (NULL = deleted); the
+                                         current value is a key's latest row (hot keys
+                                         cached in memory)
+  state_meta(name, value)                the number of live keys
   state_roots(version, root)             the root after each block (version = height)
   state_node_log(version, created, dropped)  Merkle nodes each version made and left
   state_checkpoint(version, part, nodes, stale)  all retained nodes at one version
@@ -44,7 +46,7 @@ CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS state_latest (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state_history (
   key BLOB NOT NULL, version INTEGER NOT NULL, value BLOB, PRIMARY KEY (key, version)
 ) WITHOUT ROWID;
@@ -96,13 +98,13 @@ class StateStore:
         self._stale_since: dict[bytes, int] = {}
         self._stale_by_version: dict[int, list[bytes]] = {}
         self._log_records = 0
-        self._tree = SparseMerkleTree(self._node)
+        self._tree = SparseMerkleTree(self._node, self._nodes)
         self._staged: _Staged | None = None
         row = db.fetchone("SELECT version, root FROM state_roots ORDER BY version DESC LIMIT 1")
         self.version: int = -1 if row is None else int(row[0])
         self.root: bytes = EMPTY_HASH if row is None else bytes(row[1])
         self._cache: dict[bytes, bytes | None] = {}
-        count = db.fetchone("SELECT COUNT(*) FROM state_latest")
+        count = db.fetchone("SELECT value FROM state_meta WHERE name = 'keys'")
         self._count = 0 if count is None else int(count[0])
         self._rebuild_node_index()
 
@@ -171,8 +173,10 @@ class StateStore:
             return self._cache[key]
         except KeyError:
             pass
-        row = self.db.fetchone("SELECT value FROM state_latest WHERE key = ?", (key,))
-        value = None if row is None else bytes(row[0])
+        row = self.db.fetchone(
+            "SELECT value FROM state_history WHERE key = ? ORDER BY version DESC LIMIT 1", (key,)
+        )
+        value = None if row is None or row[0] is None else bytes(row[0])
         self._remember(key, value)
         return value
 
@@ -209,7 +213,9 @@ class StateStore:
     def scan_prefix(self, prefix: bytes, limit: int = 1000) -> list[tuple[bytes, bytes]]:
         """Committed keys under `prefix` in key order (for the read API, not for execution)."""
         rows = self.db.fetchall(
-            "SELECT key, value FROM state_latest WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+            "SELECT key, value FROM state_history AS h WHERE key >= ? AND key < ? "
+            "AND version = (SELECT MAX(version) FROM state_history WHERE key = h.key) "
+            "AND value IS NOT NULL ORDER BY key LIMIT ?",
             (prefix, _prefix_end(prefix), limit),
         )
         return [(bytes(k), bytes(v)) for k, v in rows]
@@ -267,10 +273,6 @@ class StateStore:
         if staged is None:
             raise RuntimeError("nothing staged")
         version = staged.version
-        writes = [(k, v) for k, v in staged.changes.items() if v is not None]
-        deletes = [(k,) for k, v in staged.changes.items() if v is None]
-        conn.executemany("INSERT OR REPLACE INTO state_latest VALUES (?, ?)", writes)
-        conn.executemany("DELETE FROM state_latest WHERE key = ?", deletes)
         conn.executemany(
             "INSERT OR REPLACE INTO state_history VALUES (?, ?, ?)",
             [(k, version, v) for k, v in staged.changes.items()],
@@ -279,6 +281,10 @@ class StateStore:
         dropped = b"".join(staged.nodes.dropped)
         conn.execute("INSERT INTO state_node_log VALUES (?, ?, ?)", (version, created, dropped))
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
+        conn.execute(
+            "INSERT OR REPLACE INTO state_meta VALUES ('keys', ?)",
+            (self._count + staged.count_delta,),
+        )
 
     def promote_staged(self) -> None:
         """After the transaction committed: make the staged version the current one."""

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.proof import (
-    INTERNAL,
     LEAF,
     bit_at,
     internal_node,
@@ -49,8 +48,11 @@ class NodeChanges:
 class SparseMerkleTree:
     """Pure tree logic; `load(digest)` fetches a committed node's bytes."""
 
-    def __init__(self, load: Callable[[bytes], bytes]) -> None:
+    def __init__(
+        self, load: Callable[[bytes], bytes], nodes: dict[bytes, bytes] | None = None
+    ) -> None:
         self._load = load
+        self._nodes: dict[bytes, bytes] = {} if nodes is None else nodes
 
     def node(self, digest: bytes, pending: NodeChanges | None = None) -> bytes:
         if pending is not None:
@@ -109,22 +111,24 @@ class SparseMerkleTree:
 
     def walk(self, root: bytes, key: bytes) -> tuple[list[bytes], tuple[bytes, bytes] | None]:
         """Siblings from the root down the key's path, and the leaf where it ends."""
-        digest = key_hash(key)
+        path = int.from_bytes(key_hash(key), "big")
+        nodes, load = self._nodes, self._load
         siblings: list[bytes] = []
         current = root
-        depth = 0
+        shift = 255
+        # Proof serving lives in this loop: bits come from one integer and nodes
+        # straight from the index, with no call per level.
         while current != EMPTY_HASH:
-            node = self._load(current)
+            node = nodes.get(current) or load(current)
             if node[0] == LEAF:
                 return siblings, (node[1:33], node[33:65])
-            assert node[0] == INTERNAL, "corrupt node"
-            if bit_at(digest, depth):
+            if (path >> shift) & 1:
                 siblings.append(node[1:33])
                 current = node[33:65]
             else:
                 siblings.append(node[33:65])
                 current = node[1:33]
-            depth += 1
+            shift -= 1
         return siblings, None
 
 
