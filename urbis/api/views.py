@@ -9,14 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from urbis.chain.block import Receipt, SignedHeader
-from urbis.chain.errors import _jsonable
+from urbis.chain.errors import jsonable
 from urbis.chain.ids import AccountId
 from urbis.chain.tx import Transaction
 from urbis.crypto.encoding import DecodeError, decode
-
-
-def jsonable(value: Any) -> Any:
-    return _jsonable(value)
 
 
 def receipt_view(receipt: Receipt) -> dict[str, Any]:

@@ -24,20 +24,21 @@ class UrbisError(Exception):
         self.details = details
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **_jsonable(self.details)}
+        return {"code": self.code, "message": self.message, **jsonable(self.details)}
 
 
 class InvariantBroken(AssertionError):
     """Our bug: state would be wrong. The node halts rather than commit it."""
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """JSON-ready form: bytes as hex, account ids as `urbis1…` text."""
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "text"):
         return value.text
     return value

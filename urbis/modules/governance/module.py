@@ -134,7 +134,7 @@ def query_proposals(state: Any, params: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
-    from urbis.chain.errors import _jsonable
+    from urbis.chain.errors import jsonable
 
     return {
         "id": proposal.id,
@@ -143,7 +143,7 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         "action": {
             "module": proposal.action.module,
             "name": proposal.action.name,
-            "args": _jsonable(proposal.action.args),
+            "args": jsonable(proposal.action.args),
         },
         "approvals": [a.text for a in proposal.approvals],
         "status": proposal.status,
