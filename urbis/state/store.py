@@ -173,11 +173,19 @@ class StateStore:
             return self._cache[key]
         except KeyError:
             pass
-        row = self.db.fetchone(
-            "SELECT value FROM state_history WHERE key = ? ORDER BY version DESC LIMIT 1", (key,)
-        )
-        value = None if row is None or row[0] is None else bytes(row[0])
-        self._remember(key, value)
+        with self.db.lock:
+            # The in-memory tree answers "absent" without a query: new keys (a
+            # document being anchored, an account being created) never touch SQLite.
+            _, leaf = self._tree.walk(self.root, key)
+            if leaf is None or leaf[0] != key_hash(key):
+                value = None
+            else:
+                row = self.db.fetchone(
+                    "SELECT value FROM state_history WHERE key = ? ORDER BY version DESC LIMIT 1",
+                    (key,),
+                )
+                value = None if row is None or row[0] is None else bytes(row[0])
+            self._remember(key, value)
         return value
 
     def _remember(self, key: bytes, value: bytes | None) -> None:
