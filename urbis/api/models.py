@@ -91,6 +91,7 @@ class StatusOut(BaseModel):
     app_hash: str
     latest_block_time_ms: int | None
     consensus: str
+    consensus_status: dict[str, Any]
     validator: str
     validators: list[dict[str, Any]]
     mempool_txs: int

@@ -185,6 +185,45 @@ class Application:
                 results.append(error)
         return results
 
+    def proposal_problems(self, raws: Sequence[bytes], height: int) -> list[UrbisError | None]:
+        """Why each transaction may not be in a block at `height` (None: it may).
+
+        Deterministic from committed state and the bytes alone, so every
+        validator's ProcessProposal agrees. Only envelope faults count (bad
+        encoding, chain, expiry, signatures, sender, nonce order): an action
+        that fails is still a valid transaction with a failed receipt.
+        """
+        decoded: list[Transaction | UrbisError] = []
+        for raw in raws:
+            try:
+                decoded.append(decode_tx(raw))
+            except UrbisError as error:
+                decoded.append(error)
+        valid = self._signature_checks([t for t in decoded if isinstance(t, Transaction)])
+        expected: dict[bytes, int] = {}
+        problems: list[UrbisError | None] = []
+        for item in decoded:
+            if isinstance(item, UrbisError):
+                problems.append(item)
+                continue
+            try:
+                signatures_ok = next(valid)
+                self._check_envelope(item, height)
+                if not signatures_ok:
+                    raise BadSignature("a signature does not verify over this transaction")
+                auth = self._sender_auth(self.store, item)
+                sender = item.body.sender.raw
+                nonce = expected.get(sender, auth.nonce)
+                if item.body.nonce < nonce:
+                    raise NonceUsed(f"nonce {item.body.nonce} already used; next is {nonce}")
+                if item.body.nonce > nonce:
+                    raise NonceOutOfWindow(f"nonce {item.body.nonce} is ahead; next is {nonce}")
+                expected[sender] = nonce + 1
+                problems.append(None)
+            except UrbisError as error:
+                problems.append(error)
+        return problems
+
     def finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
         """Execute a block's transactions in order; nothing is persisted until commit."""
         if block.height != self.store.version + 1:
@@ -212,6 +251,12 @@ class Application:
                 tx_accounts.append(accounts)
             tx_ids.append(tx_id)
         block_events = self._end_block(block_state, block)
+        validator_updates = [
+            update
+            for module in self.modules.values()
+            if module.validator_updates is not None
+            for update in module.validator_updates(self.store, block_state)
+        ]
         app_hash = self.store.stage(block_state.writes, block.height)
         receipt_bytes = encode_receipts(receipts)
         result = BlockResult(
@@ -223,6 +268,7 @@ class Application:
             results_root=receipts_root(receipt_bytes),
             receipt_bytes=receipt_bytes,
             block_events=block_events,
+            validator_updates=validator_updates,
         )
         self._pending = _PendingBlock(result, list(raw_txs), tx_accounts)
         return result

@@ -131,7 +131,8 @@ class BlockResult:
     txs_root: bytes
     results_root: bytes
     receipt_bytes: list[bytes] = field(default_factory=list)
-    validator_updates: list[dict[str, Any]] = field(default_factory=list)
+    validator_updates: list[tuple[bytes, int]] = field(default_factory=list)
+    """(ed25519 public key, power) changes for consensus; power 0 removes."""
     block_events: list[Event] = field(default_factory=list)
 
 

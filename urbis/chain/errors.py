@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+ERRORS: dict[str, type[UrbisError]] = {}
+"""Every error class by code, so a code coming back over the wire maps to its class."""
+
 
 class UrbisError(Exception):
     """An expected failure: a bad request, a rule not met. The node keeps going."""
 
     code: ClassVar[str] = "urbis.error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        ERRORS.setdefault(cls.code, cls)
+
     title: ClassVar[str] = "Request failed"
     http_status: ClassVar[int] = 400
     retry_may_succeed: ClassVar[bool] = False
@@ -47,11 +55,18 @@ def jsonable(value: Any) -> Any:
 def error_class(code: str, title: str, status: int = 400, retry: bool = False) -> type[UrbisError]:
     """Declare an error class in one line where a subclass would only hold constants."""
     name = "".join(part.title() for part in code.replace(".", "_").split("_"))
-    return type(
+    cls = type(
         name,
         (UrbisError,),
         {"code": code, "title": title, "http_status": status, "retry_may_succeed": retry},
     )
+    ERRORS[code] = cls
+    return cls
+
+
+def error_for(code: str, message: str) -> UrbisError:
+    """The error a code names (as reported by another process), or a generic one."""
+    return ERRORS.get(code, UrbisError)(message)
 
 
 # -- transaction envelope and admission (checked in this order) -------------------

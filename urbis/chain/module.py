@@ -47,4 +47,6 @@ class Module:
     keeper: Callable[[Context], Any] | None = None
     init_genesis: Callable[[Context, Genesis], None] | None = None
     end_block: Callable[[Context], None] | None = None
+    validator_updates: Callable[[StateReader, StateReader], list[tuple[bytes, int]]] | None = None
+    """(committed, pending) -> [(ed25519 public key, new power; 0 removes)] for consensus."""
     prefix: bytes = b""

@@ -16,6 +16,7 @@ from urbis.cli import doc as doc_cli
 from urbis.cli import keys as keys_cli
 from urbis.cli import proposal as proposal_cli
 from urbis.cli import role as role_cli
+from urbis.cli import testnet as testnet_cli
 from urbis.cli.common import (
     ApiOption,
     HomeOption,
@@ -44,6 +45,7 @@ app.add_typer(account_cli.app, name="account")
 app.add_typer(doc_cli.app, name="doc")
 app.add_typer(role_cli.app, name="role")
 app.add_typer(proposal_cli.app, name="proposal")
+app.add_typer(testnet_cli.app, name="testnet")
 
 DEFAULT_HOME_PATH = Path("~/.urbis")
 
@@ -100,20 +102,24 @@ def node(
     home: HomeOption = DEFAULT_HOME_PATH,
     port: Annotated[int | None, typer.Option(help="API port (overrides config.toml)")] = None,
     host: Annotated[str | None, typer.Option(help="API address (overrides config.toml)")] = None,
-    consensus: Annotated[str, typer.Option(help="Consensus driver")] = "solo",
+    consensus: Annotated[
+        str | None, typer.Option(help="solo or cometbft (overrides config.toml)")
+    ] = None,
 ) -> None:
     """Run the node of an initialised home (no dev city is created).
 
-    Example: urbis node --home /srv/urbis
+    With cometbft, this process serves ABCI and runs the home's cometbft/ node.
+
+    Example: urbis node --home /srv/urbis --consensus cometbft
     """
     from urbis.node.home import Home
 
-    if consensus != "solo":
-        fail("cli.unsupported", f"consensus {consensus!r} is not available in this build", 2)
+    if consensus not in (None, "solo", "cometbft"):
+        fail("cli.bad_consensus", f"consensus must be solo or cometbft, not {consensus!r}", 2)
     target = Home(home_path(home))
     if not target.is_initialized():
         fail("node.no_home", f"{target.path} holds no node; run `urbis init` first")
-    _run_node(target, port, host, None, None, False)
+    _run_node(target, port, host, None, None, False, consensus)
 
 
 @app.command()
@@ -155,6 +161,7 @@ def _run_node(
     block_interval_ms: int | None,
     empty_blocks: bool | None,
     created: bool,
+    consensus: str | None = None,
 ) -> None:
     import uvicorn
 
@@ -173,6 +180,8 @@ def _run_node(
             config.block_interval_ms = block_interval_ms
         if empty_blocks is not None:
             config.empty_blocks = empty_blocks
+        if consensus is not None:
+            config.consensus = consensus
         _check_port_free(config.api_host, config.api_port)
         running = Node(home, config)
     except HomeError as error:

@@ -41,6 +41,14 @@ DEV_DEPARTMENTS = (
     ("utilities", "City Utilities"),
 )
 DEV_COUNCIL = ("mayor", "councillor-a", "councillor-b")
+MORE_DEPARTMENTS = (
+    ("police", "City Police"),
+    ("health", "Public Health"),
+    ("parks", "Parks and Gardens"),
+    ("schools", "Schools"),
+    ("housing", "Housing"),
+)
+"""Departments a testnet adds when it has more validators than the five dev departments."""
 
 
 class HomeError(Exception):
@@ -56,6 +64,9 @@ class NodeConfig:
     empty_blocks: bool = False
     keep_versions: int = 1000
     consensus: str = "solo"
+    abci_address: str = "tcp://127.0.0.1:26658"
+    cometbft_rpc: str = "http://127.0.0.1:26657"
+    cometbft_home: str = "cometbft"
 
     def to_toml(self) -> str:
         lines = ["# Urbis node settings; see `urbis up --help`.", "[node]"]
@@ -75,6 +86,8 @@ class NodeConfig:
         if unknown:
             raise HomeError(f"unknown node setting(s): {', '.join(unknown)}")
         config = cls(**data)
+        if config.consensus not in ("solo", "cometbft"):
+            raise HomeError(f"consensus must be solo or cometbft, not {config.consensus!r}")
         if not 1 <= config.api_port <= 65535:
             raise HomeError("api_port must be 1 to 65535")
         if config.block_interval_ms < 10 or config.max_block_txs < 1 or config.keep_versions < 1:
@@ -107,7 +120,11 @@ class Home:
         return Wallet(self.path / "keys")
 
     def is_initialized(self) -> bool:
-        return self.genesis_path.exists() and self.validator_key_path.exists()
+        if not self.genesis_path.exists():
+            return False
+        if self.validator_key_path.exists():
+            return True
+        return (self.path / "cometbft" / "config" / "priv_validator_key.json").exists()
 
     def load_config(self) -> NodeConfig:
         if not self.config_path.exists():
@@ -148,36 +165,48 @@ def create_dev_city(
     if home.is_initialized():
         raise HomeError(f"{home.path} already holds a node")
     home.ensure_dirs()
-    wallet = home.wallet
+    validator = PrivateKey.generate()
+    home.write_validator_key(validator)
+    genesis = dev_city_genesis(
+        home.wallet, chain_id, [GenesisValidator("city-hall", validator.public_key.raw, 10)]
+    )
+    genesis.save(home.genesis_path)
+    home.save_config(config or NodeConfig())
+    return genesis
+
+
+def dev_city_genesis(
+    wallet: Wallet,
+    chain_id: str,
+    validators: list[GenesisValidator],
+    departments: tuple[tuple[str, str], ...] = DEV_DEPARTMENTS,
+) -> Genesis:
+    """The dev city's genesis; its keys are made in `wallet` (empty passphrase) if missing."""
     accounts: list[GenesisAccount] = []
-    departments: list[GenesisDepartment] = []
+    founded: list[GenesisDepartment] = []
     roles: list[tuple[str, AccountId]] = []
-    for department_id, name in DEV_DEPARTMENTS:
+    for department_id, name in departments:
         info = _dev_key(wallet, department_id)
         accounts.append(GenesisAccount(department_id, (GenesisKey(info.public_key),)))
-        departments.append(GenesisDepartment(department_id, name, info.account))
+        founded.append(GenesisDepartment(department_id, name, info.account))
         roles.append((f"{department_id}.notary", info.account))
     council = []
     for member in DEV_COUNCIL:
         info = _dev_key(wallet, member)
         accounts.append(GenesisAccount(member, (GenesisKey(info.public_key),)))
         council.append(info.account)
-    validator = PrivateKey.generate()
-    home.write_validator_key(validator)
     genesis = Genesis(
         chain_id=chain_id,
         name="Urbis Dev City",
         time_ms=time.time_ns() // 1_000_000,
         accounts=tuple(accounts),
-        departments=tuple(departments),
+        departments=tuple(founded),
         council_members=tuple(council),
         council_threshold=2,
-        validators=(GenesisValidator("city-hall", validator.public_key.raw, 10),),
+        validators=tuple(validators),
         roles=tuple(roles),
     )
     genesis.validate()
-    genesis.save(home.genesis_path)
-    home.save_config(config or NodeConfig())
     return genesis
 
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from urbis.chain.app import Application
 from urbis.chain.block import BlockResult, Receipt, SignedHeader
@@ -33,6 +34,35 @@ class Submission:
 BlockListener = Callable[[SignedHeader, BlockResult], None]
 
 
+class Driver(Protocol):
+    """What the node needs from a consensus driver (solo or CometBFT)."""
+
+    halted: BaseException | None
+
+    @property
+    def block_lock(self) -> threading.Lock: ...
+
+    @property
+    def last_block_ms(self) -> float: ...
+
+    @property
+    def validator_key(self) -> bytes: ...
+
+    def on_commit(self, listener: BlockListener) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def broadcast(self, tx: Transaction) -> None: ...
+
+    def broadcast_many(self, txs: Sequence[Transaction]) -> list[UrbisError | None]: ...
+
+    def pending_txs(self) -> int: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
 class Node:
     def __init__(self, home: Home, config: NodeConfig | None = None) -> None:
         if not home.is_initialized():
@@ -43,26 +73,34 @@ class Node:
         home.ensure_dirs()
         self.db = Database(home.db_path)
         self.app: Application = build_application(self.db, self.config.keep_versions)
-        if self.app.info().height < 0:
-            self.app.init_chain(self.genesis)
-        elif self.app.chain_id != self.genesis.chain_id:
+        if self.config.consensus == "solo" and self.app.info().height < 0:
+            self.app.init_chain(self.genesis)  # CometBFT calls InitChain itself
+        elif self.app.chain_id and self.app.chain_id != self.genesis.chain_id:
             raise HomeError(
                 f"data is for chain {self.app.chain_id!r}, "
                 f"but genesis says {self.genesis.chain_id!r}"
             )
-        self.validator_key = home.load_validator_key()
-        self.mempool = Mempool()
-        self.driver = SoloDriver(
-            self.app,
-            self.mempool,
-            self.validator_key.signer(),
-            SoloConfig(
-                self.config.block_interval_ms, self.config.max_block_txs, self.config.empty_blocks
-            ),
-        )
+        self.driver: Driver = self._driver()
         self._listeners: list[BlockListener] = []
         self._lock = threading.Lock()
         self.driver.on_commit(self._committed)
+
+    def _driver(self) -> Driver:
+        if self.config.consensus == "cometbft":
+            from urbis.consensus.cometbft.driver import CometBFTDriver
+
+            return CometBFTDriver(
+                self.app,
+                self.genesis,
+                self.home.path / self.config.cometbft_home,
+                self.config.abci_address,
+                self.config.cometbft_rpc,
+                self.home.path / "cometbft.log",
+            )
+        solo = SoloConfig(
+            self.config.block_interval_ms, self.config.max_block_txs, self.config.empty_blocks
+        )
+        return SoloDriver(self.app, Mempool(), self.home.load_validator_key().signer(), solo)
 
     @property
     def validator_keys(self) -> frozenset[bytes]:
@@ -83,21 +121,20 @@ class Node:
         """Check and admit one transaction; raises the UrbisError that rejected it."""
         self._require_running()
         tx = self.app.check_tx(raw)
-        self.mempool.add(tx)
+        self.driver.broadcast(tx)
         return tx
 
     def submit_many(self, raws: Sequence[bytes]) -> list[Submission]:
         self._require_running()
+        checked = self.app.check_txs(raws)
+        valid = [t for t in checked if isinstance(t, Transaction)]
+        outcomes = iter(self.driver.broadcast_many(valid))
         results = []
-        for item in self.app.check_txs(raws):
+        for item in checked:
             if isinstance(item, UrbisError):
                 results.append(Submission(b"", item))
-                continue
-            try:
-                self.mempool.add(item)
-                results.append(Submission(item.id))
-            except UrbisError as error:
-                results.append(Submission(item.id, error))
+            else:
+                results.append(Submission(item.id, next(outcomes)))
         return results
 
     def _require_running(self) -> None:

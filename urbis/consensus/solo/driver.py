@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from urbis.chain.app import Application
 from urbis.chain.block import BlockHeader, BlockResult, SignedHeader, sign_header
 from urbis.chain.context import BlockInfo
+from urbis.chain.errors import UrbisError
 from urbis.chain.mempool import Mempool
+from urbis.chain.tx import Transaction
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.crypto.keys import Signer
 
@@ -63,6 +65,32 @@ class SoloDriver:
 
     def on_commit(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    @property
+    def validator_key(self) -> bytes:
+        return self.signer.public_key.raw
+
+    def broadcast(self, tx: Transaction) -> None:
+        self.mempool.add(tx)
+
+    def broadcast_many(self, txs: Sequence[Transaction]) -> list[UrbisError | None]:
+        results: list[UrbisError | None] = []
+        for tx in txs:
+            try:
+                self.mempool.add(tx)
+                results.append(None)
+            except UrbisError as error:
+                results.append(error)
+        return results
+
+    def pending_txs(self) -> int:
+        return len(self.mempool)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "block_interval_ms": self.config.block_interval_ms,
+            "max_block_txs": self.config.max_block_txs,
+        }
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="urbis-solo", daemon=True)

@@ -164,6 +164,17 @@ def _department_json(department: Department) -> dict[str, Any]:
     }
 
 
+def validator_updates(committed: StateReader, pending: StateReader) -> list[tuple[bytes, int]]:
+    """What changed in the validator set this block, as consensus wants it (power 0 removes)."""
+    if committed.get(keys.VALIDATORS) == pending.get(keys.VALIDATORS):
+        return []
+    before = {v.key: v.power for v in read_validators(committed).validators}
+    after = {v.key: v.power for v in read_validators(pending).validators}
+    updates = [(key, power) for key, power in sorted(after.items()) if before.get(key) != power]
+    updates += [(key, 0) for key in sorted(before) if key not in after]
+    return updates
+
+
 module = Module(
     name="governance",
     actions={
@@ -217,5 +228,6 @@ module = Module(
     keeper=GovernanceKeeper,
     init_genesis=init_genesis,
     end_block=handlers.expire_proposals,
+    validator_updates=validator_updates,
     prefix=keys.PREFIX,
 )

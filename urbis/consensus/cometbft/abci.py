@@ -1,0 +1,354 @@
+"""ABCI 2.0 over a socket: CometBFT drives the same Application the solo driver does.
+
+CometBFT opens four connections (consensus, mempool, query, snapshot); each
+carries uvarint-length-prefixed protobuf `Request`s answered in order. All
+connections share one event loop, so the application sees one request at a
+time, exactly as it would in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import urbis
+from urbis.chain.app import Application
+from urbis.chain.block import BlockHeader, BlockResult, SignedHeader
+from urbis.chain.context import BlockInfo
+from urbis.chain.errors import UrbisError
+from urbis.chain.genesis import Genesis
+from urbis.chain.tx import decode_tx
+from urbis.consensus.cometbft.proto import abci, crypto_keys
+from urbis.crypto.hashing import EMPTY_HASH
+from urbis.state.store import UnknownHeight
+
+log = logging.getLogger("urbis.abci")
+
+MESSAGE_SIZE_MAX = 256 * 1024 * 1024
+"""A block of 64 KiB transactions at CometBFT's default 21 MiB limit fits with room."""
+
+APP_VERSION = 1
+CommitListener = Callable[[SignedHeader, BlockResult], None]
+
+
+def read_uvarint_prefix(data: bytes) -> tuple[int, int] | None:
+    """(value, bytes used) of the uvarint at the start of `data`, or None if incomplete."""
+    value = shift = 0
+    for index, byte in enumerate(data):
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, index + 1
+        shift += 7
+        if shift > 63:
+            raise ValueError("uvarint too long")
+    return None
+
+
+def uvarint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def timestamp_ms(ts: Any) -> int:
+    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+
+
+class AbciApplication:
+    """Maps ABCI requests onto `Application`."""
+
+    def __init__(self, app: Application, genesis: Genesis) -> None:
+        self.app = app
+        self.genesis = genesis
+        self.block_lock = threading.Lock()
+        self.last_block_ms = 0.0
+        self._listeners: list[CommitListener] = []
+        self._pending: tuple[BlockResult, bytes] | None = None
+        self._started = 0.0
+
+    def on_commit(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def handle(self, request: Any) -> Any:
+        kind = request.WhichOneof("value")
+        handler = getattr(self, f"_{kind}", None)
+        if handler is None:
+            return abci.Response(exception=abci.ResponseException(error=f"unsupported {kind}"))
+        return handler(getattr(request, kind))
+
+    def _echo(self, request: Any) -> Any:
+        return abci.Response(echo=abci.ResponseEcho(message=request.message))
+
+    def _flush(self, request: Any) -> Any:
+        return abci.Response(flush=abci.ResponseFlush())
+
+    def _info(self, request: Any) -> Any:
+        info = self.app.info()
+        height = max(info.height, 0)
+        return abci.Response(
+            info=abci.ResponseInfo(
+                data="urbis",
+                version=urbis.__version__,
+                app_version=APP_VERSION,
+                last_block_height=height,
+                last_block_app_hash=info.app_hash if height > 0 else b"",
+            )
+        )
+
+    def _init_chain(self, request: Any) -> Any:
+        genesis = Genesis.from_json(json.loads(request.app_state_bytes))
+        if genesis.hash != self.genesis.hash or request.chain_id != genesis.chain_id:
+            raise RuntimeError("CometBFT's genesis app_state is not this node's Urbis genesis")
+        if self.app.info().height < 0:
+            app_hash = self.app.init_chain(genesis)
+        else:  # CometBFT restarted before block 1: genesis is already written
+            app_hash = self.app.info().app_hash
+        return abci.Response(init_chain=abci.ResponseInitChain(app_hash=app_hash))
+
+    def _query(self, request: Any) -> Any:
+        if request.path != "/state":
+            return abci.Response(
+                query=abci.ResponseQuery(
+                    code=1, codespace="query.bad_request", log=f"unknown path {request.path!r}"
+                )
+            )
+        try:
+            height = request.height or None
+            proof = self.app.store.prove(bytes(request.data), height)
+        except UnknownHeight as error:
+            return abci.Response(
+                query=abci.ResponseQuery(code=1, codespace="query.unknown_height", log=str(error))
+            )
+        return abci.Response(
+            query=abci.ResponseQuery(
+                code=0,
+                key=request.data,
+                value=proof.value or b"",
+                height=proof.height,
+                info=json.dumps(proof.to_json()) if request.prove else "",
+            )
+        )
+
+    def _check_tx(self, request: Any) -> Any:
+        try:
+            self.app.check_tx(bytes(request.tx))
+        except UrbisError as error:
+            return abci.Response(
+                check_tx=abci.ResponseCheckTx(code=1, codespace=error.code, log=error.message)
+            )
+        return abci.Response(check_tx=abci.ResponseCheckTx(code=0))
+
+    def _prepare_proposal(self, request: Any) -> Any:
+        raws = order_by_sender_nonce([bytes(tx) for tx in request.txs])
+        problems = self.app.proposal_problems(raws, request.height)
+        chosen: list[bytes] = []
+        size = 0
+        for raw, problem in zip(raws, problems, strict=True):
+            if problem is None and size + len(raw) <= request.max_tx_bytes:
+                chosen.append(raw)
+                size += len(raw)
+        return abci.Response(prepare_proposal=abci.ResponsePrepareProposal(txs=chosen))
+
+    def _process_proposal(self, request: Any) -> Any:
+        problems = self.app.proposal_problems([bytes(t) for t in request.txs], request.height)
+        bad = [p for p in problems if p is not None]
+        status = abci.ResponseProcessProposal.REJECT if bad else abci.ResponseProcessProposal.ACCEPT
+        if bad:
+            log.warning("rejecting proposal at %d: %s", request.height, bad[0])
+        return abci.Response(process_proposal=abci.ResponseProcessProposal(status=status))
+
+    def _finalize_block(self, request: Any) -> Any:
+        self._started = time.perf_counter()
+        with self.block_lock:
+            if self._pending is not None:  # a replay after a crash between the two calls
+                self.app.abandon_block()
+            info = BlockInfo(
+                self.genesis.chain_id,
+                request.height,
+                timestamp_ms(request.time),
+                bytes(request.proposer_address),
+            )
+            result = self.app.finalize_block(info, [bytes(tx) for tx in request.txs])
+            self._pending = (result, bytes(request.proposer_address))
+        return abci.Response(
+            finalize_block=abci.ResponseFinalizeBlock(
+                tx_results=[
+                    abci.ExecTxResult(
+                        code=0 if r.ok else 1,
+                        data=encoded,
+                        log=r.message,
+                        codespace="" if r.ok else r.code,
+                    )
+                    for r, encoded in zip(result.receipts, result.receipt_bytes, strict=True)
+                ],
+                validator_updates=[
+                    abci.ValidatorUpdate(pub_key=crypto_keys.PublicKey(ed25519=key), power=power)
+                    for key, power in result.validator_updates
+                ],
+                app_hash=result.app_hash,
+            )
+        )
+
+    def _commit(self, request: Any) -> Any:
+        if self._pending is None:
+            return abci.Response(commit=abci.ResponseCommit())
+        result, proposer = self._pending
+        with self.block_lock:
+            previous = self.app.blocks.header(result.height - 1)
+            header = BlockHeader(
+                chain_id=self.genesis.chain_id,
+                height=result.height,
+                time_ms=result.time_ms,
+                prev_hash=EMPTY_HASH if previous is None else previous.header.hash,
+                txs_root=result.txs_root,
+                results_root=result.results_root,
+                app_hash=result.app_hash,
+                proposer=proposer,
+            )
+            # CometBFT's commit signatures, not ours, vouch for this block: the header is
+            # kept for the read API; the validators' signatures are read from CometBFT.
+            signed = SignedHeader(header, b"")
+            self.app.commit(signed)
+            self._pending = None
+        self.last_block_ms = (time.perf_counter() - self._started) * 1000
+        for listener in self._listeners:
+            try:
+                listener(signed, result)
+            except Exception:
+                log.exception("commit listener failed")
+        return abci.Response(commit=abci.ResponseCommit(retain_height=0))
+
+    def _list_snapshots(self, request: Any) -> Any:
+        return abci.Response(list_snapshots=abci.ResponseListSnapshots())
+
+    def _offer_snapshot(self, request: Any) -> Any:
+        return abci.Response(
+            offer_snapshot=abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.REJECT)
+        )
+
+    def _load_snapshot_chunk(self, request: Any) -> Any:
+        return abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk())
+
+    def _apply_snapshot_chunk(self, request: Any) -> Any:
+        return abci.Response(
+            apply_snapshot_chunk=abci.ResponseApplySnapshotChunk(
+                result=abci.ResponseApplySnapshotChunk.ABORT
+            )
+        )
+
+    def _extend_vote(self, request: Any) -> Any:
+        return abci.Response(extend_vote=abci.ResponseExtendVote())
+
+    def _verify_vote_extension(self, request: Any) -> Any:
+        return abci.Response(
+            verify_vote_extension=abci.ResponseVerifyVoteExtension(
+                status=abci.ResponseVerifyVoteExtension.ACCEPT
+            )
+        )
+
+
+def order_by_sender_nonce(raws: list[bytes]) -> list[bytes]:
+    """Senders in order of first arrival, each sender's transactions by nonce."""
+    first_seen: dict[bytes, int] = {}
+    keyed = []
+    for index, raw in enumerate(raws):
+        try:
+            tx = decode_tx(raw)
+            sender, nonce = tx.body.sender.raw, tx.body.nonce
+        except UrbisError:
+            sender, nonce = raw, 0  # will be dropped by the checks; keep its place
+        first_seen.setdefault(sender, index)
+        keyed.append((first_seen[sender], nonce, index, raw))
+    return [raw for *_, raw in sorted(keyed)]
+
+
+class AbciServer:
+    """Serves an AbciApplication on tcp://host:port or unix:///path, in its own thread."""
+
+    def __init__(self, handler: AbciApplication, address: str) -> None:
+        self.handler = handler
+        self.address = address
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.failure: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="urbis-abci", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"ABCI server did not start on {self.address}")
+        if self.failure is not None:
+            raise RuntimeError(f"ABCI server cannot listen on {self.address}: {self.failure}")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._server = self._loop.run_until_complete(self._listen())
+        except OSError as error:
+            self.failure = error
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _listen(self) -> asyncio.AbstractServer:
+        if self.address.startswith("unix://"):
+            return await asyncio.start_unix_server(self._connection, self.address[7:])
+        host, _, port = self.address.removeprefix("tcp://").rpartition(":")
+        return await asyncio.start_server(self._connection, host, int(port))
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buffer = b""
+        try:
+            while True:
+                prefix = read_uvarint_prefix(buffer)
+                while prefix is None:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                    prefix = read_uvarint_prefix(buffer)
+                size, used = prefix
+                if size > MESSAGE_SIZE_MAX:
+                    raise ValueError(f"ABCI message of {size} bytes exceeds the limit")
+                while len(buffer) < used + size:
+                    chunk = await reader.read(max(65536, used + size - len(buffer)))
+                    if not chunk:
+                        return
+                    buffer += chunk
+                message, buffer = buffer[used : used + size], buffer[used + size :]
+                request = abci.Request()
+                request.ParseFromString(message)
+                try:
+                    response = self.handler.handle(request)
+                except Exception as error:  # an app fault: tell CometBFT, which halts
+                    log.exception("ABCI %s failed", request.WhichOneof("value"))
+                    response = abci.Response(exception=abci.ResponseException(error=str(error)))
+                encoded = response.SerializeToString()
+                writer.write(uvarint(len(encoded)) + encoded)
+                if request.WhichOneof("value") == "flush":
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()

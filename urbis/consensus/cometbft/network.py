@@ -1,0 +1,159 @@
+"""CometBFT homes: the binary, `cometbft init`, genesis and config.toml for one node.
+
+The Urbis genesis travels inside CometBFT's genesis as `app_state`, so every
+validator starts from the same city; the validator set is the departments'
+CometBFT keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from urbis.chain.genesis import Genesis
+from urbis.crypto.hashing import sha256
+
+COMETBFT_VERSION = "v0.38.25"
+"""The pinned release; scripts/install-cometbft installs exactly this one."""
+
+
+class CometBFTMissing(RuntimeError):
+    """The cometbft binary is not installed."""
+
+
+def cometbft_binary() -> str:
+    found = shutil.which("cometbft")
+    if found:
+        return found
+    gopath = os.environ.get("GOPATH") or str(Path.home() / "go")
+    candidate = Path(gopath) / "bin" / "cometbft"
+    if candidate.exists():
+        return str(candidate)
+    raise CometBFTMissing("cometbft is not installed; run scripts/install-cometbft")
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    validator_key: bytes
+    node_id: str
+
+    @property
+    def validator_address(self) -> bytes:
+        return sha256(self.validator_key)[:20]
+
+
+def init_home(cometbft_home: Path) -> NodeIdentity:
+    """`cometbft init` (keys, default config) and read back the node's identity."""
+    run = [cometbft_binary(), "init", "--home", str(cometbft_home)]
+    subprocess.run(run, check=True, capture_output=True)
+    return identity(cometbft_home)
+
+
+def identity(cometbft_home: Path) -> NodeIdentity:
+    key = json.loads((cometbft_home / "config" / "priv_validator_key.json").read_text())
+    node_id = subprocess.run(
+        [cometbft_binary(), "show-node-id", "--home", str(cometbft_home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return NodeIdentity(base64.b64decode(key["pub_key"]["value"]), node_id)
+
+
+def write_genesis(cometbft_home: Path, genesis: Genesis) -> None:
+    """CometBFT's genesis.json: the validators of the Urbis genesis, and the city as app_state."""
+    path = cometbft_home / "config" / "genesis.json"
+    document = json.loads(path.read_text())
+    document["chain_id"] = genesis.chain_id
+    document["genesis_time"] = rfc3339(genesis.time_ms)
+    document["initial_height"] = "1"
+    document["app_hash"] = ""
+    document["validators"] = [
+        {
+            "address": sha256(v.key)[:20].hex().upper(),
+            "pub_key": {
+                "type": "tendermint/PubKeyEd25519",
+                "value": base64.b64encode(v.key).decode(),
+            },
+            "power": str(v.power),
+            "name": v.name,
+        }
+        for v in genesis.validators
+    ]
+    document["app_state"] = genesis.to_json()
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def rfc3339(time_ms: int) -> str:
+    moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{time_ms % 1000:03d}000000Z"
+
+
+@dataclass(frozen=True)
+class Ports:
+    p2p: int
+    rpc: int
+    abci: int
+    api: int
+
+
+def configure(
+    cometbft_home: Path,
+    moniker: str,
+    ports: Ports,
+    peers: list[str],
+    listen_host: str = "127.0.0.1",
+    external_host: str | None = None,
+    timeout_commit: str = "500ms",
+) -> None:
+    """Set the settings Urbis relies on; everything else keeps CometBFT's defaults."""
+    path = cometbft_home / "config" / "config.toml"
+    text = path.read_text()
+    settings = {
+        "": {
+            "moniker": json.dumps(moniker),
+            "proxy_app": json.dumps(f"tcp://127.0.0.1:{ports.abci}"),
+            "abci": '"socket"',
+        },
+        "rpc": {
+            "laddr": json.dumps(f"tcp://{listen_host}:{ports.rpc}"),
+            "max_body_bytes": "104857600",
+            "timeout_broadcast_tx_commit": '"30s"',
+        },
+        "p2p": {
+            "laddr": json.dumps(f"tcp://{listen_host}:{ports.p2p}"),
+            "external_address": json.dumps(f"{external_host}:{ports.p2p}" if external_host else ""),
+            "persistent_peers": json.dumps(",".join(peers)),
+            "addr_book_strict": "false",
+            "allow_duplicate_ip": "true",
+        },
+        "mempool": {"size": "100000", "cache_size": "200000", "max_tx_bytes": "65536"},
+        "consensus": {"timeout_commit": json.dumps(timeout_commit)},
+        "instrumentation": {"prometheus": "false"},
+    }
+    for section, values in settings.items():
+        for key, value in values.items():
+            text = set_toml(text, section, key, value)
+    path.write_text(text)
+
+
+def set_toml(text: str, section: str, key: str, value: str) -> str:
+    """Replace `key = …` inside `[section]` ("" for the top level) of a TOML document."""
+    lines = text.splitlines()
+    current = ""
+    for index, line in enumerate(lines):
+        header = re.match(r"^\[([^\]]+)\]\s*$", line.strip())
+        if header:
+            current = header.group(1)
+            continue
+        if current == section and re.match(rf"^{re.escape(key)}\s*=", line):
+            lines[index] = f"{key} = {value}"
+            return "\n".join(lines) + "\n"
+    raise KeyError(f"config.toml has no {key!r} in [{section or 'top level'}]")
