@@ -116,7 +116,12 @@ class StateOut(BaseModel):
     decoded: Any = Field(None, description="The value decoded from CBOR, when it is CBOR.")
     proof: ProofOut | None = None
     header: HeaderOut | None = Field(
-        None, description="The signed header whose app_hash the proof leads to."
+        None, description="The signed header whose app_hash the proof leads to (solo)."
+    )
+    cometbft: dict[str, Any] | None = Field(
+        None,
+        description="Under CometBFT: the signed header (with commit) of the next block, "
+        "whose app_hash is the state after `height`.",
     )
 
 
@@ -124,3 +129,4 @@ class DocumentOut(BaseModel):
     record: dict[str, Any]
     proof: ProofOut | None = None
     header: HeaderOut | None = None
+    cometbft: dict[str, Any] | None = None

@@ -472,7 +472,7 @@ def parse_state_key(text: str) -> bytes:
 def state_answer(node: Node, key: bytes, height: int | None, prove: bool) -> StateOut:
     store = node.app.store
     with node.driver.block_lock:
-        at = store.version if height is None else height
+        at = (node.provable_height() if prove else store.version) if height is None else height
         if prove:
             proof = store.prove(key, at)
             value = proof.value
@@ -480,10 +480,18 @@ def state_answer(node: Node, key: bytes, height: int | None, prove: bool) -> Sta
             value = store.get_at(key, at)
     header = None
     proof_out = None
+    consensus = None
     if prove:
         proof_out = ProofOut(**proof.to_json())
         signed = node.app.blocks.header(at)
         header = None if signed is None else HeaderOut(**header_view(signed))
+        if node.config.consensus == "cometbft":
+            consensus = node.driver.signed_header(at + 1)
+            if consensus is None:
+                raise UnknownHeight(
+                    f"height {at + 1} is not committed yet; its header vouches "
+                    f"for the state after {at}: ask again in a moment"
+                )
     return StateOut(
         key=key.hex(),
         height=at,
@@ -491,6 +499,7 @@ def state_answer(node: Node, key: bytes, height: int | None, prove: bool) -> Sta
         decoded=value_view(value),
         proof=proof_out,
         header=header,
+        cometbft=None if consensus is None else {"signed_header": consensus},
     )
 
 
@@ -506,7 +515,9 @@ def _documents_router() -> APIRouter:
         if not prove:
             return DocumentOut(record=record)
         answer = state_answer(node, b"documents/doc/" + bytes.fromhex(digest), None, True)
-        return DocumentOut(record=record, proof=answer.proof, header=answer.header)
+        return DocumentOut(
+            record=record, proof=answer.proof, header=answer.header, cometbft=answer.cometbft
+        )
 
     return router
 

@@ -143,15 +143,15 @@ def require_ok(answer: dict[str, Any]) -> dict[str, Any]:
     return receipt
 
 
-def trusted_validators(home: Path, api: str | None) -> tuple[frozenset[bytes], str, bool]:
-    """Validator keys to check headers against: the home's genesis, else the node's (TOFU)."""
+def trusted_validators(home: Path, api: str | None) -> tuple[dict[bytes, int], str, bool]:
+    """Validators {key: power} to check headers against: the home's genesis, else the node's."""
     genesis_path = home / "genesis.json"
     if genesis_path.exists():
         genesis = Genesis.load(genesis_path)
-        return frozenset(v.key for v in genesis.validators), genesis.chain_id, True
+        return {v.key: v.power for v in genesis.validators}, genesis.chain_id, True
     data = client(api).call("genesis")
-    keys = frozenset(bytes.fromhex(v["key"]) for v in data["validators"])
-    return keys, data["chain_id"], False
+    validators = {bytes.fromhex(v["key"]): int(v["power"]) for v in data["validators"]}
+    return validators, data["chain_id"], False
 
 
 def parse_account(text: str) -> AccountId:

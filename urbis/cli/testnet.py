@@ -59,7 +59,7 @@ def create(
     those hosts: copy DIR/<department> to that machine and run
     `urbis node --home <department>` there.
 
-    Example: urbis testnet create --validators 2 --dir ./net --hosts land.city.example,finance.city.example
+    Example: urbis testnet create --validators 2 --dir ./net --hosts land.example,fin.example
     """
     from urbis.consensus.cometbft.network import CometBFTMissing
     from urbis.node.testnet import create as create_testnet

@@ -60,6 +60,8 @@ class Driver(Protocol):
 
     def pending_txs(self) -> int: ...
 
+    def signed_header(self, height: int) -> dict[str, Any] | None: ...
+
     def status(self) -> dict[str, Any]: ...
 
 
@@ -136,6 +138,15 @@ class Node:
             else:
                 results.append(Submission(item.id, next(outcomes)))
         return results
+
+    def provable_height(self) -> int:
+        """The newest height whose proofs a client can check now.
+
+        Under CometBFT the state after block H is vouched for by header H+1, which
+        exists only once the next block is committed.
+        """
+        latest = self.app.store.version
+        return max(latest - 1, 0) if self.config.consensus == "cometbft" else latest
 
     def _require_running(self) -> None:
         if self.driver.halted is not None:

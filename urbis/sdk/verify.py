@@ -10,11 +10,12 @@ its own copy of genesis), and raises ProofError unless:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from urbis.chain.block import BlockHeader, SignedHeader
+from urbis.sdk.cometbft_verify import verify_commit
 from urbis.state.proof import ProofError, StateProof
 from urbis.state.proof import verify_state_proof as verify_merkle_path
 
@@ -24,7 +25,8 @@ class VerifiedState:
     key: bytes
     value: bytes | None
     height: int
-    header: SignedHeader
+    header: SignedHeader | None
+    """The Urbis-signed header (solo); None when a CometBFT commit vouched instead."""
 
 
 def header_from_view(view: dict[str, Any]) -> SignedHeader:
@@ -46,21 +48,41 @@ def header_from_view(view: dict[str, Any]) -> SignedHeader:
 
 def verify_state_proof(
     answer: dict[str, Any],
-    validator_keys: Iterable[bytes],
+    validators: Iterable[bytes] | Mapping[bytes, int],
     key: bytes | None = None,
     chain_id: str | None = None,
 ) -> VerifiedState:
-    """Verify a node's proven state answer; return the value it proves."""
-    if not answer.get("proof") or not answer.get("header"):
-        raise ProofError("the answer carries no proof or header (ask with prove=true)")
-    signed = header_from_view(answer["header"])
-    if not signed.verify(frozenset(validator_keys)):
-        raise ProofError("header is not signed by a trusted validator")
-    if chain_id is not None and signed.header.chain_id != chain_id:
-        raise ProofError(f"header is from chain {signed.header.chain_id!r}, not {chain_id!r}")
+    """Verify a node's proven state answer; return the value it proves.
+
+    `validators` are the keys the client trusts (from its own genesis), with
+    their voting power where consensus is CometBFT (equal power if only keys).
+    """
+    if not answer.get("proof"):
+        raise ProofError("the answer carries no proof (ask with prove=true)")
     proof = StateProof.from_json(answer["proof"])
     if key is not None and proof.key != key:
         raise ProofError("the proof is for a different key")
+    if answer.get("cometbft"):
+        powers = (
+            dict(validators) if isinstance(validators, Mapping) else dict.fromkeys(validators, 1)
+        )
+        signed_header = answer["cometbft"]["signed_header"]
+        expected_chain = chain_id or str(signed_header.get("header", {}).get("chain_id"))
+        app_hash = verify_commit(signed_header, powers, expected_chain)
+        if int(signed_header["header"]["height"]) != proof.height + 1:
+            raise ProofError(
+                f"header {signed_header['header']['height']} does not vouch for "
+                f"the state after {proof.height}"
+            )
+        verify_merkle_path(proof, app_hash)
+        return VerifiedState(proof.key, proof.value, proof.height, None)
+    if not answer.get("header"):
+        raise ProofError("the answer carries no signed header")
+    signed = header_from_view(answer["header"])
+    if not signed.verify(frozenset(validators)):
+        raise ProofError("header is not signed by a trusted validator")
+    if chain_id is not None and signed.header.chain_id != chain_id:
+        raise ProofError(f"header is from chain {signed.header.chain_id!r}, not {chain_id!r}")
     if proof.height != signed.header.height:
         raise ProofError(f"proof is for height {proof.height}, header for {signed.header.height}")
     verify_merkle_path(proof, signed.header.app_hash)

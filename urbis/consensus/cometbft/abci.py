@@ -9,6 +9,7 @@ time, exactly as it would in-process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -284,6 +285,7 @@ class AbciServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.failure: BaseException | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="urbis-abci", daemon=True)
@@ -294,11 +296,22 @@ class AbciServer:
             raise RuntimeError(f"ABCI server cannot listen on {self.address}: {self.failure}")
 
     def stop(self) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            with contextlib.suppress(TimeoutError, RuntimeError):  # already going down
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(5)
+            loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(5)
+
+    async def _shutdown(self) -> None:
+        """Close the listener and every connection before the loop stops."""
+        if self._server is not None:
+            self._server.close()
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -310,6 +323,7 @@ class AbciServer:
             return
         self._ready.set()
         self._loop.run_forever()
+        self._loop.close()
 
     async def _listen(self) -> asyncio.AbstractServer:
         if self.address.startswith("unix://"):
@@ -318,6 +332,10 @@ class AbciServer:
         return await asyncio.start_server(self._connection, host, int(port))
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         buffer = b""
         try:
             while True:
@@ -348,7 +366,7 @@ class AbciServer:
                 writer.write(uvarint(len(encoded)) + encoded)
                 if request.WhichOneof("value") == "flush":
                     await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
             writer.close()

@@ -158,6 +158,15 @@ class CometBFTDriver:
         except (UrbisError, KeyError, ValueError, TypeError) as error:
             return {"error": f"cometbft RPC unavailable: {error}"}
 
+    def signed_header(self, height: int) -> dict[str, Any] | None:
+        """CometBFT's header and commit for block `height` (None if it has none yet)."""
+        try:
+            answer = self._rpc([("commit", {"height": str(height)})])[0]
+            signed: dict[str, Any] = answer["result"]["signed_header"]
+            return signed
+        except (UrbisError, KeyError, TypeError):
+            return None
+
     def _rpc(self, calls: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         body = [
             {"jsonrpc": "2.0", "id": index, "method": method, "params": params}

@@ -112,6 +112,7 @@ def configure(
     listen_host: str = "127.0.0.1",
     external_host: str | None = None,
     timeout_commit: str = "500ms",
+    timeout_propose: str = "1s",
 ) -> None:
     """Set the settings Urbis relies on; everything else keeps CometBFT's defaults."""
     path = cometbft_home / "config" / "config.toml"
@@ -135,7 +136,12 @@ def configure(
             "allow_duplicate_ip": "true",
         },
         "mempool": {"size": "100000", "cache_size": "200000", "max_tx_bytes": "65536"},
-        "consensus": {"timeout_commit": json.dumps(timeout_commit)},
+        "consensus": {
+            "timeout_commit": json.dumps(timeout_commit),
+            # A round whose proposer is down waits this long; CometBFT's 3 s default is
+            # made for WANs, departments on one city network answer far faster.
+            "timeout_propose": json.dumps(timeout_propose),
+        },
         "instrumentation": {"prometheus": "false"},
     }
     for section, values in settings.items():

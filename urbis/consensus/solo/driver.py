@@ -83,6 +83,10 @@ class SoloDriver:
                 results.append(error)
         return results
 
+    def signed_header(self, height: int) -> dict[str, object] | None:
+        """Solo blocks carry our own signed header; there is no separate consensus commit."""
+        return None
+
     def pending_txs(self) -> int:
         return len(self.mempool)
 

@@ -1,0 +1,142 @@
+"""The ABCI layer in-process: socket framing, proposals checked identically, init."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.city import CityChain, anchor, city_genesis, key
+from tests.helpers.network import require_cometbft
+from tests.helpers.process import free_port
+from urbis.crypto.encoding import encode
+
+
+@pytest.fixture
+def abci_app(tmp_path: Path) -> Iterator[tuple[object, CityChain]]:
+    require_cometbft()
+    from urbis.consensus.cometbft.abci import AbciApplication
+
+    chain = CityChain(tmp_path)
+    yield AbciApplication(chain.app, chain.genesis), chain
+    chain.close()
+
+
+def forged(chain: CityChain) -> bytes:
+    tx = chain.sign("finance", [anchor("finance", "f")], nonce=0)
+    return encode(
+        {
+            "body": tx.body.to_wire(),
+            "signatures": [{"key": key("finance").public_key.raw, "sig": bytes(64)}],
+        }
+    )
+
+
+def test_socket_frames_echo_flush_info(abci_app: tuple) -> None:
+    from urbis.consensus.cometbft.abci import AbciServer, read_uvarint_prefix, uvarint
+    from urbis.consensus.cometbft.proto import abci
+
+    handler, _ = abci_app
+    port = free_port()
+    server = AbciServer(handler, f"tcp://127.0.0.1:{port}")
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            for request in (
+                abci.Request(echo=abci.RequestEcho(message="hi")),
+                abci.Request(info=abci.RequestInfo()),
+                abci.Request(flush=abci.RequestFlush()),
+            ):
+                body = request.SerializeToString()
+                conn.sendall(uvarint(len(body)) + body)
+            data = b""
+            responses = []
+            while len(responses) < 3:
+                data += conn.recv(65536)
+                while (prefix := read_uvarint_prefix(data)) and len(data) >= sum(prefix):
+                    size, used = prefix
+                    response = abci.Response()
+                    response.ParseFromString(data[used : used + size])
+                    responses.append(response)
+                    data = data[used + size :]
+        assert responses[0].echo.message == "hi"
+        assert responses[1].info.last_block_height == 0 and responses[1].info.data == "urbis"
+        assert responses[2].WhichOneof("value") == "flush"
+    finally:
+        server.stop()
+
+
+def test_process_proposal_rejects_invalid_txs_identically(tmp_path: Path) -> None:
+    require_cometbft()
+    from urbis.consensus.cometbft.abci import AbciApplication
+    from urbis.consensus.cometbft.proto import abci
+
+    verdicts = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        chain = CityChain(tmp_path / name)
+        handler = AbciApplication(chain.app, chain.genesis)
+        good = chain.sign("land", [anchor("land", "x")], nonce=0).raw
+        failing_action = chain.sign("finance", [anchor("land", "y")], nonce=0).raw
+        proposals = {
+            "valid": [good, failing_action],
+            "forged": [good, forged(chain)],
+            "garbage": [b"\x00garbage"],
+            "nonce gap": [chain.sign("land", [anchor("land", "z")], nonce=3).raw],
+        }
+        verdicts.append(
+            {
+                label: handler.handle(
+                    abci.Request(process_proposal=abci.RequestProcessProposal(txs=txs, height=1))
+                ).process_proposal.status
+                for label, txs in proposals.items()
+            }
+        )
+        chain.close()
+    accept, reject = abci.ResponseProcessProposal.ACCEPT, abci.ResponseProcessProposal.REJECT
+    assert (
+        verdicts[0]
+        == verdicts[1]
+        == {"valid": accept, "forged": reject, "garbage": reject, "nonce gap": reject}
+    )
+
+
+def test_prepare_proposal_orders_by_nonce_and_drops_invalid(abci_app: tuple) -> None:
+    from urbis.consensus.cometbft.proto import abci
+
+    handler, chain = abci_app
+    txs = [chain.sign("land", [anchor("land", f"d{i}")], nonce=i).raw for i in range(3)]
+    bad = forged(chain)
+    request = abci.RequestPrepareProposal(
+        txs=[txs[2], bad, txs[0], txs[1]], height=1, max_tx_bytes=1 << 20
+    )
+    chosen = list(handler.handle(abci.Request(prepare_proposal=request)).prepare_proposal.txs)
+    assert chosen == txs
+
+
+def test_init_chain_refuses_a_foreign_genesis(abci_app: tuple) -> None:
+    from urbis.consensus.cometbft.proto import abci
+
+    handler, _ = abci_app
+    other = city_genesis("other-city")
+    request = abci.RequestInitChain(
+        chain_id="other-city", app_state_bytes=json.dumps(other.to_json()).encode()
+    )
+    with pytest.raises(RuntimeError, match="not this node's Urbis genesis"):
+        handler.handle(abci.Request(init_chain=request))
+
+
+def test_finalize_and_commit_return_receipts_and_app_hash(abci_app: tuple) -> None:
+    from urbis.consensus.cometbft.proto import abci
+
+    handler, chain = abci_app
+    tx = chain.sign("land", [anchor("land", "deed")], nonce=0).raw
+    request = abci.RequestFinalizeBlock(txs=[tx], height=1, proposer_address=b"\x01" * 20)
+    request.time.seconds = 1_700_000_001
+    finalized = handler.handle(abci.Request(finalize_block=request)).finalize_block
+    assert finalized.tx_results[0].code == 0 and len(finalized.app_hash) == 32
+    handler.handle(abci.Request(commit=abci.RequestCommit()))
+    assert chain.app.info().height == 1 and chain.app.info().app_hash == finalized.app_hash
