@@ -61,6 +61,10 @@ TX_LIFETIME_MAX = 100_000
 NONCE_WINDOW = PENDING_PER_ACCOUNT_MAX
 """check_tx accepts nonces up to this far past the account's next one."""
 
+DECODED_CACHE_MAX = 100_000
+"""Decoded transactions kept by their bytes: under CometBFT one transaction is checked,
+rechecked, proposed and executed, and decoding it each time was a large share of the work."""
+
 VERIFIED_CACHE_MAX = 200_000
 """Transactions whose signatures check_tx verified; the block then skips re-verifying."""
 
@@ -120,6 +124,7 @@ class Application:
         self.authenticator = authenticator
         self.roles = roles
         self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._decoded: dict[bytes, Transaction] = {}
         self._verified_lock = threading.Lock()
         self._pending: _PendingBlock | None = None
         chain_id = self.store.get(CHAIN_ID_KEY)
@@ -147,9 +152,35 @@ class Application:
         self.chain_id = genesis.chain_id
         return root
 
+    def decode(self, raw: bytes) -> Transaction:
+        """decode_tx, remembered: the result depends on the bytes alone."""
+        tx = self._decoded.get(raw)
+        if tx is None:
+            tx = decode_tx(raw)
+            if len(self._decoded) >= DECODED_CACHE_MAX:
+                self._decoded.clear()
+            self._decoded[raw] = tx
+        return tx
+
+    def recheck_tx(self, raw: bytes) -> Transaction:
+        """After a block: can a transaction already admitted still be included?
+
+        Its bytes, signatures and sender were proven at admission; only the
+        expiry and the nonce can have changed since.
+        """
+        tx = self.decode(raw)
+        if tx.body.expires_at <= self.store.version:
+            raise TxExpired(f"transaction expired at height {tx.body.expires_at}")
+        auth = self.authenticator.auth(self.store, tx.body.sender)
+        if auth is None:
+            raise UnknownSender(f"account {tx.body.sender} does not exist")
+        if tx.body.nonce < auth.nonce:
+            raise NonceUsed(f"nonce {tx.body.nonce} already used; next is {auth.nonce}")
+        return tx
+
     def check_tx(self, raw: bytes) -> Transaction:
         """Stateless checks, signatures, sender and nonce window against committed state."""
-        tx = decode_tx(raw)
+        tx = self.decode(raw)
         next_height = self.store.version + 1
         self._check_envelope(tx, next_height)
         if not self._signatures_valid([tx])[0]:
@@ -167,12 +198,7 @@ class Application:
 
     def check_txs(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
         """check_tx for many, verifying all their signatures in one parallel pass first."""
-        decoded: list[Transaction | UrbisError] = []
-        for raw in raws:
-            try:
-                decoded.append(decode_tx(raw))
-            except UrbisError as error:
-                decoded.append(error)
+        decoded = self._decode_all(raws)
         self._signatures_valid([t for t in decoded if isinstance(t, Transaction)])
         results: list[Transaction | UrbisError] = []
         for raw, item in zip(raws, decoded, strict=True):
@@ -193,12 +219,7 @@ class Application:
         encoding, chain, expiry, signatures, sender, nonce order): an action
         that fails is still a valid transaction with a failed receipt.
         """
-        decoded: list[Transaction | UrbisError] = []
-        for raw in raws:
-            try:
-                decoded.append(decode_tx(raw))
-            except UrbisError as error:
-                decoded.append(error)
+        decoded = self._decode_all(raws)
         valid = self._signature_checks([t for t in decoded if isinstance(t, Transaction)])
         expected: dict[bytes, int] = {}
         problems: list[UrbisError | None] = []
@@ -228,12 +249,7 @@ class Application:
         """Execute a block's transactions in order; nothing is persisted until commit."""
         if block.height != self.store.version + 1:
             raise InvariantBroken(f"block {block.height} after {self.store.version}")
-        decoded: list[Transaction | UrbisError] = []
-        for raw in raw_txs:
-            try:
-                decoded.append(decode_tx(raw))
-            except UrbisError as error:
-                decoded.append(error)
+        decoded = self._decode_all(raw_txs)
         valid = self._signature_checks([t for t in decoded if isinstance(t, Transaction)])
         block_state = BlockState(self.store)
         receipts: list[Receipt] = []
@@ -426,6 +442,20 @@ class Application:
         if tx.body.nonce > auth.nonce:
             raise NonceOutOfWindow(f"nonce {tx.body.nonce} is ahead; next is {auth.nonce}")
         return auth
+
+    def _decode_all(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
+        decoded: list[Transaction | UrbisError] = []
+        for raw in raws:
+            try:
+                decoded.append(self.decode(raw))
+            except UrbisError as error:
+                decoded.append(error)
+        return decoded
+
+    def prove_signatures(self, raws: Sequence[bytes]) -> None:
+        """Verify (on all cores) and remember the signatures of transactions about to be
+        checked one by one, so each check finds them proven."""
+        self._signatures_valid([t for t in self._decode_all(raws) if isinstance(t, Transaction)])
 
     def _signatures_valid(self, txs: Sequence[Transaction]) -> list[bool]:
         return list(self._signature_checks(txs))

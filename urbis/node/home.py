@@ -180,11 +180,15 @@ def dev_city_genesis(
     chain_id: str,
     validators: list[GenesisValidator],
     departments: tuple[tuple[str, str], ...] = DEV_DEPARTMENTS,
+    extra: tuple[tuple[GenesisAccount, str], ...] = (),
 ) -> Genesis:
-    """The dev city's genesis; its keys are made in `wallet` (empty passphrase) if missing."""
-    accounts: list[GenesisAccount] = []
+    """The dev city's genesis; its keys are made in `wallet` (empty passphrase) if missing.
+
+    `extra` adds accounts with one role each (e.g. many notaries for a load test).
+    """
+    accounts: list[GenesisAccount] = [account for account, _ in extra]
     founded: list[GenesisDepartment] = []
-    roles: list[tuple[str, AccountId]] = []
+    roles: list[tuple[str, AccountId]] = [(role, account.id) for account, role in extra]
     for department_id, name in departments:
         info = _dev_key(wallet, department_id)
         accounts.append(GenesisAccount(department_id, (GenesisKey(info.public_key),)))

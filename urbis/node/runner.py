@@ -98,6 +98,7 @@ class Node:
                 self.config.abci_address,
                 self.config.cometbft_rpc,
                 self.home.path / "cometbft.log",
+                self.config.max_block_txs,
             )
         solo = SoloConfig(
             self.config.block_interval_ms, self.config.max_block_txs, self.config.empty_blocks

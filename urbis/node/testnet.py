@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from urbis.chain.genesis import GenesisValidator
+from urbis.chain.genesis import GenesisAccount, GenesisValidator
 from urbis.consensus.cometbft import network
 from urbis.node.home import (
     DEV_DEPARTMENTS,
@@ -88,6 +88,7 @@ def create(
     api_port: int = API_PORT_DEFAULT,
     hosts: list[str] | None = None,
     timeout_commit: str = "500ms",
+    extra_accounts: tuple[tuple[GenesisAccount, str], ...] = (),
 ) -> Testnet:
     """Make the homes of a network; with `hosts`, one per machine (copy each folder there)."""
     if not 1 <= validators <= VALIDATORS_MAX:
@@ -124,6 +125,7 @@ def create(
             for n, i in zip(nodes, identities, strict=True)
         ],
         departments=DEV_DEPARTMENTS + tuple(d for d in departments if d not in DEV_DEPARTMENTS),
+        extra=extra_accounts,
     )
     for node in nodes:
         home = Home(node.home)
