@@ -34,6 +34,7 @@ MESSAGE_SIZE_MAX = 256 * 1024 * 1024
 """A block of 64 KiB transactions at CometBFT's default 21 MiB limit fits with room."""
 
 APP_VERSION = 1
+PROPOSAL_SLICE = 1000
 YIELD_EVERY = 32
 """Requests answered on one connection before the others get a turn."""
 CommitListener = Callable[[SignedHeader, BlockResult], None]
@@ -169,15 +170,22 @@ class AbciApplication:
 
     def _prepare_proposal(self, request: Any) -> Any:
         raws = order_by_sender_nonce([bytes(tx) for tx in request.txs])
-        problems = self.app.proposal_problems(raws, request.height)
         chosen: list[bytes] = []
         size = 0
-        for raw, problem in zip(raws, problems, strict=True):
+        # Check candidates a slice at a time and stop once the block is full: the mempool
+        # can hold far more than one block, and checking all of it delays the proposal.
+        for start in range(0, len(raws), PROPOSAL_SLICE):
+            part = raws[start : start + PROPOSAL_SLICE]
+            # problems are judged against committed state plus what is already chosen
+            problems = self.app.proposal_problems([*chosen, *part], request.height)[len(chosen) :]
+            for raw, problem in zip(part, problems, strict=True):
+                if problem is None and size + len(raw) <= request.max_tx_bytes:
+                    chosen.append(raw)
+                    size += len(raw)
+                if len(chosen) >= self.max_block_txs:
+                    break
             if len(chosen) >= self.max_block_txs:
-                break  # a block every validator executes in well under a second
-            if problem is None and size + len(raw) <= request.max_tx_bytes:
-                chosen.append(raw)
-                size += len(raw)
+                break
         return abci.Response(prepare_proposal=abci.ResponsePrepareProposal(txs=chosen))
 
     def _process_proposal(self, request: Any) -> Any:

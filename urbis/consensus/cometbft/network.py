@@ -24,6 +24,9 @@ COMETBFT_VERSION = "v0.38.25"
 """The pinned release; scripts/install-cometbft installs exactly this one."""
 
 
+BLOCK_BYTES_MAX = 4 * 1024 * 1024
+
+
 class CometBFTMissing(RuntimeError):
     """The cometbft binary is not installed."""
 
@@ -88,6 +91,11 @@ def write_genesis(cometbft_home: Path, genesis: Genesis) -> None:
         for v in genesis.validators
     ]
     document["app_state"] = genesis.to_json()
+    # A block of at most 4 MiB: thousands of city transactions, and a proposal request
+    # (the whole reaped mempool goes to PrepareProposal) the app reads in milliseconds.
+    document.setdefault("consensus_params", {}).setdefault("block", {})["max_bytes"] = str(
+        BLOCK_BYTES_MAX
+    )
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
