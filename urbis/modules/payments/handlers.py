@@ -1,0 +1,322 @@
+"""Payments handlers: each checks everything first, then moves money through the keeper."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from urbis.chain.context import Context
+from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import decode, encode
+from urbis.modules.payments import keys
+from urbis.modules.payments.errors import (
+    AssetExists,
+    InvoiceClosed,
+    InvoiceExists,
+    InvoiceNotFound,
+    NotIssuer,
+    NotPayer,
+    NotTransferSender,
+    Overpayment,
+    RefundExceedsPaid,
+    SameAccount,
+    TransferIdConflict,
+    TransferNotFound,
+    TransferNotPending,
+    UnknownDepartment,
+    WrongDepartment,
+)
+from urbis.modules.payments.keeper import PaymentsKeeper
+from urbis.modules.payments.records import (
+    DAY_MS,
+    Asset,
+    Burn,
+    CancelInvoice,
+    CreateAsset,
+    Invoice,
+    IssueInvoice,
+    Mint,
+    PayInvoice,
+    PostPending,
+    Refund,
+    Transfer,
+    TransferRecord,
+    VoidPending,
+)
+
+
+def create_asset(ctx: Context, sender: AccountId, args: CreateAsset) -> None:
+    if ctx.state.get(keys.asset(args.code)) is not None:
+        raise AssetExists(f"asset {args.code} exists")
+    asset = Asset(args.code, args.decimals, args.issuer, 0, 0, 0, ctx.block.height)
+    ctx.state.put_record(keys.asset(args.code), asset)
+    ctx.emit("payments.asset_created", asset=args.code, decimals=args.decimals, issuer=args.issuer)
+
+
+def mint(ctx: Context, sender: AccountId, args: Mint) -> None:
+    payments = PaymentsKeeper(ctx)
+    _require_issuer(payments, args.asset, sender)
+    payments.credit_new(args.asset, args.recipient, args.amount_minor)
+
+
+def burn(ctx: Context, sender: AccountId, args: Burn) -> None:
+    payments = PaymentsKeeper(ctx)
+    _require_issuer(payments, args.asset, sender)
+    payments.debit_out(args.asset, sender, args.amount_minor)
+
+
+def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
+    payments = PaymentsKeeper(ctx)
+    payments.asset(args.asset)
+    if args.recipient == sender:
+        raise SameAccount("a transfer needs two different accounts")
+    existing = ctx.state.get_record(keys.transfer(args.id), TransferRecord)
+    if existing is not None:
+        if _same_request(existing, sender, args):
+            ctx.emit("payments.transfer_repeated", id=args.id)  # a retry: nothing moves
+            return
+        raise TransferIdConflict(f"transfer id {args.id.hex()} was used for another transfer")
+    if args.pending_timeout == 0:
+        payments.move(args.asset, sender, args.recipient, args.amount_minor, "transfer", args.id)
+        record = TransferRecord(
+            args.id,
+            sender,
+            args.recipient,
+            args.asset,
+            args.amount_minor,
+            0,
+            "posted",
+            ctx.block.height,
+        )
+        ctx.state.put_record(keys.transfer(args.id), record)
+        return
+    payments.reserve(args.asset, sender, args.amount_minor)
+    expires = ctx.block.height + args.pending_timeout
+    record = TransferRecord(
+        args.id,
+        sender,
+        args.recipient,
+        args.asset,
+        args.amount_minor,
+        args.pending_timeout,
+        "pending",
+        ctx.block.height,
+        expires,
+    )
+    ctx.state.put_record(keys.transfer(args.id), record)
+    raw = ctx.state.get(keys.expiring(expires))
+    ctx.state.put(keys.expiring(expires), encode([*(decode(raw) if raw else []), args.id]))
+    ctx.emit(
+        "payments.pending",
+        id=args.id,
+        asset=args.asset,
+        sender=sender,
+        recipient=args.recipient,
+        amount_minor=args.amount_minor,
+        expires_at_height=expires,
+    )
+
+
+def post_pending(ctx: Context, sender: AccountId, args: PostPending) -> None:
+    record = _pending(ctx, sender, args.id)
+    PaymentsKeeper(ctx).release(record.asset, record.recipient, record.amount_minor)
+    _close(ctx, record, "posted")
+    ctx.emit(
+        "payments.transferred",
+        asset=record.asset,
+        sender=record.sender,
+        recipient=record.recipient,
+        amount_minor=record.amount_minor,
+        reason="posted",
+        reference=record.id,
+    )
+
+
+def void_pending(ctx: Context, sender: AccountId, args: VoidPending) -> None:
+    record = _pending(ctx, sender, args.id)
+    _void(ctx, record)
+
+
+def void_expired(ctx: Context) -> None:
+    """End of block: pending transfers whose timeout is this height return to their sender."""
+    raw = ctx.state.get(keys.expiring(ctx.block.height))
+    if raw is None:
+        return
+    for transfer_id in decode(raw):
+        record = ctx.state.get_record(keys.transfer(transfer_id), TransferRecord)
+        if record is not None and record.status == "pending":
+            _void(ctx, record)
+    ctx.state.delete(keys.expiring(ctx.block.height))
+
+
+def _void(ctx: Context, record: TransferRecord) -> None:
+    PaymentsKeeper(ctx).release(record.asset, record.sender, record.amount_minor)
+    _close(ctx, record, "voided")
+    ctx.emit(
+        "payments.voided",
+        id=record.id,
+        asset=record.asset,
+        sender=record.sender,
+        amount_minor=record.amount_minor,
+    )
+
+
+def _pending(ctx: Context, sender: AccountId, transfer_id: bytes) -> TransferRecord:
+    record = ctx.state.get_record(keys.transfer(transfer_id), TransferRecord)
+    if record is None:
+        raise TransferNotFound(f"no transfer {transfer_id.hex()}")
+    if record.sender != sender:
+        raise NotTransferSender(
+            f"only {record.sender} may post or void transfer {transfer_id.hex()}"
+        )
+    if record.status != "pending":
+        raise TransferNotPending(f"transfer {transfer_id.hex()} is {record.status}")
+    return record
+
+
+def _close(ctx: Context, record: TransferRecord, status: str) -> None:
+    ctx.state.put_record(keys.transfer(record.id), dataclasses.replace(record, status=status))
+
+
+def _same_request(record: TransferRecord, sender: AccountId, args: Transfer) -> bool:
+    return (
+        record.sender,
+        record.recipient,
+        record.asset,
+        record.amount_minor,
+        record.pending_timeout,
+    ) == (sender, args.recipient, args.asset, args.amount_minor, args.pending_timeout)
+
+
+def _require_issuer(payments: PaymentsKeeper, code: str, sender: AccountId) -> None:
+    if payments.asset(code).issuer != sender:
+        raise NotIssuer(f"only the issuer of {code} may mint or burn it")
+
+
+# -- invoices -----------------------------------------------------------------------------
+
+
+def issue_invoice(ctx: Context, sender: AccountId, args: IssueInvoice) -> None:
+    PaymentsKeeper(ctx).asset(args.asset)
+    department = ctx.keeper("governance").department(args.department)
+    if department is None:
+        raise UnknownDepartment(f"no department {args.department}")
+    if ctx.state.get(keys.invoice(args.id)) is not None:
+        raise InvoiceExists(f"invoice {args.id.hex()} exists")
+    if args.payer == department.admin:
+        raise SameAccount("a department cannot bill its own revenue account")
+    invoice = Invoice(
+        id=args.id,
+        department=args.department,
+        payee=department.admin,
+        payer=args.payer,
+        kind=args.kind,
+        asset=args.asset,
+        amount_minor=args.amount_minor,
+        due_at_ms=args.due_at_ms,
+        details_hash=args.details_hash,
+        late_fee_kind=args.late_fee_kind,
+        late_fee_minor=args.late_fee_minor,
+        paid_minor=0,
+        refunded_minor=0,
+        status="open",
+        issued_height=ctx.block.height,
+    )
+    ctx.state.put_record(keys.invoice(args.id), invoice)
+    ctx.emit(
+        "payments.invoice_issued",
+        id=args.id,
+        department=args.department,
+        payer=args.payer,
+        kind=args.kind,
+        asset=args.asset,
+        amount_minor=args.amount_minor,
+        due_at_ms=args.due_at_ms,
+    )
+
+
+def amount_due(invoice: Invoice, now_ms: int) -> int:
+    """Amount plus the late fee accrued at block time `now_ms` (integer arithmetic only)."""
+    if now_ms <= invoice.due_at_ms or invoice.late_fee_kind == "none":
+        return invoice.amount_minor
+    if invoice.late_fee_kind == "flat":
+        return invoice.amount_minor + invoice.late_fee_minor
+    days_late = -(-(now_ms - invoice.due_at_ms) // DAY_MS)  # a day begun is a day owed
+    return invoice.amount_minor + invoice.late_fee_minor * days_late
+
+
+def pay_invoice(ctx: Context, sender: AccountId, args: PayInvoice) -> None:
+    invoice = _invoice(ctx, args.invoice_id)
+    if invoice.payer != sender:
+        raise NotPayer(f"invoice {args.invoice_id.hex()} is billed to {invoice.payer}")
+    if invoice.status in ("paid", "cancelled"):
+        raise InvoiceClosed(f"invoice {args.invoice_id.hex()} is {invoice.status}")
+    due = amount_due(invoice, ctx.block.time_ms)
+    outstanding = due - invoice.paid_minor
+    if args.amount_minor > outstanding:
+        raise Overpayment(
+            f"{outstanding} is outstanding; {args.amount_minor} offered",
+            outstanding_minor=outstanding,
+        )
+    PaymentsKeeper(ctx).move(
+        invoice.asset, sender, invoice.payee, args.amount_minor, "invoice", invoice.id
+    )
+    paid = invoice.paid_minor + args.amount_minor
+    status = "paid" if paid >= due else "partially_paid"
+    ctx.state.put_record(
+        keys.invoice(invoice.id), dataclasses.replace(invoice, paid_minor=paid, status=status)
+    )
+    ctx.emit(
+        "payments.invoice_paid",
+        id=invoice.id,
+        department=invoice.department,
+        payer=sender,
+        asset=invoice.asset,
+        amount_minor=args.amount_minor,
+        paid_minor=paid,
+        due_minor=due,
+        status=status,
+    )
+
+
+def cancel_invoice(ctx: Context, sender: AccountId, args: CancelInvoice) -> None:
+    invoice = _invoice(ctx, args.invoice_id, args.department)
+    if invoice.status != "open":
+        raise InvoiceClosed(
+            f"invoice {args.invoice_id.hex()} is {invoice.status}; "
+            "only an unpaid invoice can be cancelled (refund instead)"
+        )
+    ctx.state.put_record(keys.invoice(invoice.id), dataclasses.replace(invoice, status="cancelled"))
+    ctx.emit("payments.invoice_cancelled", id=invoice.id, department=invoice.department)
+
+
+def refund(ctx: Context, sender: AccountId, args: Refund) -> None:
+    invoice = _invoice(ctx, args.invoice_id, args.department)
+    refunded = invoice.refunded_minor + args.amount_minor
+    if refunded > invoice.paid_minor:
+        raise RefundExceedsPaid(
+            f"{invoice.paid_minor} was paid and {invoice.refunded_minor} "
+            f"refunded; {args.amount_minor} more is too much"
+        )
+    PaymentsKeeper(ctx).move(
+        invoice.asset, invoice.payee, invoice.payer, args.amount_minor, "refund", invoice.id
+    )
+    ctx.state.put_record(
+        keys.invoice(invoice.id), dataclasses.replace(invoice, refunded_minor=refunded)
+    )
+    ctx.emit(
+        "payments.refunded",
+        id=invoice.id,
+        department=invoice.department,
+        payer=invoice.payer,
+        amount_minor=args.amount_minor,
+        refunded_minor=refunded,
+    )
+
+
+def _invoice(ctx: Context, invoice_id: bytes, department: str | None = None) -> Invoice:
+    invoice = ctx.state.get_record(keys.invoice(invoice_id), Invoice)
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice {invoice_id.hex()}")
+    if department is not None and invoice.department != department:
+        raise WrongDepartment(f"invoice {invoice_id.hex()} was issued by {invoice.department}")
+    return invoice

@@ -1,0 +1,31 @@
+"""Every state key the payments module writes."""
+
+from urbis.chain.ids import AccountId
+
+PREFIX = b"payments/"
+ASSET_PREFIX = b"payments/asset/"
+BALANCE_PREFIX = b"payments/balance/"
+
+
+def asset(code: str) -> bytes:
+    return ASSET_PREFIX + code.encode()
+
+
+def balance(code: str, account: AccountId) -> bytes:
+    return BALANCE_PREFIX + code.encode() + b"/" + account.raw
+
+
+def balance_prefix(code: str) -> bytes:
+    return BALANCE_PREFIX + code.encode() + b"/"
+
+
+def transfer(transfer_id: bytes) -> bytes:
+    return b"payments/transfer/" + transfer_id
+
+
+def expiring(height: int) -> bytes:
+    return b"payments/expiring/" + height.to_bytes(8, "big")
+
+
+def invoice(invoice_id: bytes) -> bytes:
+    return b"payments/invoice/" + invoice_id

@@ -1,0 +1,128 @@
+"""Payments: city money, transfers, two-phase transfers and invoices.
+
+Double entry: every movement debits one account and credits another of the
+same asset. Transfer ids are chosen by clients, so a retried transfer never
+moves money twice. Departments bill residents with invoices (tax, utility,
+fee, fine); paying one moves money to the department's revenue account (its
+admin account) and emits a receipt event in the same transaction.
+
+I1  no balance is negative
+I2  per asset: minted - burned = Σ balances + pending                (check_supply)
+I3  per invoice: refunded ≤ paid ≤ amount + late fee accrued when paid
+I4  a transfer id moves money at most once; a pending transfer is posted or voided once
+I5  a failed action changes nothing
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from urbis.chain.codec import from_wire
+from urbis.chain.context import StateReader
+from urbis.chain.errors import BadQuery, NotFound, jsonable
+from urbis.chain.ids import AccountId
+from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
+from urbis.crypto.encoding import decode
+from urbis.modules.payments import handlers, keys
+from urbis.modules.payments.keeper import PaymentsKeeper, read_asset, read_balance
+from urbis.modules.payments.records import (
+    Burn,
+    CancelInvoice,
+    CreateAsset,
+    Invoice,
+    IssueInvoice,
+    Mint,
+    PayInvoice,
+    PostPending,
+    Refund,
+    Transfer,
+    TransferRecord,
+    VoidPending,
+)
+
+BILLING = "{department}.billing"
+
+
+def query_asset(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    asset = read_asset(state, params.get("code", ""))
+    if asset is None:
+        raise NotFound(f"no asset {params.get('code')!r}")
+    return {
+        **jsonable({k: getattr(asset, k) for k in asset.__slots__}),
+        "issuer": asset.issuer.text,
+    }
+
+
+def query_balance(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    try:
+        account = AccountId.parse(params.get("account", ""))
+    except ValueError as error:
+        raise BadQuery(str(error)) from None
+    code = params.get("asset", "")
+    if read_asset(state, code) is None:
+        raise NotFound(f"no asset {code!r}")
+    return {
+        "account": account.text,
+        "asset": code,
+        "balance_minor": read_balance(state, code, account),
+    }
+
+
+def query_invoice(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    record = _by_id(state, keys.invoice, params, Invoice, "invoice")
+    return jsonable({k: getattr(record, k) for k in record.__slots__})
+
+
+def query_transfer(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    record = _by_id(state, keys.transfer, params, TransferRecord, "transfer")
+    return jsonable({k: getattr(record, k) for k in record.__slots__})
+
+
+def _by_id(state: StateReader, key: Any, params: dict[str, str], cls: type, what: str) -> Any:
+    try:
+        record_id = bytes.fromhex(params.get("id", ""))
+    except ValueError:
+        raise BadQuery(f"{what} id must be hex") from None
+    raw = state.get(key(record_id))
+    if raw is None:
+        raise NotFound(f"no {what} {record_id.hex()}")
+    return from_wire(cls, decode(raw))
+
+
+module = Module(
+    name="payments",
+    actions={
+        "create_asset": ActionSpec(
+            CreateAsset,
+            handlers.create_asset,
+            COUNCIL_ROLE,
+            "Create a currency and name its issuer",
+        ),
+        "mint": ActionSpec(Mint, handlers.mint, None, "Issuer: create money"),
+        "burn": ActionSpec(Burn, handlers.burn, None, "Issuer: destroy money"),
+        "transfer": ActionSpec(
+            Transfer, handlers.transfer, None, "Move money (or reserve it, with pending_timeout)"
+        ),
+        "post_pending": ActionSpec(
+            PostPending, handlers.post_pending, None, "Complete a pending transfer"
+        ),
+        "void_pending": ActionSpec(
+            VoidPending, handlers.void_pending, None, "Cancel a pending transfer"
+        ),
+        "issue_invoice": ActionSpec(IssueInvoice, handlers.issue_invoice, BILLING, "Bill a payer"),
+        "pay_invoice": ActionSpec(PayInvoice, handlers.pay_invoice, None, "Pay an invoice"),
+        "cancel_invoice": ActionSpec(
+            CancelInvoice, handlers.cancel_invoice, BILLING, "Cancel an unpaid invoice"
+        ),
+        "refund": ActionSpec(Refund, handlers.refund, BILLING, "Refund an invoice payment"),
+    },
+    queries={
+        "asset": query_asset,
+        "balance": query_balance,
+        "invoice": query_invoice,
+        "transfer": query_transfer,
+    },
+    keeper=PaymentsKeeper,
+    end_block=handlers.void_expired,
+    prefix=keys.PREFIX,
+)

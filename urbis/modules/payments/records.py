@@ -1,0 +1,205 @@
+"""Records and action arguments of the payments module. Amounts are integer minor units."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from urbis.chain.ids import AccountId
+
+AMOUNT_MAX = 2**128 - 1
+"""Every amount and every total fits 128 bits (as in TigerBeetle); larger is refused."""
+ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
+DECIMALS_MAX = 18
+ID_SIZE_MIN = 8
+ID_SIZE_MAX = 32
+PENDING_TIMEOUT_MAX = 1_000_000
+INVOICE_KINDS = ("tax", "utility", "fee", "fine")
+DAY_MS = 86_400_000
+
+
+def check_amount(amount: int) -> None:
+    if not 0 < amount <= AMOUNT_MAX:
+        raise ValueError(f"amount_minor must be 1 to 2**128-1, got {amount}")
+
+
+def check_id(name: str, value: bytes) -> None:
+    if not ID_SIZE_MIN <= len(value) <= ID_SIZE_MAX:
+        raise ValueError(f"{name} must be {ID_SIZE_MIN} to {ID_SIZE_MAX} bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    code: str
+    decimals: int
+    issuer: AccountId
+    minted_minor: int
+    burned_minor: int
+    pending_minor: int
+    created_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    """A transfer as it was asked for, and what became of it (the idempotency record)."""
+
+    id: bytes
+    sender: AccountId
+    recipient: AccountId
+    asset: str
+    amount_minor: int
+    pending_timeout: int
+    status: str  # "posted" | "pending" | "voided"
+    height: int
+    expires_at_height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    id: bytes
+    department: str
+    payee: AccountId
+    payer: AccountId
+    kind: str
+    asset: str
+    amount_minor: int
+    due_at_ms: int
+    details_hash: bytes
+    late_fee_kind: str  # "none" | "flat" | "per_day"
+    late_fee_minor: int
+    paid_minor: int
+    refunded_minor: int
+    status: str  # "open" | "partially_paid" | "paid" | "cancelled"
+    issued_height: int
+
+
+# -- actions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAsset:
+    """A new currency (council): `issuer` is the treasury that mints and burns it."""
+
+    code: str
+    decimals: int
+    issuer: AccountId
+
+    def __post_init__(self) -> None:
+        if not ASSET_CODE.match(self.code):
+            raise ValueError("code is 2-12 upper-case letters and digits, starting with a letter")
+        if not 0 <= self.decimals <= DECIMALS_MAX:
+            raise ValueError(f"decimals must be 0 to {DECIMALS_MAX}")
+
+
+@dataclass(frozen=True, slots=True)
+class Mint:
+    """The issuer creates money against fiat deposited with the city."""
+
+    asset: str
+    recipient: AccountId
+    amount_minor: int
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class Burn:
+    """The issuer destroys money from its own balance when fiat is withdrawn."""
+
+    asset: str
+    amount_minor: int
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Move `amount_minor` of `asset` from the sender to `recipient`.
+
+    `id` is chosen by the client: the same id twice never moves money twice.
+    With `pending_timeout` > 0 the funds are only reserved, until the sender
+    posts or voids them, or the timeout (in blocks) voids them.
+    """
+
+    id: bytes
+    recipient: AccountId
+    asset: str
+    amount_minor: int
+    pending_timeout: int = 0
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        check_amount(self.amount_minor)
+        if not 0 <= self.pending_timeout <= PENDING_TIMEOUT_MAX:
+            raise ValueError(f"pending_timeout must be 0 to {PENDING_TIMEOUT_MAX} blocks")
+
+
+@dataclass(frozen=True, slots=True)
+class PostPending:
+    id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VoidPending:
+    id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IssueInvoice:
+    """A department bills a payer; `details_hash` commits to off-chain line items."""
+
+    id: bytes
+    department: str
+    payer: AccountId
+    kind: str
+    asset: str
+    amount_minor: int
+    due_at_ms: int
+    details_hash: bytes
+    late_fee_kind: str = "none"
+    late_fee_minor: int = 0
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        check_amount(self.amount_minor)
+        if self.kind not in INVOICE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(INVOICE_KINDS)}")
+        if len(self.details_hash) != 32:
+            raise ValueError("details_hash must be a 32-byte SHA-256 digest")
+        if self.late_fee_kind not in ("none", "flat", "per_day"):
+            raise ValueError("late_fee_kind must be none, flat or per_day")
+        if self.late_fee_kind == "none" and self.late_fee_minor:
+            raise ValueError("late_fee_minor needs late_fee_kind flat or per_day")
+        if not 0 <= self.late_fee_minor <= AMOUNT_MAX:
+            raise ValueError("late_fee_minor must fit 128 bits")
+        if self.due_at_ms < 0:
+            raise ValueError("due_at_ms must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class PayInvoice:
+    invoice_id: bytes
+    amount_minor: int
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelInvoice:
+    department: str
+    invoice_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """Give back (part of) what was paid on an invoice; never more than was paid."""
+
+    department: str
+    invoice_id: bytes
+    amount_minor: int
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount_minor)
