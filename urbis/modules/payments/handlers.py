@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode, encode
+from urbis.crypto.hashing import sha256
 from urbis.modules.payments import keys
 from urbis.modules.payments.errors import (
+    AlreadyApproved,
     AssetExists,
+    EscrowClosed,
+    EscrowExists,
+    EscrowNotFound,
+    HtlcClosed,
+    HtlcExists,
+    HtlcExpired,
+    HtlcNotExpired,
+    HtlcNotFound,
     InvoiceClosed,
     InvoiceExists,
     InvoiceNotFound,
+    MandateLimit,
+    NoMandate,
+    NotApprover,
+    NotHtlcParty,
     NotIssuer,
     NotPayer,
     NotTransferSender,
@@ -24,20 +39,32 @@ from urbis.modules.payments.errors import (
     TransferNotPending,
     UnknownDepartment,
     WrongDepartment,
+    WrongPreimage,
 )
 from urbis.modules.payments.keeper import PaymentsKeeper
 from urbis.modules.payments.records import (
     DAY_MS,
+    ApproveEscrow,
     Asset,
     Burn,
     CancelInvoice,
+    ClaimHtlc,
+    CollectInvoice,
     CreateAsset,
+    Escrow,
+    Htlc,
     Invoice,
     IssueInvoice,
+    LockHtlc,
+    Mandate,
     Mint,
+    OpenEscrow,
     PayInvoice,
     PostPending,
     Refund,
+    RefundHtlc,
+    RevokeMandate,
+    SetMandate,
     Transfer,
     TransferRecord,
     VoidPending,
@@ -248,19 +275,24 @@ def pay_invoice(ctx: Context, sender: AccountId, args: PayInvoice) -> None:
     invoice = _invoice(ctx, args.invoice_id)
     if invoice.payer != sender:
         raise NotPayer(f"invoice {args.invoice_id.hex()} is billed to {invoice.payer}")
+    _settle(ctx, invoice, args.amount_minor, "invoice")
+
+
+def _settle(ctx: Context, invoice: Invoice, amount: int, reason: str) -> None:
+    """Pay `amount` of an open invoice from its payer to the department: money and
+    receipt in one step, so a receipt never exists without the money having moved."""
     if invoice.status in ("paid", "cancelled"):
-        raise InvoiceClosed(f"invoice {args.invoice_id.hex()} is {invoice.status}")
+        raise InvoiceClosed(f"invoice {invoice.id.hex()} is {invoice.status}")
     due = amount_due(invoice, ctx.block.time_ms)
     outstanding = due - invoice.paid_minor
-    if args.amount_minor > outstanding:
+    if amount > outstanding:
         raise Overpayment(
-            f"{outstanding} is outstanding; {args.amount_minor} offered",
-            outstanding_minor=outstanding,
+            f"{outstanding} is outstanding; {amount} offered", outstanding_minor=outstanding
         )
     PaymentsKeeper(ctx).move(
-        invoice.asset, sender, invoice.payee, args.amount_minor, "invoice", invoice.id
+        invoice.asset, invoice.payer, invoice.payee, amount, reason, invoice.id
     )
-    paid = invoice.paid_minor + args.amount_minor
+    paid = invoice.paid_minor + amount
     status = "paid" if paid >= due else "partially_paid"
     ctx.state.put_record(
         keys.invoice(invoice.id), dataclasses.replace(invoice, paid_minor=paid, status=status)
@@ -269,9 +301,9 @@ def pay_invoice(ctx: Context, sender: AccountId, args: PayInvoice) -> None:
         "payments.invoice_paid",
         id=invoice.id,
         department=invoice.department,
-        payer=sender,
+        payer=invoice.payer,
         asset=invoice.asset,
-        amount_minor=args.amount_minor,
+        amount_minor=amount,
         paid_minor=paid,
         due_minor=due,
         status=status,
@@ -320,3 +352,251 @@ def _invoice(ctx: Context, invoice_id: bytes, department: str | None = None) -> 
     if department is not None and invoice.department != department:
         raise WrongDepartment(f"invoice {invoice_id.hex()} was issued by {invoice.department}")
     return invoice
+
+
+# -- escrow -------------------------------------------------------------------------------
+
+
+def open_escrow(ctx: Context, sender: AccountId, args: OpenEscrow) -> None:
+    payments = PaymentsKeeper(ctx)
+    payments.asset(args.asset)
+    if ctx.state.get(keys.escrow(args.id)) is not None:
+        raise EscrowExists(f"escrow {args.id.hex()} exists")
+    payments.reserve(args.asset, sender, args.amount_minor)
+    deadline = ctx.block.height + args.timeout
+    escrow = Escrow(
+        args.id,
+        sender,
+        args.beneficiary,
+        args.asset,
+        args.amount_minor,
+        list(args.approvers),
+        [],
+        deadline,
+        "open",
+    )
+    ctx.state.put_record(keys.escrow(args.id), escrow)
+    _append(ctx, keys.escrow_deadline(deadline), args.id)
+    ctx.emit(
+        "payments.escrow_opened",
+        id=args.id,
+        payer=sender,
+        beneficiary=args.beneficiary,
+        asset=args.asset,
+        amount_minor=args.amount_minor,
+        deadline_height=deadline,
+    )
+
+
+def approve_escrow(ctx: Context, sender: AccountId, args: ApproveEscrow) -> None:
+    escrow = ctx.state.get_record(keys.escrow(args.id), Escrow)
+    if escrow is None:
+        raise EscrowNotFound(f"no escrow {args.id.hex()}")
+    if escrow.status != "open":
+        raise EscrowClosed(f"escrow {args.id.hex()} is {escrow.status}")
+    if sender not in escrow.approvers:
+        raise NotApprover(f"{sender} is not an approver of escrow {args.id.hex()}")
+    if sender in escrow.approvals:
+        raise AlreadyApproved(f"{sender} already approved escrow {args.id.hex()}")
+    approvals = [*escrow.approvals, sender]
+    ctx.emit(
+        "payments.escrow_approved",
+        id=args.id,
+        by=sender,
+        approvals=len(approvals),
+        needed=len(escrow.approvers),
+    )
+    if len(approvals) < len(escrow.approvers):
+        ctx.state.put_record(keys.escrow(args.id), dataclasses.replace(escrow, approvals=approvals))
+        return
+    release_escrow(ctx, dataclasses.replace(escrow, approvals=approvals))
+
+
+def release_escrow(ctx: Context, escrow: Escrow) -> None:
+    """Every approver agreed: the held funds go to the beneficiary (keepers call this too)."""
+    PaymentsKeeper(ctx).release(escrow.asset, escrow.beneficiary, escrow.amount_minor)
+    ctx.state.put_record(keys.escrow(escrow.id), dataclasses.replace(escrow, status="released"))
+    ctx.emit(
+        "payments.transferred",
+        asset=escrow.asset,
+        sender=escrow.payer,
+        recipient=escrow.beneficiary,
+        amount_minor=escrow.amount_minor,
+        reason="escrow",
+        reference=escrow.id,
+    )
+
+
+def return_expired_escrows(ctx: Context) -> None:
+    raw = ctx.state.get(keys.escrow_deadline(ctx.block.height))
+    if raw is None:
+        return
+    for escrow_id in decode(raw):
+        escrow = ctx.state.get_record(keys.escrow(escrow_id), Escrow)
+        if escrow is not None and escrow.status == "open":
+            PaymentsKeeper(ctx).release(escrow.asset, escrow.payer, escrow.amount_minor)
+            ctx.state.put_record(
+                keys.escrow(escrow_id), dataclasses.replace(escrow, status="returned")
+            )
+            ctx.emit(
+                "payments.escrow_returned",
+                id=escrow_id,
+                payer=escrow.payer,
+                amount_minor=escrow.amount_minor,
+            )
+    ctx.state.delete(keys.escrow_deadline(ctx.block.height))
+
+
+# -- mandates -----------------------------------------------------------------------------
+
+
+def set_mandate(ctx: Context, sender: AccountId, args: SetMandate) -> None:
+    PaymentsKeeper(ctx).asset(args.asset)
+    if ctx.keeper("governance").department(args.department) is None:
+        raise UnknownDepartment(f"no department {args.department}")
+    mandate = Mandate(
+        sender,
+        args.department,
+        args.asset,
+        args.per_invoice_max_minor,
+        args.per_month_max_minor,
+        "",
+        0,
+    )
+    ctx.state.put_record(keys.mandate(sender, args.department), mandate)
+    ctx.emit(
+        "payments.mandate_set",
+        payer=sender,
+        department=args.department,
+        asset=args.asset,
+        per_invoice_max_minor=args.per_invoice_max_minor,
+        per_month_max_minor=args.per_month_max_minor,
+    )
+
+
+def revoke_mandate(ctx: Context, sender: AccountId, args: RevokeMandate) -> None:
+    if ctx.state.get(keys.mandate(sender, args.department)) is None:
+        raise NoMandate(f"{sender} has no mandate for {args.department}")
+    ctx.state.delete(keys.mandate(sender, args.department))
+    ctx.emit("payments.mandate_revoked", payer=sender, department=args.department)
+
+
+def collect_invoice(ctx: Context, sender: AccountId, args: CollectInvoice) -> None:
+    invoice = _invoice(ctx, args.invoice_id, args.department)
+    mandate = ctx.state.get_record(keys.mandate(invoice.payer, args.department), Mandate)
+    if mandate is None:
+        raise NoMandate(f"{invoice.payer} gave {args.department} no mandate")
+    amount = amount_due(invoice, ctx.block.time_ms) - invoice.paid_minor
+    month = _month(ctx.block.time_ms)
+    collected = mandate.collected_this_month_minor if mandate.month == month else 0
+    if mandate.asset != invoice.asset or amount > mandate.per_invoice_max_minor:
+        raise MandateLimit(
+            f"{amount} {invoice.asset} is above the mandate's per-invoice limit "
+            f"of {mandate.per_invoice_max_minor} {mandate.asset}"
+        )
+    if collected + amount > mandate.per_month_max_minor:
+        raise MandateLimit(
+            f"{collected} already collected in {month}; {amount} more passes "
+            f"the monthly limit of {mandate.per_month_max_minor}"
+        )
+    _settle(ctx, invoice, amount, "mandate")
+    ctx.state.put_record(
+        keys.mandate(invoice.payer, args.department),
+        dataclasses.replace(mandate, month=month, collected_this_month_minor=collected + amount),
+    )
+
+
+def _month(time_ms: int) -> str:
+    """The calendar month (UTC) of a block time: integer arithmetic, same on every node."""
+    moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC)
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+# -- hash-time-locked transfers -------------------------------------------------------------
+
+
+def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
+    payments = PaymentsKeeper(ctx)
+    payments.asset(args.asset)
+    if args.recipient == sender:
+        raise SameAccount("an HTLC needs two different accounts")
+    if ctx.state.get(keys.htlc(args.id)) is not None:
+        raise HtlcExists(f"HTLC {args.id.hex()} exists")
+    payments.reserve(args.asset, sender, args.amount_minor)
+    deadline = ctx.block.height + args.timeout
+    htlc = Htlc(
+        args.id,
+        sender,
+        args.recipient,
+        args.asset,
+        args.amount_minor,
+        args.hashlock,
+        deadline,
+        "locked",
+    )
+    ctx.state.put_record(keys.htlc(args.id), htlc)
+    ctx.emit(
+        "payments.htlc_locked",
+        id=args.id,
+        sender=sender,
+        recipient=args.recipient,
+        asset=args.asset,
+        amount_minor=args.amount_minor,
+        hashlock=args.hashlock,
+        deadline_height=deadline,
+    )
+
+
+def claim_htlc(ctx: Context, sender: AccountId, args: ClaimHtlc) -> None:
+    htlc = _htlc(ctx, args.id)
+    if sender != htlc.recipient:
+        raise NotHtlcParty(f"only {htlc.recipient} may claim HTLC {args.id.hex()}")
+    if ctx.block.height > htlc.deadline_height:
+        raise HtlcExpired(f"HTLC {args.id.hex()} expired at height {htlc.deadline_height}")
+    if sha256(args.preimage) != htlc.hashlock:
+        raise WrongPreimage("the preimage does not hash to the lock")
+    PaymentsKeeper(ctx).release(htlc.asset, htlc.recipient, htlc.amount_minor)
+    ctx.state.put_record(
+        keys.htlc(args.id), dataclasses.replace(htlc, status="claimed", preimage=args.preimage)
+    )
+    # The preimage becomes public here: the counterparty uses it on the other chain.
+    ctx.emit(
+        "payments.htlc_claimed",
+        id=args.id,
+        recipient=sender,
+        preimage=args.preimage,
+        amount_minor=htlc.amount_minor,
+        asset=htlc.asset,
+    )
+
+
+def refund_htlc(ctx: Context, sender: AccountId, args: RefundHtlc) -> None:
+    htlc = _htlc(ctx, args.id)
+    if sender != htlc.sender:
+        raise NotHtlcParty(f"only {htlc.sender} may take back HTLC {args.id.hex()}")
+    if ctx.block.height <= htlc.deadline_height:
+        raise HtlcNotExpired(
+            f"HTLC {args.id.hex()} is claimable until height {htlc.deadline_height}"
+        )
+    PaymentsKeeper(ctx).release(htlc.asset, htlc.sender, htlc.amount_minor)
+    ctx.state.put_record(keys.htlc(args.id), dataclasses.replace(htlc, status="refunded"))
+    ctx.emit("payments.htlc_refunded", id=args.id, sender=sender, amount_minor=htlc.amount_minor)
+
+
+def _htlc(ctx: Context, htlc_id: bytes) -> Htlc:
+    htlc = ctx.state.get_record(keys.htlc(htlc_id), Htlc)
+    if htlc is None:
+        raise HtlcNotFound(f"no HTLC {htlc_id.hex()}")
+    if htlc.status != "locked":
+        raise HtlcClosed(f"HTLC {htlc_id.hex()} is {htlc.status}")
+    return htlc
+
+
+def _append(ctx: Context, key: bytes, item: bytes) -> None:
+    raw = ctx.state.get(key)
+    ctx.state.put(key, encode([*(decode(raw) if raw else []), item]))
+
+
+def end_block(ctx: Context) -> None:
+    void_expired(ctx)
+    return_expired_escrows(ctx)

@@ -29,3 +29,19 @@ def expiring(height: int) -> bytes:
 
 def invoice(invoice_id: bytes) -> bytes:
     return b"payments/invoice/" + invoice_id
+
+
+def escrow(escrow_id: bytes) -> bytes:
+    return b"payments/escrow/" + escrow_id
+
+
+def escrow_deadline(height: int) -> bytes:
+    return b"payments/escrow_deadline/" + height.to_bytes(8, "big")
+
+
+def mandate(payer: AccountId, department: str) -> bytes:
+    return b"payments/mandate/" + payer.raw + b"/" + department.encode()
+
+
+def htlc(htlc_id: bytes) -> bytes:
+    return b"payments/htlc/" + htlc_id

@@ -10,6 +10,7 @@ I1  no balance is negative
 I2  per asset: minted - burned = Σ balances + pending                (check_supply)
 I3  per invoice: refunded ≤ paid ≤ amount + late fee accrued when paid
 I4  a transfer id moves money at most once; a pending transfer is posted or voided once
+I6  an escrow or HTLC settles once: released, returned, claimed or refunded
 I5  a failed action changes nothing
 """
 
@@ -26,15 +27,25 @@ from urbis.crypto.encoding import decode
 from urbis.modules.payments import handlers, keys
 from urbis.modules.payments.keeper import PaymentsKeeper, read_asset, read_balance
 from urbis.modules.payments.records import (
+    ApproveEscrow,
     Burn,
     CancelInvoice,
+    ClaimHtlc,
+    CollectInvoice,
     CreateAsset,
+    Escrow,
+    Htlc,
     Invoice,
     IssueInvoice,
+    LockHtlc,
     Mint,
+    OpenEscrow,
     PayInvoice,
     PostPending,
     Refund,
+    RefundHtlc,
+    RevokeMandate,
+    SetMandate,
     Transfer,
     TransferRecord,
     VoidPending,
@@ -78,6 +89,16 @@ def query_transfer(state: StateReader, params: dict[str, str]) -> dict[str, Any]
     return jsonable({k: getattr(record, k) for k in record.__slots__})
 
 
+def query_escrow(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    record = _by_id(state, keys.escrow, params, Escrow, "escrow")
+    return jsonable({k: getattr(record, k) for k in record.__slots__})
+
+
+def query_htlc(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    record = _by_id(state, keys.htlc, params, Htlc, "HTLC")
+    return jsonable({k: getattr(record, k) for k in record.__slots__})
+
+
 def _by_id(state: StateReader, key: Any, params: dict[str, str], cls: type, what: str) -> Any:
     try:
         record_id = bytes.fromhex(params.get("id", ""))
@@ -115,6 +136,39 @@ module = Module(
             CancelInvoice, handlers.cancel_invoice, BILLING, "Cancel an unpaid invoice"
         ),
         "refund": ActionSpec(Refund, handlers.refund, BILLING, "Refund an invoice payment"),
+        "open_escrow": ActionSpec(
+            OpenEscrow, handlers.open_escrow, None, "Hold funds until every approver approves"
+        ),
+        "approve_escrow": ActionSpec(
+            ApproveEscrow, handlers.approve_escrow, None, "Approve the release of an escrow"
+        ),
+        "set_mandate": ActionSpec(
+            SetMandate,
+            handlers.set_mandate,
+            None,
+            "Let a department collect your invoices, within limits",
+        ),
+        "revoke_mandate": ActionSpec(
+            RevokeMandate, handlers.revoke_mandate, None, "Withdraw a mandate"
+        ),
+        "collect_invoice": ActionSpec(
+            CollectInvoice,
+            handlers.collect_invoice,
+            BILLING,
+            "Collect an invoice under the payer's mandate",
+        ),
+        "lock_htlc": ActionSpec(
+            LockHtlc,
+            handlers.lock_htlc,
+            None,
+            "Lock funds under a hash and a deadline (atomic swaps)",
+        ),
+        "claim_htlc": ActionSpec(
+            ClaimHtlc, handlers.claim_htlc, None, "Claim locked funds with the preimage"
+        ),
+        "refund_htlc": ActionSpec(
+            RefundHtlc, handlers.refund_htlc, None, "Take back locked funds after the deadline"
+        ),
     },
     queries={
         "asset": query_asset,
@@ -123,6 +177,6 @@ module = Module(
         "transfer": query_transfer,
     },
     keeper=PaymentsKeeper,
-    end_block=handlers.void_expired,
+    end_block=handlers.end_block,
     prefix=keys.PREFIX,
 )

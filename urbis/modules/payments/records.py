@@ -203,3 +203,128 @@ class Refund:
 
     def __post_init__(self) -> None:
         check_amount(self.amount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class Escrow:
+    id: bytes
+    payer: AccountId
+    beneficiary: AccountId
+    asset: str
+    amount_minor: int
+    approvers: list[AccountId]
+    approvals: list[AccountId]
+    deadline_height: int
+    status: str  # "open" | "released" | "returned"
+
+
+@dataclass(frozen=True, slots=True)
+class Mandate:
+    """A payer lets a department collect its invoices, within limits, until revoked."""
+
+    payer: AccountId
+    department: str
+    asset: str
+    per_invoice_max_minor: int
+    per_month_max_minor: int
+    month: str  # "YYYY-MM" of the last collection, from block time
+    collected_this_month_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class Htlc:
+    """Hash-time-locked transfer: claimable with the preimage until the deadline, then
+    returnable to its sender: one side of a cross-chain atomic swap."""
+
+    id: bytes
+    sender: AccountId
+    recipient: AccountId
+    asset: str
+    amount_minor: int
+    hashlock: bytes
+    deadline_height: int
+    status: str  # "locked" | "claimed" | "refunded"
+    preimage: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenEscrow:
+    """Hold funds for `beneficiary` until every approver approves; back at the deadline."""
+
+    id: bytes
+    beneficiary: AccountId
+    asset: str
+    amount_minor: int
+    approvers: list[AccountId]
+    timeout: int
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        check_amount(self.amount_minor)
+        if not 1 <= len(self.approvers) <= 16 or len(set(self.approvers)) != len(self.approvers):
+            raise ValueError("1 to 16 distinct approvers")
+        if not 1 <= self.timeout <= PENDING_TIMEOUT_MAX:
+            raise ValueError(f"timeout must be 1 to {PENDING_TIMEOUT_MAX} blocks")
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveEscrow:
+    id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SetMandate:
+    department: str
+    asset: str
+    per_invoice_max_minor: int
+    per_month_max_minor: int
+
+    def __post_init__(self) -> None:
+        check_amount(self.per_invoice_max_minor)
+        check_amount(self.per_month_max_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeMandate:
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class CollectInvoice:
+    """The department collects an invoice's outstanding amount under the payer's mandate."""
+
+    department: str
+    invoice_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LockHtlc:
+    id: bytes
+    recipient: AccountId
+    asset: str
+    amount_minor: int
+    hashlock: bytes
+    timeout: int
+
+    def __post_init__(self) -> None:
+        check_id("id", self.id)
+        check_amount(self.amount_minor)
+        if len(self.hashlock) != 32:
+            raise ValueError("hashlock must be a 32-byte SHA-256 digest")
+        if not 1 <= self.timeout <= PENDING_TIMEOUT_MAX:
+            raise ValueError(f"timeout must be 1 to {PENDING_TIMEOUT_MAX} blocks")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimHtlc:
+    id: bytes
+    preimage: bytes
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.preimage) <= 64:
+            raise ValueError("preimage must be 1 to 64 bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class RefundHtlc:
+    id: bytes
