@@ -188,6 +188,7 @@ def create_api(node: Node) -> FastAPI:
     api.include_router(_state_router())
     api.include_router(_documents_router())
     api.include_router(_governance_router())
+    api.include_router(_payments_router())
     api.add_api_route(
         "/metrics",
         _metrics,
@@ -569,6 +570,95 @@ def _governance_router() -> APIRouter:
     def proposal(proposal_id: int, node: NodeDep) -> dict[str, Any]:
         result: dict[str, Any] = query(node, "proposal", id=str(proposal_id))
         return result
+
+    return router
+
+
+# -- payments ---------------------------------------------------------------------------
+
+
+def _payments_router() -> APIRouter:
+    from urbis.modules.payments import reports
+
+    router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+    def query(node: Node, name: str, **params: str) -> Any:
+        return node.app.query("payments", name, params)
+
+    @router.get("/assets/{code}", summary="An asset: issuer, minted, burned, pending")
+    def asset(code: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "asset", code=code)
+        return result
+
+    @router.get("/balances/{account_id}", summary="An account's balance of an asset")
+    def balance(account_id: str, node: NodeDep, asset: str) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "balance", account=account_id, asset=asset)
+        return result
+
+    @router.get("/invoices/{invoice_id}", summary="An invoice, with a state proof")
+    def invoice(invoice_id: str, node: NodeDep, prove: bool = True) -> dict[str, Any]:
+        record: dict[str, Any] = query(node, "invoice", id=invoice_id)
+        if not prove:
+            return {"record": record}
+        answer = state_answer(node, b"payments/invoice/" + bytes.fromhex(invoice_id), None, True)
+        return {"record": record, **answer.model_dump(include={"proof", "header", "cometbft"})}
+
+    for kind in ("transfer", "escrow", "htlc"):
+
+        def read(record_id: str, node: NodeDep, kind: str = kind) -> dict[str, Any]:
+            result: dict[str, Any] = query(node, kind, id=record_id)
+            return result
+
+        router.add_api_route(
+            f"/{kind}s/{{record_id}}", read, methods=["GET"], summary=f"A {kind} by id"
+        )
+
+    @router.get("/reports/revenue", summary="A department's net revenue by month and kind")
+    def revenue(
+        node: NodeDep,
+        department: str,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Any:
+        found = node.app.query("governance", "department", {"id": department})
+        payee = AccountId.parse(found["admin"])
+        rows = reports.revenue(node.app.store, node.app.blocks, department, payee)
+        return (
+            PlainTextResponse(reports.to_csv(rows), media_type="text/csv")
+            if (format == "csv")
+            else rows
+        )
+
+    @router.get("/reports/statement/{account_id}", summary="Every invoice billed to an account")
+    def statement(
+        account_id: str,
+        node: NodeDep,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Any:
+        try:
+            payer = AccountId.parse(account_id)
+        except ValueError as error:
+            raise BadQuery(str(error)) from None
+        rows = reports.statement(node.app.store, payer)
+        return (
+            PlainTextResponse(reports.to_csv(rows), media_type="text/csv")
+            if (format == "csv")
+            else rows
+        )
+
+    @router.get("/reports/open", summary="Unpaid invoices; overdue ones marked")
+    def open_invoices(
+        node: NodeDep,
+        department: str | None = None,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Any:
+        latest = node.app.blocks.header(node.app.store.version)
+        now = 0 if latest is None else latest.header.time_ms
+        rows = reports.open_invoices(node.app.store, department, now)
+        return (
+            PlainTextResponse(reports.to_csv(rows), media_type="text/csv")
+            if (format == "csv")
+            else rows
+        )
 
     return router
 

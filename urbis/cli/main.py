@@ -14,6 +14,7 @@ import urbis
 from urbis.cli import account as account_cli
 from urbis.cli import doc as doc_cli
 from urbis.cli import keys as keys_cli
+from urbis.cli import pay as pay_cli
 from urbis.cli import proposal as proposal_cli
 from urbis.cli import role as role_cli
 from urbis.cli import testnet as testnet_cli
@@ -46,6 +47,7 @@ app.add_typer(doc_cli.app, name="doc")
 app.add_typer(role_cli.app, name="role")
 app.add_typer(proposal_cli.app, name="proposal")
 app.add_typer(testnet_cli.app, name="testnet")
+app.add_typer(pay_cli.app, name="pay")
 
 DEFAULT_HOME_PATH = Path("~/.urbis")
 

@@ -101,6 +101,9 @@ class _Requests:
     def governance(self, path: str, **params: Any) -> Request:
         return Request("GET", f"/v1/governance/{path}", params or None)
 
+    def payments(self, path: str, **params: Any) -> Request:
+        return Request("GET", f"/v1/payments/{path}", params or None)
+
 
 def _answer(response: httpx.Response) -> Any:
     if response.status_code >= 400:

@@ -1,0 +1,186 @@
+"""`urbis pay` as a real process: taxes issued, paid (one by mandate), refunded, reported."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.process import free_port
+from tests.test_cli import urbis
+
+pytestmark = pytest.mark.slow
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, result.stderr + result.stdout
+    return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else {}
+
+
+def test_property_tax_season(tmp_path: Path) -> None:
+    home, port = tmp_path / "city", free_port()
+    api = f"http://127.0.0.1:{port}"
+    node = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "urbis.cli.main",
+            "up",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--block-interval-ms",
+            "100",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if urbis(home, api, "status").returncode == 0:
+                break
+            time.sleep(0.2)
+        run = lambda *args: urbis(home, api, *args)  # noqa: E731
+        finance = ok(run("keys", "show", "finance", "--json"))["account"]
+        ok(
+            run(
+                "proposal",
+                "submit",
+                "--title",
+                "Euro",
+                "--action",
+                "payments.create_asset",
+                "--args",
+                json.dumps({"code": "EUR", "decimals": 2, "issuer": finance}),
+                "--from",
+                "mayor",
+            )
+        )
+        ok(run("proposal", "approve", "1", "--from", "councillor-a", "--json"))
+        ok(run("role", "grant", "finance.billing", "finance", "--from", "finance"))
+        for resident in ("alice", "bob"):
+            assert urbis_env(home, api, "keys", "new", resident).returncode == 0
+            ok(run("account", "create", "--key", resident, "--from", "registry"))
+            ok(
+                run(
+                    "pay",
+                    "mint",
+                    resident,
+                    "--asset",
+                    "EUR",
+                    "--amount",
+                    "100000",
+                    "--from",
+                    "finance",
+                )
+            )
+        issued = {}
+        for resident in ("alice", "bob"):
+            invoice_id = ("a1" if resident == "alice" else "b2") * 8
+            ok(
+                run(
+                    "pay",
+                    "invoice",
+                    "issue",
+                    resident,
+                    "--department",
+                    "finance",
+                    "--asset",
+                    "EUR",
+                    "--amount",
+                    "48000",
+                    "--id",
+                    invoice_id,
+                    "--from",
+                    "finance",
+                )
+            )
+            issued[resident] = invoice_id
+        ok(run("pay", "invoice", "pay", issued["alice"], "--amount", "48000", "--from", "alice"))
+        ok(
+            run(
+                "pay",
+                "mandate",
+                "set",
+                "--department",
+                "finance",
+                "--asset",
+                "EUR",
+                "--per-invoice",
+                "50000",
+                "--per-month",
+                "60000",
+                "--from",
+                "bob",
+            )
+        )
+        ok(
+            run(
+                "pay",
+                "invoice",
+                "collect",
+                issued["bob"],
+                "--department",
+                "finance",
+                "--from",
+                "finance",
+            )
+        )
+        ok(
+            run(
+                "pay",
+                "refund",
+                issued["alice"],
+                "--department",
+                "finance",
+                "--amount",
+                "1250",
+                "--from",
+                "finance",
+            )
+        )
+        denied = run(
+            "pay",
+            "refund",
+            issued["alice"],
+            "--department",
+            "finance",
+            "--amount",
+            "48000",
+            "--from",
+            "finance",
+        )
+        assert denied.returncode == 1 and "payments.refund_exceeds_paid" in denied.stderr
+        report = ok(run("pay", "report", "revenue", "--department", "finance"))
+        assert [
+            (r["kind"], r["paid_minor"], r["refunded_minor"], r["net_minor"]) for r in report
+        ] == [("tax", 96_000, 1_250, 94_750)]
+        csv = run("pay", "report", "revenue", "--department", "finance", "--csv").stdout
+        assert csv.splitlines()[0].startswith("month,kind,asset") and ",94750" in csv
+        balance = ok(run("pay", "balance", "finance", "--asset", "EUR", "--json"))
+        assert balance["balance_minor"] == 94_750  # the report balances to the cent
+        receipt = ok(run("pay", "receipt", "verify", issued["alice"], "--json"))
+        assert receipt["status"] == "paid" and receipt["refunded_minor"] == 1_250
+        assert receipt["pinned_genesis"]
+    finally:
+        node.send_signal(signal.SIGINT)
+        node.wait(30)
+
+
+def urbis_env(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api, "URBIS_PASSPHRASE": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "urbis.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
