@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import cbor2
 import pytest
@@ -186,3 +187,12 @@ def test_tx_id_does_not_depend_on_signatures(chain: CityChain) -> None:
     two = sign_tx(body, [key("land").signer(), key("mayor").signer()])
     assert one.id == two.id
     assert dataclasses.replace(one, signatures=()).id == one.id
+
+
+def test_genesis_may_found_more_accounts_than_a_tx_may_write(tmp_path: Path) -> None:
+    from tests.helpers.city import city_genesis
+
+    big = city_genesis(extra_accounts=[f"resident-{i}" for i in range(2_500)])
+    chain = CityChain(tmp_path, genesis=big)
+    assert chain.query("accounts", "account", id=account("resident-2499").text)["nonce"] == 0
+    chain.close()

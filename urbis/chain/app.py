@@ -141,7 +141,7 @@ class Application:
             raise RuntimeError("chain already initialised")
         block = BlockInfo(genesis.chain_id, 0, genesis.time_ms, b"")
         block_state = BlockState(self.store)
-        ctx = self._context(block, TxState(block_state))
+        ctx = self._context(block, TxState(block_state, max_writes=None))
         ctx.state.put(CHAIN_ID_KEY, genesis.chain_id.encode())
         ctx.state.put(GENESIS_HASH_KEY, genesis.hash)
         for module in self.modules.values():

@@ -60,11 +60,15 @@ class BlockState:
 class TxState:
     """One transaction's writes; merged into its parent only on success."""
 
-    __slots__ = ("parent", "writes")
+    __slots__ = ("max_writes", "parent", "writes")
 
-    def __init__(self, parent: BlockState | TxState) -> None:
+    def __init__(
+        self, parent: BlockState | TxState, max_writes: int | None = WRITES_PER_TX_MAX
+    ) -> None:
         self.parent = parent
         self.writes: dict[bytes, bytes | None] = {}
+        self.max_writes = max_writes
+        """None for genesis, which is not a transaction and may found a whole city."""
 
     def get(self, key: bytes) -> bytes | None:
         if key in self.writes:
@@ -72,7 +76,11 @@ class TxState:
         return self.parent.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        if key not in self.writes and len(self.writes) >= WRITES_PER_TX_MAX:
+        if (
+            self.max_writes is not None
+            and key not in self.writes
+            and len(self.writes) >= self.max_writes
+        ):
             raise TooManyWrites(f"a transaction may write at most {WRITES_PER_TX_MAX} keys")
         self.writes[key] = value
 
