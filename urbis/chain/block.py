@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from urbis.crypto.encoding import encode
+from urbis.crypto.encoding import encode, encode_trusted
 from urbis.crypto.hashing import tagged_hash
 from urbis.crypto.keys import Signer, verify
 from urbis.crypto.merkle import merkle_root
@@ -137,8 +137,12 @@ class BlockResult:
 
 
 def encode_receipts(receipts: list[Receipt]) -> list[bytes]:
-    """Each receipt's encoding: hashed into the results root and stored as is."""
-    return [encode(r.to_wire()) for r in receipts]
+    """Each receipt's encoding: hashed into the results root and stored as is.
+
+    Receipts are built by our code from typed values (event attributes go
+    through the codec), so the input walk of `encode` is skipped here.
+    """
+    return [encode_trusted(r.to_wire()) for r in receipts]
 
 
 def receipts_root(receipt_bytes: list[bytes]) -> bytes:

@@ -14,14 +14,25 @@ class Bech32Error(ValueError):
     """Text is not a valid bech32m string with the expected prefix."""
 
 
+def _table() -> list[int]:
+    """XOR of the generator terms for each value of the 5 bits shifted out (BIP 173)."""
+    table = []
+    for top in range(32):
+        value = 0
+        for bit in range(5):
+            if (top >> bit) & 1:
+                value ^= _GENERATOR[bit]
+        table.append(value)
+    return table
+
+
+_TABLE = _table()
+
+
 def _polymod(values: list[int]) -> int:
     checksum = 1
     for value in values:
-        top = checksum >> 25
-        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
-        for bit in range(5):
-            if (top >> bit) & 1:
-                checksum ^= _GENERATOR[bit]
+        checksum = ((checksum & 0x1FFFFFF) << 5) ^ value ^ _TABLE[checksum >> 25]
     return checksum
 
 

@@ -6,7 +6,7 @@ from urbis.chain.app import AccountAuth
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader, TxState
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode
+from urbis.crypto.encoding import decode, encode_trusted
 from urbis.modules.accounts import keys
 from urbis.modules.accounts.records import Account
 
@@ -45,7 +45,7 @@ class AccountsAuthenticator:
         return AccountAuth(decoded[0], decoded[1], read_nonce(state, account))
 
     def set_nonce(self, state: TxState, account: AccountId, nonce: int) -> None:
-        state.put(keys.nonce(account), encode(nonce))
+        state.put(keys.nonce(account), encode_trusted(nonce))
 
 
 class AccountsKeeper:

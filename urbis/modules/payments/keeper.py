@@ -8,7 +8,7 @@ from typing import Any
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode
+from urbis.crypto.encoding import decode, encode_trusted
 from urbis.modules.payments import keys
 from urbis.modules.payments.errors import InsufficientFunds, Overflow, UnknownAsset
 from urbis.modules.payments.records import AMOUNT_MAX, Asset
@@ -114,7 +114,7 @@ class PaymentsKeeper:
     def _set(self, code: str, account: AccountId, amount: int) -> None:
         if amount < 0 or amount > AMOUNT_MAX:
             raise AssertionError(f"balance of {account} in {code} would be {amount}")
-        self._ctx.state.put(keys.balance(code, account), encode(amount))
+        self._ctx.state.put(keys.balance(code, account), encode_trusted(amount))
 
 
 def _with(record: Any, **changes: Any) -> Any:
