@@ -55,7 +55,7 @@ def action_for(sender: str, kind: str, n: int) -> object:
     return action("governance", "approve_proposal", id=n)
 
 
-@settings(max_examples=25)
+@settings(max_examples=25)  # each example replays a whole chain
 @given(ops=operations, block_sizes=st.lists(st.integers(1, 6), min_size=1, max_size=6))
 def test_replay_gives_identical_app_hash(
     tmp_path_factory: pytest.TempPathFactory,

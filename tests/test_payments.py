@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import event, example, given, settings
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from tests.helpers.city import CityChain, account, city_genesis
@@ -294,7 +294,6 @@ def payments_state(chain: CityChain) -> list[tuple[bytes, bytes]]:
     return chain.app.store.scan_prefix(b"payments/", limit=100_000)
 
 
-@settings(max_examples=150)
 @given(ops=operations)
 @example(
     ops=[
