@@ -9,6 +9,8 @@ test:  ## install the test extras and run the whole suite
 bench:  ## print the performance figures
 	python3 bench/throughput.py
 	python3 bench/proofs.py
+	python3 bench/payments.py
+	python3 bench/cometbft.py
 
 lint:
 	ruff check urbis tests bench && mypy

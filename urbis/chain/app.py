@@ -50,7 +50,6 @@ from urbis.chain.ids import COUNCIL, AccountId
 from urbis.chain.mempool import PENDING_PER_ACCOUNT_MAX
 from urbis.chain.module import COUNCIL_ROLE, Module
 from urbis.chain.tx import Action, Transaction, decode_tx
-from urbis.crypto.encoding import encode
 from urbis.crypto.keys import verify_stream
 from urbis.state.database import Database
 from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
@@ -506,15 +505,3 @@ def _accounts_named(sender: AccountId, ctx: Context) -> set[bytes]:
                 except ValueError:
                     continue
     return accounts
-
-
-def args_to_wire(args: Any) -> dict[str, Any]:
-    """Wire form of an action's argument dataclass (the SDK builds actions with it)."""
-    from urbis.chain.codec import to_wire
-
-    wire = to_wire(args)
-    assert isinstance(wire, dict)
-    return wire
-
-
-__all__ = ["AccountAuth", "AppInfo", "Application", "args_to_wire", "encode"]

@@ -104,10 +104,6 @@ class Mempool:
                 self._remove(tx_id)
             return len(dead)
 
-    def pending_nonces(self, sender: bytes) -> set[int]:
-        with self.lock:
-            return set(self._by_sender.get(sender, {}))
-
     def _remove(self, tx_id: bytes) -> None:
         tx = self._txs.pop(tx_id, None)
         if tx is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from urbis.chain.app import Application
-from urbis.chain.block import BlockResult, Receipt, SignedHeader
+from urbis.chain.block import BlockResult, SignedHeader
 from urbis.chain.errors import NodeHalted, UrbisError
 from urbis.chain.mempool import Mempool
 from urbis.chain.tx import Transaction
@@ -154,10 +154,6 @@ class Node:
             raise NodeHalted(
                 f"block production stopped: {self.driver.halted}; the operator must look at the log"
             )
-
-    def receipt(self, tx_id: bytes) -> Receipt | None:
-        stored = self.app.blocks.tx(tx_id)
-        return None if stored is None else stored.receipt
 
     def _committed(self, signed: SignedHeader, result: BlockResult) -> None:
         with self._lock:
