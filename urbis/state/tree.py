@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.proof import (
+    INTERNAL,
     LEAF,
-    bit_at,
     internal_node,
     key_hash,
     leaf_node,
@@ -21,6 +21,12 @@ from urbis.state.proof import (
 
 Item = tuple[bytes, bytes | None]
 """(key_hash, value_hash) for a write, (key_hash, None) for a delete."""
+
+_Path = tuple[int, bytes, bytes | None]
+"""An item with its key hash also as an integer, to read bits without a call per bit."""
+
+EMPTY = -1
+"""The kind of an empty subtree (nodes are LEAF or INTERNAL by their first byte)."""
 
 
 class NodeChanges:
@@ -65,49 +71,74 @@ class SparseMerkleTree:
         """Apply writes and deletes (sorted by key hash, unique) and return the new root."""
         if not items:
             return root
-        return self._update(root, 0, items, pending)
+        paths = [(int.from_bytes(k, "big"), k, v) for k, v in items]
+        return self._update(root, 0, paths, pending)[0]
 
-    def _update(self, digest: bytes, depth: int, items: list[Item], pending: NodeChanges) -> bytes:
+    # Subtrees are returned with their kind (EMPTY, LEAF, INTERNAL; None: not known yet),
+    # so joining two of them rarely needs to load a node to learn whether it is a leaf.
+
+    def _update(
+        self, digest: bytes, depth: int, items: list[_Path], pending: NodeChanges
+    ) -> tuple[bytes, int | None]:
         if digest == EMPTY_HASH:
-            return self._build(depth, [i for i in items if i[1] is not None], pending)
+            return self._build(depth, [i for i in items if i[2] is not None], pending)
         node = self.node(digest, pending)
         if node[0] == LEAF:
             existing = node[1:33]
-            if all(k != existing for k, _ in items):
-                items = sorted([*items, (existing, node[33:65])])
+            if all(k != existing for _, k, _ in items):
+                items = sorted([*items, (int.from_bytes(existing, "big"), existing, node[33:65])])
             pending.drop(digest)
-            return self._build(depth, [i for i in items if i[1] is not None], pending)
+            return self._build(depth, [i for i in items if i[2] is not None], pending)
         left, right = node[1:33], node[33:65]
         split = _split(items, depth)
-        new_left = self._update(left, depth + 1, items[:split], pending) if split else left
-        new_right = (
-            self._update(right, depth + 1, items[split:], pending) if split < len(items) else right
-        )
-        if new_left == left and new_right == right:
-            return digest
+        new_left: tuple[bytes, int | None] = (left, None)
+        new_right: tuple[bytes, int | None] = (right, None)
+        if split:
+            new_left = self._update(left, depth + 1, items[:split], pending)
+        if split < len(items):
+            new_right = self._update(right, depth + 1, items[split:], pending)
+        if new_left[0] == left and new_right[0] == right:
+            return digest, INTERNAL
         pending.drop(digest)
         return self._join(new_left, new_right, pending)
 
-    def _build(self, depth: int, items: list[Item], pending: NodeChanges) -> bytes:
+    def _build(
+        self, depth: int, items: list[_Path], pending: NodeChanges
+    ) -> tuple[bytes, int | None]:
         if not items:
-            return EMPTY_HASH
+            return EMPTY_HASH, EMPTY
         if len(items) == 1:
-            key_digest, value_digest = items[0]
+            _, key_digest, value_digest = items[0]
             assert value_digest is not None
-            return pending.create(leaf_node(key_digest, value_digest))
+            return pending.create(leaf_node(key_digest, value_digest)), LEAF
         split = _split(items, depth)
         left = self._build(depth + 1, items[:split], pending)
         right = self._build(depth + 1, items[split:], pending)
         return self._join(left, right, pending)
 
-    def _join(self, left: bytes, right: bytes, pending: NodeChanges) -> bytes:
+    def _join(
+        self,
+        left: tuple[bytes, int | None],
+        right: tuple[bytes, int | None],
+        pending: NodeChanges,
+    ) -> tuple[bytes, int | None]:
         # A lone leaf rises to its parent's place: the tree stays canonical, one
         # shape for one key set whatever order the keys came in.
-        if right == EMPTY_HASH and (left == EMPTY_HASH or self.node(left, pending)[0] == LEAF):
-            return left
-        if left == EMPTY_HASH and self.node(right, pending)[0] == LEAF:
-            return right
-        return pending.create(internal_node(left, right))
+        left_kind = self._kind(left, pending)
+        right_kind = self._kind(right, pending)
+        if right_kind == EMPTY and left_kind in (EMPTY, LEAF):
+            return left[0], left_kind
+        if left_kind == EMPTY and right_kind == LEAF:
+            return right[0], LEAF
+        return pending.create(internal_node(left[0], right[0])), INTERNAL
+
+    def _kind(self, subtree: tuple[bytes, int | None], pending: NodeChanges) -> int:
+        digest, kind = subtree
+        if kind is not None:
+            return kind
+        if digest == EMPTY_HASH:
+            return EMPTY
+        return self.node(digest, pending)[0]
 
     def walk(self, root: bytes, key: bytes) -> tuple[list[bytes], tuple[bytes, bytes] | None]:
         """Siblings from the root down the key's path, and the leaf where it ends."""
@@ -132,12 +163,13 @@ class SparseMerkleTree:
         return siblings, None
 
 
-def _split(items: list[Item], depth: int) -> int:
+def _split(items: list[_Path], depth: int) -> int:
     """Index of the first item whose key hash has bit `depth` set (items are sorted)."""
+    shift = 255 - depth
     low, high = 0, len(items)
     while low < high:
         middle = (low + high) // 2
-        if bit_at(items[middle][0], depth):
+        if (items[middle][0] >> shift) & 1:
             high = middle
         else:
             low = middle + 1
