@@ -179,3 +179,77 @@ def test_halted_node_refuses_new_txs_with_node_halted(api: TestClient, node: Nod
     refused = api.post("/v1/txs", json={"tx": signed("land", "b", 1)})
     assert refused.status_code == 503 and refused.json()["code"] == "node.halted"
     assert "urbis_halted 1" in api.get("/metrics").text
+
+
+def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
+    """The council creates EUR, finance bills land, land pays; the API proves and reports it."""
+    from urbis.sdk.builder import TxBuilder
+    from urbis.sdk.verify import verify_state_proof
+
+    nonces: dict[str, int] = {}
+
+    def send(sender: str, module: str, name: str, **args: object) -> dict:
+        nonce = nonces.get(sender, 0)
+        nonces[sender] = nonce + 1
+        tx = TxBuilder(CHAIN_ID).add(module, name, **args).sign([key(sender)], nonce, 1000)
+        answer = api.post(
+            "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
+        ).json()
+        assert answer["receipt"]["ok"], answer
+        return answer
+
+    send(
+        "mayor",
+        "governance",
+        "submit_proposal",
+        title="EUR",
+        action={
+            "module": "payments",
+            "name": "create_asset",
+            "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
+        },
+    )
+    send("councillor_a", "governance", "approve_proposal", id=1)
+    send(
+        "finance",
+        "governance",
+        "grant_role",
+        department="finance",
+        role="billing",
+        account=account("finance"),
+    )
+    send("finance", "payments", "mint", asset="EUR", recipient=account("land"), amount_minor=10_000)
+    send(
+        "finance",
+        "payments",
+        "issue_invoice",
+        id=b"api-invoice-1",
+        department="finance",
+        payer=account("land"),
+        kind="fee",
+        asset="EUR",
+        amount_minor=2_500,
+        due_at_ms=2_000_000_000_000,
+        details_hash=b"\x07" * 32,
+    )
+    send("land", "payments", "pay_invoice", invoice_id=b"api-invoice-1", amount_minor=2_500)
+
+    invoice = api.get(f"/v1/payments/invoices/{b'api-invoice-1'.hex()}").json()
+    assert invoice["record"]["status"] == "paid"
+    assert verify_state_proof(invoice, node.validator_keys).value is not None
+    balance = api.get(
+        f"/v1/payments/balances/{account('land').text}", params={"asset": "EUR"}
+    ).json()
+    assert balance["balance_minor"] == 7_500
+    revenue = api.get("/v1/payments/reports/revenue", params={"department": "finance"}).json()
+    assert [(r["kind"], r["net_minor"]) for r in revenue] == [("fee", 2_500)]
+    csv = api.get(
+        "/v1/payments/reports/statement/" + account("land").text, params={"format": "csv"}
+    )
+    assert (
+        csv.headers["content-type"].startswith("text/csv")
+        and b"api-invoice-1".hex() in csv.text
+    )
+    missing = api.get("/v1/payments/invoices/" + "00" * 16)
+    assert missing.status_code == 404 and missing.json()["code"] == "query.not_found"
+    assert api.get("/v1/payments/assets/XYZ").json()["code"] == "query.not_found"
