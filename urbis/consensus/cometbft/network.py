@@ -149,10 +149,10 @@ def configure(
             "size": "100000",
             "cache_size": "200000",
             "max_tx_bytes": "65536",
-            # Rechecking every pending transaction after each block costs a socket round
-            # trip apiece; committed ones leave the mempool anyway, and PrepareProposal
-            # never proposes those a block made invalid (used nonce, expired).
-            "recheck": "false",
+            # After each block CometBFT rechecks what is pending; the app answers a recheck
+            # from its decoded-transaction cache (expiry and nonce only), so transactions a
+            # block made stale leave the mempool instead of lingering.
+            "recheck": "true",
         },
         "consensus": {
             "timeout_commit": json.dumps(timeout_commit),
