@@ -246,10 +246,7 @@ def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
     csv = api.get(
         "/v1/payments/reports/statement/" + account("land").text, params={"format": "csv"}
     )
-    assert (
-        csv.headers["content-type"].startswith("text/csv")
-        and b"api-invoice-1".hex() in csv.text
-    )
+    assert csv.headers["content-type"].startswith("text/csv") and b"api-invoice-1".hex() in csv.text
     missing = api.get("/v1/payments/invoices/" + "00" * 16)
     assert missing.status_code == 404 and missing.json()["code"] == "query.not_found"
     assert api.get("/v1/payments/assets/XYZ").json()["code"] == "query.not_found"

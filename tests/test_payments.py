@@ -339,3 +339,26 @@ def test_random_operations_keep_the_books(
             record = chain.query("payments", "invoice", id=key[len(b"payments/invoice/") :].hex())
             assert record["refunded_minor"] <= record["paid_minor"]
     chain.close()
+
+
+def test_overdraft_lets_a_flagged_account_go_to_its_floor_and_no_further(city: CityChain) -> None:
+    grant = action(
+        "payments", "set_overdraft", asset="EUR", account=account("carol"), limit_minor=5_000
+    )
+    assert city.run("alice", grant).code == "payments.not_issuer"
+    assert city.run("finance", grant).ok
+    assert city.run("carol", transfer(b"overdraft-1", "bob", 15_000)).ok
+    assert balance(city, "carol") == -5_000
+    assert check_supply(city.app.store) == []
+    assert city.run("carol", transfer(b"overdraft-2", "bob", 1)).code == (
+        "payments.insufficient_funds"
+    )
+    remove = action(
+        "payments", "set_overdraft", asset="EUR", account=account("carol"), limit_minor=0
+    )
+    assert city.run("finance", remove).code == "payments.insufficient_funds"  # still below 0
+    assert city.run("alice", transfer(b"overdraft-3", "carol", 5_000)).ok
+    assert city.run("finance", remove).ok
+    assert city.run("carol", transfer(b"overdraft-4", "bob", 1)).code == (
+        "payments.insufficient_funds"
+    )

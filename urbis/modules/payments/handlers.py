@@ -21,6 +21,7 @@ from urbis.modules.payments.errors import (
     HtlcExpired,
     HtlcNotExpired,
     HtlcNotFound,
+    InsufficientFunds,
     InvoiceClosed,
     InvoiceExists,
     InvoiceNotFound,
@@ -65,6 +66,7 @@ from urbis.modules.payments.records import (
     RefundHtlc,
     RevokeMandate,
     SetMandate,
+    SetOverdraft,
     Transfer,
     TransferRecord,
     VoidPending,
@@ -77,6 +79,23 @@ def create_asset(ctx: Context, sender: AccountId, args: CreateAsset) -> None:
     asset = Asset(args.code, args.decimals, args.issuer, 0, 0, 0, ctx.block.height)
     ctx.state.put_record(keys.asset(args.code), asset)
     ctx.emit("payments.asset_created", asset=args.code, decimals=args.decimals, issuer=args.issuer)
+
+
+def set_overdraft(ctx: Context, sender: AccountId, args: SetOverdraft) -> None:
+    payments = PaymentsKeeper(ctx)
+    _require_issuer(payments, args.asset, sender)
+    if payments.balance(args.asset, args.account) < -args.limit_minor:
+        raise InsufficientFunds(f"{args.account} is already below -{args.limit_minor}")
+    if args.limit_minor:
+        ctx.state.put(keys.overdraft(args.asset, args.account), encode(args.limit_minor))
+    else:
+        ctx.state.delete(keys.overdraft(args.asset, args.account))
+    ctx.emit(
+        "payments.overdraft_set",
+        asset=args.asset,
+        account=args.account,
+        limit_minor=args.limit_minor,
+    )
 
 
 def mint(ctx: Context, sender: AccountId, args: Mint) -> None:

@@ -19,6 +19,12 @@ def read_asset(state: StateReader, code: str) -> Asset | None:
     return None if raw is None else from_wire(Asset, decode(raw))
 
 
+def read_overdraft(state: StateReader, code: str, account: AccountId) -> int:
+    """How far below zero the account may go (0 for every account not flagged)."""
+    raw = state.get(keys.overdraft(code, account))
+    return 0 if raw is None else int(decode(raw))
+
+
 def read_balance(state: StateReader, code: str, account: AccountId) -> int:
     raw = state.get(keys.balance(code, account))
     return 0 if raw is None else int(decode(raw))
@@ -40,7 +46,7 @@ class PaymentsKeeper:
         return read_balance(self._ctx.state, code, account)
 
     def require_funds(self, code: str, account: AccountId, amount: int) -> None:
-        available = self.balance(code, account)
+        available = self.balance(code, account) + read_overdraft(self._ctx.state, code, account)
         if available < amount:
             raise InsufficientFunds(
                 f"{account} has {available} {code}, needs {amount}",
@@ -112,7 +118,8 @@ class PaymentsKeeper:
         self._set(code, recipient, self.balance(code, recipient) + amount)
 
     def _set(self, code: str, account: AccountId, amount: int) -> None:
-        if amount < 0 or amount > AMOUNT_MAX:
+        floor = -read_overdraft(self._ctx.state, code, account)
+        if amount < floor or amount > AMOUNT_MAX:
             raise AssertionError(f"balance of {account} in {code} would be {amount}")
         self._ctx.state.put(keys.balance(code, account), encode_trusted(amount))
 
@@ -126,15 +133,18 @@ def _with(record: Any, **changes: Any) -> Any:
 def check_supply(store: Any) -> list[str]:
     """Describe each asset whose books do not balance; empty means fine.
 
-    minted - burned = Σ balances + pending, for every asset (I2).
+    minted - burned = Σ balances + pending, for every asset (I2), and no balance
+    below its floor: 0, or minus the overdraft its issuer granted (I1).
     """
     problems = []
     for _, raw in store.scan_prefix(keys.ASSET_PREFIX, limit=10_000):
         asset = from_wire(Asset, decode(raw))
         rows = store.scan_prefix(keys.balance_prefix(asset.code), limit=10_000_000)
         balances = [int(decode(v)) for _, v in rows]
-        if any(b < 0 for b in balances):
-            problems.append(f"{asset.code}: a balance is negative")
+        for key, value in rows:
+            account = AccountId(key[-20:])
+            if int(decode(value)) < -read_overdraft(store, asset.code, account):
+                problems.append(f"{asset.code}: {account} is below its floor")
         total = sum(balances) + asset.pending_minor
         if asset.minted_minor - asset.burned_minor != total:
             problems.append(

@@ -45,3 +45,7 @@ def mandate(payer: AccountId, department: str) -> bytes:
 
 def htlc(htlc_id: bytes) -> bytes:
     return b"payments/htlc/" + htlc_id
+
+
+def overdraft(code: str, account: AccountId) -> bytes:
+    return b"payments/overdraft/" + code.encode() + b"/" + account.raw

@@ -6,7 +6,7 @@ moves money twice. Departments bill residents with invoices (tax, utility,
 fee, fine); paying one moves money to the department's revenue account (its
 admin account) and emits a receipt event in the same transaction.
 
-I1  no balance is negative
+I1  no balance is below its floor: 0, or minus the overdraft the issuer granted
 I2  per asset: minted - burned = Σ balances + pending                (check_supply)
 I3  per invoice: refunded ≤ paid ≤ amount + late fee accrued when paid
 I4  a transfer id moves money at most once; a pending transfer is posted or voided once
@@ -46,6 +46,7 @@ from urbis.modules.payments.records import (
     RefundHtlc,
     RevokeMandate,
     SetMandate,
+    SetOverdraft,
     Transfer,
     TransferRecord,
     VoidPending,
@@ -120,6 +121,12 @@ module = Module(
             "Create a currency and name its issuer",
         ),
         "mint": ActionSpec(Mint, handlers.mint, None, "Issuer: create money"),
+        "set_overdraft": ActionSpec(
+            SetOverdraft,
+            handlers.set_overdraft,
+            None,
+            "Issuer: let an account (the treasury) go below zero",
+        ),
         "burn": ActionSpec(Burn, handlers.burn, None, "Issuer: destroy money"),
         "transfer": ActionSpec(
             Transfer, handlers.transfer, None, "Move money (or reserve it, with pending_timeout)"

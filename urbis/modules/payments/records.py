@@ -92,6 +92,19 @@ class CreateAsset:
 
 
 @dataclass(frozen=True, slots=True)
+class SetOverdraft:
+    """Issuer: let `account` (e.g. the treasury) go down to -limit_minor; 0 removes the flag."""
+
+    asset: str
+    account: AccountId
+    limit_minor: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.limit_minor <= AMOUNT_MAX:
+            raise ValueError("limit_minor must be 0 to 2**128-1")
+
+
+@dataclass(frozen=True, slots=True)
 class Mint:
     """The issuer creates money against fiat deposited with the city."""
 
