@@ -1,0 +1,64 @@
+"""What other modules (and the API) may read from identity: trust and status."""
+
+from __future__ import annotations
+
+from urbis.chain.codec import from_wire
+from urbis.chain.context import Context, StateReader
+from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import decode
+from urbis.modules.identity import keys
+from urbis.modules.identity.records import PAGE_BYTES, StatusList, TrustRecord
+
+
+def read_trust(state: StateReader, vct: str, issuer: AccountId) -> TrustRecord:
+    raw = state.get(keys.trust(vct, issuer))
+    return TrustRecord([]) if raw is None else from_wire(TrustRecord, decode(raw))
+
+
+def read_list(state: StateReader, issuer: AccountId, list_id: int) -> StatusList | None:
+    raw = state.get(keys.status_list(issuer, list_id))
+    return None if raw is None else from_wire(StatusList, decode(raw))
+
+
+def entries_per_page(bits: int) -> int:
+    return PAGE_BYTES * 8 // bits
+
+
+def read_page(state: StateReader, issuer: AccountId, list_id: int, page: int) -> bytes:
+    raw = state.get(keys.status_page(issuer, list_id, page))
+    return bytes(PAGE_BYTES) if raw is None else raw
+
+
+def get_status(page: bytes, offset: int, bits: int) -> int:
+    """Entry `offset` of a page: `bits` bits, least significant first (Token Status List)."""
+    position = offset * bits
+    return (page[position // 8] >> (position % 8)) & ((1 << bits) - 1)
+
+
+def set_status(page: bytes, offset: int, bits: int, status: int) -> bytes:
+    position = offset * bits
+    mask = ((1 << bits) - 1) << (position % 8)
+    updated = bytearray(page)
+    updated[position // 8] = (updated[position // 8] & ~mask) | (status << (position % 8))
+    return bytes(updated)
+
+
+def status_of(state: StateReader, issuer: AccountId, list_id: int, index: int) -> int | None:
+    """The status of one entry (None: no such list or index)."""
+    status_list = read_list(state, issuer, list_id)
+    if status_list is None or not 0 <= index < status_list.size:
+        return None
+    per_page = entries_per_page(status_list.bits)
+    page = read_page(state, issuer, list_id, index // per_page)
+    return get_status(page, index % per_page, status_list.bits)
+
+
+class IdentityKeeper:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def trusted(self, vct: str, issuer: AccountId, at_ms: int) -> bool:
+        return read_trust(self._ctx.state, vct, issuer).trusted_at(at_ms)
+
+    def status(self, issuer: AccountId, list_id: int, index: int) -> int | None:
+        return status_of(self._ctx.state, issuer, list_id, index)
