@@ -250,3 +250,29 @@ def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
     missing = api.get("/v1/payments/invoices/" + "00" * 16)
     assert missing.status_code == 404 and missing.json()["code"] == "query.not_found"
     assert api.get("/v1/payments/assets/XYZ").json()["code"] == "query.not_found"
+
+
+def test_identity_routes_serve_did_documents_and_status_lists(api: TestClient) -> None:
+    from urbis.sdk.builder import TxBuilder
+
+    document = api.get(f"/v1/dids/{account('land').did}").json()
+    assert document["id"] == account("land").did
+    assert document["verificationMethod"][0]["publicKeyJwk"]["crv"] == "Ed25519"
+    for nonce, (name, args) in enumerate(
+        [
+            ("create_status_list", {"list_id": 3, "size": 2048, "bits": 1}),
+            ("set_status", {"list_id": 3, "index": 42, "status": 1}),
+        ]
+    ):
+        tx = TxBuilder(CHAIN_ID).add("identity", name, **args).sign([key("land")], nonce, 1000)
+        answer = api.post(
+            "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
+        ).json()
+        assert answer["receipt"]["ok"], answer
+    entry = api.get(f"/v1/identity/status/{account('land').text}/3", params={"index": 42})
+    assert entry.json()["status"] == 1
+    whole = api.get(f"/v1/identity/status/{account('land').text}/3").json()
+    assert whole["size"] == 2048 and whole["bits"] == 1 and whole["lst"]
+    missing = api.get(f"/v1/identity/status/{account('land').text}/9")
+    assert missing.status_code == 404 and missing.json()["code"] == "query.not_found"
+    assert api.get("/v1/dids/did:urbis:nonsense").json()["code"] == "query.bad_request"

@@ -189,6 +189,7 @@ def create_api(node: Node) -> FastAPI:
     api.include_router(_documents_router())
     api.include_router(_governance_router())
     api.include_router(_payments_router())
+    api.include_router(_identity_router())
     api.add_api_route(
         "/metrics",
         _metrics,
@@ -569,6 +570,53 @@ def _governance_router() -> APIRouter:
     @router.get("/proposals/{proposal_id}", summary="One proposal")
     def proposal(proposal_id: int, node: NodeDep) -> dict[str, Any]:
         result: dict[str, Any] = query(node, "proposal", id=str(proposal_id))
+        return result
+
+    return router
+
+
+# -- identity -----------------------------------------------------------------------------
+
+
+def _identity_router() -> APIRouter:
+    router = APIRouter(tags=["identity"])
+
+    def query(node: Node, name: str, **params: str) -> Any:
+        return node.app.query("identity", name, params)
+
+    @router.get("/v1/dids/{did}", summary="A DID document: current keys (JWK), key history")
+    def did(did: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "did", did=did)
+        return result
+
+    @router.get("/v1/identity/types/{vct}", summary="A credential type")
+    def credential_type(vct: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "type", vct=vct)
+        return result
+
+    @router.get("/v1/identity/trust/{vct}", summary="Issuers trusted for a type, with periods")
+    def trust(vct: str, node: NodeDep) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = query(node, "trust", vct=vct)
+        return result
+
+    @router.get(
+        "/v1/identity/status/{issuer}/{list_id}",
+        summary="A Token Status List (lst: DEFLATE, base64url), or one entry",
+    )
+    def status_list(
+        issuer: str, list_id: int, node: NodeDep, index: int | None = None
+    ) -> dict[str, Any]:
+        if index is not None:
+            entry: dict[str, Any] = query(
+                node, "status", issuer=issuer, list_id=str(list_id), index=str(index)
+            )
+            return entry
+        result: dict[str, Any] = query(node, "status_list", issuer=issuer, list_id=str(list_id))
+        return result
+
+    @router.get("/v1/identity/verifiers/{account_id}", summary="What a verifier may request")
+    def verifier(account_id: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "verifier", account=account_id)
         return result
 
     return router

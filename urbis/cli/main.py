@@ -13,6 +13,7 @@ import typer
 import urbis
 from urbis.cli import account as account_cli
 from urbis.cli import doc as doc_cli
+from urbis.cli import identity as identity_cli
 from urbis.cli import keys as keys_cli
 from urbis.cli import pay as pay_cli
 from urbis.cli import proposal as proposal_cli
@@ -48,6 +49,7 @@ app.add_typer(role_cli.app, name="role")
 app.add_typer(proposal_cli.app, name="proposal")
 app.add_typer(testnet_cli.app, name="testnet")
 app.add_typer(pay_cli.app, name="pay")
+app.add_typer(identity_cli.app, name="id")
 
 DEFAULT_HOME_PATH = Path("~/.urbis")
 
