@@ -20,6 +20,24 @@ def read_list(state: StateReader, issuer: AccountId, list_id: int) -> StatusList
     return None if raw is None else from_wire(StatusList, decode(raw))
 
 
+def keys_at(state: StateReader, account: AccountId, time_ms: int) -> list[bytes]:
+    """The keys an account held at `time_ms`, from its key history (for old signatures)."""
+    from urbis.modules.accounts.keeper import read_account
+
+    record = read_account(state, account)
+    if record is None:
+        return []
+    held: set[bytes] = set()
+    for change in record.key_history:  # recorded in block order
+        if change.time_ms > time_ms:
+            break
+        if change.change == "added":
+            held.add(change.key)
+        else:
+            held.discard(change.key)
+    return sorted(held)
+
+
 def entries_per_page(bits: int) -> int:
     return PAGE_BYTES * 8 // bits
 

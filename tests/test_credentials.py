@@ -1,0 +1,254 @@
+"""SD-JWT VC credentials against the on-chain registry: each rejection has its reason."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.city import CityChain, account, city_genesis, key
+from urbis.chain.ids import AccountId
+from urbis.modules.identity.keeper import keys_at, read_trust, status_of
+from urbis.sdk.builder import action
+from urbis.sdk.sdjwt import (
+    CredentialRejected,
+    HolderKey,
+    StatusReference,
+    TrustView,
+    b64url,
+    issue,
+    present,
+    verify_presentation,
+)
+
+CLAIMS = {
+    "given_name": "Alice",
+    "family_name": "Muster",
+    "birthdate": "1990-04-01",
+    "age_over_18": True,
+    "age_over_65": False,
+}
+
+
+@pytest.fixture
+def city(tmp_path: Path) -> Iterator[CityChain]:
+    chain = CityChain(tmp_path, genesis=city_genesis(extra_accounts=("alice",)))
+    run = chain.run
+    assert run(
+        "registry",
+        action(
+            "governance",
+            "grant_role",
+            department="registry",
+            role="trust_admin",
+            account=account("registry"),
+        ),
+    ).ok
+    assert run(
+        "registry",
+        action(
+            "identity",
+            "define_type",
+            vct="ResidentID",
+            schema_hash=hashlib.sha256(b"schema").digest(),
+            claims=list(CLAIMS),
+            disclosable=list(CLAIMS),
+            validity_days=365,
+        ),
+    ).ok
+    assert run(
+        "registry", action("identity", "trust_issuer", vct="ResidentID", issuer=account("registry"))
+    ).ok
+    assert run(
+        "registry", action("identity", "create_status_list", list_id=1, size=4096, bits=2)
+    ).ok
+    yield chain
+    chain.close()
+
+
+def view(chain: CityChain) -> TrustView:
+    store = chain.app.store
+    return TrustView(
+        key_at=lambda did, t: keys_at(store, AccountId.parse(did), t),
+        trusted_at=lambda vct, issuer, t: read_trust(
+            store, vct, AccountId.parse(issuer)
+        ).trusted_at(t),
+        status_of=lambda issuer, list_id, index: status_of(
+            store, AccountId.parse(issuer), list_id, index
+        ),
+    )
+
+
+def credential(
+    chain: CityChain,
+    holder: HolderKey,
+    index: int = 7,
+    issued_ms: int | None = None,
+    signer: str = "registry",
+) -> str:
+    issued = (issued_ms or chain.clock) // 1000
+    return issue(
+        key(signer),
+        account(signer).did,
+        "ResidentID",
+        CLAIMS,
+        list(CLAIMS),
+        holder.jwk,
+        issued,
+        issued + 365 * 86_400,
+        StatusReference(account("registry").text, 1, index),
+    )
+
+
+def now(chain: CityChain) -> int:
+    return chain.clock // 1000
+
+
+def test_presenting_only_age_over_18(city: CityChain) -> None:
+    holder = HolderKey()
+    sd_jwt = credential(city, holder)
+    shown = present(sd_jwt, ["age_over_18"], holder, "transit", "n-1", now(city))
+    verified = verify_presentation(shown, view(city), "transit", "n-1", now(city))
+    assert verified.claims == {"age_over_18": True}
+    assert "Alice" not in shown.split("~")[0]  # names travel only as chosen disclosures
+
+
+def rejected(
+    city: CityChain,
+    presentation: str,
+    audience: str = "transit",
+    nonce: str = "n-1",
+    trust: TrustView | None = None,
+    at: int | None = None,
+) -> str:
+    with pytest.raises(CredentialRejected) as caught:
+        verify_presentation(
+            presentation, trust or view(city), audience, nonce, at if at is not None else now(city)
+        )
+    return caught.value.reason
+
+
+def test_tampered_and_foreign_disclosures_are_refused(city: CityChain) -> None:
+    holder = HolderKey()
+    sd_jwt = credential(city, holder)
+    shown = present(sd_jwt, ["age_over_18"], holder, "transit", "n-1", now(city))
+    jwt, disclosure, kb = shown.split("~")
+    forged = disclosure[:-2] + ("AA" if disclosure[-2:] != "AA" else "BB")
+    assert rejected(city, "~".join([jwt, forged, kb])) == "disclosure_not_in_credential"
+    other = present(
+        credential(city, holder), ["age_over_18"], holder, "transit", "n-1", now(city)
+    ).split("~")[1]
+    assert rejected(city, "~".join([jwt, other, kb])) == "disclosure_not_in_credential"
+
+
+def test_key_binding_faults(city: CityChain) -> None:
+    holder = HolderKey()
+    sd_jwt = credential(city, holder)
+    shown = present(sd_jwt, ["age_over_18"], holder, "transit", "n-1", now(city))
+    assert rejected(city, shown.rsplit("~", 1)[0] + "~") == "missing_key_binding"
+    thief = present(sd_jwt, ["age_over_18"], HolderKey(), "transit", "n-1", now(city))
+    assert rejected(city, thief) == "bad_key_binding"
+    assert rejected(city, shown, audience="bank") == "wrong_audience"
+    assert rejected(city, shown, nonce="n-2") == "wrong_nonce"
+    trust = view(city)
+    verify_presentation(shown, trust, "transit", "n-1", now(city))
+    assert rejected(city, shown, trust=trust) == "replayed"
+
+
+def test_expired_revoked_and_suspended(city: CityChain) -> None:
+    holder = HolderKey()
+    shown = present(
+        credential(city, holder, index=9), ["age_over_18"], holder, "transit", "n-1", now(city)
+    )
+    assert rejected(city, shown, at=now(city) + 366 * 86_400) == "expired"
+    assert city.run("registry", action("identity", "set_status", list_id=1, index=9, status=2)).ok
+    assert rejected(city, shown) == "suspended"
+    assert city.run("registry", action("identity", "set_status", list_id=1, index=9, status=1)).ok
+    assert rejected(city, shown) == "revoked"
+
+
+def test_issuer_not_trusted_at_issuance(city: CityChain) -> None:
+    holder = HolderKey()
+    rogue = present(
+        credential(city, holder, signer="land"),
+        ["age_over_18"],
+        holder,
+        "transit",
+        "n-1",
+        now(city),
+    )
+    assert rejected(city, rogue) == "issuer_not_trusted"
+    before = present(
+        credential(city, holder, issued_ms=city.genesis.time_ms),
+        ["age_over_18"],
+        holder,
+        "transit",
+        "n-1",
+        now(city),
+    )
+    assert rejected(city, before) == "issuer_not_trusted"
+
+
+def test_key_rotated_before_issuance(city: CityChain) -> None:
+    holder = HolderKey()
+    old_credential = credential(city, holder)
+    rotate = action(
+        "accounts",
+        "rotate_key",
+        old_key=key("registry").public_key.raw,
+        new_key=key("registry-2").public_key.raw,
+    )
+    assert city.run("registry", rotate, signers=["registry"]).ok
+    # issued before the rotation with the then-current key: still good
+    shown = present(old_credential, ["age_over_18"], holder, "transit", "n-1", now(city))
+    assert verify_presentation(shown, view(city), "transit", "n-1", now(city))
+    # signed with the retired key after the rotation: refused
+    late = issue(
+        key("registry"),
+        account("registry").did,
+        "ResidentID",
+        CLAIMS,
+        list(CLAIMS),
+        holder.jwk,
+        now(city) + 5,
+        now(city) + 86_400,
+        StatusReference(account("registry").text, 1, 3),
+    )
+    shown_late = present(late, ["age_over_18"], holder, "transit", "n-2", now(city) + 5)
+    assert rejected(city, shown_late, nonce="n-2", at=now(city) + 5) == "bad_issuer_signature"
+
+
+def test_wallet_refuses_claims_the_verifier_is_not_registered_for(city: CityChain) -> None:
+    holder = HolderKey()
+    with pytest.raises(CredentialRejected) as caught:
+        present(
+            credential(city, holder),
+            ["age_over_18", "birthdate"],
+            holder,
+            "transit",
+            "n-1",
+            now(city),
+            allowed=["age_over_18"],
+        )
+    assert caught.value.reason == "claim_not_registered"
+    with pytest.raises(CredentialRejected) as missing:
+        present(credential(city, holder), ["shoe_size"], holder, "transit", "n-1", now(city))
+    assert missing.value.reason == "claim_not_in_credential"
+
+
+def test_an_independent_sd_jwt_implementation_verifies_our_credentials(city: CityChain) -> None:
+    """The IETF reference implementation (package sd-jwt) accepts what we issue."""
+    from jwcrypto.jwk import JWK
+    from sd_jwt.verifier import SDJWTVerifier
+
+    holder = HolderKey()
+    shown = present(
+        credential(city, holder), ["age_over_18", "given_name"], holder, "transit", "n-9", now(city)
+    )
+    issuer_jwk = JWK(kty="OKP", crv="Ed25519", x=b64url(key("registry").public_key.raw))
+    verifier = SDJWTVerifier(shown, lambda issuer, header: issuer_jwk, "transit", "n-9")
+    payload = verifier.get_verified_payload()
+    assert payload["age_over_18"] is True and payload["given_name"] == "Alice"
+    assert "birthdate" not in payload
