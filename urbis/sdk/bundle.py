@@ -1,0 +1,107 @@
+"""Offline verification: a bundle of what a verifier needs, taken from the API.
+
+A bus turnstile has no network. Before going out it exports a bundle:
+- trust periods per credential type;
+- the issuers' DID documents, with their key history;
+- the status lists;
+- the height and time the bundle was taken.
+
+Offline, `offline_view` answers from the bundle, and refuses to be trusted
+once it is older than the turnstile's maximum staleness.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from urbis.chain.ids import AccountId
+from urbis.sdk.sdjwt import CredentialRejected, TrustView
+
+Get = Callable[[str], Any]
+
+
+def export_bundle(
+    get: Get,
+    vcts: Iterable[str],
+    status_lists: Iterable[tuple[str, int]],
+    height: int,
+    time_ms: int,
+) -> dict[str, Any]:
+    """Collect trust, issuer keys and status lists through `get(path)` (the node's API)."""
+    trust = {vct: get(f"/v1/identity/trust/{vct}") for vct in vcts}
+    issuers = sorted(
+        {row["issuer"] for rows in trust.values() for row in rows}
+        | {issuer for issuer, _ in status_lists}
+    )
+    dids = {issuer: get(f"/v1/dids/{AccountId.parse(issuer).did}") for issuer in issuers}
+    lists = {
+        f"{issuer}/{list_id}": get(f"/v1/identity/status/{issuer}/{list_id}")
+        for issuer, list_id in status_lists
+    }
+    return {
+        "version": 1,
+        "height": height,
+        "taken_at_ms": time_ms,
+        "trust": trust,
+        "dids": dids,
+        "status_lists": lists,
+    }
+
+
+def offline_view(bundle: dict[str, Any], now_ms: int, max_staleness_ms: int) -> TrustView:
+    age = now_ms - int(bundle["taken_at_ms"])
+    if age > max_staleness_ms:
+        raise CredentialRejected(
+            "stale_cache",
+            f"the offline bundle is {age // 1000} s old; the limit is {max_staleness_ms // 1000} s",
+        )
+    decoded = {
+        name: (
+            int(body["bits"]),
+            zlib.decompress(base64.urlsafe_b64decode(body["lst"] + "=" * (-len(body["lst"]) % 4))),
+            int(body["size"]),
+        )
+        for name, body in bundle["status_lists"].items()
+    }
+
+    def key_at(did: str, time_ms: int) -> list[bytes]:
+        account = did.removeprefix("did:urbis:")
+        document = bundle["dids"].get(account)
+        if document is None:
+            return []
+        held: set[bytes] = set()
+        for change in document["urbis"]["keyHistory"]:
+            if int(change["time_ms"]) > time_ms:
+                break
+            key = bytes.fromhex(change["key"])
+            if change["change"] == "added":
+                held.add(key)
+            else:
+                held.discard(key)
+        return sorted(held)
+
+    def trusted_at(vct: str, issuer: str, time_ms: int) -> bool:
+        for row in bundle["trust"].get(vct, []):
+            if row["issuer"] != issuer:
+                continue
+            return any(
+                int(p["since_ms"]) <= time_ms
+                and (int(p["until_ms"]) == 0 or time_ms < int(p["until_ms"]))
+                for p in row["periods"]
+            )
+        return False
+
+    def status_of(issuer: str, list_id: int, index: int) -> int | None:
+        entry = decoded.get(f"{issuer}/{list_id}")
+        if entry is None:
+            return None
+        bits, packed, size = entry
+        if not 0 <= index < size:
+            return None
+        position = index * bits
+        return (packed[position // 8] >> (position % 8)) & ((1 << bits) - 1)
+
+    return TrustView(key_at=key_at, trusted_at=trusted_at, status_of=status_of)
