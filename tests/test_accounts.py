@@ -70,3 +70,76 @@ def test_rotated_key_signs_and_old_key_no_longer_does(chain: CityChain) -> None:
 def test_removing_the_last_key_is_refused(chain: CityChain) -> None:
     receipt = chain.run("land", action("accounts", "remove_key", key=key("land").public_key.raw))
     assert receipt.code == "accounts.invalid_keys"
+
+
+def recovery_setup(chain: CityChain) -> None:
+    assert create(chain, "alice") == "ok"
+    for helper in ("bob", "carol"):
+        assert create(chain, helper) == "ok"
+    guardians = action(
+        "accounts",
+        "set_guardians",
+        guardians=[account("registry"), account("bob"), account("carol")],
+        threshold=2,
+        delay_blocks=10,
+    )
+    assert chain.run("alice", guardians).ok
+
+
+def propose(new_key: str) -> object:
+    return action(
+        "accounts",
+        "propose_recovery",
+        account=account("alice"),
+        new_keys=[AccountKey(key(new_key).public_key.raw, 1)],
+        new_threshold=1,
+    )
+
+
+def test_guardians_recover_a_lost_account_after_the_delay(chain: CityChain) -> None:
+    recovery_setup(chain)
+    assert chain.run("land", propose("alice-new")).code == "accounts.not_guardian"
+    assert chain.run("bob", propose("alice-new")).ok
+    assert chain.run("bob", propose("alice-new")).code == "accounts.recovery_exists"
+    execute = action("accounts", "execute_recovery", account=account("alice"))
+    assert chain.run("land", execute).code == "accounts.recovery_not_ready"  # 1 of 2
+    approve = action("accounts", "approve_recovery", account=account("alice"))
+    assert chain.run("bob", approve).code == "accounts.already_approved"
+    assert chain.run("registry", approve).ok
+    assert chain.run("land", execute).code == "accounts.recovery_not_ready"  # delay
+    for _ in range(10):
+        chain.block()
+    receipt = chain.run("land", execute)
+    assert receipt.ok and "accounts.recovered" in [e.type for e in receipt.events]
+    new = chain.sign(
+        "alice", [anchor_free()], signers=["alice-new"], sender_account=account("alice")
+    )
+    chain.submit(new)
+    old = chain.sign("alice", [anchor_free()], nonce=new.body.nonce + 1)
+    try:
+        chain.submit(old)
+        raise AssertionError("the lost key still signs")
+    except Exception as error:
+        assert getattr(error, "code", "") == "tx.unknown_signer"
+    history = chain.query("accounts", "account", id=account("alice").text)["key_history"]
+    assert [h["change"] for h in history][-2:] == ["removed", "added"]
+
+
+def anchor_free() -> object:
+    return action("accounts", "add_key", key=key("alice-extra").public_key.raw, weight=1)
+
+
+def test_owner_cancels_a_recovery_during_the_delay(chain: CityChain) -> None:
+    recovery_setup(chain)
+    assert chain.run("bob", propose("attacker")).ok
+    assert chain.run("carol", action("accounts", "approve_recovery", account=account("alice"))).ok
+    assert chain.run("alice", action("accounts", "cancel_recovery")).ok
+    for _ in range(10):
+        chain.block()
+    execute = action("accounts", "execute_recovery", account=account("alice"))
+    assert chain.run("bob", execute).code == "accounts.no_recovery"
+
+
+def test_recovery_needs_guardians(chain: CityChain) -> None:
+    assert create(chain, "alice") == "ok"
+    assert chain.run("registry", propose("x")).code == "accounts.no_guardians"

@@ -6,12 +6,19 @@ from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
 from urbis.modules.accounts import keys
 from urbis.modules.accounts.errors import (
+    AlreadyApproved,
     AlreadyExists,
     InvalidKeys,
     KeyExists,
     KeyNotFound,
+    NoGuardians,
+    NoRecovery,
+    NotGuardian,
+    RecoveryExists,
+    RecoveryNotReady,
     ThresholdUnreachable,
     TooManyKeys,
+    UnknownAccount,
 )
 from urbis.modules.accounts.keeper import read_account
 from urbis.modules.accounts.records import (
@@ -19,10 +26,17 @@ from urbis.modules.accounts.records import (
     Account,
     AccountKey,
     AddKey,
+    ApproveRecovery,
+    CancelRecovery,
     CreateAccount,
+    ExecuteRecovery,
+    Guardians,
     KeyChange,
+    ProposeRecovery,
+    Recovery,
     RemoveKey,
     RotateKey,
+    SetGuardians,
     SetThreshold,
 )
 
@@ -136,3 +150,109 @@ def _replace_keys(
 
 def _change(ctx: Context, key: AccountKey, change: str) -> KeyChange:
     return KeyChange(ctx.block.height, ctx.block.time_ms, key.key, key.weight, change)
+
+
+# -- recovery by guardians ----------------------------------------------------------------
+
+
+def set_guardians(ctx: Context, sender: AccountId, args: SetGuardians) -> None:
+    for guardian in args.guardians:
+        if read_account(ctx.state, guardian) is None:
+            raise UnknownAccount(f"guardian {guardian} has no account")
+    if ctx.state.get(keys.recovery(sender)) is not None:
+        raise RecoveryExists("a recovery is under way; cancel it first")
+    ctx.state.put_record(
+        keys.guardians(sender), Guardians(list(args.guardians), args.threshold, args.delay_blocks)
+    )
+    ctx.emit(
+        "accounts.guardians_set",
+        account=sender,
+        guardians=len(args.guardians),
+        threshold=args.threshold,
+        delay_blocks=args.delay_blocks,
+    )
+
+
+def propose_recovery(ctx: Context, sender: AccountId, args: ProposeRecovery) -> None:
+    guardians = _guardians_of(ctx, args.account, sender)
+    if ctx.state.get(keys.recovery(args.account)) is not None:
+        raise RecoveryExists(f"a recovery of {args.account} is under way")
+    check_key_set(args.new_keys, args.new_threshold)
+    recovery = Recovery(
+        list(args.new_keys),
+        args.new_threshold,
+        [sender],
+        ctx.block.height,
+        ctx.block.height + guardians.delay_blocks,
+    )
+    ctx.state.put_record(keys.recovery(args.account), recovery)
+    ctx.emit(
+        "accounts.recovery_proposed",
+        account=args.account,
+        by=sender,
+        ready_at_height=recovery.ready_at_height,
+    )
+
+
+def approve_recovery(ctx: Context, sender: AccountId, args: ApproveRecovery) -> None:
+    _guardians_of(ctx, args.account, sender)
+    recovery = _recovery(ctx, args.account)
+    if sender in recovery.approvals:
+        raise AlreadyApproved(f"{sender} already approved this recovery")
+    approvals = [*recovery.approvals, sender]
+    ctx.state.put_record(
+        keys.recovery(args.account),
+        Recovery(
+            recovery.new_keys,
+            recovery.new_threshold,
+            approvals,
+            recovery.started_height,
+            recovery.ready_at_height,
+        ),
+    )
+    ctx.emit(
+        "accounts.recovery_approved", account=args.account, by=sender, approvals=len(approvals)
+    )
+
+
+def cancel_recovery(ctx: Context, sender: AccountId, args: CancelRecovery) -> None:
+    _recovery(ctx, sender)
+    ctx.state.delete(keys.recovery(sender))
+    ctx.emit("accounts.recovery_cancelled", account=sender)
+
+
+def execute_recovery(ctx: Context, sender: AccountId, args: ExecuteRecovery) -> None:
+    recovery = _recovery(ctx, args.account)
+    guardians = ctx.state.get_record(keys.guardians(args.account), Guardians)
+    assert guardians is not None, "a recovery exists only where guardians are set"
+    approved = sum(1 for g in recovery.approvals if g in guardians.guardians)
+    if approved < guardians.threshold:
+        raise RecoveryNotReady(f"{approved} of {guardians.threshold} guardians approved")
+    if ctx.block.height < recovery.ready_at_height:
+        raise RecoveryNotReady(
+            f"the owner may still cancel until height {recovery.ready_at_height}"
+        )
+    account = _own(ctx, args.account)
+    removed = [_change(ctx, k, "removed") for k in account.keys]
+    added = [_change(ctx, k, "added") for k in recovery.new_keys]
+    _replace_keys(
+        ctx, args.account, account, recovery.new_keys, recovery.new_threshold, [*removed, *added]
+    )
+    ctx.state.delete(keys.recovery(args.account))
+    ctx.emit("accounts.recovered", account=args.account, by=sender, keys=len(recovery.new_keys))
+
+
+def _guardians_of(ctx: Context, account: AccountId, sender: AccountId) -> Guardians:
+    guardians = ctx.state.get_record(keys.guardians(account), Guardians)
+    if guardians is None:
+        raise NoGuardians(f"{account} named no guardians")
+    if sender not in guardians.guardians:
+        raise NotGuardian(f"{sender} is not a guardian of {account}")
+    return guardians
+
+
+def _recovery(ctx: Context, account: AccountId) -> Recovery:
+    recovery = ctx.state.get_record(keys.recovery(account), Recovery)
+    if recovery is None:
+        raise NoRecovery(f"no recovery of {account} is under way")
+    return recovery

@@ -11,3 +11,11 @@ def account(account_id: AccountId) -> bytes:
 
 def nonce(account_id: AccountId) -> bytes:
     return b"accounts/nonce/" + account_id.raw
+
+
+def guardians(account_id: AccountId) -> bytes:
+    return b"accounts/guardians/" + account_id.raw
+
+
+def recovery(account_id: AccountId) -> bytes:
+    return b"accounts/recovery/" + account_id.raw

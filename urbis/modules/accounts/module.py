@@ -28,9 +28,14 @@ from urbis.modules.accounts.keeper import (
 from urbis.modules.accounts.records import (
     AccountKey,
     AddKey,
+    ApproveRecovery,
+    CancelRecovery,
     CreateAccount,
+    ExecuteRecovery,
+    ProposeRecovery,
     RemoveKey,
     RotateKey,
+    SetGuardians,
     SetThreshold,
 )
 
@@ -79,6 +84,33 @@ module = Module(
         "rotate_key": ActionSpec(RotateKey, handlers.rotate_key, None, "Replace one of your keys"),
         "set_threshold": ActionSpec(
             SetThreshold, handlers.set_threshold, None, "Change your signature threshold"
+        ),
+        "set_guardians": ActionSpec(
+            SetGuardians,
+            handlers.set_guardians,
+            None,
+            "Name who may recover your account, and the delay",
+        ),
+        "propose_recovery": ActionSpec(
+            ProposeRecovery,
+            handlers.propose_recovery,
+            None,
+            "Guardian: propose new keys for a lost account",
+        ),
+        "approve_recovery": ActionSpec(
+            ApproveRecovery, handlers.approve_recovery, None, "Guardian: approve a recovery"
+        ),
+        "cancel_recovery": ActionSpec(
+            CancelRecovery,
+            handlers.cancel_recovery,
+            None,
+            "Owner: stop a recovery during its delay",
+        ),
+        "execute_recovery": ActionSpec(
+            ExecuteRecovery,
+            handlers.execute_recovery,
+            None,
+            "Anyone: apply an approved recovery after its delay",
         ),
     },
     queries={"account": query_account},

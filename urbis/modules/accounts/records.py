@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PUBLIC_KEY_SIZE
 
 KEYS_PER_ACCOUNT_MAX = 16
@@ -86,3 +87,66 @@ class RotateKey:
 @dataclass(frozen=True, slots=True)
 class SetThreshold:
     threshold: int
+
+
+RECOVERY_DELAY_MAX = 1_000_000
+GUARDIANS_MAX = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Guardians:
+    """Who may replace the account's keys if the owner loses them, and after how long."""
+
+    guardians: list[AccountId]
+    threshold: int
+    delay_blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    new_keys: list[AccountKey]
+    new_threshold: int
+    approvals: list[AccountId]
+    started_height: int
+    ready_at_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetGuardians:
+    guardians: list[AccountId]
+    threshold: int
+    delay_blocks: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.guardians) <= GUARDIANS_MAX:
+            raise ValueError(f"1 to {GUARDIANS_MAX} guardians")
+        if len(set(self.guardians)) != len(self.guardians):
+            raise ValueError("guardians must be distinct")
+        if not 1 <= self.threshold <= len(self.guardians):
+            raise ValueError("threshold must be 1 to the number of guardians")
+        if not 1 <= self.delay_blocks <= RECOVERY_DELAY_MAX:
+            raise ValueError(f"delay_blocks must be 1 to {RECOVERY_DELAY_MAX}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProposeRecovery:
+    """A guardian proposes the keys that replace a lost account's keys."""
+
+    account: AccountId
+    new_keys: list[AccountKey]
+    new_threshold: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveRecovery:
+    account: AccountId
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRecovery:
+    """The owner (who has not lost the keys after all) stops a recovery during the delay."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteRecovery:
+    account: AccountId
