@@ -152,3 +152,225 @@ def revoke(
     """
     value = 0 if reinstate else (2 if suspend else 1)
     _act(home, api, signer, "set_status", as_json, list_id=list_id, index=index, status=value)
+
+
+@app.command("define")
+def define(
+    vct: str,
+    claims: Annotated[str, typer.Option(help="Comma-separated claim names")],
+    signer: FromOption,
+    disclosable: Annotated[
+        str | None, typer.Option(help="Selectively disclosable claims [default: all]")
+    ] = None,
+    validity_days: Annotated[int, typer.Option(help="Validity of credentials")] = 365,
+    schema: Annotated[Path | None, typer.Option(help="JSON schema file")] = None,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Define a credential type (registry.trust_admin).
+
+    Example: urbis id define TransitPass --claims zone,valid_until,concession --from registry
+    """
+    import hashlib
+
+    names = [c.strip() for c in claims.split(",") if c.strip()]
+    hidden = names if disclosable is None else [c.strip() for c in disclosable.split(",")]
+    digest = hashlib.sha256(schema.read_bytes() if schema else vct.encode()).digest()
+    _act(
+        home,
+        api,
+        signer,
+        "define_type",
+        as_json,
+        vct=vct,
+        schema_hash=digest,
+        claims=names,
+        disclosable=hidden,
+        validity_days=validity_days,
+    )
+
+
+@app.command("issue")
+def issue_command(
+    vct: str,
+    holder_jwk: Annotated[Path, typer.Option(help="The holder's key (from `urbis wallet key`)")],
+    claims: Annotated[str, typer.Option(help="Claims as JSON")],
+    signer: FromOption,
+    status_list: Annotated[int, typer.Option(help="Your status list id")] = 1,
+    index: Annotated[int | None, typer.Option(help="Status index [default: random]")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the SD-JWT")] = Path("credential.sdjwt"),
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+) -> None:
+    """Issue an SD-JWT VC signed with your department key, bound to the holder's key.
+
+    Example: urbis id issue TransitPass --holder-jwk alice.jwk
+    --claims '{"zone": "A"}' --from registry
+    """
+    import secrets
+    import time
+
+    from urbis.cli.common import passphrase_for
+    from urbis.sdk.sdjwt import StatusReference, issue
+    from urbis.sdk.wallet import Wallet
+
+    root = home_path(home)
+    with reported():
+        wallet = Wallet(root / "keys")
+        issuer_key = passphrase_for(wallet, signer)
+        issuer = wallet.info(signer).account
+        definition = _get(api, f"/v1/identity/types/{vct}")
+        listing = _get(api, f"/v1/identity/status/{issuer.text}/{status_list}")
+    values = json.loads(claims)
+    unknown = sorted(set(values) - set(definition["claims"]))
+    if unknown:
+        from urbis.cli.common import fail
+
+        fail("identity.unknown_claim", f"{vct} has no claim(s) {', '.join(unknown)}", 2)
+    now = int(time.time())
+    slot = index if index is not None else secrets.randbelow(int(listing["size"]))
+    sd_jwt = issue(
+        issuer_key,
+        issuer.did,
+        vct,
+        values,
+        definition["disclosable"],
+        json.loads(holder_jwk.read_text()),
+        now,
+        now + int(definition["validity_days"]) * 86_400,
+        StatusReference(issuer.text, status_list, slot),
+    )
+    out.write_text(sd_jwt)
+    stdout.print(f"issued {vct} to the holder key in {holder_jwk} → {out} (status index {slot})")
+
+
+@app.command("verify")
+def verify_command(
+    presentation: Annotated[Path, typer.Argument(help="File with the presentation")],
+    audience: Annotated[str, typer.Option(help="Your verifier id (the audience)")],
+    nonce: Annotated[str, typer.Option(help="The nonce you asked with")],
+    bundle: Annotated[Path | None, typer.Option(help="Offline bundle (no network)")] = None,
+    max_age: Annotated[int, typer.Option(help="Oldest acceptable bundle, seconds")] = 86_400,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a presentation online (from the chain) or offline (from a bundle).
+
+    Exits 1 with the reason (revoked, expired, wrong_nonce, …) when it fails.
+
+    Example: urbis id verify ride.txt --audience turnstile-17 --nonce 8f2c --bundle city.json
+    """
+    import time
+
+    from urbis.cli.common import fail
+    from urbis.sdk.bundle import export_bundle, offline_view
+    from urbis.sdk.sdjwt import CredentialRejected, unb64url, verify_presentation
+
+    text = presentation.read_text().strip()
+    now_ms = int(time.time() * 1000)
+    try:
+        if bundle is not None:
+            view = offline_view(json.loads(bundle.read_text()), now_ms, max_age * 1000)
+        else:
+            payload = json.loads(unb64url(text.split("~")[0].split(".")[1]))
+            status = payload.get("status", {}).get("status_list", {})
+            issuer, _, list_id = (
+                str(status.get("uri", "")).removeprefix("urbis:status/").partition("/")
+            )
+            with reported():
+                fresh = export_bundle(
+                    lambda path: _get(api, path),
+                    [payload["vct"]],
+                    [(issuer, int(list_id))] if list_id else [],
+                    0,
+                    now_ms,
+                )
+            view = offline_view(fresh, now_ms, max_age * 1000)
+        verified = verify_presentation(text, view, audience, nonce, now_ms // 1000)
+    except CredentialRejected as error:
+        fail(f"credential.{error.reason}", error.detail)
+    emit(
+        {"issuer": verified.issuer, "vct": verified.vct, "claims": verified.claims},
+        as_json,
+        lambda d: table(f"Valid {d['vct']} from {d['issuer']}", list(d["claims"].items())),
+    )
+
+
+@app.command("cache-export")
+def cache_export(
+    vct: Annotated[list[str], typer.Option("--vct", help="Credential types to accept")],
+    status: Annotated[
+        list[str],
+        typer.Option("--status", help="Status lists as ISSUER/LIST (account id or key name)"),
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the bundle")] = Path("bundle.json"),
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+) -> None:
+    """Export what an offline verifier needs: trust, issuer keys, status lists.
+
+    Example: urbis id cache-export --vct TransitPass --status registry/1 --out turnstile.json
+    """
+    from urbis.sdk.bundle import export_bundle
+
+    lists = []
+    for item in status:
+        who, _, list_id = item.partition("/")
+        lists.append((account_or_key(who, home_path(home)).text, int(list_id)))
+    with reported():
+        status_now = _get(api, "/v1/status")
+        block = _get(api, "/v1/blocks/latest")["header"]
+        data = export_bundle(
+            lambda path: _get(api, path), vct, lists, status_now["height"], block["time_ms"]
+        )
+    out.write_text(json.dumps(data))
+    stdout.print(f"bundle at height {data['height']} → {out}")
+
+
+@app.command("status-list")
+def status_list_create(
+    list_id: int,
+    signer: FromOption,
+    size: Annotated[int, typer.Option(help="Entries")] = 1_048_576,
+    bits: Annotated[int, typer.Option(help="Bits per entry")] = 2,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create one of your status lists.
+
+    Example: urbis id status-list 1 --from registry
+    """
+    _act(home, api, signer, "create_status_list", as_json, list_id=list_id, size=size, bits=bits)
+
+
+@app.command("register-verifier")
+def register_verifier(
+    verifier: str,
+    name: str,
+    allow: Annotated[list[str], typer.Option("--allow", help="VCT:claim,claim (repeatable)")],
+    signer: FromOption,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Say what a verifier may request (registry.trust_admin).
+
+    Example: urbis id register-verifier transit "City Transit"
+    --allow ResidentID:age_over_18 --from registry
+    """
+    allowed: dict[str, list[str]] = {}
+    for item in allow:
+        vct, _, claims = item.partition(":")
+        allowed[vct] = [c.strip() for c in claims.split(",") if c.strip()]
+    _act(
+        home,
+        api,
+        signer,
+        "register_verifier",
+        as_json,
+        verifier=account_or_key(verifier, home_path(home)),
+        name=name,
+        allowed_claims=allowed,
+    )

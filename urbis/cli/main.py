@@ -19,6 +19,7 @@ from urbis.cli import pay as pay_cli
 from urbis.cli import proposal as proposal_cli
 from urbis.cli import role as role_cli
 from urbis.cli import testnet as testnet_cli
+from urbis.cli import wallet as wallet_cli
 from urbis.cli.common import (
     ApiOption,
     HomeOption,
@@ -50,6 +51,7 @@ app.add_typer(proposal_cli.app, name="proposal")
 app.add_typer(testnet_cli.app, name="testnet")
 app.add_typer(pay_cli.app, name="pay")
 app.add_typer(identity_cli.app, name="id")
+app.add_typer(wallet_cli.app, name="wallet")
 
 DEFAULT_HOME_PATH = Path("~/.urbis")
 

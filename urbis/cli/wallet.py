@@ -1,0 +1,175 @@
+"""`urbis wallet`: a resident's credentials and holder key, and presenting them."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives import serialization
+
+from urbis.cli.common import HomeOption, JsonOption, client, emit, fail, home_path, reported, stdout
+from urbis.sdk.sdjwt import CredentialRejected, HolderKey, disclosures_of, present, unb64url
+
+app = typer.Typer(help="Your credentials (SD-JWT VC) and holder key", no_args_is_help=True)
+DEFAULT_HOME = Path("~/.urbis")
+
+
+def _folder(home: Path) -> Path:
+    return home_path(home) / "wallet"
+
+
+def load_holder(home: Path) -> HolderKey:
+    path = _folder(home) / "holder.pem"
+    if not path.exists():
+        fail("wallet.no_holder_key", f"no holder key in {path.parent}; run `urbis wallet init`")
+    password = os.environ.get("URBIS_PASSPHRASE", "").encode() or None
+    try:
+        private = serialization.load_pem_private_key(path.read_bytes(), password)
+    except (ValueError, TypeError) as error:
+        fail("wallet.error", f"cannot open the holder key: {error}")
+    return HolderKey(private)  # type: ignore[arg-type]
+
+
+@app.command("init")
+def init(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None:
+    """Create this wallet's holder key (P-256); credentials are bound to it.
+
+    Example: URBIS_PASSPHRASE=… urbis wallet init
+    """
+    folder = _folder(home)
+    path = folder / "holder.pem"
+    if path.exists():
+        fail("wallet.exists", f"{path} exists already")
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = HolderKey()
+    passphrase = os.environ.get("URBIS_PASSPHRASE", "").encode()
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    pem = holder.private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    emit({"jwk": holder.jwk}, as_json, lambda d: stdout.print_json(json.dumps(d["jwk"])))
+
+
+@app.command("key")
+def key(home: HomeOption = DEFAULT_HOME) -> None:
+    """Print the holder key (public JWK) to give an issuer.
+
+    Example: urbis wallet key > holder.jwk
+    """
+    typer.echo(json.dumps(load_holder(home).jwk))
+
+
+@app.command("add")
+def add(
+    credential: Annotated[Path, typer.Argument(help="File with the SD-JWT", exists=True)],
+    name: Annotated[str, typer.Option(help="Name to keep it under")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Keep a credential an issuer gave you.
+
+    Example: urbis wallet add resident.sdjwt --name resident-id
+    """
+    text = credential.read_text().strip()
+    claims = sorted(disclosures_of(text))
+    target = _folder(home) / "credentials" / f"{name}.sdjwt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    stdout.print(f"kept {name}: disclosable claims {', '.join(claims)}")
+
+
+@app.command("list")
+def list_credentials(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None:
+    """Show your credentials and the claims each can disclose.
+
+    Example: urbis wallet list
+    """
+    folder = _folder(home) / "credentials"
+    rows = []
+    for path in sorted(folder.glob("*.sdjwt")) if folder.exists() else []:
+        text = path.read_text()
+        payload = json.loads(unb64url(text.split("~")[0].split(".")[1]))
+        rows.append(
+            {
+                "name": path.stem,
+                "vct": payload.get("vct"),
+                "issuer": payload.get("iss"),
+                "claims": sorted(disclosures_of(text)),
+            }
+        )
+    emit(
+        rows,
+        as_json,
+        lambda items: (
+            [
+                stdout.print(f"[bold]{r['name']}[/] {r['vct']} ({', '.join(r['claims'])})")
+                for r in items
+            ]
+            or stdout.print("No credentials.")
+        ),
+    )
+
+
+@app.command("present")
+def present_command(
+    name: Annotated[str, typer.Argument(help="Credential name in the wallet")],
+    claims: Annotated[str, typer.Option(help="Comma-separated claims to disclose")],
+    audience: Annotated[str, typer.Option(help="The verifier (its account id)")],
+    nonce: Annotated[str | None, typer.Option(help="The verifier's nonce")] = None,
+    api: Annotated[str | None, typer.Option("--api", envvar="URBIS_API")] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            help="Skip the registration check (the verifier is offline, e.g. a turnstile)"
+        ),
+    ] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Present only the chosen claims, bound to the verifier's nonce and audience.
+
+    The wallet refuses claims the verifier is not registered to request.
+
+    Example: urbis wallet present resident-id --claims age_over_18 --audience urbis1… --nonce 8f2c
+    """
+    path = _folder(home) / "credentials" / f"{name}.sdjwt"
+    if not path.exists():
+        fail("wallet.no_credential", f"no credential {name!r}")
+    text = path.read_text()
+    chosen = [c.strip() for c in claims.split(",") if c.strip()]
+    allowed = None
+    if not offline:
+        vct = json.loads(unb64url(text.split("~")[0].split(".")[1]))["vct"]
+        with reported():
+            registration = client(api).send(_request(f"/v1/identity/verifiers/{audience}"))
+        allowed = registration["allowed_claims"].get(vct, [])
+    import time
+
+    try:
+        shown = present(
+            text,
+            chosen,
+            load_holder(home),
+            audience,
+            nonce or secrets.token_hex(8),
+            int(time.time()),
+            allowed,
+        )
+    except CredentialRejected as error:
+        fail(f"wallet.{error.reason}", error.detail)
+    typer.echo(shown)
+
+
+def _request(path: str) -> object:
+    from urbis.sdk.client import Request
+
+    return Request("GET", path)
