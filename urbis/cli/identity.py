@@ -35,9 +35,11 @@ def _get(api: str | None, path: str, **params: Any) -> Any:
     return http.send(Request("GET", path, params or None))
 
 
-def _act(home: Path, api: str | None, signer: str, name: str, as_json: bool, **args: Any) -> None:
+def _act(
+    home: Path, api: str | None, signer: str, action_name: str, as_json: bool, /, **args: Any
+) -> None:
     def build(builder: TxBuilder) -> None:
-        builder.add("identity", name, **args)
+        builder.add("identity", action_name, **args)
 
     with reported():
         receipt = require_ok(send_actions(api, home_path(home), signer, build))

@@ -67,7 +67,7 @@ def _id(value: str | None) -> bytes:
 
 
 def _act(
-    home: Path, api: str | None, signer: str, module_action: str, as_json: bool, **args: Any
+    home: Path, api: str | None, signer: str, module_action: str, as_json: bool, /, **args: Any
 ) -> dict[str, Any]:
     def build(builder: TxBuilder) -> None:
         builder.add("payments", module_action, **args)

@@ -1,0 +1,272 @@
+"""`urbis id` and `urbis wallet` as real processes: the resident ID story end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.process import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def cli(home: Path, api: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api, "URBIS_PASSPHRASE": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "urbis.cli.main", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
+    city, alice, port = tmp_path / "city", tmp_path / "alice", free_port()
+    api = f"http://127.0.0.1:{port}"
+    node = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "urbis.cli.main",
+            "up",
+            "--home",
+            str(city),
+            "--port",
+            str(port),
+            "--block-interval-ms",
+            "100",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def run(*args: str, home: Path = city) -> subprocess.CompletedProcess[str]:
+        result = cli(home, api, *args, cwd=tmp_path)
+        return result
+
+    def ok(*args: str, home: Path = city) -> str:
+        result = run(*args, home=home)
+        assert result.returncode == 0, f"{args}: {result.stderr}{result.stdout}"
+        return result.stdout
+
+    try:
+        for _ in range(100):
+            if run("status").returncode == 0:
+                break
+            time.sleep(0.2)
+        ok("role", "grant", "registry.trust_admin", "registry", "--from", "registry")
+        ok(
+            "id",
+            "define",
+            "ResidentID",
+            "--claims",
+            "given_name,family_name,birthdate,age_over_18",
+            "--from",
+            "registry",
+        )
+        ok(
+            "id",
+            "define",
+            "TransitPass",
+            "--claims",
+            "zone,valid_until,concession",
+            "--from",
+            "registry",
+        )
+        for vct in ("ResidentID", "TransitPass"):
+            ok("id", "trust", vct, "registry", "--from", "registry")
+        ok("id", "status-list", "1", "--size", "4096", "--from", "registry")
+        transport = json.loads(ok("keys", "show", "transport", "--json"))["account"]
+        ok(
+            "id",
+            "register-verifier",
+            transport,
+            "City Transit",
+            "--allow",
+            "ResidentID:age_over_18",
+            "--from",
+            "registry",
+        )
+
+        ok("wallet", "init", home=alice)
+        (tmp_path / "alice.jwk").write_text(ok("wallet", "key", home=alice))
+        ok(
+            "id",
+            "issue",
+            "ResidentID",
+            "--holder-jwk",
+            "alice.jwk",
+            "--claims",
+            json.dumps(
+                {
+                    "given_name": "Alice",
+                    "family_name": "Muster",
+                    "birthdate": "1990-04-01",
+                    "age_over_18": True,
+                }
+            ),
+            "--index",
+            "5",
+            "--out",
+            "resident.sdjwt",
+            "--from",
+            "registry",
+        )
+        ok(
+            "id",
+            "issue",
+            "TransitPass",
+            "--holder-jwk",
+            "alice.jwk",
+            "--claims",
+            json.dumps({"zone": "A", "valid_until": "2027-01-31", "concession": "student"}),
+            "--index",
+            "6",
+            "--out",
+            "transit.sdjwt",
+            "--from",
+            "registry",
+        )
+        ok("wallet", "add", "resident.sdjwt", "--name", "resident-id", home=alice)
+        ok("wallet", "add", "transit.sdjwt", "--name", "transit", home=alice)
+
+        greedy = run(
+            "wallet",
+            "present",
+            "resident-id",
+            "--claims",
+            "age_over_18,birthdate",
+            "--audience",
+            transport,
+            "--nonce",
+            "n1",
+            home=alice,
+        )
+        assert greedy.returncode == 1 and "wallet.claim_not_registered" in greedy.stderr
+        (tmp_path / "age.txt").write_text(
+            ok(
+                "wallet",
+                "present",
+                "resident-id",
+                "--claims",
+                "age_over_18",
+                "--audience",
+                transport,
+                "--nonce",
+                "n1",
+                home=alice,
+            )
+        )
+        verified = json.loads(
+            ok("id", "verify", "age.txt", "--audience", transport, "--nonce", "n1", "--json")
+        )
+        assert verified["claims"] == {"age_over_18": True}
+
+        ok(
+            "id",
+            "cache-export",
+            "--vct",
+            "TransitPass",
+            "--status",
+            "registry/1",
+            "--out",
+            "turnstile.json",
+        )
+        (tmp_path / "ride.txt").write_text(
+            ok(
+                "wallet",
+                "present",
+                "transit",
+                "--claims",
+                "zone",
+                "--audience",
+                "turnstile-17",
+                "--nonce",
+                "t1",
+                "--offline",
+                home=alice,
+            )
+        )
+        ride = json.loads(
+            ok(
+                "id",
+                "verify",
+                "ride.txt",
+                "--audience",
+                "turnstile-17",
+                "--nonce",
+                "t1",
+                "--bundle",
+                "turnstile.json",
+                "--json",
+            )
+        )
+        assert ride["claims"]["zone"] == "A"
+
+        ok("id", "revoke", "1", "5", "--from", "registry")
+        ok("id", "revoke", "1", "6", "--from", "registry")
+        (tmp_path / "age2.txt").write_text(
+            ok(
+                "wallet",
+                "present",
+                "resident-id",
+                "--claims",
+                "age_over_18",
+                "--audience",
+                transport,
+                "--nonce",
+                "n2",
+                home=alice,
+            )
+        )
+        online = run("id", "verify", "age2.txt", "--audience", transport, "--nonce", "n2")
+        assert online.returncode == 1 and "credential.revoked" in online.stderr
+        ok(
+            "id",
+            "cache-export",
+            "--vct",
+            "TransitPass",
+            "--status",
+            "registry/1",
+            "--out",
+            "turnstile.json",
+        )
+        (tmp_path / "ride2.txt").write_text(
+            ok(
+                "wallet",
+                "present",
+                "transit",
+                "--claims",
+                "zone",
+                "--audience",
+                "turnstile-17",
+                "--nonce",
+                "t2",
+                "--offline",
+                home=alice,
+            )
+        )
+        offline = run(
+            "id",
+            "verify",
+            "ride2.txt",
+            "--audience",
+            "turnstile-17",
+            "--nonce",
+            "t2",
+            "--bundle",
+            "turnstile.json",
+        )
+        assert offline.returncode == 1 and "credential.revoked" in offline.stderr
+    finally:
+        node.send_signal(signal.SIGINT)
+        node.wait(30)
