@@ -252,3 +252,67 @@ def test_an_independent_sd_jwt_implementation_verifies_our_credentials(city: Cit
     payload = verifier.get_verified_payload()
     assert payload["age_over_18"] is True and payload["given_name"] == "Alice"
     assert "birthdate" not in payload
+
+
+# RFC 9901 §4.2.1-§4.2.3 publish these values; they pin the digest rule (SHA-256 over the
+# base64url text of the disclosure, not over the bytes it decodes to).
+RFC_DISCLOSURE = "WyJfMjZiYzRMVC1hYzZxMktJNmNCVzVlcyIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0"
+RFC_DIGEST = "X9yH0Ajrdm1Oij4tWso9UzzKJvPoDxwmuEcO3XAdRC0"
+RFC_ARRAY_DISCLOSURE = "WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgIkZSIl0"
+RFC_ARRAY_DIGEST = "w0I8EKcdCtUPkGCNUrfwVp2xEgNjtoIDlOxc9-PlOhs"
+
+
+def test_digests_match_the_rfc_9901_examples() -> None:
+    import json
+
+    from urbis.sdk.sdjwt import digest, unb64url
+
+    assert digest(RFC_DISCLOSURE) == RFC_DIGEST
+    assert digest(RFC_ARRAY_DISCLOSURE) == RFC_ARRAY_DIGEST
+    assert json.loads(unb64url(RFC_DISCLOSURE)) == [
+        "_26bc4LT-ac6q2KI6cBW5es",
+        "family_name",
+        "Möbius",
+    ]
+
+
+def test_a_disclosure_encoded_as_the_rfc_prints_it_is_accepted(city: CityChain) -> None:
+    """Another issuer's encoding (spaces, escaped umlaut) verifies: we hash the text as sent."""
+    import json
+
+    from urbis.sdk import sdjwt
+
+    holder = HolderKey()
+    issued = now(city)
+    payload = {
+        "iss": account("registry").did,
+        "vct": "ResidentID",
+        "iat": issued,
+        "exp": issued + 86_400,
+        "cnf": {"jwk": holder.jwk},
+        "_sd_alg": "sha-256",
+        "_sd": [RFC_DIGEST],
+    }
+    header = {"alg": "EdDSA", "typ": sdjwt.TYP}
+    jwt = sdjwt._jws(header, payload, key("registry").sign)
+    shown = present(f"{jwt}~{RFC_DISCLOSURE}~", ["family_name"], holder, "v", "n", issued)
+    verified = verify_presentation(shown, view(city), "v", "n", issued)
+    assert verified.claims == {"family_name": "Möbius"}
+    assert json.loads(sdjwt.unb64url(RFC_DISCLOSURE))[2] == "Möbius"
+
+
+def test_resident_id_derives_age_flags_at_issuance() -> None:
+    from datetime import date
+
+    from urbis.modules.identity.types import derive_claims
+
+    claims = derive_claims("ResidentID", {"birthdate": "2008-12-02"}, date(2026, 12, 1))
+    assert claims["age_over_18"] is False
+    assert (
+        derive_claims("ResidentID", {"birthdate": "2008-12-01"}, date(2026, 12, 1))["age_over_18"]
+        is True
+    )
+    assert (
+        derive_claims("ResidentID", {"birthdate": "1961-06-30"}, date(2026, 12, 1))["age_over_65"]
+        is True
+    )

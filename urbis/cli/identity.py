@@ -176,7 +176,19 @@ def define(
     """
     import hashlib
 
-    names = [c.strip() for c in claims.split(",") if c.strip()]
+    from urbis.cli.common import fail
+    from urbis.modules.identity.types import STANDARD_TYPES
+
+    if claims is None:
+        if vct not in STANDARD_TYPES:
+            fail(
+                "cli.bad_type",
+                f"{vct} is not shipped ({', '.join(STANDARD_TYPES)}); give --claims",
+                2,
+            )
+        names = list(STANDARD_TYPES[vct]["claims"])
+    else:
+        names = [c.strip() for c in claims.split(",") if c.strip()]
     hidden = names if disclosable is None else [c.strip() for c in disclosable.split(",")]
     digest = hashlib.sha256(schema.read_bytes() if schema else vct.encode()).digest()
     _act(
@@ -224,7 +236,14 @@ def issue_command(
         issuer = wallet.info(signer).account
         definition = _get(api, f"/v1/identity/types/{vct}")
         listing = _get(api, f"/v1/identity/status/{issuer.text}/{status_list}")
-    values = json.loads(claims)
+    from datetime import UTC, datetime
+
+    from urbis.modules.identity.types import derive_claims
+
+    given = json.loads(claims)
+    derived = derive_claims(vct, given, datetime.now(tz=UTC).date())
+    # derived flags fill only the claims this type defines
+    values = {k: v for k, v in derived.items() if k in given or k in definition["claims"]}
     unknown = sorted(set(values) - set(definition["claims"]))
     if unknown:
         from urbis.cli.common import fail
