@@ -318,7 +318,12 @@ def verify_command(
     )
 
 
-@app.command("cache-export")
+cache_app = typer.Typer(help="Offline verification bundles", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("export")
+@app.command("cache-export", hidden=True)
 def cache_export(
     vct: Annotated[list[str], typer.Option("--vct", help="Credential types to accept")],
     status: Annotated[
@@ -331,7 +336,7 @@ def cache_export(
 ) -> None:
     """Export what an offline verifier needs: trust, issuer keys, status lists.
 
-    Example: urbis id cache-export --vct TransitPass --status registry/1 --out turnstile.json
+    Example: urbis id cache export --vct TransitPass --status registry/1 --out turnstile.json
     """
     from urbis.sdk.bundle import export_bundle
 
