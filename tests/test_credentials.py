@@ -316,3 +316,30 @@ def test_resident_id_derives_age_flags_at_issuance() -> None:
         derive_claims("ResidentID", {"birthdate": "1961-06-30"}, date(2026, 12, 1))["age_over_65"]
         is True
     )
+
+
+def test_sdk_objects_issue_keep_present_verify(city: CityChain, tmp_path: Path) -> None:
+    from urbis.sdk import CredentialWallet, Issuer, Verifier
+
+    issuer = Issuer(key("registry"), account("registry").did)
+    wallet = CredentialWallet(tmp_path / "wallet", HolderKey())
+    verifier = Verifier("transit", view(city))
+    credential = issuer.issue(
+        "ResidentID",
+        CLAIMS,
+        list(CLAIMS),
+        wallet.holder.jwk,
+        now(city),
+        86_400,
+        StatusReference(account("registry").text, 1, 11),
+    )
+    assert "age_over_18" in wallet.add("resident", credential)
+    assert wallet.list()[0]["vct"] == "ResidentID"
+    nonce = verifier.challenge()
+    shown = wallet.present(
+        "resident", ["age_over_18"], "transit", nonce, now(city), allowed=["age_over_18"]
+    )
+    assert verifier.verify(shown, nonce, now(city)).claims == {"age_over_18": True}
+    with pytest.raises(CredentialRejected) as replay:
+        verifier.verify(shown, nonce, now(city))
+    assert replay.value.reason == "replayed"

@@ -12,7 +12,8 @@ import typer
 from cryptography.hazmat.primitives import serialization
 
 from urbis.cli.common import HomeOption, JsonOption, client, emit, fail, home_path, reported, stdout
-from urbis.sdk.sdjwt import CredentialRejected, HolderKey, disclosures_of, present, unb64url
+from urbis.sdk.credentials import CredentialWallet
+from urbis.sdk.sdjwt import CredentialRejected, HolderKey, unb64url
 
 app = typer.Typer(help="Your credentials (SD-JWT VC) and holder key", no_args_is_help=True)
 DEFAULT_HOME = Path("~/.urbis")
@@ -80,11 +81,7 @@ def add(
 
     Example: urbis wallet add resident.sdjwt --name resident-id
     """
-    text = credential.read_text().strip()
-    claims = sorted(disclosures_of(text))
-    target = _folder(home) / "credentials" / f"{name}.sdjwt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    claims = _wallet(home, with_key=False).add(name, credential.read_text())
     stdout.print(f"kept {name}: disclosable claims {', '.join(claims)}")
 
 
@@ -94,19 +91,7 @@ def list_credentials(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = Fals
 
     Example: urbis wallet list
     """
-    folder = _folder(home) / "credentials"
-    rows = []
-    for path in sorted(folder.glob("*.sdjwt")) if folder.exists() else []:
-        text = path.read_text()
-        payload = json.loads(unb64url(text.split("~")[0].split(".")[1]))
-        rows.append(
-            {
-                "name": path.stem,
-                "vct": payload.get("vct"),
-                "issuer": payload.get("iss"),
-                "claims": sorted(disclosures_of(text)),
-            }
-        )
+    rows = _wallet(home, with_key=False).list()
     emit(
         rows,
         as_json,
@@ -118,6 +103,11 @@ def list_credentials(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = Fals
             or stdout.print("No credentials.")
         ),
     )
+
+
+def _wallet(home: Path, with_key: bool = True) -> CredentialWallet:
+    holder = load_holder(home) if with_key else HolderKey()  # listing needs no private key
+    return CredentialWallet(_folder(home), holder)
 
 
 @app.command("present")
@@ -144,7 +134,8 @@ def present_command(
     path = _folder(home) / "credentials" / f"{name}.sdjwt"
     if not path.exists():
         fail("wallet.no_credential", f"no credential {name!r}")
-    text = path.read_text()
+    wallet = _wallet(home)
+    text = wallet.get(name)
     chosen = [c.strip() for c in claims.split(",") if c.strip()]
     allowed = None
     if not offline:
@@ -155,14 +146,8 @@ def present_command(
     import time
 
     try:
-        shown = present(
-            text,
-            chosen,
-            load_holder(home),
-            audience,
-            nonce or secrets.token_hex(8),
-            int(time.time()),
-            allowed,
+        shown = wallet.present(
+            name, chosen, audience, nonce or secrets.token_hex(8), int(time.time()), allowed
         )
     except CredentialRejected as error:
         fail(f"wallet.{error.reason}", error.detail)
