@@ -46,7 +46,10 @@ class PaymentsKeeper:
         return read_balance(self._ctx.state, code, account)
 
     def require_funds(self, code: str, account: AccountId, amount: int) -> None:
-        available = self.balance(code, account) + read_overdraft(self._ctx.state, code, account)
+        balance = self.balance(code, account)
+        if balance >= amount:
+            return  # the common case needs no look-up of an overdraft
+        available = balance + read_overdraft(self._ctx.state, code, account)
         if available < amount:
             raise InsufficientFunds(
                 f"{account} has {available} {code}, needs {amount}",
@@ -118,8 +121,8 @@ class PaymentsKeeper:
         self._set(code, recipient, self.balance(code, recipient) + amount)
 
     def _set(self, code: str, account: AccountId, amount: int) -> None:
-        floor = -read_overdraft(self._ctx.state, code, account)
-        if amount < floor or amount > AMOUNT_MAX:
+        below_floor = amount < 0 and amount < -read_overdraft(self._ctx.state, code, account)
+        if below_floor or amount > AMOUNT_MAX:
             raise AssertionError(f"balance of {account} in {code} would be {amount}")
         self._ctx.state.put(keys.balance(code, account), encode_trusted(amount))
 
