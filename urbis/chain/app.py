@@ -496,12 +496,4 @@ def _raw_id(raw: bytes) -> bytes:
 
 def _accounts_named(sender: AccountId, ctx: Context) -> set[bytes]:
     """The sender plus every account an event names, for the per-account index."""
-    accounts = {sender.raw}
-    for event in ctx.events:
-        for value in event.attrs.values():
-            if isinstance(value, str) and value.startswith("urbis1") and value != sender.text:
-                try:
-                    accounts.add(AccountId.parse(value).raw)
-                except ValueError:
-                    continue
-    return accounts
+    return {sender.raw, *ctx.named_accounts}

@@ -104,7 +104,16 @@ Dispatcher = Callable[["Context", AccountId, "Action", bool], None]
 class Context:
     """Everything a handler may touch. Handlers never see the host clock or the store."""
 
-    __slots__ = ("_dispatch", "_keepers", "block", "events", "sender", "state", "tx_id")
+    __slots__ = (
+        "_dispatch",
+        "_keepers",
+        "block",
+        "events",
+        "named_accounts",
+        "sender",
+        "state",
+        "tx_id",
+    )
 
     def __init__(
         self,
@@ -118,12 +127,17 @@ class Context:
         self.block = block
         self.state = state
         self.events: list[Event] = []
+        self.named_accounts: set[bytes] = set()
+        """Accounts the events name (raw ids), for the per-account index."""
         self.tx_id = tx_id
         self.sender = sender
         self._keepers = keepers
         self._dispatch = dispatch
 
     def emit(self, event_type: str, **attrs: Any) -> None:
+        for value in attrs.values():
+            if isinstance(value, AccountId):
+                self.named_accounts.add(value.raw)
         self.events.append(Event(event_type, {k: _event_value(v) for k, v in attrs.items()}))
 
     def keeper(self, module: str) -> Any:
@@ -139,6 +153,7 @@ class Context:
     def commit_nested(self, child: Context) -> None:
         child.state.merge()
         self.events.extend(child.events)
+        self.named_accounts |= child.named_accounts
 
     def dispatch(self, sender: AccountId, action: Action) -> None:
         """Run another action (a council proposal's) with the same checks as a transaction's."""
