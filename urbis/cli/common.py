@@ -129,6 +129,32 @@ def send_actions(
     return answer
 
 
+def act(
+    module: str,
+    action_name: str,
+    home: Path,
+    api: str | None,
+    signer: str,
+    as_json: bool,
+    /,
+    **args: Any,
+) -> dict[str, Any]:
+    """Send one action signed by `signer`, wait for it, print its events (or the receipt)."""
+
+    def build(builder: TxBuilder) -> None:
+        builder.add(module, action_name, **args)
+
+    with reported():
+        receipt = require_ok(send_actions(api, home, signer, build))
+    if as_json:
+        emit(receipt, True, lambda _: None)
+    else:
+        for event in receipt["events"]:
+            attrs = ", ".join(f"{k}={v}" for k, v in event["attrs"].items())
+            stdout.print(f"[bold]{event['type']}[/] {attrs}", highlight=False)
+    return receipt
+
+
 def require_ok(answer: dict[str, Any]) -> dict[str, Any]:
     """Exit 1 with the receipt's code when the committed transaction failed."""
     receipt = answer.get("receipt")

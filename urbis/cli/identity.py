@@ -14,16 +14,14 @@ from urbis.cli.common import (
     HomeOption,
     JsonOption,
     account_or_key,
+    act,
     client,
     emit,
     home_path,
     reported,
-    require_ok,
-    send_actions,
     stdout,
     table,
 )
-from urbis.sdk.builder import TxBuilder
 from urbis.sdk.client import Request
 
 app = typer.Typer(help="Identity registry: trust, status lists, DIDs", no_args_is_help=True)
@@ -37,19 +35,8 @@ def _get(api: str | None, path: str, **params: Any) -> Any:
 
 def _act(
     home: Path, api: str | None, signer: str, action_name: str, as_json: bool, /, **args: Any
-) -> None:
-    def build(builder: TxBuilder) -> None:
-        builder.add("identity", action_name, **args)
-
-    with reported():
-        receipt = require_ok(send_actions(api, home_path(home), signer, build))
-    emit(
-        receipt,
-        as_json,
-        lambda r: [
-            stdout.print(f"[bold]{e['type']}[/] {e['attrs']}", highlight=False) for e in r["events"]
-        ],
-    )
+) -> dict[str, Any]:
+    return act("identity", action_name, home_path(home), api, signer, as_json, **args)
 
 
 @app.command("did")

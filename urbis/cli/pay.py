@@ -16,18 +16,16 @@ from urbis.cli.common import (
     HomeOption,
     JsonOption,
     account_or_key,
+    act,
     client,
     emit,
     fail,
     home_path,
     reported,
-    require_ok,
-    send_actions,
     stdout,
     table,
     trusted_validators,
 )
-from urbis.sdk.builder import TxBuilder
 from urbis.sdk.verify import verify_state_proof
 
 app = typer.Typer(
@@ -67,20 +65,9 @@ def _id(value: str | None) -> bytes:
 
 
 def _act(
-    home: Path, api: str | None, signer: str, module_action: str, as_json: bool, /, **args: Any
+    home: Path, api: str | None, signer: str, action_name: str, as_json: bool, /, **args: Any
 ) -> dict[str, Any]:
-    def build(builder: TxBuilder) -> None:
-        builder.add("payments", module_action, **args)
-
-    with reported():
-        receipt = require_ok(send_actions(api, home_path(home), signer, build))
-    if not as_json:
-        for event in receipt["events"]:
-            attrs = ", ".join(f"{k}={v}" for k, v in event["attrs"].items())
-            stdout.print(f"[bold]{event['type']}[/] {attrs}", highlight=False)
-    else:
-        emit(receipt, True, lambda _: None)
-    return receipt
+    return act("payments", action_name, home_path(home), api, signer, as_json, **args)
 
 
 @app.command("transfer")
