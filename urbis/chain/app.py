@@ -50,6 +50,7 @@ from urbis.chain.ids import COUNCIL, AccountId
 from urbis.chain.mempool import PENDING_PER_ACCOUNT_MAX
 from urbis.chain.module import COUNCIL_ROLE, Module
 from urbis.chain.tx import Action, Transaction, decode_tx
+from urbis.crypto.hashing import tagged_hash
 from urbis.crypto.keys import verify_stream
 from urbis.state.database import Database
 from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
@@ -489,8 +490,6 @@ def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: by
 
 
 def _raw_id(raw: bytes) -> bytes:
-    from urbis.crypto.hashing import tagged_hash
-
     return tagged_hash("tx/raw", raw)
 
 

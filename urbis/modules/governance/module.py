@@ -18,7 +18,7 @@ from typing import Any
 
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader
-from urbis.chain.errors import BadQuery, NotFound
+from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.genesis import Genesis
 from urbis.chain.ids import AccountId
 from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
@@ -26,6 +26,7 @@ from urbis.crypto.encoding import decode
 from urbis.modules.governance import handlers, keys
 from urbis.modules.governance.keeper import (
     GovernanceKeeper,
+    has_role,
     read_council,
     read_department,
     read_proposal,
@@ -98,8 +99,6 @@ def query_has_role(state: StateReader, params: dict[str, str]) -> dict[str, Any]
     except ValueError as error:
         raise BadQuery(str(error)) from None
     role = params.get("role", "")
-    from urbis.modules.governance.keeper import has_role
-
     return {"account": account.text, "role": role, "has_role": has_role(state, account, role)}
 
 
@@ -134,8 +133,6 @@ def query_proposals(state: Any, params: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
-    from urbis.chain.errors import jsonable
-
     return {
         "id": proposal.id,
         "title": proposal.title,

@@ -6,6 +6,7 @@ from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode
+from urbis.modules.accounts.keeper import read_account
 from urbis.modules.identity import keys
 from urbis.modules.identity.records import PAGE_BYTES, StatusList, TrustRecord
 
@@ -22,8 +23,6 @@ def read_list(state: StateReader, issuer: AccountId, list_id: int) -> StatusList
 
 def keys_at(state: StateReader, account: AccountId, time_ms: int) -> list[bytes]:
     """The keys an account held at `time_ms`, from its key history (for old signatures)."""
-    from urbis.modules.accounts.keeper import read_account
-
     record = read_account(state, account)
     if record is None:
         return []
