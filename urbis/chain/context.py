@@ -42,11 +42,13 @@ class BlockInfo:
 class BlockState:
     """The block's pending writes over committed state."""
 
-    __slots__ = ("base", "writes")
+    __slots__ = ("base", "gas_used", "writes")
 
     def __init__(self, base: StateReader) -> None:
         self.base = base
         self.writes: dict[bytes, bytes | None] = {}
+        self.gas_used = 0
+        """EVM gas the block's contract calls used, failed calls included."""
 
     def get(self, key: bytes) -> bytes | None:
         if key in self.writes:
@@ -143,12 +145,19 @@ class Context:
     def keeper(self, module: str) -> Any:
         return self._keepers[module](self)
 
-    def nested(self) -> Context:
-        """A child context whose writes and events are kept only if `commit_nested` is called."""
-        child = Context(
-            self.block, TxState(self.state), self._keepers, self._dispatch, self.tx_id, self.sender
+    def nested(self, state: TxState | None = None) -> Context:
+        """A child context whose writes and events are kept only if `commit_nested` is called.
+
+        `state` lets the caller stack the child on other layers (contract native calls).
+        """
+        return Context(
+            self.block,
+            TxState(self.state) if state is None else state,
+            self._keepers,
+            self._dispatch,
+            self.tx_id,
+            self.sender,
         )
-        return child
 
     def commit_nested(self, child: Context) -> None:
         child.state.merge()

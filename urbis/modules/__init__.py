@@ -10,12 +10,13 @@ from urbis.state.store import KEEP_VERSIONS_DEFAULT
 
 def default_modules() -> list[Module]:
     from urbis.modules.accounts.module import module as accounts
+    from urbis.modules.contracts.module import module as contracts
     from urbis.modules.documents.module import module as documents
     from urbis.modules.governance.module import module as governance
     from urbis.modules.identity.module import module as identity
     from urbis.modules.payments.module import module as payments
 
-    return [accounts, governance, documents, payments, identity]
+    return [accounts, governance, documents, payments, identity, contracts]
 
 
 def build_application(db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) -> Application:

@@ -1,0 +1,18 @@
+"""Types of the revm extension (native/evm, built by maturin)."""
+
+from typing import Any
+
+SPEC: str
+MARKER: bytes
+
+def execute(
+    host: Any,
+    caller: bytes,
+    to: bytes | None,
+    data: bytes,
+    gas_limit: int,
+    number: int,
+    timestamp: int,
+    chain_id: int,
+    native: list[bytes],
+) -> tuple[Any, ...]: ...

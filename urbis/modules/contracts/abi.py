@@ -1,0 +1,124 @@
+"""The Ethereum ABI for Urbis: selectors, calls, return values and logs.
+
+Addresses cross the boundary as Urbis account ids (`urbis1…`): a contract
+address and a resident's account are the same 20 bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from Crypto.Hash import keccak
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+
+from urbis.chain.ids import AccountId
+
+Abi = list[dict[str, Any]]
+
+
+def keccak256(data: bytes) -> bytes:
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+def signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(_type(i) for i in item.get('inputs', []))})"
+
+
+def _type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind
+
+
+def selector(sig: str) -> bytes:
+    return keccak256(sig.encode())[:4]
+
+
+def function(abi: Abi, name: str) -> dict[str, Any]:
+    matches = [i for i in abi if i.get("type") == "function" and i.get("name") == name]
+    if not matches:
+        known = sorted(i["name"] for i in abi if i.get("type") == "function")
+        raise ValueError(f"no function {name!r}; the contract has {', '.join(known)}")
+    return matches[0]
+
+
+def encode_call(abi: Abi, name: str, args: Sequence[Any]) -> bytes:
+    item = function(abi, name)
+    types = [_type(i) for i in item.get("inputs", [])]
+    if len(args) != len(types):
+        raise ValueError(f"{name} takes {len(types)} arguments ({', '.join(types)})")
+    return selector(signature(item)) + abi_encode(
+        types, [to_abi(t, a) for t, a in zip(types, args, strict=True)]
+    )
+
+
+def encode_args(types: Sequence[str], args: Sequence[Any]) -> bytes:
+    return abi_encode(list(types), [to_abi(t, a) for t, a in zip(types, args, strict=True)])
+
+
+def decode_output(abi: Abi, name: str, data: bytes) -> list[Any]:
+    types = [_type(o) for o in function(abi, name).get("outputs", [])]
+    return [from_abi(t, v) for t, v in zip(types, abi_decode(types, data), strict=True)]
+
+
+def to_abi(kind: str, value: Any) -> Any:
+    """Accept what a person types: urbis1… ids, hex strings for bytes, digits for ints."""
+    if kind == "address":
+        if isinstance(value, AccountId):
+            return value.raw
+        if isinstance(value, str) and not value.startswith("0x"):
+            return AccountId.parse(value).raw
+        return value
+    if kind.startswith(("uint", "int")) and isinstance(value, str):
+        return int(value, 0)
+    if kind.startswith("bytes") and isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    if kind == "bool" and isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return value
+
+
+def from_abi(kind: str, value: Any) -> Any:
+    if kind == "address":
+        return AccountId(bytes.fromhex(value[2:])).text
+    if isinstance(value, tuple):
+        return [from_abi("", v) for v in value]
+    return value
+
+
+def event_topics(abi: Abi) -> dict[bytes, dict[str, Any]]:
+    return {
+        keccak256(signature(i).encode()): i
+        for i in abi
+        if i.get("type") == "event" and not i.get("anonymous")
+    }
+
+
+def decode_log(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+    """A log as {argument: value}; indexed dynamic values are only their hash."""
+    inputs = item.get("inputs", [])
+    indexed = [i for i in inputs if i.get("indexed")]
+    plain = [i for i in inputs if not i.get("indexed")]
+    values: dict[str, Any] = {}
+    for param, topic in zip(indexed, topics[1:], strict=False):
+        kind = _type(param)
+        if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("("):
+            values[param["name"]] = topic
+        else:
+            values[param["name"]] = from_abi(kind, abi_decode([kind], topic)[0])
+    decoded = abi_decode([_type(p) for p in plain], data)
+    for param, value in zip(plain, decoded, strict=True):
+        values[param["name"]] = from_abi(_type(param), value)
+    return values
+
+
+def create_address(deployer: bytes, nonce: int) -> bytes:
+    """CREATE's address: keccak(rlp([deployer, nonce]))[12:], for nonces below 0x80."""
+    if not 0 <= nonce < 0x80:
+        raise ValueError("deployer nonces stay below 128")
+    encoded_nonce = b"\x80" if nonce == 0 else bytes([nonce])
+    payload = b"\x94" + deployer + encoded_nonce
+    return keccak256(bytes([0xC0 + len(payload)]) + payload)[12:]

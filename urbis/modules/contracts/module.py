@@ -1,0 +1,121 @@
+"""Contracts: an EVM (revm, through the `urbis._evm` extension) on Urbis state.
+
+Code runs only after a council proposal approves its source: every node
+compiles the source with the pinned compiler and deploys only if the
+bytecode hashes as approved. Contracts reach payments, governance and
+identity through native bridges at fixed addresses, acting as themselves.
+
+I1  every EVM account, code and slot is Urbis state under contracts/ (provable)
+I2  a failed call (revert, out of gas, native failure) changes nothing but the block's gas meter
+I3  code exists only at addresses a council deployment created; calls cannot create code
+I4  a bridge acts for its direct caller only; never through DELEGATECALL or CALLCODE
+I5  the block's calls use at most GAS_PER_BLOCK_MAX gas
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from urbis.chain.context import BlockInfo, BlockState, Context, StateReader, TxState
+from urbis.chain.errors import BadQuery, NotFound, UrbisError
+from urbis.chain.ids import COUNCIL, AccountId
+from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
+from urbis.modules.contracts import handlers, keys, runtime
+from urbis.modules.contracts.errors import UnknownContract
+from urbis.modules.contracts.records import (
+    GAS_PER_TX_DEFAULT,
+    Call,
+    ContractAccount,
+    ContractMeta,
+    Deploy,
+    NameEntry,
+)
+
+
+def resolve(state: StateReader, ref: str) -> AccountId:
+    """A contract by address (urbis1…) or by name (its newest version)."""
+    if ref.startswith("urbis1"):
+        try:
+            return AccountId.parse(ref)
+        except ValueError as error:
+            raise BadQuery(str(error)) from None
+    raw = state.get(keys.name(ref))
+    if raw is None:
+        raise NotFound(f"no contract named {ref!r}")
+    entry = _record(state, keys.name(ref), NameEntry)
+    return entry.versions[-1]
+
+
+def read_meta(state: StateReader, address: AccountId) -> ContractMeta:
+    raw = state.get(keys.meta(address.raw))
+    if raw is None:
+        raise NotFound(f"no contract at {address}")
+    return _record(state, keys.meta(address.raw), ContractMeta)
+
+
+def _record(state: StateReader, key: bytes, cls: type) -> Any:
+    from urbis.chain.codec import from_wire
+    from urbis.crypto.encoding import decode
+
+    raw = state.get(key)
+    assert raw is not None
+    return from_wire(cls, decode(raw))
+
+
+def query_contract(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    address = resolve(state, params.get("ref", ""))
+    meta = read_meta(state, address)
+    source = state.get(keys.source(address.raw)) or b""
+    versions = _record(state, keys.name(meta.name), NameEntry).versions
+    return {
+        "address": address.text,
+        "name": meta.name,
+        "version": meta.version,
+        "versions": [v.text for v in versions],
+        "compiler": meta.compiler,
+        "bytecode_hash": meta.bytecode_hash.hex(),
+        "source_hash": meta.source_hash.hex(),
+        "deployed_height": meta.deployed_height,
+        "deploy_tx": meta.deploy_tx.hex(),
+        "previous": meta.previous.text if meta.previous else None,
+        "abi": json.loads(meta.abi_json),
+        "source": source.decode(),
+    }
+
+
+def read_only_call(
+    state: StateReader,
+    block: BlockInfo,
+    contract: AccountId,
+    data: bytes,
+    caller: AccountId | None = None,
+    gas_limit: int = GAS_PER_TX_DEFAULT,
+) -> runtime.Outcome:
+    """Run a call on committed state and throw its effects away (views, simulations)."""
+    tx_state = TxState(BlockState(state))
+    if tx_state.get_record(keys.account(contract.raw), ContractAccount) is None:
+        raise UnknownContract(f"no contract at {contract}")
+
+    def no_dispatch(*_: Any) -> None:
+        raise UrbisError("read-only calls cannot change native state")
+
+    ctx = Context(block, tx_state, {}, no_dispatch)
+    host = runtime.Host(ctx, static=True)
+    outcome = runtime.execute(host, (caller or COUNCIL).raw, contract.raw, data, gas_limit)
+    if host.failure is not None:
+        raise host.failure
+    return outcome
+
+
+module = Module(
+    name="contracts",
+    actions={
+        "deploy": ActionSpec(
+            Deploy, handlers.deploy, COUNCIL_ROLE, "Compile approved source and deploy it"
+        ),
+        "call": ActionSpec(Call, handlers.call, None, "Call a contract function"),
+    },
+    queries={"contract": query_contract},
+    prefix=keys.PREFIX,
+)
