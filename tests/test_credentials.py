@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.city import CityChain, account, city_genesis, key
-from urbis.chain.ids import AccountId
-from urbis.modules.identity.keeper import keys_at, read_trust, status_of
+from tests.helpers.identity import view
 from urbis.sdk.builder import action
 from urbis.sdk.sdjwt import (
     CredentialRejected,
@@ -66,19 +65,6 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
     ).ok
     yield chain
     chain.close()
-
-
-def view(chain: CityChain) -> TrustView:
-    store = chain.app.store
-    return TrustView(
-        key_at=lambda did, t: keys_at(store, AccountId.parse(did), t),
-        trusted_at=lambda vct, issuer, t: read_trust(
-            store, vct, AccountId.parse(issuer)
-        ).trusted_at(t),
-        status_of=lambda issuer, list_id, index: status_of(
-            store, AccountId.parse(issuer), list_id, index
-        ),
-    )
 
 
 def credential(

@@ -176,6 +176,8 @@ impl UrbisPrecompiles<'_> {
                 gas,
             ));
         }
+        // The journal's sload/sstore assume a loaded account.
+        context.journal_mut().load_account(MARKER).map_err(|e| e.to_string())?;
         let mut alive = Vec::new();
         for index in 0..self.calls {
             let mark = context

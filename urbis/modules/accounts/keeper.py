@@ -59,3 +59,14 @@ class AccountsKeeper:
 
     def account(self, account_id: AccountId) -> Account | None:
         return read_account(self._ctx.state, account_id)
+
+    def create_keyless(self, account_id: AccountId) -> None:
+        """An account no key can sign for (a contract's): it acts only through its code.
+
+        Being an account lets it hold roles and money like any department or resident.
+        """
+        record = Account(
+            keys=[], threshold=1, created_height=self._ctx.block.height, key_history=[]
+        )
+        self._ctx.state.put_record(keys.account(account_id), record)
+        self._ctx.emit("accounts.created", account=account_id, by=account_id, threshold=1)

@@ -84,9 +84,24 @@ def to_abi(kind: str, value: Any) -> Any:
 def from_abi(kind: str, value: Any) -> Any:
     if kind == "address":
         return AccountId(bytes.fromhex(value[2:])).text
-    if isinstance(value, tuple):
-        return [from_abi("", v) for v in value]
+    if kind.endswith("]") and isinstance(value, (list, tuple)):
+        inner = kind[: kind.rindex("[")]
+        return [from_abi(inner, v) for v in value]
+    if kind.startswith("(") and isinstance(value, tuple):
+        return [from_abi(k, v) for k, v in zip(_components(kind[1:-1]), value, strict=True)]
     return value
+
+
+def _components(inner: str) -> list[str]:
+    """Split a tuple type's inside at its top-level commas."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    parts.append(inner[start:])
+    return [p for p in parts if p]
 
 
 def event_topics(abi: Abi) -> dict[bytes, dict[str, Any]]:

@@ -29,7 +29,8 @@ from urbis.modules.governance.keeper import has_role
 from urbis.modules.identity.keeper import status_of
 from urbis.modules.payments import keys as payment_keys
 from urbis.modules.payments.keeper import read_balance
-from urbis.modules.payments.records import Escrow, Invoice
+from urbis.modules.payments.handlers import month_of
+from urbis.modules.payments.records import Escrow, Invoice, Mandate
 
 
 def _native(n: int) -> bytes:
@@ -171,6 +172,20 @@ def _invoice_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[A
     )
 
 
+def _can_collect(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
+    """Would `collectInvoice` for this amount pass the payer's mandate and balance now?"""
+    payer, department, asset, amount = a
+    payer_id = _account(payer)
+    mandate = ctx.state.get_record(payment_keys.mandate(payer_id, department), Mandate)
+    if mandate is None or mandate.asset != asset or amount > mandate.per_invoice_max_minor:
+        return (False,)
+    month = month_of(ctx.block.time_ms)
+    collected = mandate.collected_this_month_minor if mandate.month == month else 0
+    if collected + amount > mandate.per_month_max_minor:
+        return (False,)
+    return (read_balance(ctx.state, asset, payer_id) >= amount,)
+
+
 # -- governance, identity, clock --------------------------------------------------------------
 
 
@@ -228,6 +243,7 @@ BRIDGES: dict[bytes, dict[bytes, Bridge]] = {
             True,
         ),
         _bridge("collectInvoice", "string,bytes32", "bool", _collect_invoice, True),
+        _bridge("canCollect", "address,string,string,uint256", "bool", _can_collect, False),
         _bridge("payInvoice", "bytes32,uint256", "bool", _pay_invoice, True),
         _bridge("approveEscrow", "bytes32", "bool", _approve_escrow, True),
         _bridge(

@@ -45,6 +45,7 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
         raise CreateForbidden(f"deployment created {outcome.created!r}, expected {address.hex()}")
     _keep(ctx, outcome, allow_create=address)
     contract = AccountId(address)
+    ctx.keeper("accounts").create_keyless(contract)
     meta = ContractMeta(
         address=contract,
         name=args.name,

@@ -506,7 +506,7 @@ def collect_invoice(ctx: Context, sender: AccountId, args: CollectInvoice) -> No
     if mandate is None:
         raise NoMandate(f"{invoice.payer} gave {args.department} no mandate")
     amount = amount_due(invoice, ctx.block.time_ms) - invoice.paid_minor
-    month = _month(ctx.block.time_ms)
+    month = month_of(ctx.block.time_ms)
     collected = mandate.collected_this_month_minor if mandate.month == month else 0
     if mandate.asset != invoice.asset or amount > mandate.per_invoice_max_minor:
         raise MandateLimit(
@@ -525,7 +525,7 @@ def collect_invoice(ctx: Context, sender: AccountId, args: CollectInvoice) -> No
     )
 
 
-def _month(time_ms: int) -> str:
+def month_of(time_ms: int) -> str:
     """The calendar month (UTC) of a block time: integer arithmetic, same on every node."""
     moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC)
     return f"{moment.year:04d}-{moment.month:02d}"
