@@ -17,8 +17,14 @@ from urbis.chain.ids import AccountId
 from urbis.modules.identity.keeper import status_of
 from urbis.modules.payments.keeper import check_supply, read_balance
 from urbis.sdk.builder import action
-from urbis.sdk.sdjwt import CredentialRejected, HolderKey, StatusReference, issue, present
-from urbis.sdk.sdjwt import verify_presentation
+from urbis.sdk.sdjwt import (
+    CredentialRejected,
+    HolderKey,
+    StatusReference,
+    issue,
+    present,
+    verify_presentation,
+)
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 RESIDENTS = ("alice", "bob", "registrar", "reader", "officer")

@@ -28,8 +28,8 @@ from urbis.modules.contracts.errors import BadNativeCall, NativeWriteInStaticCal
 from urbis.modules.governance.keeper import has_role
 from urbis.modules.identity.keeper import status_of
 from urbis.modules.payments import keys as payment_keys
-from urbis.modules.payments.keeper import read_balance
 from urbis.modules.payments.handlers import month_of
+from urbis.modules.payments.keeper import read_balance
 from urbis.modules.payments.records import Escrow, Invoice, Mandate
 
 
