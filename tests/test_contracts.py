@@ -1,4 +1,4 @@
-"""Contracts runtime: council deployment, metering, native bridges, and every attack the issue names."""
+"""Contracts runtime: council deployment, metering, bridges, and the attacks the issue names."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ interface Hook:
     def on_payment(amount: uint256): nonpayable
 
 PAYMENTS: constant(address) = 0x0000000000000000000000000000000000005001
+TRANSFER: constant(Bytes[4]) = method_id("transfer(address,string,uint256,bytes32)")
 paid: public(HashMap[address, uint256])
 count: public(uint256)
 
@@ -74,7 +75,7 @@ def poke_bridge(data: Bytes[256]) -> bool:
 def steal_via_delegatecall(to: address, amount: uint256, ref: bytes32):
     raw_call(
         PAYMENTS,
-        abi_encode(to, "EUR", amount, ref, method_id=method_id("transfer(address,string,uint256,bytes32)")),
+        abi_encode(to, "EUR", amount, ref, method_id=TRANSFER),
         is_delegate_call=True,
     )
 
@@ -315,7 +316,7 @@ def test_the_block_gas_limit_holds(city: CityChain, vault: AccountId) -> None:
 
     data = abi.encode_call(abi_of(city, vault), "spin", [10**9])
     per_block = GAS_PER_BLOCK_MAX // GAS_PER_TX_MAX
-    for i in range(per_block + 1):
+    for _ in range(per_block + 1):
         spin = action("contracts", "call", contract=vault, data=data, gas_limit=GAS_PER_TX_MAX)
         city.submit(city.sign("bob", [spin]))
     _, result = city.block()
