@@ -26,8 +26,6 @@ PAYMENTS: constant(address) = 0x0000000000000000000000000000000000005001
 GOVERNANCE: constant(address) = 0x0000000000000000000000000000000000005002
 IDENTITY: constant(address) = 0x0000000000000000000000000000000000005003
 CLOCK: constant(address) = 0x0000000000000000000000000000000000005004
-DEPARTMENT: constant(String[32]) = "licensing"
-OFFICER: constant(String[64]) = "licensing.officer"
 STATUS_LIST: constant(uint32) = 1
 STATUS_LIST_SIZE: constant(uint32) = 4096
 DUE_MS: constant(uint64) = 30 * 86400 * 1000
@@ -72,6 +70,7 @@ event Revoked:
     licence: indexed(bytes32)
     reason: String[128]
 
+department: public(String[32])
 asset: public(String[16])
 fee: public(uint256)
 validity_days: public(uint64)
@@ -80,7 +79,8 @@ next_index: public(uint256)
 
 
 @deploy
-def __init__(asset: String[16], fee: uint256, validity_days: uint64):
+def __init__(department: String[32], asset: String[16], fee: uint256, validity_days: uint64):
+    self.department = department
     self.asset = asset
     self.fee = fee
     self.validity_days = validity_days
@@ -90,7 +90,7 @@ def __init__(asset: String[16], fee: uint256, validity_days: uint64):
 @internal
 @view
 def _officer(account: address) -> bool:
-    return staticcall Governance(GOVERNANCE).hasRole(account, OFFICER)
+    return staticcall Governance(GOVERNANCE).hasRole(account, concat(self.department, ".officer"))
 
 
 @internal
@@ -111,7 +111,7 @@ def _paid(invoice: bytes32) -> bool:
 def _bill(licence: bytes32, applicant: address, round: uint256) -> bytes32:
     invoice: bytes32 = keccak256(concat(licence, convert(round, bytes32)))
     due: uint64 = staticcall Clock(CLOCK).now() + DUE_MS
-    extcall Payments(PAYMENTS).issueInvoice(invoice, DEPARTMENT, applicant, "fee", self.asset, self.fee, due, licence)
+    extcall Payments(PAYMENTS).issueInvoice(invoice, self.department, applicant, "fee", self.asset, self.fee, due, licence)
     return invoice
 
 

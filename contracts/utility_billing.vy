@@ -21,9 +21,6 @@ interface Clock:
 PAYMENTS: constant(address) = 0x0000000000000000000000000000000000005001
 GOVERNANCE: constant(address) = 0x0000000000000000000000000000000000005002
 CLOCK: constant(address) = 0x0000000000000000000000000000000000005004
-DEPARTMENT: constant(String[32]) = "utility"
-READER: constant(String[64]) = "utility.meter_reader"
-ADMIN: constant(String[64]) = "utility.admin"
 DUE_MS: constant(uint64) = 30 * 86400 * 1000
 MAX_TIERS: constant(uint256) = 8
 
@@ -49,14 +46,16 @@ event Billed:
     amount: uint256
     collected: bool
 
+department: public(String[32])
 asset: public(String[16])
 meters: public(HashMap[bytes32, Meter])
 tiers: public(DynArray[Tier, MAX_TIERS])
 
 
 @deploy
-def __init__(asset: String[16], tiers: DynArray[Tier, MAX_TIERS]):
+def __init__(department: String[32], asset: String[16], tiers: DynArray[Tier, MAX_TIERS]):
     assert len(tiers) > 0, "a tariff needs a tier"
+    self.department = department
     self.asset = asset
     self._set_tiers(tiers)
 
@@ -72,8 +71,9 @@ def _set_tiers(tiers: DynArray[Tier, MAX_TIERS]):
 
 @internal
 @view
-def _has(account: address, role: String[64]) -> bool:
-    return staticcall Governance(GOVERNANCE).hasRole(account, role)
+def _has(account: address, role: String[16]) -> bool:
+    """Does the account hold `<department>.<role>`?"""
+    return staticcall Governance(GOVERNANCE).hasRole(account, concat(self.department, ".", role))
 
 
 @external
@@ -104,13 +104,13 @@ def _price(usage: uint256) -> uint256:
 
 @external
 def set_tariff(tiers: DynArray[Tier, MAX_TIERS]):
-    assert self._has(msg.sender, ADMIN), "only the utility's admin sets the tariff"
+    assert self._has(msg.sender, "admin"), "only the utility's admin sets the tariff"
     self._set_tiers(tiers)
 
 
 @external
 def register_meter(meter: bytes32, resident: address, reading: uint256):
-    assert self._has(msg.sender, READER), "only a meter reader registers meters"
+    assert self._has(msg.sender, "meter_reader"), "only a meter reader registers meters"
     assert not self.meters[meter].active, "meter already registered"
     self.meters[meter] = Meter(resident=resident, reading=reading, seq=0, active=True)
     log MeterRegistered(meter=meter, resident=resident)
@@ -119,7 +119,7 @@ def register_meter(meter: bytes32, resident: address, reading: uint256):
 @external
 def submit_reading(meter: bytes32, seq: uint256, reading: uint256) -> bytes32:
     """One signed reading becomes one invoice; collected now if the mandate allows."""
-    assert self._has(msg.sender, READER), "only a meter reader submits readings"
+    assert self._has(msg.sender, "meter_reader"), "only a meter reader submits readings"
     m: Meter = self.meters[meter]
     assert m.active, "unknown meter"
     assert seq == m.seq + 1, "readings come in sequence"
@@ -133,9 +133,9 @@ def submit_reading(meter: bytes32, seq: uint256, reading: uint256) -> bytes32:
     if amount > 0:
         due: uint64 = staticcall Clock(CLOCK).now() + DUE_MS
         details: bytes32 = keccak256(concat(meter, convert(seq, bytes32), convert(reading, bytes32)))
-        extcall Payments(PAYMENTS).issueInvoice(invoice, DEPARTMENT, m.resident, "utility", self.asset, amount, due, details)
-        if staticcall Payments(PAYMENTS).canCollect(m.resident, DEPARTMENT, self.asset, amount):
-            extcall Payments(PAYMENTS).collectInvoice(DEPARTMENT, invoice)
+        extcall Payments(PAYMENTS).issueInvoice(invoice, self.department, m.resident, "utility", self.asset, amount, due, details)
+        if staticcall Payments(PAYMENTS).canCollect(m.resident, self.department, self.asset, amount):
+            extcall Payments(PAYMENTS).collectInvoice(self.department, invoice)
             collected = True
     log Billed(meter=meter, invoice=invoice, resident=m.resident, usage=usage, amount=amount, collected=collected)
     return invoice

@@ -160,7 +160,7 @@ def utility(city: CityChain) -> AccountId:
         city,
         "utility-billing",
         source("utility_billing"),
-        [("string", "EUR"), ("(uint256,uint256)[]", tiers)],
+        [("string", "utility"), ("string", "EUR"), ("(uint256,uint256)[]", tiers)],
     )
     grant(city, "utility", "meter_reader", account("reader"))
     grant(city, "utility", "billing", billing)
@@ -230,7 +230,7 @@ def licensing(city: CityChain) -> AccountId:
         city,
         "licensing",
         source("licensing"),
-        [("string", "EUR"), ("uint256", 5_000), ("uint64", 365)],
+        [("string", "licensing"), ("string", "EUR"), ("uint256", 5_000), ("uint64", 365)],
     )
     grant(city, "licensing", "billing", office)
     grant(city, "licensing", "officer", account("officer"))

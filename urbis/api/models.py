@@ -130,3 +130,12 @@ class DocumentOut(BaseModel):
     proof: ProofOut | None = None
     header: HeaderOut | None = None
     cometbft: dict[str, Any] | None = None
+
+
+class ContractCallIn(BaseModel):
+    function: str = Field(description="The ABI function name", examples=["balanceOf"])
+    args: list[Any] = Field(
+        default_factory=list,
+        description="Arguments; addresses as urbis1…, bytes as hex, big integers as strings",
+    )
+    caller: str | None = Field(default=None, description="msg.sender (urbis1…); council if unset")

@@ -26,6 +26,7 @@ from urbis.api.models import (
     BatchItemOut,
     BatchOut,
     BlockOut,
+    ContractCallIn,
     DocumentOut,
     HeaderOut,
     ProofOut,
@@ -190,6 +191,7 @@ def create_api(node: Node) -> FastAPI:
     api.include_router(_governance_router())
     api.include_router(_payments_router())
     api.include_router(_identity_router())
+    api.include_router(_contracts_router())
     api.add_api_route(
         "/metrics",
         _metrics,
@@ -762,3 +764,95 @@ async def _events(websocket: WebSocket) -> None:
         pass
     finally:
         hub.subscribers.pop(queue, None)
+
+
+# -- contracts --------------------------------------------------------------------------
+
+
+def _contracts_router() -> APIRouter:
+    from urbis.chain.context import BlockInfo
+    from urbis.modules.contracts import abi as contract_abi
+    from urbis.modules.contracts import keys as contract_keys
+    from urbis.modules.contracts.module import read_meta, read_only_call, resolve
+
+    router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
+
+    @router.get("", summary="Every contract name with its versions (newest last)")
+    def contracts(node: NodeDep) -> list[dict[str, Any]]:
+        out = []
+        for key, _ in node.app.store.scan_prefix(contract_keys.name(""), limit=1000):
+            name = key[len(contract_keys.name("")) :].decode()
+            out.append(node.app.query("contracts", "contract", {"ref": name}))
+        for item in out:
+            item.pop("source", None)
+            item.pop("abi", None)
+        return out
+
+    @router.get("/{ref}", summary="A contract by address or name: source, ABI, compiler, versions")
+    def contract(ref: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = node.app.query("contracts", "contract", {"ref": ref})
+        return result
+
+    @router.post("/{ref}/call", summary="Call a function read-only on the latest state")
+    def call(ref: str, body: ContractCallIn, node: NodeDep) -> dict[str, Any]:
+        state = node.app.store
+        address = resolve(state, ref)
+        item_abi = json.loads(read_meta(state, address).abi_json)
+        try:
+            data = contract_abi.encode_call(item_abi, body.function, body.args)
+            caller = AccountId.parse(body.caller) if body.caller else None
+        except (ValueError, TypeError, OverflowError) as error:
+            raise BadQuery(f"bad call: {error}") from None
+        height = state.version
+        signed = node.app.blocks.header(height)
+        time_ms = signed.header.time_ms if signed is not None else 0
+        info = BlockInfo(node.app.chain_id or "", height, time_ms, b"")
+        outcome = read_only_call(state, info, address, data, caller)
+        if not outcome.ok:
+            raise outcome.error()
+        values = contract_abi.decode_output(item_abi, body.function, outcome.output)
+        return {
+            "contract": address.text,
+            "function": body.function,
+            "height": height,
+            "result": jsonable(values),
+            "gas_used": outcome.gas_used,
+        }
+
+    @router.get("/{ref}/call/{function}", summary="Call a view function (args as JSON in ?args=)")
+    def call_get(ref: str, function: str, node: NodeDep, args: str = "[]") -> dict[str, Any]:
+        try:
+            parsed = json.loads(args)
+        except ValueError:
+            raise BadQuery("args must be a JSON list") from None
+        if not isinstance(parsed, list):
+            raise BadQuery("args must be a JSON list")
+        return call(ref, ContractCallIn(function=function, args=parsed), node)
+
+    @router.get("/{ref}/events", summary="The contract's decoded events, newest first")
+    def events(
+        ref: str,
+        node: NodeDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        before_height: int | None = None,
+    ) -> list[dict[str, Any]]:
+        address = resolve(node.app.store, ref)
+        out = []
+        for stored in node.app.blocks.account_txs(address.raw, limit, before_height):
+            receipt = stored.receipt
+            for event in receipt.events:
+                if event.attrs.get("contract") != address.text:
+                    continue
+                if event.type not in ("contracts.event", "contracts.log"):
+                    continue
+                out.append(
+                    {
+                        "height": receipt.height,
+                        "tx_id": receipt.tx_id.hex(),
+                        "type": event.type,
+                        **jsonable(event.attrs),
+                    }
+                )
+        return out
+
+    return router

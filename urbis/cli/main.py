@@ -12,6 +12,7 @@ import typer
 
 import urbis
 from urbis.cli import account as account_cli
+from urbis.cli import contract as contract_cli
 from urbis.cli import doc as doc_cli
 from urbis.cli import identity as identity_cli
 from urbis.cli import keys as keys_cli
@@ -52,6 +53,7 @@ app.add_typer(testnet_cli.app, name="testnet")
 app.add_typer(pay_cli.app, name="pay")
 app.add_typer(identity_cli.app, name="id")
 app.add_typer(wallet_cli.app, name="wallet")
+app.add_typer(contract_cli.app, name="contract")
 
 DEFAULT_HOME_PATH = Path("~/.urbis")
 

@@ -104,6 +104,20 @@ class _Requests:
     def payments(self, path: str, **params: Any) -> Request:
         return Request("GET", f"/v1/payments/{path}", params or None)
 
+    def contract(self, ref: str) -> Request:
+        """A contract by address or name: source, ABI, compiler, versions."""
+        return Request("GET", f"/v1/contracts/{ref}")
+
+    def contract_call(
+        self, ref: str, function: str, args: Sequence[Any] = (), caller: str | None = None
+    ) -> Request:
+        """A read-only call on the latest state; the answer is ABI-decoded."""
+        body = {"function": function, "args": list(args), "caller": caller}
+        return Request("POST", f"/v1/contracts/{ref}/call", None, body)
+
+    def contract_events(self, ref: str, limit: int = 50) -> Request:
+        return Request("GET", f"/v1/contracts/{ref}/events", {"limit": limit})
+
 
 def _answer(response: httpx.Response) -> Any:
     if response.status_code >= 400:

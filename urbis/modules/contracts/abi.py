@@ -23,13 +23,14 @@ def keccak256(data: bytes) -> bytes:
 
 
 def signature(item: dict[str, Any]) -> str:
-    return f"{item['name']}({','.join(_type(i) for i in item.get('inputs', []))})"
+    return f"{item['name']}({','.join(param_type(i) for i in item.get('inputs', []))})"
 
 
-def _type(param: dict[str, Any]) -> str:
+def param_type(param: dict[str, Any]) -> str:
+    """The canonical ABI type of a parameter (tuples spelled out)."""
     kind = str(param["type"])
     if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind[5:]
+        return "(" + ",".join(param_type(c) for c in param["components"]) + ")" + kind[5:]
     return kind
 
 
@@ -47,7 +48,7 @@ def function(abi: Abi, name: str) -> dict[str, Any]:
 
 def encode_call(abi: Abi, name: str, args: Sequence[Any]) -> bytes:
     item = function(abi, name)
-    types = [_type(i) for i in item.get("inputs", [])]
+    types = [param_type(i) for i in item.get("inputs", [])]
     if len(args) != len(types):
         raise ValueError(f"{name} takes {len(types)} arguments ({', '.join(types)})")
     return selector(signature(item)) + abi_encode(
@@ -60,7 +61,7 @@ def encode_args(types: Sequence[str], args: Sequence[Any]) -> bytes:
 
 
 def decode_output(abi: Abi, name: str, data: bytes) -> list[Any]:
-    types = [_type(o) for o in function(abi, name).get("outputs", [])]
+    types = [param_type(o) for o in function(abi, name).get("outputs", [])]
     return [from_abi(t, v) for t, v in zip(types, abi_decode(types, data), strict=True)]
 
 
@@ -119,14 +120,14 @@ def decode_log(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> di
     plain = [i for i in inputs if not i.get("indexed")]
     values: dict[str, Any] = {}
     for param, topic in zip(indexed, topics[1:], strict=False):
-        kind = _type(param)
+        kind = param_type(param)
         if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("("):
             values[param["name"]] = topic
         else:
             values[param["name"]] = from_abi(kind, abi_decode([kind], topic)[0])
-    decoded = abi_decode([_type(p) for p in plain], data)
+    decoded = abi_decode([param_type(p) for p in plain], data)
     for param, value in zip(plain, decoded, strict=True):
-        values[param["name"]] = from_abi(_type(param), value)
+        values[param["name"]] = from_abi(param_type(param), value)
     return values
 
 

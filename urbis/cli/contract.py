@@ -1,0 +1,237 @@
+"""`urbis contract`: propose Vyper contracts to the council, read them, call them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from urbis.cli.common import (
+    ApiOption,
+    FromOption,
+    HomeOption,
+    JsonOption,
+    act,
+    client,
+    emit,
+    fail,
+    home_path,
+    reported,
+    require_ok,
+    send_actions,
+    stdout,
+    table,
+)
+from urbis.sdk.builder import TxBuilder
+
+app = typer.Typer(help="Smart contracts: propose, show, call, events", no_args_is_help=True)
+
+DEFAULT_HOME = Path("~/.urbis")
+GasOption = Annotated[int, typer.Option("--gas", help="Gas limit for the call")]
+
+
+def _value(text: str) -> Any:
+    """A command-line argument: JSON when it parses (numbers, true, lists), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@app.command("propose")
+def propose(
+    source: Annotated[Path, typer.Argument(help="Vyper source file", exists=True, dir_okay=False)],
+    name: Annotated[str, typer.Option("--name", help="Contract name, e.g. land-registry")],
+    signer: FromOption,
+    args: Annotated[
+        list[str] | None, typer.Option("--arg", help="A constructor argument (repeat, in order)")
+    ] = None,
+    gas: GasOption = 10_000_000,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compile locally with the chain's pinned Vyper and propose the deployment to the council.
+
+    The proposal carries the source and the bytecode hash; every node compiles the
+    source again and deploys only if its bytecode hashes the same.
+
+    Example: urbis contract propose contracts/land_registry.vy --name land-registry
+    --arg EUR --arg 200 --arg urbis1… --from mayor
+    """
+    from urbis.chain.errors import UrbisError
+    from urbis.modules.contracts import abi
+    from urbis.modules.contracts.compiler import VYPER, compile_source
+
+    text = source.read_text()
+    try:
+        compiled = compile_source(VYPER, text)
+    except UrbisError as error:
+        fail(error.code, error.message, 2)
+    constructor = next((i for i in compiled.abi if i.get("type") == "constructor"), {})
+    types = [abi.param_type(p) for p in constructor.get("inputs", [])]
+    values = [_value(a) for a in (args or [])]
+    if len(values) != len(types):
+        fail(
+            "cli.bad_args", f"the constructor takes {len(types)} arguments ({', '.join(types)})", 2
+        )
+    try:
+        encoded = abi.encode_args(types, values)
+    except (ValueError, TypeError, OverflowError) as error:
+        fail("cli.bad_args", f"constructor arguments do not fit {types}: {error}", 2)
+    deploy = {
+        "name": name,
+        "compiler": VYPER,
+        "source": text,
+        "bytecode_hash": compiled.bytecode_hash,
+        "constructor_args": encoded,
+        "gas_limit": gas,
+    }
+
+    def build(builder: TxBuilder) -> None:
+        builder.add(
+            "governance",
+            "submit_proposal",
+            title=f"Deploy contract {name}",
+            action={"module": "contracts", "name": "deploy", "args": deploy},
+        )
+
+    with reported():
+        receipt = require_ok(send_actions(api, home_path(home), signer, build))
+    events = receipt["events"]
+    proposal_id = next(
+        e["attrs"]["id"] for e in events if e["type"] == "governance.proposal_submitted"
+    )
+    deployed = [e["attrs"] for e in events if e["type"] == "contracts.deployed"]
+    result = {
+        "proposal": proposal_id,
+        "bytecode_hash": compiled.bytecode_hash.hex(),
+        "deployed": deployed[0]["contract"] if deployed else None,
+    }
+    emit(
+        result,
+        as_json,
+        lambda d: stdout.print(
+            f"Proposal {d['proposal']} submitted (bytecode {d['bytecode_hash'][:16]}…)"
+            + (f"; deployed at {d['deployed']}" if d["deployed"] else "; awaiting approvals")
+        ),
+    )
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="Contract address (urbis1…) or name")],
+    source: Annotated[bool, typer.Option("--source", help="Print the source")] = False,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what runs at a contract: name, version, compiler, functions (and source).
+
+    Example: urbis contract show land-registry --source
+    """
+    with reported():
+        info = client(api).call("contract", ref)
+
+    def human(d: dict[str, Any]) -> None:
+        functions = [
+            f"{i['name']}({', '.join(p['type'] for p in i['inputs'])})"
+            for i in d["abi"]
+            if i.get("type") == "function"
+        ]
+        table(
+            f"Contract {d['name']} v{d['version']}",
+            [
+                ("address", d["address"]),
+                ("compiler", d["compiler"]),
+                ("bytecode hash", d["bytecode_hash"]),
+                ("deployed at height", d["deployed_height"]),
+                ("versions", ", ".join(d["versions"])),
+                ("functions", "\n".join(functions)),
+            ],
+        )
+        if source:
+            stdout.print(d["source"], highlight=False, markup=False)
+
+    emit(info, as_json, human)
+
+
+@app.command("call")
+def call(
+    ref: Annotated[str, typer.Argument(help="Contract address (urbis1…) or name")],
+    function: Annotated[str, typer.Argument(help="Function name")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments, in order")] = None,
+    signer: Annotated[
+        str | None,
+        typer.Option("--from", help="Key that signs; omit to read without a transaction"),
+    ] = None,
+    gas: GasOption = 3_000_000,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Call a function: read-only without --from, as a signed transaction with it.
+
+    Arguments are JSON when they parse (numbers, true/false), else text; addresses
+    are urbis1… ids, bytes are hex.
+
+    Example: urbis contract call land-registry parcels 0x07… ;
+    urbis contract call land-registry approve_sale 0x07… --from registrar
+    """
+    from urbis.modules.contracts import abi
+
+    values = [_value(a) for a in (args or [])]
+    node = client(api)
+    with reported():
+        info = node.call("contract", ref)
+    if signer is None:
+        with reported():
+            answer = node.call("contract_call", info["address"], function, values)
+        emit(answer, as_json, lambda d: stdout.print(json.dumps(d["result"]), highlight=False))
+        return
+    try:
+        data = abi.encode_call(info["abi"], function, values)
+    except (ValueError, TypeError, OverflowError) as error:
+        fail("cli.bad_args", str(error), 2)
+    act(
+        "contracts",
+        "call",
+        home_path(home),
+        api,
+        signer,
+        as_json,
+        contract=_account(info["address"]),
+        data=data,
+        gas_limit=gas,
+    )
+
+
+def _account(text: str) -> Any:
+    from urbis.chain.ids import AccountId
+
+    return AccountId.parse(text)
+
+
+@app.command("events")
+def events(
+    ref: Annotated[str, typer.Argument(help="Contract address (urbis1…) or name")],
+    limit: Annotated[int, typer.Option("--limit", help="How many transactions back")] = 50,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The contract's decoded events, newest first.
+
+    Example: urbis contract events land-registry --limit 20
+    """
+    with reported():
+        found = client(api).call("contract_events", ref, limit)
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            args = ", ".join(f"{k}={v}" for k, v in (row.get("args") or {}).items())
+            stdout.print(
+                f"{row['height']:>6} [bold]{row.get('event', 'log')}[/] {args}", highlight=False
+            )
+
+    emit(found, as_json, human)
