@@ -76,7 +76,12 @@ def to_abi(kind: str, value: Any) -> Any:
     if kind.startswith(("uint", "int")) and isinstance(value, str):
         return int(value, 0)
     if kind.startswith("bytes") and isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
+        value = bytes.fromhex(value.removeprefix("0x"))
+    if kind.startswith("bytes") and kind != "bytes" and isinstance(value, bytes):
+        # eth_abi would pad a short value silently: an id that matches nothing.
+        if len(value) != int(kind[5:]):
+            raise ValueError(f"{kind} takes exactly {kind[5:]} bytes, got {len(value)}")
+        return value
     if kind == "bool" and isinstance(value, str):
         return value.lower() in ("1", "true", "yes")
     return value
