@@ -149,3 +149,28 @@ def test_token_storage_matches_py_evm(ops: list[tuple[str, bytes, bytes, int]]) 
             assert output == computation.output
     for index in slots():
         assert ours.slot(address, index) == reference.slot(address, index)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("address"), st.binary(min_size=20, max_size=20)),
+            st.tuples(st.just("uint256"), st.integers(0, 2**256 - 1)),
+            st.tuples(st.just("int64"), st.integers(-(2**63), 2**63 - 1)),
+            st.tuples(st.just("bool"), st.booleans()),
+            st.tuples(st.just("bytes32"), st.binary(min_size=32, max_size=32)),
+        ),
+        max_size=6,
+    )
+)
+def test_fast_log_decoding_matches_eth_abi(params: list[tuple[str, Any]]) -> None:
+    from eth_abi import decode as abi_decode
+    from eth_abi import encode as abi_encode
+
+    kinds = [k for k, _ in params]
+    values = [v for _, v in params]
+    item = {"inputs": [{"name": f"a{i}", "type": k, "indexed": False} for i, k in enumerate(kinds)]}
+    data = abi_encode(kinds, values)
+    fast = abi.decode_log(item, [b"\x00" * 32], data)
+    reference = [abi.from_abi(k, v) for k, v in zip(kinds, abi_decode(kinds, data), strict=True)]
+    assert list(fast.values()) == reference

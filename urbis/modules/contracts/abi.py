@@ -126,14 +126,37 @@ def decode_log(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> di
     values: dict[str, Any] = {}
     for param, topic in zip(indexed, topics[1:], strict=False):
         kind = param_type(param)
-        if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("("):
-            values[param["name"]] = topic
-        else:
-            values[param["name"]] = from_abi(kind, abi_decode([kind], topic)[0])
-    decoded = abi_decode([param_type(p) for p in plain], data)
-    for param, value in zip(plain, decoded, strict=True):
+        values[param["name"]] = topic if _word_kind(kind) is None else _word(kind, topic)
+    kinds = [param_type(p) for p in plain]
+    if all(_word_kind(k) for k in kinds) and len(data) == 32 * len(kinds):
+        # Logs run on every call: static words decode without eth_abi's generality.
+        for i, (param, kind) in enumerate(zip(plain, kinds, strict=True)):
+            values[param["name"]] = _word(kind, data[32 * i : 32 * i + 32])
+        return values
+    for param, value in zip(plain, abi_decode(kinds, data), strict=True):
         values[param["name"]] = from_abi(param_type(param), value)
     return values
+
+
+def _word_kind(kind: str) -> str | None:
+    """The family of a type that fits one 32-byte word, or None."""
+    for family in ("address", "bool", "uint", "int", "bytes"):
+        if kind.startswith(family) and (family != "bytes" or kind[5:].isdigit()):
+            return family
+    return None
+
+
+def _word(kind: str, word: bytes) -> Any:
+    family = _word_kind(kind)
+    if family == "address":
+        return AccountId(word[12:]).text
+    if family == "bool":
+        return word[-1] == 1
+    if family == "uint":
+        return int.from_bytes(word, "big")
+    if family == "int":
+        return int.from_bytes(word, "big", signed=True)
+    return word[: int(kind[5:])]
 
 
 def create_address(deployer: bytes, nonce: int) -> bytes:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+from urbis.chain.codec import from_wire
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import decode
 from urbis.crypto.hashing import tagged_hash
 from urbis.modules.contracts import abi, keys, runtime
 from urbis.modules.contracts.compiler import compile_source
@@ -19,7 +22,6 @@ from urbis.modules.contracts.errors import (
 from urbis.modules.contracts.records import (
     GAS_PER_BLOCK_MAX,
     Call,
-    ContractAccount,
     ContractMeta,
     Deploy,
     NameEntry,
@@ -73,7 +75,7 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
 
 def call(ctx: Context, sender: AccountId, args: Call) -> None:
     address = args.contract.raw
-    if ctx.state.get_record(keys.account(address), ContractAccount) is None:
+    if ctx.state.get(keys.account(address)) is None:
         raise UnknownContract(f"no contract at {args.contract}")
     outcome = _run(ctx, sender.raw, address, args.data, args.gas_limit)
     _keep(ctx, outcome, allow_create=None)
@@ -111,15 +113,22 @@ def _keep(ctx: Context, outcome: runtime.Outcome, allow_create: bytes | None) ->
 
 
 def _emit_log(ctx: Context, address: bytes, topics: list[bytes], data: bytes) -> None:
-    meta = ctx.state.get_record(keys.meta(address), ContractMeta)
+    raw_meta = ctx.state.get(keys.meta(address))
     item = None
-    if meta is not None and topics:
-        item = abi.event_topics(json.loads(meta.abi_json)).get(topics[0])
+    if raw_meta is not None and topics:
+        item = _events_of(raw_meta).get(topics[0])
     if item is None:
         ctx.emit("contracts.log", contract=AccountId(address), topics=topics, data=data)
         return
     values = {k: _event_safe(v) for k, v in abi.decode_log(item, topics, data).items()}
     ctx.emit("contracts.event", contract=AccountId(address), event=item["name"], args=values)
+
+
+@functools.lru_cache(maxsize=256)
+def _events_of(raw_meta: bytes) -> dict[bytes, dict[str, Any]]:
+    """A contract's events by topic, cached by its (immutable) metadata bytes."""
+    meta = from_wire(ContractMeta, decode(raw_meta))
+    return abi.event_topics(json.loads(meta.abi_json))
 
 
 def _event_safe(value: Any) -> Any:

@@ -8,6 +8,7 @@ is written unless the whole call succeeds.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +16,11 @@ from eth_abi import decode as abi_decode
 
 from urbis import _evm
 from urbis.chain.block import Event
+from urbis.chain.codec import from_wire
 from urbis.chain.context import BlockState, Context, TxState
 from urbis.chain.errors import UrbisError
 from urbis.chain.ids import AccountId
+from urbis.crypto.encoding import decode
 from urbis.modules.contracts import bridges, keys
 from urbis.modules.contracts.errors import Halted, OutOfGas, Reverted
 from urbis.modules.contracts.records import ContractAccount
@@ -84,9 +87,10 @@ class Host:
     def account(self, address: bytes) -> tuple[int, bytes, bytes] | None:
         if address in bridges.BRIDGES:
             return (1, NATIVE_CODE_HASH, NATIVE_CODE)
-        record = self.ctx.state.get_record(keys.account(address), ContractAccount)
-        if record is None:
+        raw = self.ctx.state.get(keys.account(address))
+        if raw is None:
             return None
+        record = account_record(raw)
         code = self.ctx.state.get(keys.code(record.code_hash)) or b""
         return (record.nonce, record.code_hash, code)
 
@@ -174,6 +178,12 @@ def apply(ctx: Context, outcome: Outcome) -> None:
                 ctx.state.put(key, value)
             else:
                 ctx.state.delete(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def account_record(raw: bytes) -> ContractAccount:
+    """Decoded once per distinct record: every call reads its caller's and callee's."""
+    return from_wire(ContractAccount, decode(raw))
 
 
 def block_state(state: BlockState | TxState) -> BlockState:
