@@ -27,10 +27,7 @@ from urbis.modules.contracts.abi import selector
 from urbis.modules.contracts.errors import BadNativeCall, NativeWriteInStaticCall
 from urbis.modules.governance.keeper import has_role
 from urbis.modules.identity.keeper import status_of
-from urbis.modules.payments import keys as payment_keys
-from urbis.modules.payments.handlers import month_of
-from urbis.modules.payments.keeper import read_balance
-from urbis.modules.payments.records import Escrow, Invoice, Mandate
+from urbis.modules.payments.keeper import can_collect, read_balance, read_escrow, read_invoice
 
 
 def _native(n: int) -> bytes:
@@ -144,7 +141,7 @@ def _approve_escrow(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequen
 
 
 def _escrow_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
-    escrow = ctx.state.get_record(payment_keys.escrow(a[0]), Escrow)
+    escrow = read_escrow(ctx.state, a[0])
     if escrow is None:
         return (False, bytes(20), bytes(20), "", 0, "")
     return (
@@ -158,7 +155,7 @@ def _escrow_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[An
 
 
 def _invoice_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
-    invoice = ctx.state.get_record(payment_keys.invoice(a[0]), Invoice)
+    invoice = read_invoice(ctx.state, a[0])
     if invoice is None:
         return (False, bytes(20), bytes(20), "", 0, 0, "")
     return (
@@ -173,17 +170,8 @@ def _invoice_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[A
 
 
 def _can_collect(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
-    """Would `collectInvoice` for this amount pass the payer's mandate and balance now?"""
     payer, department, asset, amount = a
-    payer_id = _account(payer)
-    mandate = ctx.state.get_record(payment_keys.mandate(payer_id, department), Mandate)
-    if mandate is None or mandate.asset != asset or amount > mandate.per_invoice_max_minor:
-        return (False,)
-    month = month_of(ctx.block.time_ms)
-    collected = mandate.collected_this_month_minor if mandate.month == month else 0
-    if collected + amount > mandate.per_month_max_minor:
-        return (False,)
-    return (read_balance(ctx.state, asset, payer_id) >= amount,)
+    return (can_collect(ctx.state, _account(payer), department, asset, amount, ctx.block.time_ms),)
 
 
 # -- governance, identity, clock --------------------------------------------------------------

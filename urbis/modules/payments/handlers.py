@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
@@ -42,7 +41,7 @@ from urbis.modules.payments.errors import (
     WrongDepartment,
     WrongPreimage,
 )
-from urbis.modules.payments.keeper import PaymentsKeeper
+from urbis.modules.payments.keeper import PaymentsKeeper, month_of
 from urbis.modules.payments.records import (
     DAY_MS,
     ApproveEscrow,
@@ -523,12 +522,6 @@ def collect_invoice(ctx: Context, sender: AccountId, args: CollectInvoice) -> No
         keys.mandate(invoice.payer, args.department),
         dataclasses.replace(mandate, month=month, collected_this_month_minor=collected + amount),
     )
-
-
-def month_of(time_ms: int) -> str:
-    """The calendar month (UTC) of a block time: integer arithmetic, same on every node."""
-    moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC)
-    return f"{moment.year:04d}-{moment.month:02d}"
 
 
 # -- hash-time-locked transfers -------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from urbis.chain.codec import from_wire
@@ -11,7 +12,7 @@ from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode, encode_trusted
 from urbis.modules.payments import keys
 from urbis.modules.payments.errors import InsufficientFunds, Overflow, UnknownAsset
-from urbis.modules.payments.records import AMOUNT_MAX, Asset
+from urbis.modules.payments.records import AMOUNT_MAX, Asset, Escrow, Invoice, Mandate
 
 
 def read_asset(state: StateReader, code: str) -> Asset | None:
@@ -28,6 +29,39 @@ def read_overdraft(state: StateReader, code: str, account: AccountId) -> int:
 def read_balance(state: StateReader, code: str, account: AccountId) -> int:
     raw = state.get(keys.balance(code, account))
     return 0 if raw is None else int(decode(raw))
+
+
+def month_of(time_ms: int) -> str:
+    """The calendar month (UTC) of a block time: integer arithmetic, same on every node."""
+    moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC)
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def read_invoice(state: StateReader, invoice_id: bytes) -> Invoice | None:
+    raw = state.get(keys.invoice(invoice_id))
+    return None if raw is None else from_wire(Invoice, decode(raw))
+
+
+def read_escrow(state: StateReader, escrow_id: bytes) -> Escrow | None:
+    raw = state.get(keys.escrow(escrow_id))
+    return None if raw is None else from_wire(Escrow, decode(raw))
+
+
+def can_collect(
+    state: StateReader, payer: AccountId, department: str, asset: str, amount: int, time_ms: int
+) -> bool:
+    """Would collecting `amount` now pass the payer's mandate limits and balance?"""
+    raw = state.get(keys.mandate(payer, department))
+    if raw is None:
+        return False
+    mandate = from_wire(Mandate, decode(raw))
+    if mandate.asset != asset or amount > mandate.per_invoice_max_minor:
+        return False
+    month = month_of(time_ms)
+    collected = mandate.collected_this_month_minor if mandate.month == month else 0
+    if collected + amount > mandate.per_month_max_minor:
+        return False
+    return read_balance(state, asset, payer) >= amount
 
 
 class PaymentsKeeper:
