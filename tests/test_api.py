@@ -276,3 +276,66 @@ def test_identity_routes_serve_did_documents_and_status_lists(api: TestClient) -
     missing = api.get(f"/v1/identity/status/{account('land').text}/9")
     assert missing.status_code == 404 and missing.json()["code"] == "query.not_found"
     assert api.get("/v1/dids/did:urbis:nonsense").json()["code"] == "query.bad_request"
+
+
+def test_contract_routes_show_call_and_stream_events(api: TestClient) -> None:
+    """The council deploys a token; the API serves its source, calls views, lists events."""
+    from tests.helpers.contracts import CONTRACTS
+    from urbis.modules.contracts import abi
+    from urbis.modules.contracts.compiler import VYPER, compile_source
+    from urbis.sdk.builder import TxBuilder
+
+    nonces: dict[str, int] = {}
+
+    def send(sender: str, module: str, name: str, **args: object) -> dict:
+        nonce = nonces.get(sender, 0)
+        nonces[sender] = nonce + 1
+        tx = TxBuilder(CHAIN_ID).add(module, name, **args).sign([key(sender)], nonce, 1000)
+        answer = api.post(
+            "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
+        ).json()
+        assert answer["receipt"]["ok"], answer
+        return answer
+
+    source = (CONTRACTS / "token.vy").read_text()
+    compiled = compile_source(VYPER, source)
+    deploy = {
+        "name": "token",
+        "compiler": VYPER,
+        "source": source,
+        "bytecode_hash": compiled.bytecode_hash,
+        "constructor_args": abi.encode_args(["address"], [account("finance").raw]),
+    }
+    send(
+        "mayor",
+        "governance",
+        "submit_proposal",
+        title="token",
+        action={"module": "contracts", "name": "deploy", "args": deploy},
+    )
+    send("councillor_a", "governance", "approve_proposal", id=1)
+    shown = api.get("/v1/contracts/token").json()
+    assert shown["source"] == source and shown["compiler"] == VYPER
+    assert api.get("/v1/contracts").json()[0]["name"] == "token"
+    token = shown["address"]
+
+    with api.websocket_connect("/v1/events?type=contracts.event") as ws:
+        data = abi.encode_call(shown["abi"], "mint", [account("land"), 500])
+        send("finance", "contracts", "call", contract=account("finance").parse(token), data=data)
+        message = ws.receive_json()
+    assert message["attrs"]["event"] == "Transfer"
+    assert message["attrs"]["args"]["receiver"] == account("land").text
+
+    called = api.post(
+        f"/v1/contracts/{token}/call",
+        json={"function": "balanceOf", "args": [account("land").text]},
+    ).json()
+    assert called["result"] == [500]
+    viewed = api.get("/v1/contracts/token/call/totalSupply").json()
+    assert viewed["result"] == [500]
+    events = api.get("/v1/contracts/token/events").json()
+    assert events[0]["event"] == "Transfer"
+    bad = api.post(f"/v1/contracts/{token}/call", json={"function": "nope", "args": []})
+    assert bad.status_code == 400 and bad.json()["code"] == "query.bad_request"
+    missing = api.get("/v1/contracts/no-such-contract")
+    assert missing.status_code == 404

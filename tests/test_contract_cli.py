@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.contracts import CONTRACTS
 from tests.helpers.process import free_port
 from tests.test_pay_cli import ok, urbis_env
 
 pytestmark = pytest.mark.slow
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 
 
 def h(label: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.city import CityChain, account, city_genesis, key
-from tests.helpers.contracts import call, deploy, view
+from tests.helpers.contracts import CONTRACTS, call, deploy, view
 from tests.helpers.identity import view as trust_view
 from urbis.chain.genesis import GenesisDepartment
 from urbis.chain.ids import AccountId
@@ -26,7 +26,6 @@ from urbis.sdk.sdjwt import (
     verify_presentation,
 )
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 RESIDENTS = ("alice", "bob", "registrar", "reader", "officer")
 NEW_DEPARTMENTS = ("utility", "licensing")
 

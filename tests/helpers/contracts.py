@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tests.helpers.city import CityChain
@@ -14,6 +15,8 @@ from urbis.modules.contracts import abi
 from urbis.modules.contracts.compiler import VYPER, compile_source
 from urbis.modules.contracts.module import read_meta
 from urbis.sdk.builder import action
+
+CONTRACTS = Path(__file__).resolve().parent.parent.parent / "contracts"
 
 
 def propose_deploy(
