@@ -20,7 +20,6 @@ from tests.test_pay_cli import ok, urbis_env
 pytestmark = pytest.mark.slow
 
 
-
 def h(label: str) -> str:
     return "0x" + hashlib.sha256(label.encode()).hexdigest()
 

@@ -131,3 +131,38 @@ def test_scan_prefix_and_count_follow_writes_and_deletes(tmp_path: Path) -> None
     reopened = fresh(tmp_path, "s")
     assert len(reopened) == 3 and reopened.get(b"dept/b") is None
     assert reopened.get(b"dept/a") == b"10" and reopened.get_at(b"dept/b", 0) == b"2"
+
+
+batches = st.lists(
+    st.dictionaries(
+        st.binary(min_size=1, max_size=3), st.one_of(st.none(), st.binary(max_size=4)), max_size=40
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(batches)
+def test_native_tree_update_matches_the_python_reference(blocks: list[dict]) -> None:
+    """The Rust batch update gives the same root, created and dropped nodes as tree.py."""
+    from urbis.crypto.hashing import EMPTY_HASH
+    from urbis.state.proof import key_hash, value_hash
+    from urbis.state.tree import NodeChanges, SparseMerkleTree
+
+    native_nodes: dict[bytes, bytes] = {b"\xff" * 32: b""}  # non-empty: take the native path
+    reference_nodes: dict[bytes, bytes] = {}
+    native = SparseMerkleTree(native_nodes.__getitem__, native_nodes)
+    reference = SparseMerkleTree(reference_nodes.__getitem__, reference_nodes)
+    root_n = root_r = EMPTY_HASH
+    for block in blocks:
+        items = sorted(
+            (key_hash(k), None if v is None else value_hash(v)) for k, v in block.items()
+        )
+        changes_n, changes_r = NodeChanges(), NodeChanges()
+        root_n = native.update(root_n, items, changes_n)
+        root_r = reference.update_reference(root_r, items, changes_r)
+        assert root_n == root_r
+        assert changes_n.created == changes_r.created
+        assert changes_n.dropped == changes_r.dropped
+        for nodes, changes in ((native_nodes, changes_n), (reference_nodes, changes_r)):
+            nodes.update(changes.created)

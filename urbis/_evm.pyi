@@ -16,3 +16,6 @@ def execute(
     chain_id: int,
     native: list[bytes],
 ) -> tuple[Any, ...]: ...
+def smt_update(
+    committed: dict[bytes, bytes], root: bytes, items: list[tuple[bytes, bytes | None]]
+) -> tuple[bytes, list[tuple[bytes, bytes]], list[bytes]]: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from urbis._evm import smt_update
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.proof import (
     INTERNAL,
@@ -68,7 +69,22 @@ class SparseMerkleTree:
         return self._load(digest)
 
     def update(self, root: bytes, items: list[Item], pending: NodeChanges) -> bytes:
-        """Apply writes and deletes (sorted by key hash, unique) and return the new root."""
+        """Apply writes and deletes (sorted by key hash, unique) and return the new root.
+
+        Runs natively (`urbis._evm.smt_update`, the same algorithm in Rust) when the
+        committed nodes are all in the index and the batch starts empty;
+        `update_reference` is the Python original it is tested against.
+        """
+        if not items:
+            return root
+        if pending.created or pending.dropped or not self._nodes:
+            return self.update_reference(root, items, pending)
+        new_root, created, dropped = smt_update(self._nodes, root, items)
+        pending.created.update(created)
+        pending.dropped.update(dropped)
+        return new_root
+
+    def update_reference(self, root: bytes, items: list[Item], pending: NodeChanges) -> bytes:
         if not items:
             return root
         paths = [(int.from_bytes(k, "big"), k, v) for k, v in items]

@@ -13,6 +13,8 @@
 //! `k` the host is told which earlier calls are still alive, and after the call
 //! the final marks say which layers to apply.
 
+mod smt;
+
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -472,6 +474,7 @@ fn execute<'py>(
 #[pymodule]
 fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(execute, m)?)?;
+    m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
     m.add("SPEC", format!("{SPEC:?}"))?;
     m.add("MARKER", PyBytes::new(m.py(), MARKER.as_slice()))?;
     Ok(())

@@ -1,0 +1,249 @@
+//! The sparse Merkle tree's batch update, natively: the same algorithm and the
+//! same bytes as `urbis/state/tree.py` (which stays the reference and serves
+//! proofs), but without a Python call per node. Commit cost is dominated by
+//! this walk, so it runs here.
+//!
+//! Nodes are 65 bytes: a kind byte (0 leaf, 1 internal) and two 32-byte hashes
+//! (key hash and value hash, or left and right child). A node's digest is its
+//! SHA-256. An empty subtree is 32 zero bytes.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use sha2::{Digest, Sha256};
+
+type Hash = [u8; 32];
+
+/// Digests are SHA-256 outputs, already uniform: their first 8 bytes are the hash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Arrays hash as their bytes; keep the first 8 (later calls only add length words).
+        if self.0 == 0 && bytes.len() >= 8 {
+            self.0 = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+        }
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+}
+
+type ByDigest = BuildHasherDefault<DigestHasher>;
+type Node = [u8; 65];
+
+const LEAF: u8 = 0;
+const INTERNAL: u8 = 1;
+const EMPTY_HASH: Hash = [0; 32];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Empty,
+    Leaf,
+    Internal,
+    Unknown,
+}
+
+#[derive(Clone, Copy)]
+struct Item {
+    key: Hash,
+    value: Option<Hash>,
+}
+
+struct Tree<'a, 'py> {
+    committed: &'a Bound<'py, PyDict>,
+    created: HashMap<Hash, Node, ByDigest>,
+    order: Vec<Hash>,
+    dropped: HashSet<Hash, ByDigest>,
+}
+
+fn bit(key: &Hash, depth: usize) -> bool {
+    (key[depth >> 3] >> (7 - (depth & 7))) & 1 == 1
+}
+
+/// Index of the first item whose key has bit `depth` set (items are sorted).
+fn split(items: &[Item], depth: usize) -> usize {
+    items.partition_point(|item| !bit(&item.key, depth))
+}
+
+fn to_hash(slice: &[u8]) -> Hash {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(slice);
+    out
+}
+
+impl Tree<'_, '_> {
+    fn node(&self, digest: &Hash) -> PyResult<Node> {
+        if let Some(node) = self.created.get(digest) {
+            return Ok(*node);
+        }
+        let py = self.committed.py();
+        let found = self
+            .committed
+            .get_item(PyBytes::new(py, digest))?
+            .ok_or_else(|| PyKeyError::new_err(format!("state node {} is missing", hex(digest))))?;
+        let bytes = found.cast::<PyBytes>().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let raw = bytes.as_bytes();
+        if raw.len() != 65 {
+            return Err(PyValueError::new_err("a state node is 65 bytes"));
+        }
+        let mut node = [0u8; 65];
+        node.copy_from_slice(raw);
+        Ok(node)
+    }
+
+    fn create(&mut self, node: Node) -> Hash {
+        let digest: Hash = Sha256::digest(node).into();
+        if !self.dropped.remove(&digest) && self.created.insert(digest, node).is_none() {
+            self.order.push(digest);
+        }
+        digest
+    }
+
+    fn drop_node(&mut self, digest: &Hash) {
+        if self.created.remove(digest).is_none() {
+            self.dropped.insert(*digest);
+        }
+    }
+
+    fn update(&mut self, digest: Hash, depth: usize, items: &[Item]) -> PyResult<(Hash, Kind)> {
+        if digest == EMPTY_HASH {
+            let present: Vec<Item> = items.iter().copied().filter(|i| i.value.is_some()).collect();
+            return self.build(depth, &present);
+        }
+        let node = self.node(&digest)?;
+        if node[0] == LEAF {
+            let existing = to_hash(&node[1..33]);
+            let mut merged: Vec<Item> = items.to_vec();
+            if !items.iter().any(|i| i.key == existing) {
+                let at = merged.partition_point(|i| i.key < existing);
+                merged.insert(at, Item { key: existing, value: Some(to_hash(&node[33..65])) });
+            }
+            self.drop_node(&digest);
+            let present: Vec<Item> = merged.into_iter().filter(|i| i.value.is_some()).collect();
+            return self.build(depth, &present);
+        }
+        let left = to_hash(&node[1..33]);
+        let right = to_hash(&node[33..65]);
+        let at = split(items, depth);
+        let mut new_left = (left, Kind::Unknown);
+        let mut new_right = (right, Kind::Unknown);
+        if at > 0 {
+            new_left = self.update(left, depth + 1, &items[..at])?;
+        }
+        if at < items.len() {
+            new_right = self.update(right, depth + 1, &items[at..])?;
+        }
+        if new_left.0 == left && new_right.0 == right {
+            return Ok((digest, Kind::Internal));
+        }
+        self.drop_node(&digest);
+        self.join(new_left, new_right)
+    }
+
+    fn build(&mut self, depth: usize, items: &[Item]) -> PyResult<(Hash, Kind)> {
+        match items.len() {
+            0 => Ok((EMPTY_HASH, Kind::Empty)),
+            1 => {
+                let mut node = [0u8; 65];
+                node[0] = LEAF;
+                node[1..33].copy_from_slice(&items[0].key);
+                node[33..65].copy_from_slice(&items[0].value.expect("only present items are built"));
+                Ok((self.create(node), Kind::Leaf))
+            }
+            _ => {
+                let at = split(items, depth);
+                let left = self.build(depth + 1, &items[..at])?;
+                let right = self.build(depth + 1, &items[at..])?;
+                self.join(left, right)
+            }
+        }
+    }
+
+    fn join(&mut self, left: (Hash, Kind), right: (Hash, Kind)) -> PyResult<(Hash, Kind)> {
+        // A lone leaf rises to its parent's place: one shape for one key set.
+        let left_kind = self.kind(left)?;
+        let right_kind = self.kind(right)?;
+        if right_kind == Kind::Empty && matches!(left_kind, Kind::Empty | Kind::Leaf) {
+            return Ok((left.0, left_kind));
+        }
+        if left_kind == Kind::Empty && right_kind == Kind::Leaf {
+            return Ok((right.0, Kind::Leaf));
+        }
+        let mut node = [0u8; 65];
+        node[0] = INTERNAL;
+        node[1..33].copy_from_slice(&left.0);
+        node[33..65].copy_from_slice(&right.0);
+        Ok((self.create(node), Kind::Internal))
+    }
+
+    fn kind(&self, subtree: (Hash, Kind)) -> PyResult<Kind> {
+        if subtree.1 != Kind::Unknown {
+            return Ok(subtree.1);
+        }
+        if subtree.0 == EMPTY_HASH {
+            return Ok(Kind::Empty);
+        }
+        Ok(if self.node(&subtree.0)?[0] == LEAF { Kind::Leaf } else { Kind::Internal })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Apply (key_hash, value_hash or None) items, sorted and unique, to the tree at
+/// `root` whose committed nodes are in `committed` (digest -> node bytes).
+///
+/// Returns `(new_root, created [(digest, node)], dropped [digest])`, net of churn
+/// within the batch, exactly as `SparseMerkleTree.update` computes them.
+#[pyfunction]
+pub fn smt_update<'py>(
+    py: Python<'py>,
+    committed: &Bound<'py, PyDict>,
+    root: &[u8],
+    items: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>, Vec<Bound<'py, PyBytes>>)> {
+    if root.len() != 32 {
+        return Err(PyValueError::new_err("root must be 32 bytes"));
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for (key, value) in &items {
+        if key.len() != 32 || value.as_ref().is_some_and(|v| v.len() != 32) {
+            return Err(PyValueError::new_err("key and value hashes are 32 bytes"));
+        }
+        parsed.push(Item { key: to_hash(key), value: value.as_deref().map(to_hash) });
+    }
+    if parsed.windows(2).any(|w| w[0].key >= w[1].key) {
+        return Err(PyValueError::new_err("items must be sorted by key hash and unique"));
+    }
+    let root = to_hash(root);
+    if parsed.is_empty() {
+        return Ok((PyBytes::new(py, &root), Vec::new(), Vec::new()));
+    }
+    let mut tree = Tree {
+        committed,
+        created: HashMap::default(),
+        order: Vec::new(),
+        dropped: HashSet::default(),
+    };
+    let (new_root, _) = tree.update(root, 0, &parsed)?;
+    let mut seen: HashSet<Hash, ByDigest> = HashSet::default();
+    let created = tree
+        .order
+        .iter()
+        .filter(|d| tree.created.contains_key(*d) && seen.insert(**d))
+        .map(|d| (PyBytes::new(py, d), PyBytes::new(py, &tree.created[d])))
+        .collect();
+    let mut dropped: Vec<Hash> = tree.dropped.into_iter().collect();
+    dropped.sort_unstable();
+    let dropped = dropped.iter().map(|d| PyBytes::new(py, d)).collect();
+    Ok((PyBytes::new(py, &new_root), created, dropped))
+}
