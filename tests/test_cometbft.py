@@ -202,6 +202,59 @@ def test_sdk_verifies_reads_against_cometbft_commits(network: Network) -> None:
         verify_state_proof(proven, strangers, chain_id=genesis.chain_id)
 
 
+def test_contracts_execute_identically_on_every_validator(network: Network) -> None:
+    """A council-deployed token: calls, a revert and a bridged read agree on all four nodes."""
+    from tests.helpers.contracts import CONTRACTS
+    from urbis.modules.contracts import abi
+    from urbis.modules.contracts.compiler import VYPER, compile_source
+
+    source = (CONTRACTS / "token.vy").read_text()
+    compiled = compile_source(VYPER, source)
+    finance = network.account("finance")
+    deploy = {
+        "name": "token",
+        "compiler": VYPER,
+        "source": source,
+        "bytecode_hash": compiled.bytecode_hash,
+        "constructor_args": abi.encode_args(["address"], [finance.raw]),
+    }
+    submit = _post(
+        network,
+        "mayor",
+        "governance",
+        "submit_proposal",
+        title="token",
+        action={"module": "contracts", "name": "deploy", "args": deploy},
+    )
+    assert submit["receipt"]["ok"], submit
+    proposal = next(
+        e["attrs"]["id"]
+        for e in submit["receipt"]["events"]
+        if e["type"] == "governance.proposal_submitted"
+    )
+    approve = _post(network, "councillor-a", "governance", "approve_proposal", id=proposal)
+    assert approve["receipt"]["ok"], approve
+    token = network.get(network.node("land"), "/v1/contracts/token")["address"]
+    from urbis.chain.ids import AccountId
+
+    contract = AccountId.parse(token)
+    mint = abi.encode_call(compiled.abi, "mint", [network.account("land"), 700])
+    minted = _post(network, "finance", "contracts", "call", contract=contract, data=mint)
+    assert minted["receipt"]["ok"], minted
+    overdraw = abi.encode_call(compiled.abi, "transfer", [finance, 701])
+    failed = _post(network, "land", "contracts", "call", contract=contract, data=overdraw)
+    assert failed["receipt"]["code"] == "contracts.reverted"
+    network.wait_height(failed["receipt"]["height"] + 1, network.nodes)
+    common_height_agrees(network)
+    for node in network.nodes:
+        answer = httpx.post(
+            f"{node.api_url}/v1/contracts/token/call",
+            json={"function": "balanceOf", "args": [network.account("land").text]},
+            timeout=30,
+        ).json()
+        assert answer["result"] == [700], (node.name, answer)
+
+
 def test_council_changes_the_validator_set(network: Network) -> None:
     """Last in this module: it leaves the network with three validators."""
     from urbis.node.home import Home
@@ -222,7 +275,12 @@ def test_council_changes_the_validator_set(network: Network) -> None:
         action={"module": "governance", "name": "set_validators", "args": {"validators": keep}},
     )
     assert submit["receipt"]["ok"], submit
-    approve = _post(network, "councillor-a", "governance", "approve_proposal", id=1)
+    proposal = next(
+        e["attrs"]["id"]
+        for e in submit["receipt"]["events"]
+        if e["type"] == "governance.proposal_submitted"
+    )
+    approve = _post(network, "councillor-a", "governance", "approve_proposal", id=proposal)
     assert approve["receipt"]["ok"], approve
     events = [e["type"] for e in approve["receipt"]["events"]]
     assert "governance.proposal_executed" in events
