@@ -10,6 +10,7 @@ bench:  ## print the performance figures
 	python3 bench/throughput.py
 	python3 bench/proofs.py
 	python3 bench/payments.py
+	python3 bench/contracts.py
 	python3 bench/identity.py
 	python3 bench/cometbft.py
 
