@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from urbis.chain.block import BlockHeader, Receipt, SignedHeader
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.state.database import Database
 
 SCHEMA = """
@@ -84,7 +84,7 @@ class BlockStore:
         row = self.db.fetchone("SELECT header, signature FROM blocks WHERE height = ?", (height,))
         if row is None:
             return None
-        return SignedHeader(BlockHeader.from_wire(decode(row[0])), bytes(row[1]))
+        return SignedHeader(BlockHeader.from_wire(decode_trusted(row[0])), bytes(row[1]))
 
     def block_txs(self, height: int) -> list[StoredTx]:
         rows = self.db.fetchall(
@@ -122,5 +122,5 @@ def _stored(row: tuple[Any, ...]) -> StoredTx:
         int(height),
         int(index),
         bytes(raw),
-        Receipt.from_wire(decode(receipt)),
+        Receipt.from_wire(decode_trusted(receipt)),
     )

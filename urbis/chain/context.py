@@ -16,7 +16,7 @@ from urbis.chain.block import Event
 from urbis.chain.codec import from_wire, to_wire
 from urbis.chain.errors import TooManyWrites
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode_trusted
+from urbis.crypto.encoding import decode_trusted, encode_trusted
 
 if TYPE_CHECKING:
     from urbis.chain.tx import Action
@@ -91,7 +91,7 @@ class TxState:
 
     def get_record(self, key: bytes, cls: type[T]) -> T | None:
         raw = self.get(key)
-        return None if raw is None else from_wire(cls, decode(raw))
+        return None if raw is None else from_wire(cls, decode_trusted(raw))
 
     def put_record(self, key: bytes, record: Any) -> None:
         self.put(key, encode_trusted(to_wire(record)))

@@ -6,19 +6,19 @@ from urbis.chain.app import AccountAuth
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader, TxState
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode_trusted
+from urbis.crypto.encoding import decode_trusted, encode_trusted
 from urbis.modules.accounts import keys
 from urbis.modules.accounts.records import Account
 
 
 def read_account(state: StateReader, account_id: AccountId) -> Account | None:
     raw = state.get(keys.account(account_id))
-    return None if raw is None else from_wire(Account, decode(raw))
+    return None if raw is None else from_wire(Account, decode_trusted(raw))
 
 
 def read_nonce(state: StateReader, account_id: AccountId) -> int:
     raw = state.get(keys.nonce(account_id))
-    return 0 if raw is None else int(decode(raw))
+    return 0 if raw is None else int(decode_trusted(raw))
 
 
 AUTH_CACHE_MAX = 100_000
@@ -37,7 +37,7 @@ class AccountsAuthenticator:
             return None
         decoded = self._decoded.get(raw)
         if decoded is None:
-            record = from_wire(Account, decode(raw))
+            record = from_wire(Account, decode_trusted(raw))
             decoded = ({k.key: k.weight for k in record.keys}, record.threshold)
             if len(self._decoded) >= AUTH_CACHE_MAX:
                 self._decoded.clear()

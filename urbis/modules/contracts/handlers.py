@@ -9,7 +9,7 @@ from typing import Any
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.crypto.hashing import tagged_hash
 from urbis.modules.contracts import abi, keys, runtime
 from urbis.modules.contracts.compiler import compile_source
@@ -127,7 +127,7 @@ def _emit_log(ctx: Context, address: bytes, topics: list[bytes], data: bytes) ->
 @functools.lru_cache(maxsize=256)
 def _events_of(raw_meta: bytes) -> dict[bytes, dict[str, Any]]:
     """A contract's events by topic, cached by its (immutable) metadata bytes."""
-    meta = from_wire(ContractMeta, decode(raw_meta))
+    meta = from_wire(ContractMeta, decode_trusted(raw_meta))
     return abi.event_topics(json.loads(meta.abi_json))
 
 

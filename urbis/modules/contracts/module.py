@@ -56,11 +56,11 @@ def read_meta(state: StateReader, address: AccountId) -> ContractMeta:
 
 def _record(state: StateReader, key: bytes, cls: type) -> Any:
     from urbis.chain.codec import from_wire
-    from urbis.crypto.encoding import decode
+    from urbis.crypto.encoding import decode_trusted
 
     raw = state.get(key)
     assert raw is not None
-    return from_wire(cls, decode(raw))
+    return from_wire(cls, decode_trusted(raw))
 
 
 def query_contract(state: StateReader, params: dict[str, str]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from urbis.chain.codec import from_wire
 from urbis.chain.context import BlockState, Context, TxState
 from urbis.chain.errors import UrbisError
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.contracts import bridges, keys
 from urbis.modules.contracts.errors import Halted, OutOfGas, Reverted
 from urbis.modules.contracts.records import ContractAccount
@@ -183,7 +183,7 @@ def apply(ctx: Context, outcome: Outcome) -> None:
 @functools.lru_cache(maxsize=4096)
 def account_record(raw: bytes) -> ContractAccount:
     """Decoded once per distinct record: every call reads its caller's and callee's."""
-    return from_wire(ContractAccount, decode(raw))
+    return from_wire(ContractAccount, decode_trusted(raw))
 
 
 def block_state(state: BlockState | TxState) -> BlockState:

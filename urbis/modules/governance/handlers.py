@@ -8,7 +8,7 @@ from urbis.chain.errors import UrbisError
 from urbis.chain.genesis import NAME_PATTERN
 from urbis.chain.ids import COUNCIL, AccountId
 from urbis.chain.tx import Action
-from urbis.crypto.encoding import decode, encode
+from urbis.crypto.encoding import decode_trusted, encode
 from urbis.modules.governance import keys
 from urbis.modules.governance.errors import (
     AlreadyApproved,
@@ -77,7 +77,7 @@ def submit_proposal(ctx: Context, sender: AccountId, args: SubmitProposal) -> No
     action = Action(args.action.module, args.action.name, args.action.args)
     ctx.check_action(action)
     raw_sequence = ctx.state.get(keys.PROPOSAL_SEQUENCE)
-    proposal_id = 1 if raw_sequence is None else int(decode(raw_sequence)) + 1
+    proposal_id = 1 if raw_sequence is None else int(decode_trusted(raw_sequence)) + 1
     expires = ctx.block.height + args.voting_period
     proposal = Proposal(
         id=proposal_id,
@@ -91,7 +91,7 @@ def submit_proposal(ctx: Context, sender: AccountId, args: SubmitProposal) -> No
     )
     ctx.state.put(keys.PROPOSAL_SEQUENCE, encode(proposal_id))
     expiring = ctx.state.get(keys.expiring(expires))
-    ids = [] if expiring is None else list(decode(expiring))
+    ids = [] if expiring is None else list(decode_trusted(expiring))
     ctx.state.put(keys.expiring(expires), encode([*ids, proposal_id]))
     ctx.emit(
         "governance.proposal_submitted",
@@ -227,7 +227,7 @@ def expire_proposals(ctx: Context) -> None:
     raw = ctx.state.get(keys.expiring(ctx.block.height))
     if raw is None:
         return
-    for proposal_id in decode(raw):
+    for proposal_id in decode_trusted(raw):
         proposal = read_proposal(ctx.state, proposal_id)
         if proposal is not None and proposal.status == "open":
             expired = _with(proposal, status="expired", closed_height=ctx.block.height)

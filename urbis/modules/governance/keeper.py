@@ -5,7 +5,7 @@ from __future__ import annotations
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.governance import keys
 from urbis.modules.governance.records import Council, Department, Proposal, ValidatorSet
 
@@ -15,23 +15,23 @@ ADMIN_ROLE = "admin"
 
 def read_department(state: StateReader, department_id: str) -> Department | None:
     raw = state.get(keys.department(department_id))
-    return None if raw is None else from_wire(Department, decode(raw))
+    return None if raw is None else from_wire(Department, decode_trusted(raw))
 
 
 def read_council(state: StateReader) -> Council:
     raw = state.get(keys.COUNCIL)
     assert raw is not None, "genesis writes the council"
-    return from_wire(Council, decode(raw))
+    return from_wire(Council, decode_trusted(raw))
 
 
 def read_validators(state: StateReader) -> ValidatorSet:
     raw = state.get(keys.VALIDATORS)
-    return ValidatorSet([]) if raw is None else from_wire(ValidatorSet, decode(raw))
+    return ValidatorSet([]) if raw is None else from_wire(ValidatorSet, decode_trusted(raw))
 
 
 def read_proposal(state: StateReader, proposal_id: int) -> Proposal | None:
     raw = state.get(keys.proposal(proposal_id))
-    return None if raw is None else from_wire(Proposal, decode(raw))
+    return None if raw is None else from_wire(Proposal, decode_trusted(raw))
 
 
 def has_role(state: StateReader, account: AccountId, role: str) -> bool:

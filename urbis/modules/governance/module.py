@@ -22,7 +22,7 @@ from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.genesis import Genesis
 from urbis.chain.ids import AccountId
 from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.governance import handlers, keys
 from urbis.modules.governance.keeper import (
     GovernanceKeeper,
@@ -70,7 +70,7 @@ def init_genesis(ctx: Context, genesis: Genesis) -> None:
 
 def query_departments(state: Any, params: dict[str, str]) -> list[dict[str, Any]]:
     rows = state.scan_prefix(keys.DEPARTMENT_PREFIX)
-    return [_department_json(from_wire(Department, decode(v))) for _, v in rows]
+    return [_department_json(from_wire(Department, decode_trusted(v))) for _, v in rows]
 
 
 def query_department(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def query_role_holders(state: Any, params: dict[str, str]) -> list[dict[str, Any
     rows = state.scan_prefix(keys.role_prefix(role))
     out = []
     for key, value in rows:
-        grant = from_wire(RoleGrant, decode(value))
+        grant = from_wire(RoleGrant, decode_trusted(value))
         account = AccountId(key[-20:])
         out.append(
             {"account": account.text, "granted_by": grant.granted_by.text, "height": grant.height}
@@ -128,7 +128,7 @@ def query_proposal(state: StateReader, params: dict[str, str]) -> dict[str, Any]
 def query_proposals(state: Any, params: dict[str, str]) -> list[dict[str, Any]]:
     status = params.get("status")
     rows = state.scan_prefix(keys.PROPOSAL_PREFIX, limit=10_000)
-    proposals = [from_wire(Proposal, decode(v)) for _, v in rows]
+    proposals = [from_wire(Proposal, decode_trusted(v)) for _, v in rows]
     return [proposal_json(p) for p in reversed(proposals) if status in (None, p.status)]
 
 

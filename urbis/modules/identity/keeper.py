@@ -5,7 +5,7 @@ from __future__ import annotations
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.accounts.keeper import read_account
 from urbis.modules.identity import keys
 from urbis.modules.identity.records import PAGE_BYTES, StatusList, TrustRecord
@@ -13,12 +13,12 @@ from urbis.modules.identity.records import PAGE_BYTES, StatusList, TrustRecord
 
 def read_trust(state: StateReader, vct: str, issuer: AccountId) -> TrustRecord:
     raw = state.get(keys.trust(vct, issuer))
-    return TrustRecord([]) if raw is None else from_wire(TrustRecord, decode(raw))
+    return TrustRecord([]) if raw is None else from_wire(TrustRecord, decode_trusted(raw))
 
 
 def read_list(state: StateReader, issuer: AccountId, list_id: int) -> StatusList | None:
     raw = state.get(keys.status_list(issuer, list_id))
-    return None if raw is None else from_wire(StatusList, decode(raw))
+    return None if raw is None else from_wire(StatusList, decode_trusted(raw))
 
 
 def keys_at(state: StateReader, account: AccountId, time_ms: int) -> list[bytes]:

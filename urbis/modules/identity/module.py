@@ -24,7 +24,7 @@ from urbis.chain.context import StateReader
 from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.ids import AccountId
 from urbis.chain.module import ActionSpec, Module
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.accounts.keeper import read_account
 from urbis.modules.identity import handlers, keys
 from urbis.modules.identity.keeper import (
@@ -104,7 +104,7 @@ def query_type(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
     raw = state.get(keys.credential_type(params.get("vct", "")))
     if raw is None:
         raise NotFound(f"no credential type {params.get('vct')!r}")
-    record = from_wire(CredentialType, decode(raw))
+    record = from_wire(CredentialType, decode_trusted(raw))
     return jsonable({k: getattr(record, k) for k in record.__slots__})
 
 
@@ -112,7 +112,7 @@ def query_trust(state: Any, params: dict[str, str]) -> list[dict[str, Any]]:
     vct = params.get("vct", "")
     out = []
     for key, raw in state.scan_prefix(keys.trust_prefix(vct)):
-        record = from_wire(TrustRecord, decode(raw))
+        record = from_wire(TrustRecord, decode_trusted(raw))
         out.append(
             {
                 "issuer": AccountId(key[-20:]).text,
@@ -164,7 +164,7 @@ def query_verifier(state: StateReader, params: dict[str, str]) -> dict[str, Any]
     raw = state.get(keys.verifier(account))
     if raw is None:
         raise NotFound(f"{account} is not a registered verifier")
-    record = from_wire(VerifierRegistration, decode(raw))
+    record = from_wire(VerifierRegistration, decode_trusted(raw))
     return {
         "account": account.text,
         "name": record.name,

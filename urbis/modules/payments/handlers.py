@@ -6,7 +6,7 @@ import dataclasses
 
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode
+from urbis.crypto.encoding import decode_trusted, encode
 from urbis.crypto.hashing import sha256
 from urbis.modules.payments import keys
 from urbis.modules.payments.errors import (
@@ -149,7 +149,7 @@ def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
     )
     ctx.state.put_record(keys.transfer(args.id), record)
     raw = ctx.state.get(keys.expiring(expires))
-    ctx.state.put(keys.expiring(expires), encode([*(decode(raw) if raw else []), args.id]))
+    ctx.state.put(keys.expiring(expires), encode([*(decode_trusted(raw) if raw else []), args.id]))
     ctx.emit(
         "payments.pending",
         id=args.id,
@@ -186,7 +186,7 @@ def void_expired(ctx: Context) -> None:
     raw = ctx.state.get(keys.expiring(ctx.block.height))
     if raw is None:
         return
-    for transfer_id in decode(raw):
+    for transfer_id in decode_trusted(raw):
         record = ctx.state.get_record(keys.transfer(transfer_id), TransferRecord)
         if record is not None and record.status == "pending":
             _void(ctx, record)
@@ -449,7 +449,7 @@ def return_expired_escrows(ctx: Context) -> None:
     raw = ctx.state.get(keys.escrow_deadline(ctx.block.height))
     if raw is None:
         return
-    for escrow_id in decode(raw):
+    for escrow_id in decode_trusted(raw):
         escrow = ctx.state.get_record(keys.escrow(escrow_id), Escrow)
         if escrow is not None and escrow.status == "open":
             PaymentsKeeper(ctx).release(escrow.asset, escrow.payer, escrow.amount_minor)
@@ -606,7 +606,7 @@ def _htlc(ctx: Context, htlc_id: bytes) -> Htlc:
 
 def _append(ctx: Context, key: bytes, item: bytes) -> None:
     raw = ctx.state.get(key)
-    ctx.state.put(key, encode([*(decode(raw) if raw else []), item]))
+    ctx.state.put(key, encode([*(decode_trusted(raw) if raw else []), item]))
 
 
 def end_block(ctx: Context) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from urbis.chain.codec import from_wire
 from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode, encode_trusted
+from urbis.crypto.encoding import decode_trusted, encode_trusted
 from urbis.modules.payments import keys
 from urbis.modules.payments.errors import InsufficientFunds, Overflow, UnknownAsset
 from urbis.modules.payments.records import AMOUNT_MAX, Asset, Escrow, Invoice, Mandate
@@ -17,18 +17,18 @@ from urbis.modules.payments.records import AMOUNT_MAX, Asset, Escrow, Invoice, M
 
 def read_asset(state: StateReader, code: str) -> Asset | None:
     raw = state.get(keys.asset(code))
-    return None if raw is None else from_wire(Asset, decode(raw))
+    return None if raw is None else from_wire(Asset, decode_trusted(raw))
 
 
 def read_overdraft(state: StateReader, code: str, account: AccountId) -> int:
     """How far below zero the account may go (0 for every account not flagged)."""
     raw = state.get(keys.overdraft(code, account))
-    return 0 if raw is None else int(decode(raw))
+    return 0 if raw is None else int(decode_trusted(raw))
 
 
 def read_balance(state: StateReader, code: str, account: AccountId) -> int:
     raw = state.get(keys.balance(code, account))
-    return 0 if raw is None else int(decode(raw))
+    return 0 if raw is None else int(decode_trusted(raw))
 
 
 def month_of(time_ms: int) -> str:
@@ -39,12 +39,12 @@ def month_of(time_ms: int) -> str:
 
 def read_invoice(state: StateReader, invoice_id: bytes) -> Invoice | None:
     raw = state.get(keys.invoice(invoice_id))
-    return None if raw is None else from_wire(Invoice, decode(raw))
+    return None if raw is None else from_wire(Invoice, decode_trusted(raw))
 
 
 def read_escrow(state: StateReader, escrow_id: bytes) -> Escrow | None:
     raw = state.get(keys.escrow(escrow_id))
-    return None if raw is None else from_wire(Escrow, decode(raw))
+    return None if raw is None else from_wire(Escrow, decode_trusted(raw))
 
 
 def can_collect(
@@ -54,7 +54,7 @@ def can_collect(
     raw = state.get(keys.mandate(payer, department))
     if raw is None:
         return False
-    mandate = from_wire(Mandate, decode(raw))
+    mandate = from_wire(Mandate, decode_trusted(raw))
     if mandate.asset != asset or amount > mandate.per_invoice_max_minor:
         return False
     month = month_of(time_ms)
@@ -175,12 +175,12 @@ def check_supply(store: Any) -> list[str]:
     """
     problems = []
     for _, raw in store.scan_prefix(keys.ASSET_PREFIX, limit=10_000):
-        asset = from_wire(Asset, decode(raw))
+        asset = from_wire(Asset, decode_trusted(raw))
         rows = store.scan_prefix(keys.balance_prefix(asset.code), limit=10_000_000)
-        balances = [int(decode(v)) for _, v in rows]
+        balances = [int(decode_trusted(v)) for _, v in rows]
         for key, value in rows:
             account = AccountId(key[-20:])
-            if int(decode(value)) < -read_overdraft(store, asset.code, account):
+            if int(decode_trusted(value)) < -read_overdraft(store, asset.code, account):
                 problems.append(f"{asset.code}: {account} is below its floor")
         total = sum(balances) + asset.pending_minor
         if asset.minted_minor - asset.burned_minor != total:

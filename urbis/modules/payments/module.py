@@ -23,7 +23,7 @@ from urbis.chain.context import StateReader
 from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.ids import AccountId
 from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.payments import handlers, keys
 from urbis.modules.payments.keeper import PaymentsKeeper, read_asset, read_balance
 from urbis.modules.payments.records import (
@@ -108,7 +108,7 @@ def _by_id(state: StateReader, key: Any, params: dict[str, str], cls: type, what
     raw = state.get(key(record_id))
     if raw is None:
         raise NotFound(f"no {what} {record_id.hex()}")
-    return from_wire(cls, decode(raw))
+    return from_wire(cls, decode_trusted(raw))
 
 
 module = Module(

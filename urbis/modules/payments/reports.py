@@ -15,7 +15,7 @@ from typing import Any
 
 from urbis.chain.codec import from_wire
 from urbis.chain.ids import AccountId
-from urbis.crypto.encoding import decode
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.payments.records import Invoice
 
 INVOICE_PREFIX = b"payments/invoice/"
@@ -23,7 +23,8 @@ INVOICE_PREFIX = b"payments/invoice/"
 
 def invoices(store: Any) -> list[Invoice]:
     return [
-        from_wire(Invoice, decode(v)) for _, v in store.scan_prefix(INVOICE_PREFIX, limit=1_000_000)
+        from_wire(Invoice, decode_trusted(v))
+        for _, v in store.scan_prefix(INVOICE_PREFIX, limit=1_000_000)
     ]
 
 
