@@ -178,6 +178,19 @@ def test_three_processes_from_the_cli(tmp_path: Path) -> None:
         assert any(e["attrs"].get("event") == "Sold" for e in sold["events"])
         owner = ok(run("contract", "call", "land-registry", "parcels", parcel, "--json"))
         assert owner["result"][0][0] == who["bob"]
+        proven_owner = ok(
+            run(
+                "contract",
+                "storage",
+                "land-registry",
+                "parcels",
+                parcel,
+                "--field",
+                "owner",
+                "--json",
+            )
+        )
+        assert proven_owner["as_account"] == who["bob"] and proven_owner["verified"]
         alice = ok(run("pay", "balance", "alice", "--asset", "EUR", "--json"))
         assert alice["balance_minor"] == 100_000 + 49_000
 

@@ -206,10 +206,10 @@ def test_a_contract_pays_from_its_own_account_and_the_slot_is_provable(
 
 
 def _storage_keys(city: CityChain, address: bytes) -> list[bytes]:
-    from urbis.modules.contracts.abi import keccak256
+    from urbis.modules.contracts.storage import slot_of
 
-    # Vyper keeps `paid` (a HashMap at slot 0) at keccak256(slot . key).
-    return [keys.slot(address, keccak256(bytes(32) + bytes(12) + account("bob").raw))]
+    layout = city.query("contracts", "contract", ref="vault")["storage_layout"]
+    return [keys.slot(address, slot_of(layout, "paid", [account("bob").raw]))]
 
 
 def test_out_of_gas_after_a_native_transfer_changes_nothing(

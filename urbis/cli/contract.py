@@ -23,6 +23,7 @@ from urbis.cli.common import (
     send_actions,
     stdout,
     table,
+    trusted_validators,
 )
 from urbis.sdk.builder import TxBuilder
 
@@ -235,3 +236,79 @@ def events(
             )
 
     emit(found, as_json, human)
+
+
+@app.command("storage")
+def storage(
+    ref: Annotated[str, typer.Argument(help="Contract address (urbis1…) or name")],
+    variable: Annotated[str, typer.Argument(help="Storage variable, e.g. parcels")],
+    keys: Annotated[list[str] | None, typer.Argument(help="Map keys, outermost first")] = None,
+    field: Annotated[str | None, typer.Option("--field", help="Struct member, e.g. owner")] = None,
+    offset: Annotated[int, typer.Option("--offset", help="Slot offset inside a struct")] = 0,
+    prove: Annotated[bool, typer.Option("--prove", help="Verify a state proof client-side")] = True,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read one storage slot of a contract and verify its proof against a signed header.
+
+    The slot comes from the storage layout the compiler gave at deployment.
+
+    Example: urbis contract storage land-registry parcels 0x07… --field owner
+    """
+    from urbis.chain.ids import AccountId
+    from urbis.modules.contracts import keys as contract_keys
+    from urbis.modules.contracts.storage import field_offset, slot_of
+    from urbis.sdk.verify import verify_state_proof
+
+    node = client(api)
+    with reported():
+        info = node.call("contract", ref)
+    address = AccountId.parse(info["address"])
+    values = [_value(k) for k in (keys or [])]
+    try:
+        if field is not None:
+            getter = next(
+                (i for i in info["abi"] if i.get("type") == "function" and i["name"] == variable),
+                None,
+            )
+            if getter is None:
+                raise ValueError(f"{variable} has no public getter to name fields from")
+            offset = field_offset(getter.get("outputs", []), field)
+        slot = slot_of(info["storage_layout"], variable, values, offset)
+    except (ValueError, TypeError, OverflowError) as error:
+        fail("cli.bad_args", str(error), 2)
+    key = contract_keys.slot(address.raw, slot)
+    text = "contracts/storage/0x" + key[len(b"contracts/storage/") :].hex()
+    with reported():
+        data = node.call("state", text, None, prove)
+        verified = None
+        raw = bytes.fromhex(data["value"]) if data.get("value") else b""
+        if prove:
+            validators, chain_id, pinned = trusted_validators(home_path(home), api)
+            proof = verify_state_proof(data, validators, chain_id=chain_id)
+            verified = {"height": proof.height, "pinned_genesis": pinned}
+            raw = proof.value or b""  # what the proof shows, not what the node said
+    word = raw.rjust(32, b"\0")
+    result = {
+        "contract": address.text,
+        "variable": variable,
+        "slot": "0x" + slot.hex(),
+        "state_key": text,
+        "word": "0x" + word.hex(),
+        "uint": int.from_bytes(word, "big"),
+        "as_account": AccountId(word[12:]).text if word[:12] == bytes(12) else None,
+        "height": data["height"],
+        "verified": verified,
+    }
+
+    def human(d: dict[str, Any]) -> None:
+        rows = [("slot", d["slot"]), ("word", d["word"]), ("as integer", d["uint"])]
+        if d["as_account"]:
+            rows.append(("as account", d["as_account"]))
+        rows.append(("height", d["height"]))
+        if d["verified"]:
+            rows.append(("proof", "verified against a header signed by a known validator"))
+        table(f"{d['variable']} in {d['contract']}", rows)
+
+    emit(result, as_json, human)

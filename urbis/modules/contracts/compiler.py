@@ -25,6 +25,8 @@ COMPILERS = (VYPER,)
 class Compiled:
     bytecode: bytes
     abi: list[dict[str, Any]]
+    storage_layout: dict[str, Any]
+    """Variable -> {type, slot, n_slots}: where each storage variable lives, for proofs."""
 
     @property
     def bytecode_hash(self) -> bytes:
@@ -48,7 +50,13 @@ def _compile_vyper(source: str) -> Compiled:
         raise UnsupportedCompiler(f"this node has vyper {vyper.__version__}, not {VYPER}")
     settings = Settings(evm_version=EVM_VERSION, optimize=OptimizationLevel.GAS)
     try:
-        out = vyper.compile_code(source, output_formats=["bytecode", "abi"], settings=settings)
+        out = vyper.compile_code(
+            source, output_formats=["bytecode", "abi", "layout"], settings=settings
+        )
     except Exception as error:  # the compiler's own exception types vary by release
         raise CompileFailed(f"{type(error).__name__}: {error}".strip()[:2000]) from None
-    return Compiled(bytes.fromhex(out["bytecode"].removeprefix("0x")), out["abi"])
+    layout = {
+        name: {"type": str(v["type"]), "slot": int(v["slot"]), "n_slots": int(v["n_slots"])}
+        for name, v in out["layout"].get("storage_layout", {}).items()
+    }
+    return Compiled(bytes.fromhex(out["bytecode"].removeprefix("0x")), out["abi"], layout)

@@ -59,6 +59,7 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
         deployed_height=ctx.block.height,
         deploy_tx=ctx.tx_id,
         previous=entry.versions[-1] if entry.versions else None,
+        layout_json=json.dumps(compiled.storage_layout, sort_keys=True, separators=(",", ":")),
     )
     ctx.state.put_record(keys.meta(address), meta)
     ctx.state.put(keys.source(address), args.source.encode())

@@ -80,6 +80,7 @@ def query_contract(state: StateReader, params: dict[str, str]) -> dict[str, Any]
         "deploy_tx": meta.deploy_tx.hex(),
         "previous": meta.previous.text if meta.previous else None,
         "abi": json.loads(meta.abi_json),
+        "storage_layout": json.loads(meta.layout_json or "{}"),
         "source": source.decode(),
     }
 

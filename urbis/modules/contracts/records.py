@@ -36,6 +36,8 @@ class ContractMeta:
     deployed_height: int
     deploy_tx: bytes
     previous: AccountId | None = None
+    layout_json: str = ""
+    """The compiler's storage layout, so a variable's slot (and its proof) can be found."""
 
 
 @dataclass(frozen=True, slots=True)
