@@ -340,3 +340,69 @@ def test_another_node_replaying_the_blocks_reaches_the_same_app_hash(
         assert other.app.info().app_hash == city.app.info().app_hash
     finally:
         other.close()
+
+
+# -- Solidity, for outside vendors ------------------------------------------------------------
+
+
+def test_a_solidity_contract_deploys_runs_and_proves_a_mapping_slot(city: CityChain) -> None:
+    from tests.helpers.contracts import CONTRACTS
+    from urbis.modules.contracts.compiler import SOLC
+    from urbis.modules.contracts.storage import slot_of
+
+    source = (CONTRACTS / "parking_permits.sol").read_text()
+    permits = deploy(city, "parking", source, [("string", "land")], compiler=SOLC)
+    assert city.query("contracts", "contract", ref="parking")["compiler"] == SOLC
+    grant = action(
+        "governance",
+        "grant_role",
+        department="land",
+        role="parking_officer",
+        account=account("bob"),
+    )
+    assert city.run("land", grant).ok
+    permit, plate = ref("permit-1"), ref("ZG 1234")
+    refused = call(city, "alice", permits, "issue", permit, account("alice"), plate, 30)
+    assert refused.code == "contracts.reverted" and "only a parking officer" in refused.message
+    issued = call(city, "bob", permits, "issue", permit, account("alice"), plate, 30)
+    assert issued.ok, issued.message
+    (event,) = [e for e in issued.events if e.type == "contracts.event"]
+    assert event.attrs["event"] == "PermitIssued"
+    assert event.attrs["args"]["holder"] == account("alice").text
+    assert view(city, permits, "isValid", permit, plate) is True
+    # Solidity keeps permits[permit] at keccak256(permit . slot); its holder is the first word.
+    layout = city.query("contracts", "contract", ref="parking")["storage_layout"]
+    key = keys.slot(permits.raw, slot_of(layout, "permits", [permit]))
+    proof = city.app.store.prove(key)
+    verify_state_proof(proof, city.app.info().app_hash)
+    assert proof.value is not None and proof.value[12:] == account("alice").raw
+    assert call(city, "bob", permits, "revoke", permit, "sold the car").ok
+    assert view(city, permits, "isValid", permit, plate) is False
+
+
+def test_a_solidity_deployment_with_another_bytecode_is_refused(city: CityChain) -> None:
+    from tests.helpers.contracts import CONTRACTS
+    from urbis.modules.contracts.compiler import SOLC
+
+    source = (CONTRACTS / "parking_permits.sol").read_text()
+    proposal = propose_deploy(
+        city, "parking", source, [("string", "land")], bytecode_hash=bytes(32), compiler=SOLC
+    )
+    receipt = city.run("councillor_a", action("governance", "approve_proposal", id=proposal))
+    assert "contracts.bytecode_mismatch" in [e.attrs.get("code") for e in receipt.events]
+
+
+def test_a_node_without_the_compiler_stops_instead_of_diverging(
+    city: CityChain, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.helpers.contracts import CONTRACTS
+    from urbis.modules.contracts import compiler
+
+    source = (CONTRACTS / "parking_permits.sol").read_text()
+    proposal = propose_deploy(city, "parking", source, [("string", "land")], compiler=compiler.SOLC)
+    monkeypatch.setenv("URBIS_SOLC", str(tmp_path / "nowhere"))
+    compiler._compile_solidity.cache_clear()
+    height = city.height
+    with pytest.raises(compiler.CompilerUnavailable):
+        city.run("councillor_a", action("governance", "approve_proposal", id=proposal))
+    assert city.height == height  # nothing committed: the node halts at this block

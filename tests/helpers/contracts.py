@@ -26,16 +26,17 @@ def propose_deploy(
     constructor: Sequence[tuple[str, Any]] = (),
     bytecode_hash: bytes | None = None,
     gas_limit: int = 10_000_000,
+    compiler: str = VYPER,
 ) -> int:
     """Submit the deployment as a council proposal (the mayor's approval included); its id."""
-    compiled = compile_source(VYPER, source)
+    compiled = compile_source(compiler, source)
     args = abi.encode_args([t for t, _ in constructor], [v for _, v in constructor])
     deploy = {
         "module": "contracts",
         "name": "deploy",
         "args": {
             "name": name,
-            "compiler": VYPER,
+            "compiler": compiler,
             "source": source,
             "bytecode_hash": bytecode_hash or compiled.bytecode_hash,
             "constructor_args": args,
@@ -49,9 +50,13 @@ def propose_deploy(
 
 
 def deploy(
-    chain: CityChain, name: str, source: str, constructor: Sequence[tuple[str, Any]] = ()
+    chain: CityChain,
+    name: str,
+    source: str,
+    constructor: Sequence[tuple[str, Any]] = (),
+    compiler: str = VYPER,
 ) -> AccountId:
-    proposal = propose_deploy(chain, name, source, constructor)
+    proposal = propose_deploy(chain, name, source, constructor, compiler=compiler)
     receipt = chain.run("councillor_a", action("governance", "approve_proposal", id=proposal))
     assert receipt.ok, receipt.message
     deployed = [e for e in receipt.events if e.type == "contracts.deployed"]

@@ -50,11 +50,15 @@ def propose(
         list[str] | None, typer.Option("--arg", help="A constructor argument (repeat, in order)")
     ] = None,
     gas: GasOption = 10_000_000,
+    compiler: Annotated[
+        str | None,
+        typer.Option("--compiler", help="vyper-0.4.3 or solc-0.8.37; default by file extension"),
+    ] = None,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compile locally with the chain's pinned Vyper and propose the deployment to the council.
+    """Compile locally with the chain's pinned compiler and propose the deployment to the council.
 
     The proposal carries the source and the bytecode hash; every node compiles the
     source again and deploys only if its bytecode hashes the same.
@@ -64,13 +68,21 @@ def propose(
     """
     from urbis.chain.errors import UrbisError
     from urbis.modules.contracts import abi
-    from urbis.modules.contracts.compiler import VYPER, compile_source
+    from urbis.modules.contracts.compiler import (
+        SOLC,
+        VYPER,
+        CompilerUnavailable,
+        compile_source,
+    )
 
     text = source.read_text()
+    chosen = compiler or (SOLC if source.suffix == ".sol" else VYPER)
     try:
-        compiled = compile_source(VYPER, text)
+        compiled = compile_source(chosen, text)
     except UrbisError as error:
         fail(error.code, error.message, 2)
+    except CompilerUnavailable as error:
+        fail("cli.compiler_unavailable", str(error), 1)
     constructor = next((i for i in compiled.abi if i.get("type") == "constructor"), {})
     types = [abi.param_type(p) for p in constructor.get("inputs", [])]
     values = [_value(a) for a in (args or [])]
@@ -84,7 +96,7 @@ def propose(
         fail("cli.bad_args", f"constructor arguments do not fit {types}: {error}", 2)
     deploy = {
         "name": name,
-        "compiler": VYPER,
+        "compiler": chosen,
         "source": text,
         "bytecode_hash": compiled.bytecode_hash,
         "constructor_args": encoded,

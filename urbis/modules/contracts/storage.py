@@ -1,9 +1,11 @@
 """Where a contract variable lives in storage, so its value can be read and proven.
 
 Vyper keeps a `HashMap[K, V]` entry at `keccak256(slot . key)`, with the key
-ABI-encoded to one word (dynamic keys hashed first), and a struct's members in
-consecutive slots. With the storage layout the compiler gave at deployment,
-this turns "parcels[0x07…].owner" into a state key with its own proof.
+ABI-encoded to one word (dynamic keys hashed first); Solidity keeps a
+`mapping(K => V)` entry at `keccak256(key . slot)` (dynamic keys as raw bytes).
+In both, a struct's members sit in consecutive slots. With the storage layout
+the compiler gave at deployment, this turns "parcels[0x07…].owner" into a
+state key with its own proof.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from urbis.modules.contracts import abi
 
 _HASHMAP = re.compile(r"^HashMap\[(?P<key>[^,\[]+(?:\[\d*\])?),\s*(?P<value>.+)\]$")
+_MAPPING = re.compile(r"^mapping\((?P<key>[^=]+?)\s*=>\s*(?P<value>.+)\)$")
 
 
 def slot_of(layout: dict[str, Any], variable: str, map_keys: list[Any], offset: int = 0) -> bytes:
@@ -23,13 +26,17 @@ def slot_of(layout: dict[str, Any], variable: str, map_keys: list[Any], offset: 
     kind = str(layout[variable]["type"])
     slot = int(layout[variable]["slot"])
     for key in map_keys:
-        match = _HASHMAP.match(kind)
-        if match is None:
+        vyper, solidity = _HASHMAP.match(kind), _MAPPING.match(kind)
+        here = slot.to_bytes(32, "big")
+        if vyper is not None:
+            entry = abi.keccak256(here + _key_word(vyper["key"].strip(), key))
+            kind = vyper["value"].strip()
+        elif solidity is not None:
+            entry = abi.keccak256(_solidity_key(solidity["key"].strip(), key) + here)
+            kind = solidity["value"].strip()
+        else:
             raise ValueError(f"{variable} is {kind}: it takes no more keys")
-        slot = int.from_bytes(
-            abi.keccak256(slot.to_bytes(32, "big") + _key_word(match["key"], key)), "big"
-        )
-        kind = match["value"].strip()
+        slot = int.from_bytes(entry, "big")
     if offset < 0:
         raise ValueError("offset must be 0 or more")
     return ((slot + offset) % 2**256).to_bytes(32, "big")
@@ -42,6 +49,12 @@ def _key_word(kind: str, value: Any) -> bytes:
     vyper_to_abi = {"address": "address", "bool": "bool", "bytes32": "bytes32"}
     abi_kind = vyper_to_abi.get(kind, kind)
     return abi.encode_args([abi_kind], [value])
+
+
+def _solidity_key(kind: str, value: Any) -> bytes:
+    if kind in ("string", "bytes"):
+        return value.encode() if isinstance(value, str) else bytes(value)
+    return abi.encode_args([kind.split(" ")[-1]], [value])
 
 
 def field_offset(getter_outputs: list[dict[str, Any]], field: str) -> int:
