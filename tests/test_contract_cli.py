@@ -276,6 +276,24 @@ def test_three_processes_from_the_cli(tmp_path: Path) -> None:
         entry = ok(run("id", "status", address["licensing"], "1", "--index", "0", "--json"))
         assert entry["status"] == 1
 
+        # An outside vendor's Solidity contract goes through the same council path.
+        vendor = ok(
+            run(
+                "contract",
+                "propose",
+                str(CONTRACTS / "parking_permits.sol"),
+                "--name",
+                "parking",
+                "--arg",
+                "transport",
+                "--from",
+                "mayor",
+                "--json",
+            )
+        )
+        ok(run("proposal", "approve", str(vendor["proposal"]), "--from", "councillor-a"))
+        assert ok(run("contract", "show", "parking", "--json"))["compiler"] == "solc-0.8.37"
+
         events = ok(run("contract", "events", "licensing", "--json"))
         assert {"Applied", "Approved", "Revoked"} <= {e["event"] for e in events}
         meta_key = "contracts/meta/0x" + _raw(address["land-registry"])
