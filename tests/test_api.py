@@ -35,6 +35,26 @@ def signed(sender: str, label: str, nonce: int) -> str:
     return base64.b64encode(sign_tx(body, [key(sender).signer()]).raw).decode()
 
 
+class Sender:
+    """Signs and commits one action at a time through the API, keeping each key's nonce."""
+
+    def __init__(self, api: TestClient) -> None:
+        self.api = api
+        self.nonces: dict[str, int] = {}
+
+    def __call__(self, sender: str, module: str, name: str, **args: object) -> dict:
+        from urbis.sdk.builder import TxBuilder
+
+        nonce = self.nonces.get(sender, 0)
+        self.nonces[sender] = nonce + 1
+        tx = TxBuilder(CHAIN_ID).add(module, name, **args).sign([key(sender)], nonce, 1000)
+        answer = self.api.post(
+            "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
+        ).json()
+        assert answer["receipt"]["ok"], answer
+        return answer
+
+
 def test_status_and_openapi(api: TestClient) -> None:
     status = api.get("/v1/status").json()
     assert status["chain_id"] == CHAIN_ID and status["height"] == 0
@@ -183,20 +203,9 @@ def test_halted_node_refuses_new_txs_with_node_halted(api: TestClient, node: Nod
 
 def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
     """The council creates EUR, finance bills land, land pays; the API proves and reports it."""
-    from urbis.sdk.builder import TxBuilder
     from urbis.sdk.verify import verify_state_proof
 
-    nonces: dict[str, int] = {}
-
-    def send(sender: str, module: str, name: str, **args: object) -> dict:
-        nonce = nonces.get(sender, 0)
-        nonces[sender] = nonce + 1
-        tx = TxBuilder(CHAIN_ID).add(module, name, **args).sign([key(sender)], nonce, 1000)
-        answer = api.post(
-            "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
-        ).json()
-        assert answer["receipt"]["ok"], answer
-        return answer
+    send = Sender(api)
 
     send(
         "mayor",
@@ -283,19 +292,8 @@ def test_contract_routes_show_call_and_stream_events(api: TestClient) -> None:
     from tests.helpers.contracts import CONTRACTS
     from urbis.modules.contracts import abi
     from urbis.modules.contracts.compiler import VYPER, compile_source
-    from urbis.sdk.builder import TxBuilder
 
-    nonces: dict[str, int] = {}
-
-    def send(sender: str, module: str, name: str, **args: object) -> dict:
-        nonce = nonces.get(sender, 0)
-        nonces[sender] = nonce + 1
-        tx = TxBuilder(CHAIN_ID).add(module, name, **args).sign([key(sender)], nonce, 1000)
-        answer = api.post(
-            "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
-        ).json()
-        assert answer["receipt"]["ok"], answer
-        return answer
+    send = Sender(api)
 
     source = (CONTRACTS / "token.vy").read_text()
     compiled = compile_source(VYPER, source)

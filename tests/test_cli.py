@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from tests.helpers.process import free_port
+from tests.helpers.process import dev_city
 from urbis.cli.main import app
 
 runner = CliRunner()
@@ -82,33 +81,8 @@ def urbis(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
     """`urbis up` as a real process; the CLI anchors, verifies with a proof, revokes."""
-    home, port = tmp_path / "city", free_port()
-    api = f"http://127.0.0.1:{port}"
-    node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "urbis.cli.main",
-            "up",
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-            "--block-interval-ms",
-            "100",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        for _ in range(100):
-            if urbis(home, api, "status").returncode == 0:
-                break
-            assert node.poll() is None, node.stdout.read() if node.stdout else ""
-            import time
-
-            time.sleep(0.2)
+    home = tmp_path / "city"
+    with dev_city(home) as api:
         deed = tmp_path / "deed.pdf"
         deed.write_bytes(b"%PDF deed of parcel 17")
         anchored = urbis(
@@ -194,9 +168,6 @@ def test_up_anchor_verify_revoke_end_to_end(tmp_path: Path) -> None:
         assert json.loads(approved.stdout)["status"] == "executed"
         state = urbis(home, api, "state", "get", "governance/department/parks", "--prove", "--json")
         assert state.returncode == 0 and json.loads(state.stdout)["verified"]["present"]
-    finally:
-        node.send_signal(signal.SIGINT)
-        node.wait(30)
 
 
 CITY_TOML = """

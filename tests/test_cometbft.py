@@ -69,6 +69,13 @@ def test_failed_action_fails_identically_everywhere(network: Network) -> None:
         assert stored["code"] == "auth.missing_role" and stored["height"] == receipt["height"]
 
 
+def _proposal_id(answer: dict) -> int:
+    events = answer["receipt"]["events"]
+    return int(
+        next(e["attrs"]["id"] for e in events if e["type"] == "governance.proposal_submitted")
+    )
+
+
 def _post(network: Network, sender: str, module: str, name: str, **args: object) -> dict:
     import base64
 
@@ -227,11 +234,7 @@ def test_contracts_execute_identically_on_every_validator(network: Network) -> N
         action={"module": "contracts", "name": "deploy", "args": deploy},
     )
     assert submit["receipt"]["ok"], submit
-    proposal = next(
-        e["attrs"]["id"]
-        for e in submit["receipt"]["events"]
-        if e["type"] == "governance.proposal_submitted"
-    )
+    proposal = _proposal_id(submit)
     approve = _post(network, "councillor-a", "governance", "approve_proposal", id=proposal)
     assert approve["receipt"]["ok"], approve
     token = network.get(network.node("land"), "/v1/contracts/token")["address"]
@@ -275,11 +278,7 @@ def test_council_changes_the_validator_set(network: Network) -> None:
         action={"module": "governance", "name": "set_validators", "args": {"validators": keep}},
     )
     assert submit["receipt"]["ok"], submit
-    proposal = next(
-        e["attrs"]["id"]
-        for e in submit["receipt"]["events"]
-        if e["type"] == "governance.proposal_submitted"
-    )
+    proposal = _proposal_id(submit)
     approve = _post(network, "councillor-a", "governance", "approve_proposal", id=proposal)
     assert approve["receipt"]["ok"], approve
     events = [e["type"] for e in approve["receipt"]["events"]]

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.contracts import CONTRACTS
-from tests.helpers.process import free_port
+from tests.helpers.process import dev_city
 from tests.test_pay_cli import ok, urbis_env
 
 pytestmark = pytest.mark.slow
@@ -25,30 +22,12 @@ def h(label: str) -> str:
 
 
 def test_three_processes_from_the_cli(tmp_path: Path) -> None:
-    home, port = tmp_path / "city", free_port()
-    api = f"http://127.0.0.1:{port}"
-    node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "urbis.cli.main",
-            "up",
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-            "--block-interval-ms",
-            "100",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    run = lambda *args: urbis_env(home, api, *args)  # noqa: E731
-    try:
-        for _ in range(100):
-            if run("status").returncode == 0:
-                break
-            time.sleep(0.2)
+    home = tmp_path / "city"
+    with dev_city(home) as api:
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return urbis_env(home, api, *args)
+
         who = {}
         for name in ("finance", "land", "utilities"):
             who[name] = ok(run("keys", "show", name, "--json"))["account"]
@@ -299,9 +278,6 @@ def test_three_processes_from_the_cli(tmp_path: Path) -> None:
         meta_key = "contracts/meta/0x" + _raw(address["land-registry"])
         proven = ok(run("state", "get", meta_key, "--prove", "--json"))
         assert proven["verified"]["present"] is True
-    finally:
-        node.send_signal(signal.SIGINT)
-        node.wait(30)
 
 
 def _create(run: object, name: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.city import CityChain, account, city_genesis, key
+from tests.helpers.city import CityChain, account, city_genesis, create_eur, key
 from tests.helpers.contracts import CONTRACTS, call, deploy, view
 from tests.helpers.identity import view as trust_view
 from urbis.chain.genesis import GenesisDepartment
@@ -61,13 +61,7 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
         ),
     )
     chain = CityChain(tmp_path, genesis=genesis)
-    eur = {
-        "module": "payments",
-        "name": "create_asset",
-        "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
-    }
-    assert chain.run("mayor", action("governance", "submit_proposal", title="EUR", action=eur)).ok
-    assert chain.run("councillor_a", action("governance", "approve_proposal", id=1)).ok
+    create_eur(chain)
     for resident in ("alice", "bob"):
         mint = action(
             "payments", "mint", asset="EUR", recipient=account(resident), amount_minor=100_000

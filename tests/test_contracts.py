@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.city import CityChain, account, city_genesis, replay
+from tests.helpers.city import CityChain, account, city_genesis, create_eur, replay
 from tests.helpers.contracts import call, deploy, propose_deploy, view
 from urbis.chain.ids import AccountId
 from urbis.modules.contracts import abi, keys
@@ -115,13 +115,7 @@ def ref(label: str) -> bytes:
 def city(tmp_path: Path) -> Iterator[CityChain]:
     (tmp_path / "a").mkdir()
     chain = CityChain(tmp_path / "a", genesis=city_genesis(extra_accounts=("alice", "bob")))
-    eur = {
-        "module": "payments",
-        "name": "create_asset",
-        "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
-    }
-    assert chain.run("mayor", action("governance", "submit_proposal", title="EUR", action=eur)).ok
-    assert chain.run("councillor_a", action("governance", "approve_proposal", id=1)).ok
+    create_eur(chain)
     mint = action("payments", "mint", asset="EUR", recipient=account("alice"), amount_minor=10_000)
     assert chain.run("finance", mint).ok
     yield chain

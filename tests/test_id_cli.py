@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.process import free_port
+from tests.helpers.process import dev_city
 
 pytestmark = pytest.mark.slow
 
@@ -30,39 +28,18 @@ def cli(home: Path, api: str, *args: str, cwd: Path) -> subprocess.CompletedProc
 
 
 def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
-    city, alice, port = tmp_path / "city", tmp_path / "alice", free_port()
-    api = f"http://127.0.0.1:{port}"
-    node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "urbis.cli.main",
-            "up",
-            "--home",
-            str(city),
-            "--port",
-            str(port),
-            "--block-interval-ms",
-            "100",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    city, alice = tmp_path / "city", tmp_path / "alice"
+    with dev_city(city) as api:
 
-    def run(*args: str, home: Path = city) -> subprocess.CompletedProcess[str]:
-        result = cli(home, api, *args, cwd=tmp_path)
-        return result
+        def run(*args: str, home: Path = city) -> subprocess.CompletedProcess[str]:
+            result = cli(home, api, *args, cwd=tmp_path)
+            return result
 
-    def ok(*args: str, home: Path = city) -> str:
-        result = run(*args, home=home)
-        assert result.returncode == 0, f"{args}: {result.stderr}{result.stdout}"
-        return result.stdout
+        def ok(*args: str, home: Path = city) -> str:
+            result = run(*args, home=home)
+            assert result.returncode == 0, f"{args}: {result.stderr}{result.stdout}"
+            return result.stdout
 
-    try:
-        for _ in range(100):
-            if run("status").returncode == 0:
-                break
-            time.sleep(0.2)
         ok("role", "grant", "registry.trust_admin", "registry", "--from", "registry")
         ok(
             "id",
@@ -267,6 +244,3 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             "turnstile.json",
         )
         assert offline.returncode == 1 and "credential.revoked" in offline.stderr
-    finally:
-        node.send_signal(signal.SIGINT)
-        node.wait(30)

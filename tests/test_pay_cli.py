@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.process import free_port
+from tests.helpers.process import dev_city
 from tests.test_cli import urbis
 
 pytestmark = pytest.mark.slow
@@ -23,29 +21,8 @@ def ok(result: subprocess.CompletedProcess[str]) -> dict:
 
 
 def test_property_tax_season(tmp_path: Path) -> None:
-    home, port = tmp_path / "city", free_port()
-    api = f"http://127.0.0.1:{port}"
-    node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "urbis.cli.main",
-            "up",
-            "--home",
-            str(home),
-            "--port",
-            str(port),
-            "--block-interval-ms",
-            "100",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            if urbis(home, api, "status").returncode == 0:
-                break
-            time.sleep(0.2)
+    home = tmp_path / "city"
+    with dev_city(home) as api:
         run = lambda *args: urbis(home, api, *args)  # noqa: E731
         finance = ok(run("keys", "show", "finance", "--json"))["account"]
         ok(
@@ -168,9 +145,6 @@ def test_property_tax_season(tmp_path: Path) -> None:
         receipt = ok(run("pay", "receipt", "verify", issued["alice"], "--json"))
         assert receipt["status"] == "paid" and receipt["refunded_minor"] == 1_250
         assert receipt["pinned_genesis"]
-    finally:
-        node.send_signal(signal.SIGINT)
-        node.wait(30)
 
 
 def urbis_env(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:

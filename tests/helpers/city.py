@@ -54,6 +54,22 @@ def city_genesis(chain_id: str = CHAIN_ID, extra_accounts: Sequence[str] = ()) -
     )
 
 
+def create_eur(chain: CityChain, proposer: str = "mayor", approver: str = "councillor_a") -> None:
+    """The council creates EUR with finance as its issuer (proposal, then approval)."""
+    eur = {
+        "module": "payments",
+        "name": "create_asset",
+        "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
+    }
+    submitted = chain.run(
+        proposer, action("governance", "submit_proposal", title="EUR", action=eur)
+    )
+    assert submitted.ok, submitted.message
+    (event,) = [e for e in submitted.events if e.type == "governance.proposal_submitted"]
+    approved = chain.run(approver, action("governance", "approve_proposal", id=event.attrs["id"]))
+    assert approved.ok, approved.message
+
+
 def doc_hash(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +19,51 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def dev_city(home: Path, timeout: float = 30.0) -> Iterator[str]:
+    """`urbis up` as a real process, founding a dev city in `home`; yields its API URL."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "urbis.cli.main",
+            "up",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--block-interval-ms",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"urbis up exited with {process.returncode}: {output}")
+            try:
+                if httpx.get(f"{api}/v1/status", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"urbis up did not answer within {timeout}s")
+            time.sleep(0.1)
+        yield api
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def start_node(home: Path, port: int, log: Path, timeout: float = 30.0) -> subprocess.Popen[bytes]:
