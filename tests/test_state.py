@@ -144,12 +144,14 @@ batches = st.lists(
 
 @given(batches)
 def test_native_tree_update_matches_the_python_reference(blocks: list[dict]) -> None:
-    """The Rust batch update gives the same root, created and dropped nodes as tree.py."""
+    """The Rust batch update and walk give the same roots, nodes and paths as tree.py."""
+    from urbis._evm import NodeIndex
     from urbis.crypto.hashing import EMPTY_HASH
     from urbis.state.proof import key_hash, value_hash
     from urbis.state.tree import NodeChanges, SparseMerkleTree
 
-    native_nodes: dict[bytes, bytes] = {b"\xff" * 32: b""}  # non-empty: take the native path
+    native_nodes = NodeIndex()
+    native_nodes[b"\xff" * 32] = bytes(65)  # non-empty: take the native path
     reference_nodes: dict[bytes, bytes] = {}
     native = SparseMerkleTree(native_nodes.__getitem__, native_nodes)
     reference = SparseMerkleTree(reference_nodes.__getitem__, reference_nodes)
@@ -164,5 +166,8 @@ def test_native_tree_update_matches_the_python_reference(blocks: list[dict]) -> 
         assert root_n == root_r
         assert changes_n.created == changes_r.created
         assert changes_n.dropped == changes_r.dropped
-        for nodes, changes in ((native_nodes, changes_n), (reference_nodes, changes_r)):
-            nodes.update(changes.created)
+        for digest, node in changes_n.created.items():
+            native_nodes[digest] = node
+        reference_nodes.update(changes_r.created)
+        for key in [*block, b"absent"]:
+            assert native.walk(root_n, key) == reference.walk(root_r, key)

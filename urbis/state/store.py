@@ -27,6 +27,7 @@ import sqlite3
 import struct
 from collections.abc import Mapping
 
+from urbis._evm import NodeIndex
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.database import Database
 from urbis.state.proof import StateProof, key_hash, value_hash
@@ -94,7 +95,8 @@ class StateStore:
         self.db = db
         self.keep_versions = keep_versions
         db.executescript(SCHEMA)
-        self._nodes: dict[bytes, bytes] = {}
+        self._nodes = NodeIndex()
+        """Committed tree nodes by digest, held natively (urbis._evm.NodeIndex)."""
         self._stale_since: dict[bytes, int] = {}
         self._stale_by_version: dict[int, list[bytes]] = {}
         self._log_records = 0
@@ -330,20 +332,21 @@ class StateStore:
     def checkpoint(self) -> None:
         """Write every retained node once and drop the log before it (bounded start-up)."""
         with self.db.transaction() as conn:
-            items = list(self._nodes.items())
+            node_chunks = self._nodes.record_chunks(CHECKPOINT_PART_RECORDS)
             stale = list(self._stale_since.items())
+            stale_chunks = [
+                b"".join(STALE_RECORD.pack(d, v) for d, v in stale[i : i + CHECKPOINT_PART_RECORDS])
+                for i in range(0, len(stale), CHECKPOINT_PART_RECORDS)
+            ]
             conn.execute("DELETE FROM state_checkpoint")
-            parts = range(0, max(len(items), len(stale), 1), CHECKPOINT_PART_RECORDS)
-            for part, start in enumerate(parts):
-                chunk = items[start : start + CHECKPOINT_PART_RECORDS]
-                stale_chunk = stale[start : start + CHECKPOINT_PART_RECORDS]
+            for part in range(max(len(node_chunks), len(stale_chunks), 1)):
                 conn.execute(
                     "INSERT INTO state_checkpoint VALUES (?, ?, ?, ?)",
                     (
                         self.version,
                         part,
-                        b"".join(d + n for d, n in chunk),
-                        b"".join(STALE_RECORD.pack(d, s) for d, s in stale_chunk),
+                        node_chunks[part] if part < len(node_chunks) else b"",
+                        stale_chunks[part] if part < len(stale_chunks) else b"",
                     ),
                 )
             conn.execute("DELETE FROM state_node_log WHERE version <= ?", (self.version,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from urbis._evm import smt_update
+from urbis._evm import NodeIndex, smt_update
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.proof import (
     INTERNAL,
@@ -56,10 +56,10 @@ class SparseMerkleTree:
     """Pure tree logic; `load(digest)` fetches a committed node's bytes."""
 
     def __init__(
-        self, load: Callable[[bytes], bytes], nodes: dict[bytes, bytes] | None = None
+        self, load: Callable[[bytes], bytes], nodes: dict[bytes, bytes] | NodeIndex | None = None
     ) -> None:
         self._load = load
-        self._nodes: dict[bytes, bytes] = {} if nodes is None else nodes
+        self._nodes: dict[bytes, bytes] | NodeIndex = {} if nodes is None else nodes
 
     def node(self, digest: bytes, pending: NodeChanges | None = None) -> bytes:
         if pending is not None:
@@ -158,6 +158,8 @@ class SparseMerkleTree:
 
     def walk(self, root: bytes, key: bytes) -> tuple[list[bytes], tuple[bytes, bytes] | None]:
         """Siblings from the root down the key's path, and the leaf where it ends."""
+        if isinstance(self._nodes, NodeIndex):
+            return self._nodes.walk(root, key_hash(key))
         path = int.from_bytes(key_hash(key), "big")
         nodes, load = self._nodes, self._load
         siblings: list[bytes] = []

@@ -475,6 +475,7 @@ fn execute<'py>(
 fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(execute, m)?)?;
     m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
+    m.add_class::<smt::NodeIndex>()?;
     m.add("SPEC", format!("{SPEC:?}"))?;
     m.add("MARKER", PyBytes::new(m.py(), MARKER.as_slice()))?;
     Ok(())

@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyBytes;
 use sha2::{Digest, Sha256};
 
 type Hash = [u8; 32];
@@ -57,8 +57,14 @@ struct Item {
     value: Option<Hash>,
 }
 
+/// Committed nodes: the node index (native), or any Python mapping (tests, tools).
+enum Committed<'a, 'py> {
+    Index(&'a NodeIndex),
+    Mapping(&'a Bound<'py, PyAny>),
+}
+
 struct Tree<'a, 'py> {
-    committed: &'a Bound<'py, PyDict>,
+    committed: Committed<'a, 'py>,
     created: HashMap<Hash, Node, ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
@@ -84,11 +90,12 @@ impl Tree<'_, '_> {
         if let Some(node) = self.created.get(digest) {
             return Ok(*node);
         }
-        let py = self.committed.py();
-        let found = self
-            .committed
-            .get_item(PyBytes::new(py, digest))?
-            .ok_or_else(|| PyKeyError::new_err(format!("state node {} is missing", hex(digest))))?;
+        let missing = || PyKeyError::new_err(format!("state node {} is missing", hex(digest)));
+        let mapping = match &self.committed {
+            Committed::Index(index) => return index.map.get(digest).copied().ok_or_else(missing),
+            Committed::Mapping(mapping) => mapping,
+        };
+        let found = mapping.get_item(PyBytes::new(mapping.py(), digest)).map_err(|_| missing())?;
         let bytes = found.cast::<PyBytes>().map_err(|e| PyValueError::new_err(e.to_string()))?;
         let raw = bytes.as_bytes();
         if raw.len() != 65 {
@@ -207,7 +214,7 @@ fn hex(bytes: &[u8]) -> String {
 #[pyfunction]
 pub fn smt_update<'py>(
     py: Python<'py>,
-    committed: &Bound<'py, PyDict>,
+    committed: &Bound<'py, PyAny>,
     root: &[u8],
     items: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 ) -> PyResult<(Bound<'py, PyBytes>, Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>, Vec<Bound<'py, PyBytes>>)> {
@@ -228,8 +235,12 @@ pub fn smt_update<'py>(
     if parsed.is_empty() {
         return Ok((PyBytes::new(py, &root), Vec::new(), Vec::new()));
     }
+    let index = committed.cast::<NodeIndex>().ok().map(|bound| bound.borrow());
     let mut tree = Tree {
-        committed,
+        committed: match &index {
+            Some(index) => Committed::Index(index),
+            None => Committed::Mapping(committed),
+        },
         created: HashMap::default(),
         order: Vec::new(),
         dropped: HashSet::default(),
@@ -246,4 +257,133 @@ pub fn smt_update<'py>(
     dropped.sort_unstable();
     let dropped = dropped.iter().map(|d| PyBytes::new(py, d)).collect();
     Ok((PyBytes::new(py, &new_root), created, dropped))
+}
+
+
+/// The committed tree's nodes by digest, held natively: half the memory of a dict of
+/// bytes, and the batch update and proof walks read it without Python objects.
+#[pyclass(module = "urbis._evm")]
+#[derive(Default)]
+pub struct NodeIndex {
+    map: HashMap<Hash, Node, ByDigest>,
+}
+
+fn digest_of(raw: &[u8]) -> PyResult<Hash> {
+    if raw.len() != 32 {
+        return Err(PyValueError::new_err("a node digest is 32 bytes"));
+    }
+    Ok(to_hash(raw))
+}
+
+#[pymethods]
+impl NodeIndex {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    fn __len__(&self) -> usize {
+        self.map.len()
+    }
+
+    fn __bool__(&self) -> bool {
+        !self.map.is_empty()
+    }
+
+    fn __contains__(&self, digest: &[u8]) -> bool {
+        digest.len() == 32 && self.map.contains_key(&to_hash(digest))
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, digest: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        match self.map.get(&digest_of(digest)?) {
+            Some(node) => Ok(PyBytes::new(py, node)),
+            None => Err(PyKeyError::new_err(hex(digest))),
+        }
+    }
+
+    fn __setitem__(&mut self, digest: &[u8], node: &[u8]) -> PyResult<()> {
+        if node.len() != 65 {
+            return Err(PyValueError::new_err("a state node is 65 bytes"));
+        }
+        let mut stored = [0u8; 65];
+        stored.copy_from_slice(node);
+        self.map.insert(digest_of(digest)?, stored);
+        Ok(())
+    }
+
+    #[pyo3(signature = (digest, default=None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        digest: &[u8],
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.map.get(&digest_of(digest)?) {
+            Some(node) => Ok(Some(PyBytes::new(py, node).into_any())),
+            None => Ok(default),
+        }
+    }
+
+    #[pyo3(signature = (digest, default=None))]
+    fn pop<'py>(
+        &mut self,
+        py: Python<'py>,
+        digest: &[u8],
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.map.remove(&digest_of(digest)?) {
+            Some(node) => Ok(Some(PyBytes::new(py, &node).into_any())),
+            None => Ok(default),
+        }
+    }
+
+    /// Every node as `digest || node` records, `per_chunk` records a chunk (checkpoints).
+    fn record_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
+        let mut chunks = Vec::new();
+        let mut current: Vec<u8> = Vec::with_capacity(per_chunk.min(self.map.len()) * 97);
+        for (digest, node) in &self.map {
+            current.extend_from_slice(digest);
+            current.extend_from_slice(node);
+            if current.len() >= per_chunk.max(1) * 97 {
+                chunks.push(PyBytes::new(py, &current));
+                current.clear();
+            }
+        }
+        if !current.is_empty() {
+            chunks.push(PyBytes::new(py, &current));
+        }
+        chunks
+    }
+
+    /// Siblings from `root` down `path` (a key hash), and the leaf where it ends.
+    fn walk<'py>(
+        &self,
+        py: Python<'py>,
+        root: &[u8],
+        path: &[u8],
+    ) -> PyResult<(Vec<Bound<'py, PyBytes>>, Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>)> {
+        let path = digest_of(path)?;
+        let mut current = digest_of(root)?;
+        let mut siblings = Vec::new();
+        let mut depth = 0;
+        while current != EMPTY_HASH {
+            let node = self
+                .map
+                .get(&current)
+                .ok_or_else(|| PyKeyError::new_err(format!("state node {} is missing", hex(&current))))?;
+            if node[0] == LEAF {
+                let leaf = (PyBytes::new(py, &node[1..33]), PyBytes::new(py, &node[33..65]));
+                return Ok((siblings, Some(leaf)));
+            }
+            if bit(&path, depth) {
+                siblings.push(PyBytes::new(py, &node[1..33]));
+                current = to_hash(&node[33..65]);
+            } else {
+                siblings.push(PyBytes::new(py, &node[33..65]));
+                current = to_hash(&node[1..33]);
+            }
+            depth += 1;
+        }
+        Ok((siblings, None))
+    }
 }
