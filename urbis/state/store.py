@@ -305,12 +305,15 @@ class StateStore:
             for k, v in staged.changes.items():
                 self._remember(k, v)
             self._count += staged.count_delta
-            for digest, node in staged.nodes.created.items():
-                self._nodes[digest] = node
-                self._stale_since.pop(digest, None)
-            self._log_records += len(staged.nodes.created)
-            for digest in staged.nodes.dropped:
-                self._mark_stale(digest, staged.version)
+            created, dropped = staged.nodes.created, staged.nodes.dropped
+            self._nodes.insert_all(created)
+            # A node made again after going stale is live again (rare: one set operation).
+            for digest in self._stale_since.keys() & created.keys():
+                del self._stale_since[digest]
+            self._log_records += len(created)
+            if dropped:
+                self._stale_since.update(dict.fromkeys(dropped, staged.version))
+                self._stale_by_version.setdefault(staged.version, []).extend(dropped)
             self.version = staged.version
             self.root = staged.root
             self._staged = None

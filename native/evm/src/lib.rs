@@ -23,7 +23,9 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use revm::bytecode::Bytecode;
-use revm::context::{BlockEnv, CfgEnv, Context, ContextTr, Evm, FrameStack, Journal, LocalContext, TxEnv};
+use revm::context::{
+    BlockEnv, CfgEnv, Context, ContextTr, Evm, FrameStack, Journal, LocalContext, TxEnv,
+};
 use revm::context_interface::result::{ExecutionResult, Output};
 use revm::context_interface::{Cfg, JournalTr};
 use revm::database_interface::{DBErrorMarker, Database};
@@ -105,7 +107,9 @@ impl HostDb<'_> {
         )?;
         let raw: Vec<u8> = value.extract()?;
         if raw.len() > 32 {
-            return Err(PyRuntimeError::new_err("a storage value is at most 32 bytes"));
+            return Err(PyRuntimeError::new_err(
+                "a storage value is at most 32 bytes",
+            ));
         }
         Ok(U256::from_be_slice(&raw))
     }
@@ -126,7 +130,9 @@ impl Database for HostDb<'_> {
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, HostError> {
         // `basic` always hands over the code, so revm never asks by hash.
-        Err(HostError(format!("code {code_hash} was not loaded with its account")))
+        Err(HostError(format!(
+            "code {code_hash} was not loaded with its account"
+        )))
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, HostError> {
@@ -179,7 +185,10 @@ impl UrbisPrecompiles<'_> {
             ));
         }
         // The journal's sload/sstore assume a loaded account.
-        context.journal_mut().load_account(MARKER).map_err(|e| e.to_string())?;
+        context
+            .journal_mut()
+            .load_account(MARKER)
+            .map_err(|e| e.to_string())?;
         let mut alive = Vec::new();
         for index in 0..self.calls {
             let mark = context
@@ -320,20 +329,23 @@ fn execute<'py>(
         .map(|raw| address(raw, "a native address"))
         .collect::<PyResult<_>>()?;
     let error: ErrorSlot = Rc::new(RefCell::new(None));
-    let db = HostDb { host: host.clone(), error: error.clone() };
+    let db = HostDb {
+        host: host.clone(),
+        error: error.clone(),
+    };
     let ctx: Context<BlockEnv, TxEnv, CfgEnv, HostDb, Journal<HostDb>, (), LocalContext> =
         Context::new(db, SPEC)
-        .modify_cfg_chained(|cfg| {
-            cfg.chain_id = chain_id;
-            cfg.disable_nonce_check = true;
-        })
-        .modify_block_chained(|block: &mut BlockEnv| {
-            block.number = U256::from(number);
-            block.timestamp = U256::from(timestamp);
-            block.gas_limit = gas_limit;
-            block.basefee = 0;
-            block.prevrandao = Some(B256::ZERO);
-        });
+            .modify_cfg_chained(|cfg| {
+                cfg.chain_id = chain_id;
+                cfg.disable_nonce_check = true;
+            })
+            .modify_block_chained(|block: &mut BlockEnv| {
+                block.number = U256::from(number);
+                block.timestamp = U256::from(timestamp);
+                block.gas_limit = gas_limit;
+                block.basefee = 0;
+                block.prevrandao = Some(B256::ZERO);
+            });
     let eth = EthPrecompiles::new(SPEC);
     let mut precompiles = UrbisPrecompiles {
         eth,
@@ -369,24 +381,58 @@ fn execute<'py>(
     let outcome = outcome.map_err(|e| PyRuntimeError::new_err(format!("evm: {e}")))?;
     let state = outcome.state;
     let (status, reason, gas_used, output, created, logs) = match outcome.result {
-        ExecutionResult::Success { reason, gas, logs, output } => {
+        ExecutionResult::Success {
+            reason,
+            gas,
+            logs,
+            output,
+        } => {
             let (out, created) = match output {
                 Output::Call(bytes) => (bytes, None),
                 Output::Create(bytes, address) => (bytes, address),
             };
-            ("success", format!("{reason:?}"), gas.tx_gas_used(), out, created, logs)
+            (
+                "success",
+                format!("{reason:?}"),
+                gas.tx_gas_used(),
+                out,
+                created,
+                logs,
+            )
         }
-        ExecutionResult::Revert { gas, logs: _, output } => {
-            ("revert", String::new(), gas.tx_gas_used(), output, None, Vec::new())
-        }
-        ExecutionResult::Halt { reason, gas, logs: _ } => {
-            ("halt", format!("{reason:?}"), gas.tx_gas_used(), Bytes::new(), None, Vec::new())
-        }
+        ExecutionResult::Revert {
+            gas,
+            logs: _,
+            output,
+        } => (
+            "revert",
+            String::new(),
+            gas.tx_gas_used(),
+            output,
+            None,
+            Vec::new(),
+        ),
+        ExecutionResult::Halt {
+            reason,
+            gas,
+            logs: _,
+        } => (
+            "halt",
+            format!("{reason:?}"),
+            gas.tx_gas_used(),
+            Bytes::new(),
+            None,
+            Vec::new(),
+        ),
     };
     let py_logs = PyList::empty(py);
     for log in &logs {
-        let topics: Vec<Bound<'py, PyBytes>> =
-            log.data.topics().iter().map(|t| PyBytes::new(py, t.as_slice())).collect();
+        let topics: Vec<Bound<'py, PyBytes>> = log
+            .data
+            .topics()
+            .iter()
+            .map(|t| PyBytes::new(py, t.as_slice()))
+            .collect();
         py_logs.append((
             PyBytes::new(py, log.address.as_slice()),
             topics,
@@ -432,7 +478,12 @@ fn execute<'py>(
                 continue;
             }
             let (code_hash, code) = if created && has_code {
-                let code = account.info.code.as_ref().map(|c| c.original_bytes()).unwrap_or_default();
+                let code = account
+                    .info
+                    .code
+                    .as_ref()
+                    .map(|c| c.original_bytes())
+                    .unwrap_or_default();
                 (
                     Some(PyBytes::new(py, account.info.code_hash.as_slice())),
                     Some(PyBytes::new(py, &code)),
@@ -443,7 +494,10 @@ fn execute<'py>(
             let py_slots: Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> = slots
                 .iter()
                 .map(|(k, v)| {
-                    (PyBytes::new(py, &k.to_be_bytes::<32>()), PyBytes::new(py, &v.to_be_bytes::<32>()))
+                    (
+                        PyBytes::new(py, &k.to_be_bytes::<32>()),
+                        PyBytes::new(py, &v.to_be_bytes::<32>()),
+                    )
                 })
                 .collect();
             diff.append((

@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 use sha2::{Digest, Sha256};
 
 type Hash = [u8; 32];
@@ -95,8 +95,12 @@ impl Tree<'_, '_> {
             Committed::Index(index) => return index.map.get(digest).copied().ok_or_else(missing),
             Committed::Mapping(mapping) => mapping,
         };
-        let found = mapping.get_item(PyBytes::new(mapping.py(), digest)).map_err(|_| missing())?;
-        let bytes = found.cast::<PyBytes>().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let found = mapping
+            .get_item(PyBytes::new(mapping.py(), digest))
+            .map_err(|_| missing())?;
+        let bytes = found
+            .cast::<PyBytes>()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let raw = bytes.as_bytes();
         if raw.len() != 65 {
             return Err(PyValueError::new_err("a state node is 65 bytes"));
@@ -122,7 +126,11 @@ impl Tree<'_, '_> {
 
     fn update(&mut self, digest: Hash, depth: usize, items: &[Item]) -> PyResult<(Hash, Kind)> {
         if digest == EMPTY_HASH {
-            let present: Vec<Item> = items.iter().copied().filter(|i| i.value.is_some()).collect();
+            let present: Vec<Item> = items
+                .iter()
+                .copied()
+                .filter(|i| i.value.is_some())
+                .collect();
             return self.build(depth, &present);
         }
         let node = self.node(&digest)?;
@@ -131,7 +139,13 @@ impl Tree<'_, '_> {
             let mut merged: Vec<Item> = items.to_vec();
             if !items.iter().any(|i| i.key == existing) {
                 let at = merged.partition_point(|i| i.key < existing);
-                merged.insert(at, Item { key: existing, value: Some(to_hash(&node[33..65])) });
+                merged.insert(
+                    at,
+                    Item {
+                        key: existing,
+                        value: Some(to_hash(&node[33..65])),
+                    },
+                );
             }
             self.drop_node(&digest);
             let present: Vec<Item> = merged.into_iter().filter(|i| i.value.is_some()).collect();
@@ -162,7 +176,8 @@ impl Tree<'_, '_> {
                 let mut node = [0u8; 65];
                 node[0] = LEAF;
                 node[1..33].copy_from_slice(&items[0].key);
-                node[33..65].copy_from_slice(&items[0].value.expect("only present items are built"));
+                node[33..65]
+                    .copy_from_slice(&items[0].value.expect("only present items are built"));
                 Ok((self.create(node), Kind::Leaf))
             }
             _ => {
@@ -198,7 +213,11 @@ impl Tree<'_, '_> {
         if subtree.0 == EMPTY_HASH {
             return Ok(Kind::Empty);
         }
-        Ok(if self.node(&subtree.0)?[0] == LEAF { Kind::Leaf } else { Kind::Internal })
+        Ok(if self.node(&subtree.0)?[0] == LEAF {
+            Kind::Leaf
+        } else {
+            Kind::Internal
+        })
     }
 }
 
@@ -217,7 +236,11 @@ pub fn smt_update<'py>(
     committed: &Bound<'py, PyAny>,
     root: &[u8],
     items: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-) -> PyResult<(Bound<'py, PyBytes>, Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>, Vec<Bound<'py, PyBytes>>)> {
+) -> PyResult<(
+    Bound<'py, PyBytes>,
+    Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>,
+    Vec<Bound<'py, PyBytes>>,
+)> {
     if root.len() != 32 {
         return Err(PyValueError::new_err("root must be 32 bytes"));
     }
@@ -226,16 +249,24 @@ pub fn smt_update<'py>(
         if key.len() != 32 || value.as_ref().is_some_and(|v| v.len() != 32) {
             return Err(PyValueError::new_err("key and value hashes are 32 bytes"));
         }
-        parsed.push(Item { key: to_hash(key), value: value.as_deref().map(to_hash) });
+        parsed.push(Item {
+            key: to_hash(key),
+            value: value.as_deref().map(to_hash),
+        });
     }
     if parsed.windows(2).any(|w| w[0].key >= w[1].key) {
-        return Err(PyValueError::new_err("items must be sorted by key hash and unique"));
+        return Err(PyValueError::new_err(
+            "items must be sorted by key hash and unique",
+        ));
     }
     let root = to_hash(root);
     if parsed.is_empty() {
         return Ok((PyBytes::new(py, &root), Vec::new(), Vec::new()));
     }
-    let index = committed.cast::<NodeIndex>().ok().map(|bound| bound.borrow());
+    let index = committed
+        .cast::<NodeIndex>()
+        .ok()
+        .map(|bound| bound.borrow());
     let mut tree = Tree {
         committed: match &index {
             Some(index) => Committed::Index(index),
@@ -258,7 +289,6 @@ pub fn smt_update<'py>(
     let dropped = dropped.iter().map(|d| PyBytes::new(py, d)).collect();
     Ok((PyBytes::new(py, &new_root), created, dropped))
 }
-
 
 /// The committed tree's nodes by digest, held natively: half the memory of a dict of
 /// bytes, and the batch update and proof walks read it without Python objects.
@@ -337,6 +367,29 @@ impl NodeIndex {
         }
     }
 
+    /// Add every `digest -> node` of a dict (a block's created nodes) in one call.
+    fn insert_all(&mut self, nodes: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.map.reserve(nodes.len());
+        for (digest, node) in nodes.iter() {
+            let digest = digest_of(
+                digest
+                    .cast::<PyBytes>()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .as_bytes(),
+            )?;
+            let node = node
+                .cast::<PyBytes>()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            if node.as_bytes().len() != 65 {
+                return Err(PyValueError::new_err("a state node is 65 bytes"));
+            }
+            let mut stored = [0u8; 65];
+            stored.copy_from_slice(node.as_bytes());
+            self.map.insert(digest, stored);
+        }
+        Ok(())
+    }
+
     /// Every node as `digest || node` records, `per_chunk` records a chunk (checkpoints).
     fn record_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
         let mut chunks = Vec::new();
@@ -361,18 +414,23 @@ impl NodeIndex {
         py: Python<'py>,
         root: &[u8],
         path: &[u8],
-    ) -> PyResult<(Vec<Bound<'py, PyBytes>>, Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>)> {
+    ) -> PyResult<(
+        Vec<Bound<'py, PyBytes>>,
+        Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>,
+    )> {
         let path = digest_of(path)?;
         let mut current = digest_of(root)?;
         let mut siblings = Vec::new();
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self
-                .map
-                .get(&current)
-                .ok_or_else(|| PyKeyError::new_err(format!("state node {} is missing", hex(&current))))?;
+            let node = self.map.get(&current).ok_or_else(|| {
+                PyKeyError::new_err(format!("state node {} is missing", hex(&current)))
+            })?;
             if node[0] == LEAF {
-                let leaf = (PyBytes::new(py, &node[1..33]), PyBytes::new(py, &node[33..65]));
+                let leaf = (
+                    PyBytes::new(py, &node[1..33]),
+                    PyBytes::new(py, &node[33..65]),
+                );
                 return Ok((siblings, Some(leaf)));
             }
             if bit(&path, depth) {
