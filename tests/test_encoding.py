@@ -80,3 +80,12 @@ def test_merkle_paths_verify_and_bind_the_item(items: list[bytes], data: st.Data
     path = merkle_path(items, index)
     assert verify_merkle_path(items[index], path, root)
     assert not verify_merkle_path(items[index] + b"x", path, root)
+
+
+@given(st.binary(max_size=40), st.sampled_from(["urbis", "a", "test-city"]))
+def test_native_bech32m_matches_the_reference(data: bytes, prefix: str) -> None:
+    from urbis._evm import bech32m_encode
+    from urbis.crypto import bech32m
+
+    assert bech32m_encode(prefix, data) == bech32m.encode(prefix, data)
+    assert bech32m.decode(prefix, bech32m_encode(prefix, data)) == data

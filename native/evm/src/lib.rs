@@ -14,6 +14,7 @@
 //! the final marks say which layers to apply.
 
 mod smt;
+mod text;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -530,6 +531,7 @@ fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(execute, m)?)?;
     m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
     m.add_class::<smt::NodeIndex>()?;
+    m.add_function(wrap_pyfunction!(text::bech32m_encode, m)?)?;
     m.add("SPEC", format!("{SPEC:?}"))?;
     m.add("MARKER", PyBytes::new(m.py(), MARKER.as_slice()))?;
     Ok(())

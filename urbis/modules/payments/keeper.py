@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,13 @@ from urbis.modules.payments.records import AMOUNT_MAX, Asset, Escrow, Invoice, M
 
 def read_asset(state: StateReader, code: str) -> Asset | None:
     raw = state.get(keys.asset(code))
-    return None if raw is None else from_wire(Asset, decode_trusted(raw))
+    return None if raw is None else _asset(raw)
+
+
+@functools.lru_cache(maxsize=64)
+def _asset(raw: bytes) -> Asset:
+    """Every transfer reads its asset: decode each version of the record once."""
+    return from_wire(Asset, decode_trusted(raw))
 
 
 def read_overdraft(state: StateReader, code: str, account: AccountId) -> int:
