@@ -89,3 +89,12 @@ def test_native_bech32m_matches_the_reference(data: bytes, prefix: str) -> None:
 
     assert bech32m_encode(prefix, data) == bech32m.encode(prefix, data)
     assert bech32m.decode(prefix, bech32m_encode(prefix, data)) == data
+
+
+@given(st.integers(min_value=-(2**64), max_value=2**64 - 1))
+def test_inline_int_encoding_matches_cbor2_canonical(value: int) -> None:
+    from urbis.crypto.encoding import encode_int, encode_trusted
+
+    assert encode_int(value) == cbor2.dumps(value, canonical=True)
+    assert encode_trusted(value) == cbor2.dumps(value, canonical=True)
+    assert decode(encode_int(value)) == value
