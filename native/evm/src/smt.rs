@@ -7,8 +7,10 @@
 //! (key hash and value hash, or left and right child). A node's digest is its
 //! SHA-256. An empty subtree is 32 zero bytes.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
@@ -17,13 +19,21 @@ use sha2::{Digest, Sha256};
 
 type Hash = [u8; 32];
 
-/// Digests are SHA-256 outputs, already uniform: their first 8 bytes are the hash.
+/// Digests are SHA-256 outputs, so 8 of their bytes make a good hash, but keys are
+/// partly chosen by users (a document hash names a leaf): mixed with a per-process
+/// secret, nobody can grind digests that crowd one bucket.
 #[derive(Default)]
 struct DigestHasher(u64);
 
+fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| RandomState::new().hash_one(0x5552_4253_u64) | 1)
+}
+
 impl Hasher for DigestHasher {
     fn finish(&self) -> u64 {
-        self.0
+        let mixed = (self.0 ^ seed()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        mixed ^ (mixed >> 29)
     }
 
     fn write(&mut self, bytes: &[u8]) {
