@@ -98,3 +98,72 @@ def test_inline_int_encoding_matches_cbor2_canonical(value: int) -> None:
     assert encode_int(value) == cbor2.dumps(value, canonical=True)
     assert encode_trusted(value) == cbor2.dumps(value, canonical=True)
     assert decode(encode_int(value)) == value
+
+
+cbor_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**130), max_value=2**130)
+    | st.binary(max_size=40)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=30), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@given(cbor_values)
+def test_native_decode_reads_what_encode_writes(value: object) -> None:
+    from urbis.crypto.encoding import decode_reference
+
+    encoded = encode(value)
+    assert decode(encoded) == value == decode_reference(encoded)
+
+
+@given(cbor_values, st.data())
+def test_native_decode_refuses_exactly_what_the_reference_refuses(
+    value: object, data: st.DataObject
+) -> None:
+    """Mutated encodings: both decoders accept the same bytes and read the same values."""
+    from urbis.crypto.encoding import decode_reference
+
+    raw = bytearray(encode(value))
+    for _ in range(data.draw(st.integers(1, 3))):
+        choice = data.draw(st.sampled_from(["flip", "insert", "delete", "append"]))
+        at = data.draw(st.integers(0, len(raw)))
+        if choice == "flip" and at < len(raw):
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif choice == "insert":
+            raw.insert(at, data.draw(st.integers(0, 255)))
+        elif choice == "delete" and at < len(raw):
+            del raw[at]
+        elif choice == "append":
+            raw.append(data.draw(st.integers(0, 255)))
+    outcomes = []
+    for decoder in (decode, decode_reference):
+        try:
+            outcomes.append(("ok", decoder(bytes(raw))))
+        except DecodeError:
+            outcomes.append(("refused", None))
+    assert outcomes[0] == outcomes[1], bytes(raw).hex()
+
+
+@pytest.mark.parametrize(
+    "hex_bytes",
+    [
+        "1817",  # 23 in two bytes
+        "c24101",  # a bignum that fits 64 bits
+        "c2490001000000000000000000",  # a bignum with a leading zero
+        "9f01ff",  # indefinite array
+        "f93c00",  # a half float
+        "a2616201616101",  # map keys out of order
+        "a2616101616102",  # a repeated key
+        "a1010203",  # an integer map key, then trailing bytes
+        "c16161",  # another tag
+        "0001",  # trailing bytes
+    ],
+)
+def test_non_canonical_and_foreign_forms_are_refused(hex_bytes: str) -> None:
+    with pytest.raises(DecodeError):
+        decode(bytes.fromhex(hex_bytes))

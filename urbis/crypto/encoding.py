@@ -10,6 +10,8 @@ from typing import Any
 
 import cbor2
 
+from urbis._evm import cbor_decode
+
 MAX_DEPTH = 32
 """Nesting deeper than this is never produced by Urbis and only costs the decoder."""
 
@@ -61,7 +63,20 @@ def encode_int(value: int) -> bytes:
 
 
 def decode(data: bytes) -> Any:
-    """Decode one deterministic CBOR value, rejecting floats, tags and non-canonical forms."""
+    """Decode one deterministic CBOR value, rejecting floats, tags and non-canonical forms.
+
+    One native pass (`urbis._evm.cbor_decode`); `decode_reference` is the same rule
+    in Python (decode, check, re-encode and compare), kept to test it against.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError("expected bytes")
+    try:
+        return cbor_decode(bytes(data))
+    except ValueError as error:
+        raise DecodeError(str(error)) from None
+
+
+def decode_reference(data: bytes) -> Any:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError("expected bytes")
     try:

@@ -13,6 +13,7 @@
 //! `k` the host is told which earlier calls are still alive, and after the call
 //! the final marks say which layers to apply.
 
+mod cbor;
 mod smt;
 mod text;
 
@@ -532,6 +533,7 @@ fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
     m.add_class::<smt::NodeIndex>()?;
     m.add_function(wrap_pyfunction!(text::bech32m_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(cbor::cbor_decode, m)?)?;
     m.add("SPEC", format!("{SPEC:?}"))?;
     m.add("MARKER", PyBytes::new(m.py(), MARKER.as_slice()))?;
     Ok(())

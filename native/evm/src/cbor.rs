@@ -1,0 +1,151 @@
+//! Deterministic CBOR decoding with the canonical check in the same pass.
+//!
+//! `urbis/crypto/encoding.py::decode_reference` decodes with cbor2, walks the
+//! value, then re-encodes it to compare bytes: three passes and most of a
+//! transaction's decode time. This reads once and refuses anything that is not
+//! already in the one encoding Urbis writes: shortest heads, definite lengths,
+//! text map keys in encoded-byte order without repeats, integers beyond 64
+//! bits only as minimal bignum tags, no floats, no other tags or simple values.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+const MAX_DEPTH: usize = 32;
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+fn fail<T>(message: &str) -> PyResult<T> {
+    Err(PyValueError::new_err(message.to_string()))
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, count: u64) -> PyResult<&'a [u8]> {
+        let count =
+            usize::try_from(count).map_err(|_| PyValueError::new_err("length too large"))?;
+        if self.data.len() - self.pos < count {
+            return fail("truncated CBOR");
+        }
+        let slice = &self.data[self.pos..self.pos + count];
+        self.pos += count;
+        Ok(slice)
+    }
+
+    /// (major type, argument), refusing non-shortest and indefinite forms.
+    fn head(&mut self) -> PyResult<(u8, u8, u64)> {
+        let first = self.take(1)?[0];
+        let (major, info) = (first >> 5, first & 31);
+        let argument = match info {
+            0..=23 => u64::from(info),
+            24..=27 => {
+                let size = 1u64 << (info - 24);
+                let mut value = 0u64;
+                for byte in self.take(size)? {
+                    value = (value << 8) | u64::from(*byte);
+                }
+                let minimum = match info {
+                    24 => 24,
+                    25 => 1 << 8,
+                    26 => 1 << 16,
+                    _ => 1 << 32,
+                };
+                if major != 7 && value < minimum {
+                    return fail("CBOR is not in deterministic (canonical) form");
+                }
+                value
+            }
+            31 => return fail("indefinite lengths are not allowed"),
+            _ => return fail("reserved CBOR head"),
+        };
+        Ok((major, info, argument))
+    }
+
+    fn value<'py>(&mut self, py: Python<'py>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        let (major, info, argument) = self.head()?;
+        match major {
+            0 => Ok(argument.into_pyobject(py)?.into_any()),
+            1 => Ok((-1i128 - i128::from(argument))
+                .into_pyobject(py)?
+                .into_any()),
+            2 => Ok(PyBytes::new(py, self.take(argument)?).into_any()),
+            3 => {
+                let raw = self.take(argument)?;
+                let text = std::str::from_utf8(raw)
+                    .map_err(|_| PyValueError::new_err("text is not valid UTF-8"))?;
+                Ok(PyString::new(py, text).into_any())
+            }
+            4 => {
+                if depth > MAX_DEPTH {
+                    return fail("nesting deeper than 32");
+                }
+                let list = PyList::empty(py);
+                for _ in 0..argument {
+                    list.append(self.value(py, depth + 1)?)?;
+                }
+                Ok(list.into_any())
+            }
+            5 => {
+                if depth > MAX_DEPTH {
+                    return fail("nesting deeper than 32");
+                }
+                let dict = PyDict::new(py);
+                let mut previous: Option<&[u8]> = None;
+                for _ in 0..argument {
+                    let start = self.pos;
+                    let key = self.value(py, depth + 1)?;
+                    if !key.is_instance_of::<PyString>() {
+                        return fail("map keys must be text");
+                    }
+                    let encoded = &self.data[start..self.pos];
+                    if previous.is_some_and(|p| p >= encoded) {
+                        return fail("CBOR is not in deterministic (canonical) form");
+                    }
+                    previous = Some(encoded);
+                    dict.set_item(key, self.value(py, depth + 1)?)?;
+                }
+                Ok(dict.into_any())
+            }
+            6 => {
+                if argument != 2 && argument != 3 {
+                    return fail("tags are not allowed");
+                }
+                let (inner, _, length) = self.head()?;
+                if inner != 2 {
+                    return fail("a bignum holds bytes");
+                }
+                let magnitude = self.take(length)?;
+                if magnitude.len() <= 8 || magnitude[0] == 0 {
+                    // Up to 64 bits an integer is written plainly; no leading zeros.
+                    return fail("CBOR is not in deterministic (canonical) form");
+                }
+                let int = py.get_type::<pyo3::types::PyInt>();
+                let value = int.call_method1("from_bytes", (PyBytes::new(py, magnitude), "big"))?;
+                if argument == 2 {
+                    Ok(value)
+                } else {
+                    Ok((-1i64).into_pyobject(py)?.into_any().sub(value)?)
+                }
+            }
+            _ => match info {
+                20 => Ok(false.into_pyobject(py)?.to_owned().into_any()),
+                21 => Ok(true.into_pyobject(py)?.to_owned().into_any()),
+                22 => Ok(py.None().into_bound(py)),
+                _ => fail("floats and simple values are not allowed"),
+            },
+        }
+    }
+}
+
+/// Decode one deterministic CBOR value; ValueError with the reason otherwise.
+#[pyfunction]
+pub fn cbor_decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let mut reader = Reader { data, pos: 0 };
+    let value = reader.value(py, 0)?;
+    if reader.pos != data.len() {
+        return fail("trailing bytes after the CBOR value");
+    }
+    Ok(value)
+}
