@@ -171,3 +171,14 @@ def test_native_tree_update_matches_the_python_reference(blocks: list[dict]) -> 
         reference_nodes.update(changes_r.created)
         for key in [*block, b"absent"]:
             assert native.walk(root_n, key) == reference.walk(root_r, key)
+
+
+@given(st.dictionaries(st.binary(max_size=40), st.one_of(st.none(), st.binary(max_size=40))))
+def test_native_state_items_hash_and_sort_like_the_proof_module(changes: dict) -> None:
+    from urbis._evm import state_items
+    from urbis.state.proof import key_hash, value_hash
+
+    expected = sorted(
+        (key_hash(k), None if v is None else value_hash(v)) for k, v in changes.items()
+    )
+    assert state_items(list(changes.items())) == expected

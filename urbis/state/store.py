@@ -27,7 +27,7 @@ import sqlite3
 import struct
 from collections.abc import Mapping
 
-from urbis._evm import NodeIndex
+from urbis._evm import NodeIndex, state_items
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.database import Database
 from urbis.state.proof import StateProof, key_hash, value_hash
@@ -268,9 +268,7 @@ class StateStore:
             if old != v:
                 effective[k] = v
                 delta += (v is not None) - (old is not None)
-        items = sorted(
-            (key_hash(k), None if v is None else value_hash(v)) for k, v in effective.items()
-        )
+        items = state_items(list(effective.items()))  # = sorted (key_hash, value_hash)
         nodes = NodeChanges()
         with self.db.lock:
             root = self._tree.update(self.root, items, nodes)

@@ -532,6 +532,7 @@ fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(execute, m)?)?;
     m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
     m.add_class::<smt::NodeIndex>()?;
+    m.add_function(wrap_pyfunction!(smt::state_items, m)?)?;
     m.add_function(wrap_pyfunction!(text::bech32m_encode, m)?)?;
     m.add_function(wrap_pyfunction!(cbor::cbor_decode, m)?)?;
     m.add("SPEC", format!("{SPEC:?}"))?;

@@ -455,3 +455,36 @@ impl NodeIndex {
         Ok((siblings, None))
     }
 }
+
+fn tagged(tag: &[u8], data: &[u8]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(b"urbis/");
+    hasher.update(tag);
+    hasher.update([0u8]);
+    hasher.update(data);
+    hasher.finalize().into()
+}
+
+/// A block's changes as tree items: `(key_hash, value_hash or None)` sorted by key
+/// hash, hashed as `proof.key_hash` / `proof.value_hash` do (`urbis/state/key`,
+/// `urbis/state/value` tags).
+#[pyfunction]
+pub fn state_items<'py>(
+    py: Python<'py>,
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+) -> Vec<(Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)> {
+    let mut items: Vec<(Hash, Option<Hash>)> = changes
+        .iter()
+        .map(|(key, value)| {
+            (
+                tagged(b"state/key", key),
+                value.as_deref().map(|v| tagged(b"state/value", v)),
+            )
+        })
+        .collect();
+    items.sort_unstable();
+    items
+        .iter()
+        .map(|(k, v)| (PyBytes::new(py, k), v.as_ref().map(|v| PyBytes::new(py, v))))
+        .collect()
+}
