@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -90,6 +91,40 @@ class City:
             )
 
 
+class Phases:
+    """Time finalize_block, the tree stage and commit while a run goes through the app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seconds = {"finalize": 0.0, "stage": 0.0, "commit": 0.0}
+        self._wrap(app, "finalize_block", "finalize")
+        self._wrap(app, "commit", "commit")
+        self._wrap(app.store, "stage", "stage")
+
+    def _wrap(self, owner: Any, method: str, phase: str) -> None:
+        original = getattr(owner, method)
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[phase] += time.perf_counter() - begun
+
+        setattr(owner, method, timed_call)
+
+    def per_item(self, count: int) -> dict[str, float]:
+        return {phase: seconds / count * 1e6 for phase, seconds in self.seconds.items()}
+
+    def remove(self) -> None:
+        for owner, method in (
+            (self.app, "finalize_block"),
+            (self.app, "commit"),
+            (self.app.store, "stage"),
+        ):
+            delattr(owner, method)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -156,9 +191,12 @@ def main() -> None:
         ]
         one = len(triples) / timed(lambda: verify_many(triples, threads=1))
         two = len(triples) / timed(lambda: verify_many(triples, threads=2))
+        phases = Phases(app)
         started = time.perf_counter()
         city.commit(app, transfers)
         transfer_rate = len(transfers) / (time.perf_counter() - started)
+        split = phases.per_item(len(transfers))
+        phases.remove()
 
         issue = [
             city.tx(
@@ -208,6 +246,10 @@ def main() -> None:
     print(
         f"invoice payments:                  {pay_rate:7.0f} tx/s = "
         f"{pay_rate / two:5.1%} of 2-core verify   (target >= 2000 tx/s)"
+    )
+    print(
+        "  per transfer: finalize {finalize:.0f} µs (of which tree stage {stage:.0f} µs), "
+        "commit {commit:.0f} µs".format(**split)
     )
     print(f"books balance after the run: {problems if problems else 'yes'}")
 
