@@ -3,7 +3,7 @@
 from urbis.chain.errors import error_class
 
 UnknownContract = error_class("contracts.unknown_contract", "Unknown contract", 404)
-NameTaken = error_class("contracts.name_taken", "Contract name taken", 409)
+AddressTaken = error_class("contracts.address_taken", "Contract address taken", 409)
 CompileFailed = error_class("contracts.compile_failed", "Source does not compile", 422)
 BytecodeMismatch = error_class(
     "contracts.bytecode_mismatch", "Bytecode differs from the approved proposal", 422

@@ -14,6 +14,7 @@ from urbis.crypto.hashing import tagged_hash
 from urbis.modules.contracts import abi, keys, runtime
 from urbis.modules.contracts.compiler import compile_source
 from urbis.modules.contracts.errors import (
+    AddressTaken,
     BlockGasExhausted,
     BytecodeMismatch,
     CreateForbidden,
@@ -42,12 +43,16 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
     version = len(entry.versions) + 1
     deployer = tagged_hash("contracts/deployer", f"{args.name}/{version}".encode())[:20]
     address = abi.create_address(deployer, 0)
+    contract = AccountId(address)
+    if ctx.keeper("accounts").exists(contract):
+        raise AddressTaken(f"{contract} is already an account; deploy under another name")
+    # The account exists before the constructor runs, so a constructor can act through
+    # the bridges as the contract (the licensing contract creates its status list).
+    ctx.keeper("accounts").create_keyless(contract)
     outcome = _run(ctx, deployer, None, compiled.bytecode + args.constructor_args, args.gas_limit)
     if outcome.created != address:
         raise CreateForbidden(f"deployment created {outcome.created!r}, expected {address.hex()}")
     _keep(ctx, outcome, allow_create=address)
-    contract = AccountId(address)
-    ctx.keeper("accounts").create_keyless(contract)
     meta = ContractMeta(
         address=contract,
         name=args.name,
