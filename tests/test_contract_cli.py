@@ -275,6 +275,20 @@ def test_three_processes_from_the_cli(tmp_path: Path) -> None:
 
         events = ok(run("contract", "events", "licensing", "--json"))
         assert {"Applied", "Approved", "Revoked"} <= {e["event"] for e in events}
+        # Bad input: a clear code on stderr, never a traceback.
+        for args, code in (
+            (("contract", "show", "no-such-contract"), "query.not_found"),
+            (("contract", "call", "land-registry", "nope"), "query.bad_request"),
+            (
+                ("contract", "call", "land-registry", "register", "0x01", "--from", "registrar"),
+                "cli.bad_args",
+            ),
+            (("contract", "storage", "land-registry", "nothing"), "cli.bad_args"),
+        ):
+            refused = run(*args)
+            assert refused.returncode in (1, 2), (args, refused.stdout)
+            assert refused.stderr.startswith(code), (args, refused.stderr)
+            assert "Traceback" not in refused.stderr
         meta_key = "contracts/meta/0x" + _raw(address["land-registry"])
         proven = ok(run("state", "get", meta_key, "--prove", "--json"))
         assert proven["verified"]["present"] is True
