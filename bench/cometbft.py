@@ -8,6 +8,12 @@ do: the sync call waits on the ABCI socket client's 20 ms flush timer and
 measures that timer, not the network) to all four nodes, while
 a sampler times broadcast_tx_commit calls for commit latency. Throughput is
 counted from the blocks committed during the load window.
+
+With URBIS_PPROF=1 the first Urbis validator serves Go's pprof on
+localhost:6060, e.g. `go tool pprof -top http://localhost:6060/debug/pprof/profile?seconds=10`
+during the load. That profile shows the socket client's flush ThrottleTimer
+(`flushThrottleMS = 20` is passed as a Duration: 20 ns) spinning in Go's timer
+code: about a third of each CometBFT process under load.
 """
 
 from __future__ import annotations
@@ -247,6 +253,10 @@ def main() -> None:
         wallet = Wallet(root / "urbis" / "keys")
         samples = anchors_for(wallet.load("utilities", ""), "utilities", 200, testnet.chain_id)
         size = statistics.mean(len(t) for t in txs_by_node[0][:100])
+        if os.environ.get("URBIS_PPROF"):
+            cfg = Path(testnet.nodes[0].home) / "cometbft" / "config" / "config.toml"
+            pprof = network.set_toml(cfg.read_text(), "rpc", "pprof_laddr", '"localhost:6060"')
+            cfg.write_text(pprof)
         for node in testnet.nodes:
             net.start(node)
         urbis_rpcs = [f"http://127.0.0.1:{n.rpc}" for n in testnet.nodes]
