@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers.city import CityChain, account, city_genesis, create_eur, replay
 from tests.helpers.contracts import call, deploy, propose_deploy, view
@@ -400,3 +402,99 @@ def test_a_node_without_the_compiler_stops_instead_of_diverging(
     with pytest.raises(compiler.CompilerUnavailable):
         city.run("councillor_a", action("governance", "approve_proposal", id=proposal))
     assert city.height == height  # nothing committed: the node halts at this block
+
+
+# -- invariants over random call sequences ----------------------------------------------------
+
+contract_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("pay_out"), st.sampled_from(["alice", "bob"]), st.integers(0, 1_500)),
+        st.tuples(st.just("pay_then_fail"), st.just("bob"), st.integers(1, 500)),
+        st.tuples(st.just("try_child"), st.just("bob"), st.integers(1, 500)),
+        st.tuples(st.just("spin"), st.just("bob"), st.integers(30_000, 200_000)),
+        st.tuples(st.just("fund"), st.just("alice"), st.integers(1, 2_000)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def vault_city_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A city with a funded vault and its child, built once and copied for each example."""
+    folder = tmp_path_factory.mktemp("vault-template")
+    chain = CityChain(folder, genesis=city_genesis(extra_accounts=("alice", "bob")))
+    create_eur(chain)
+    mint = action("payments", "mint", asset="EUR", recipient=account("alice"), amount_minor=10_000)
+    assert chain.run("finance", mint).ok
+    vault = deploy(chain, "vault", VAULT)
+    child = deploy(chain, "vault-child", VAULT)
+    for target, label in ((vault, "v"), (child, "c")):
+        fund = action(
+            "payments", "transfer", id=ref(label), recipient=target, asset="EUR", amount_minor=1_000
+        )
+        assert chain.run("alice", fund).ok
+    chain.close()
+    return folder
+
+
+@given(ops=contract_ops)
+def test_random_contract_calls_keep_the_books_and_failed_calls_change_nothing(
+    vault_city_template: Path, tmp_path_factory: pytest.TempPathFactory, ops: list[tuple]
+) -> None:
+    import shutil
+
+    from hypothesis import event
+
+    from urbis.modules.payments.keeper import check_supply
+
+    folder = tmp_path_factory.mktemp("vault-run")
+    for item in vault_city_template.iterdir():
+        shutil.copy(item, folder / item.name)
+    chain = CityChain(folder, genesis=city_genesis(extra_accounts=("alice", "bob")))
+    vault = AccountId.parse(chain.query("contracts", "contract", ref="vault")["address"])
+    child = AccountId.parse(chain.query("contracts", "contract", ref="vault-child")["address"])
+    successes = 0
+    try:
+        for step, (op, who, number) in enumerate(ops):
+            before = _books(chain)
+            if op == "fund":
+                act = action(
+                    "payments",
+                    "transfer",
+                    id=ref(f"f{step}"),
+                    recipient=vault,
+                    asset="EUR",
+                    amount_minor=number,
+                )
+                receipt = chain.run(who, act)
+            elif op == "spin":
+                receipt = call(chain, who, vault, "spin", 10**9, gas_limit=number)
+            elif op == "try_child":
+                receipt = call(
+                    chain, who, vault, "try_child", child, account(who), number, ref(f"t{step}")
+                )
+            elif op == "pay_then_fail":
+                receipt = call(
+                    chain, who, vault, "pay_then_fail", account(who), number, ref(f"x{step}")
+                )
+            else:
+                receipt = call(
+                    chain, who, vault, "pay_out", account(who), number, ref(f"p{step}"), False
+                )
+            event(f"{op}: {receipt.code}")
+            if not receipt.ok:
+                assert _books(chain) == before, f"{op} failed with {receipt.code} but wrote"
+            elif op in ("pay_out", "try_child"):
+                successes += 1
+            assert check_supply(chain.app.store) == []
+        assert view(chain, vault, "count") == successes
+        assert read_balance(chain.app.store, "EUR", child) == 1_000  # its payouts always revert
+    finally:
+        chain.close()
+
+
+def _books(chain: CityChain) -> list[tuple[bytes, bytes]]:
+    """Money and contract storage (what a failed call must leave alone)."""
+    rows = chain.app.store.scan_prefix(b"payments/balance/", limit=100_000)
+    return rows + chain.app.store.scan_prefix(b"contracts/storage/", limit=100_000)
