@@ -167,3 +167,25 @@ def test_native_decode_refuses_exactly_what_the_reference_refuses(
 def test_non_canonical_and_foreign_forms_are_refused(hex_bytes: str) -> None:
     with pytest.raises(DecodeError):
         decode(bytes.fromhex(hex_bytes))
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**140), max_value=2**140)
+        | st.binary(max_size=40)
+        | st.text(max_size=40),
+        lambda inner: (
+            st.lists(inner, max_size=5)
+            | st.lists(inner, max_size=3).map(tuple)
+            | st.dictionaries(st.text(max_size=40), inner, max_size=6)
+        ),
+        max_leaves=25,
+    )
+)
+def test_native_encoding_matches_cbor2_canonical(value: object) -> None:
+    from urbis._evm import cbor_encode
+
+    assert cbor_encode(value) == cbor2.dumps(value, canonical=True)
+    assert encode(value) == cbor2.dumps(value, canonical=True)

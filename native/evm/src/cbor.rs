@@ -149,3 +149,120 @@ pub fn cbor_decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyA
     }
     Ok(value)
 }
+
+fn put_head(out: &mut Vec<u8>, major: u8, argument: u64) {
+    let major = major << 5;
+    if argument < 24 {
+        out.push(major | argument as u8);
+    } else if argument < 1 << 8 {
+        out.extend_from_slice(&[major | 24, argument as u8]);
+    } else if argument < 1 << 16 {
+        out.push(major | 25);
+        out.extend_from_slice(&(argument as u16).to_be_bytes());
+    } else if argument < 1 << 32 {
+        out.push(major | 26);
+        out.extend_from_slice(&(argument as u32).to_be_bytes());
+    } else {
+        out.push(major | 27);
+        out.extend_from_slice(&argument.to_be_bytes());
+    }
+}
+
+/// A value this encoder does not write: the caller falls back to cbor2.
+fn unsupported<T>() -> PyResult<T> {
+    Err(pyo3::exceptions::PyTypeError::new_err(
+        "not natively encodable",
+    ))
+}
+
+fn put_int(out: &mut Vec<u8>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Ok(small) = value.extract::<i128>() {
+        if small >= 0 && small < 1i128 << 64 {
+            put_head(out, 0, small as u64);
+            return Ok(());
+        }
+        if small < 0 && small >= -(1i128 << 64) {
+            put_head(out, 1, (-1 - small) as u64);
+            return Ok(());
+        }
+    }
+    // Beyond 64 bits: a bignum tag over the minimal big-endian magnitude.
+    let negative = value.lt(0)?;
+    let magnitude = if negative {
+        value.neg()?.sub(1)?
+    } else {
+        value.clone()
+    };
+    let bits: usize = magnitude.call_method0("bit_length")?.extract()?;
+    let raw: Vec<u8> = magnitude
+        .call_method1("to_bytes", (bits.div_ceil(8), "big"))?
+        .extract()?;
+    put_head(out, 6, if negative { 3 } else { 2 });
+    put_head(out, 2, raw.len() as u64);
+    out.extend_from_slice(&raw);
+    Ok(())
+}
+
+fn put_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
+    if depth > 64 {
+        return unsupported();
+    }
+    if value.is_none() {
+        out.push(0xf6);
+    } else if let Ok(flag) = value.cast_exact::<pyo3::types::PyBool>() {
+        out.push(if flag.is_true() { 0xf5 } else { 0xf4 });
+    } else if value.is_exact_instance_of::<pyo3::types::PyInt>() {
+        put_int(out, value)?;
+    } else if let Ok(bytes) = value.cast_exact::<PyBytes>() {
+        put_head(out, 2, bytes.as_bytes().len() as u64);
+        out.extend_from_slice(bytes.as_bytes());
+    } else if let Ok(text) = value.cast_exact::<PyString>() {
+        let text = text.to_str()?;
+        put_head(out, 3, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    } else if let Ok(list) = value.cast_exact::<PyList>() {
+        put_head(out, 4, list.len() as u64);
+        for item in list.iter() {
+            put_value(out, &item, depth + 1)?;
+        }
+    } else if let Ok(tuple) = value.cast_exact::<pyo3::types::PyTuple>() {
+        put_head(out, 4, tuple.len() as u64);
+        for item in tuple.iter() {
+            put_value(out, &item, depth + 1)?;
+        }
+    } else if let Ok(dict) = value.cast_exact::<PyDict>() {
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(dict.len());
+        for (key, item) in dict.iter() {
+            if !key.is_exact_instance_of::<PyString>() {
+                return unsupported();
+            }
+            let mut encoded_key = Vec::new();
+            put_value(&mut encoded_key, &key, depth + 1)?;
+            let mut encoded_item = Vec::new();
+            put_value(&mut encoded_item, &item, depth + 1)?;
+            entries.push((encoded_key, encoded_item));
+        }
+        // Canonical order: by the keys' encoded bytes (for text keys, shorter first).
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        put_head(out, 5, entries.len() as u64);
+        for (key, item) in entries {
+            out.extend_from_slice(&key);
+            out.extend_from_slice(&item);
+        }
+    } else {
+        return unsupported();
+    }
+    Ok(())
+}
+
+/// Canonical CBOR of None, bools, ints, bytes, str, lists, tuples and str-keyed
+/// dicts, byte for byte what cbor2's canonical mode writes; TypeError otherwise.
+#[pyfunction]
+pub fn cbor_encode<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(64);
+    put_value(&mut out, value, 0)?;
+    Ok(PyBytes::new(py, &out))
+}

@@ -535,6 +535,7 @@ fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(smt::state_items, m)?)?;
     m.add_function(wrap_pyfunction!(text::bech32m_encode, m)?)?;
     m.add_function(wrap_pyfunction!(cbor::cbor_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(cbor::cbor_encode, m)?)?;
     m.add("SPEC", format!("{SPEC:?}"))?;
     m.add("MARKER", PyBytes::new(m.py(), MARKER.as_slice()))?;
     Ok(())
