@@ -84,7 +84,7 @@ def test_merkle_paths_verify_and_bind_the_item(items: list[bytes], data: st.Data
 
 @given(st.binary(max_size=40), st.sampled_from(["urbis", "a", "test-city"]))
 def test_native_bech32m_matches_the_reference(data: bytes, prefix: str) -> None:
-    from urbis._evm import bech32m_encode
+    from urbis._native import bech32m_encode
     from urbis.crypto import bech32m
 
     assert bech32m_encode(prefix, data) == bech32m.encode(prefix, data)
@@ -185,7 +185,7 @@ def test_non_canonical_and_foreign_forms_are_refused(hex_bytes: str) -> None:
     )
 )
 def test_native_encoding_matches_cbor2_canonical(value: object) -> None:
-    from urbis._evm import cbor_encode
+    from urbis._native import cbor_encode
 
     assert cbor_encode(value) == cbor2.dumps(value, canonical=True)
     assert encode(value) == cbor2.dumps(value, canonical=True)

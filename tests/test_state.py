@@ -145,7 +145,7 @@ batches = st.lists(
 @given(batches)
 def test_native_tree_update_matches_the_python_reference(blocks: list[dict]) -> None:
     """The Rust batch update and walk give the same roots, nodes and paths as tree.py."""
-    from urbis._evm import NodeIndex
+    from urbis._native import NodeIndex
     from urbis.crypto.hashing import EMPTY_HASH
     from urbis.state.proof import key_hash, value_hash
     from urbis.state.tree import NodeChanges, SparseMerkleTree
@@ -175,7 +175,7 @@ def test_native_tree_update_matches_the_python_reference(blocks: list[dict]) -> 
 
 @given(st.dictionaries(st.binary(max_size=40), st.one_of(st.none(), st.binary(max_size=40))))
 def test_native_state_items_hash_and_sort_like_the_proof_module(changes: dict) -> None:
-    from urbis._evm import state_items
+    from urbis._native import state_items
     from urbis.state.proof import key_hash, value_hash
 
     expected = sorted(

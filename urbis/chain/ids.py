@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from urbis._evm import bech32m_encode
+from urbis._native import bech32m_encode
 from urbis.crypto import bech32m
 from urbis.crypto.hashing import tagged_hash
 
@@ -54,7 +54,7 @@ class AccountId:
 def _text(raw: bytes) -> str:
     """Events and indexes name the same few accounts over and over: encode each once.
 
-    Natively (`urbis._evm.bech32m_encode`); `bech32m.encode` is the reference.
+    Natively (`urbis._native.bech32m_encode`); `bech32m.encode` is the reference.
     """
     return bech32m_encode(PREFIX, raw)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import cbor2
 
-from urbis._evm import cbor_decode, cbor_encode
+from urbis._native import cbor_decode, cbor_encode
 
 MAX_DEPTH = 32
 """Nesting deeper than this is never produced by Urbis and only costs the decoder."""
@@ -70,7 +70,7 @@ def encode_int(value: int) -> bytes:
 def decode(data: bytes) -> Any:
     """Decode one deterministic CBOR value, rejecting floats, tags and non-canonical forms.
 
-    One native pass (`urbis._evm.cbor_decode`); `decode_reference` is the same rule
+    One native pass (`urbis._native.cbor_decode`); `decode_reference` is the same rule
     in Python (decode, check, re-encode and compare), kept to test it against.
     """
     if not isinstance(data, bytes | bytearray | memoryview):

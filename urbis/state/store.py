@@ -27,7 +27,7 @@ import sqlite3
 import struct
 from collections.abc import Mapping
 
-from urbis._evm import NodeIndex, state_items
+from urbis._native import NodeIndex, state_items
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.database import Database
 from urbis.state.proof import StateProof, key_hash, value_hash
@@ -96,7 +96,7 @@ class StateStore:
         self.keep_versions = keep_versions
         db.executescript(SCHEMA)
         self._nodes = NodeIndex()
-        """Committed tree nodes by digest, held natively (urbis._evm.NodeIndex)."""
+        """Committed tree nodes by digest, held natively (urbis._native.NodeIndex)."""
         self._stale_since: dict[bytes, int] = {}
         self._stale_by_version: dict[int, list[bytes]] = {}
         self._log_records = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from urbis._evm import NodeIndex, smt_update
+from urbis._native import NodeIndex, smt_update
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.proof import (
     INTERNAL,
@@ -71,7 +71,7 @@ class SparseMerkleTree:
     def update(self, root: bytes, items: list[Item], pending: NodeChanges) -> bytes:
         """Apply writes and deletes (sorted by key hash, unique) and return the new root.
 
-        Runs natively (`urbis._evm.smt_update`, the same algorithm in Rust) when the
+        Runs natively (`urbis._native.smt_update`, the same algorithm in Rust) when the
         committed nodes are all in the index and the batch starts empty;
         `update_reference` is the Python original it is tested against.
         """

@@ -1,4 +1,4 @@
-"""Contracts: an EVM (revm, through the `urbis._evm` extension) on Urbis state.
+"""Contracts: an EVM (revm, through the `urbis._native` extension) on Urbis state.
 
 Code runs only after a council proposal approves its source: every node
 compiles the source with the pinned compiler and deploys only if the

@@ -14,7 +14,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 
-from urbis import _evm
+from urbis import _native
 from urbis.chain.block import Event
 from urbis.chain.codec import from_wire
 from urbis.chain.context import BlockState, Context, TxState
@@ -132,7 +132,7 @@ class Host:
 
 def execute(host: Host, caller: bytes, to: bytes | None, data: bytes, gas_limit: int) -> Outcome:
     block = host.ctx.block
-    raw: Any = _evm.execute(
+    raw: Any = _native.execute(
         host,
         caller,
         to,

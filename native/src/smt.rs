@@ -302,7 +302,7 @@ pub fn smt_update<'py>(
 
 /// The committed tree's nodes by digest, held natively: half the memory of a dict of
 /// bytes, and the batch update and proof walks read it without Python objects.
-#[pyclass(module = "urbis._evm")]
+#[pyclass(module = "urbis._native")]
 #[derive(Default)]
 pub struct NodeIndex {
     map: HashMap<Hash, Node, ByDigest>,

@@ -1,6 +1,8 @@
-//! revm for Urbis: one EVM message call over state the Python host owns.
+//! `urbis._native`: the node's native code. This file: revm for Urbis, one EVM
+//! message call over state the Python host owns; `smt.rs` (state tree), `cbor.rs`
+//! (canonical CBOR) and `text.rs` (bech32m) are the other hot paths.
 //!
-//! Why a extension of our own rather than pyrevm: block execution needs three
+//! Why an extension of our own rather than pyrevm: block execution needs three
 //! things pyrevm lacks. State is read through the host (the Urbis authenticated
 //! store), the result is a structured diff the host writes itself, and a few
 //! addresses are *native bridges* answered by the host (payments, governance,
@@ -528,7 +530,7 @@ fn execute<'py>(
 }
 
 #[pymodule]
-fn _evm(m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(execute, m)?)?;
     m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
     m.add_class::<smt::NodeIndex>()?;

@@ -1,4 +1,4 @@
-"""Types of the revm extension (native/evm, built by maturin)."""
+"""Types of the native extension (native/, built by maturin): revm, state tree, CBOR, bech32m."""
 
 from typing import Any
 
