@@ -112,21 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = build_application(Database(Path(folder) / "urbis.db"))
         app.init_chain(city.genesis)
-        eur = {"code": "EUR", "decimals": 2, "issuer": finance.raw}
-        city.commit(
-            app,
-            [
-                city.tx(
-                    city.council,
-                    action(
-                        "governance",
-                        "submit_proposal",
-                        title="EUR",
-                        action={"module": "payments", "name": "create_asset", "args": eur},
-                    ),
-                )
-            ],
-        )
+        city.create_eur(app)
         token = city.deploy(
             app, "token", (ROOT / "contracts" / "token.vy").read_text(), ["address"], [finance.raw]
         )

@@ -79,6 +79,21 @@ class City:
         body = TxBody(CHAIN_ID, sender, nonce, tuple(actions), 90_000, "")  # type: ignore[arg-type]
         return sign_tx(body, [signer])  # type: ignore[list-item]
 
+    def create_eur(self, app: object) -> None:
+        """The council (threshold 1) creates EUR with finance as its issuer."""
+        eur = {
+            "code": "EUR",
+            "decimals": 2,
+            "issuer": AccountId.from_key(self.finance.public_key.raw).raw,
+        }
+        proposal = action(
+            "governance",
+            "submit_proposal",
+            title="EUR",
+            action={"module": "payments", "name": "create_asset", "args": eur},
+        )
+        self.commit(app, [self.tx(self.council, proposal)])
+
     def commit(self, app: object, txs: list[Transaction]) -> None:
         for start in range(0, len(txs), BLOCK):
             self.height += 1
@@ -136,26 +151,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = build_application(Database(Path(folder) / "urbis.db"))
         app.init_chain(city.genesis)
-        setup = [
-            city.tx(
-                city.council,
-                action(
-                    "governance",
-                    "submit_proposal",
-                    title="EUR",
-                    action={
-                        "module": "payments",
-                        "name": "create_asset",
-                        "args": {
-                            "code": "EUR",
-                            "decimals": 2,
-                            "issuer": AccountId.from_key(city.finance.public_key.raw).raw,
-                        },
-                    },
-                ),
-            )
-        ]
-        city.commit(app, setup)
+        city.create_eur(app)
         mints = [
             city.tx(
                 city.finance,

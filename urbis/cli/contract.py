@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from urbis.chain.ids import AccountId
 from urbis.cli.common import (
     ApiOption,
     FromOption,
@@ -214,16 +215,10 @@ def call(
         api,
         signer,
         as_json,
-        contract=_account(info["address"]),
+        contract=AccountId.parse(info["address"]),
         data=data,
         gas_limit=gas,
     )
-
-
-def _account(text: str) -> Any:
-    from urbis.chain.ids import AccountId
-
-    return AccountId.parse(text)
 
 
 @app.command("events")
@@ -268,7 +263,6 @@ def storage(
 
     Example: urbis contract storage land-registry parcels 0x07… --field owner
     """
-    from urbis.chain.ids import AccountId
     from urbis.modules.contracts import keys as contract_keys
     from urbis.modules.contracts.storage import field_offset, slot_of
     from urbis.sdk.verify import verify_state_proof

@@ -17,16 +17,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from urbis.chain.codec import from_wire
 from urbis.chain.context import BlockInfo, BlockState, Context, StateReader, TxState
 from urbis.chain.errors import BadQuery, NotFound, UrbisError
 from urbis.chain.ids import COUNCIL, AccountId
 from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
+from urbis.crypto.encoding import decode_trusted
 from urbis.modules.contracts import handlers, keys, runtime
 from urbis.modules.contracts.errors import UnknownContract
 from urbis.modules.contracts.records import (
     GAS_PER_TX_DEFAULT,
     Call,
-    ContractAccount,
     ContractMeta,
     Deploy,
     NameEntry,
@@ -40,27 +41,22 @@ def resolve(state: StateReader, ref: str) -> AccountId:
             return AccountId.parse(ref)
         except ValueError as error:
             raise BadQuery(str(error)) from None
-    raw = state.get(keys.name(ref))
-    if raw is None:
-        raise NotFound(f"no contract named {ref!r}")
     entry = _record(state, keys.name(ref), NameEntry)
+    if entry is None:
+        raise NotFound(f"no contract named {ref!r}")
     return entry.versions[-1]
 
 
 def read_meta(state: StateReader, address: AccountId) -> ContractMeta:
-    raw = state.get(keys.meta(address.raw))
-    if raw is None:
+    meta = _record(state, keys.meta(address.raw), ContractMeta)
+    if meta is None:
         raise NotFound(f"no contract at {address}")
-    return _record(state, keys.meta(address.raw), ContractMeta)
+    return meta
 
 
 def _record(state: StateReader, key: bytes, cls: type) -> Any:
-    from urbis.chain.codec import from_wire
-    from urbis.crypto.encoding import decode_trusted
-
     raw = state.get(key)
-    assert raw is not None
-    return from_wire(cls, decode_trusted(raw))
+    return None if raw is None else from_wire(cls, decode_trusted(raw))
 
 
 def query_contract(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
@@ -95,7 +91,7 @@ def read_only_call(
 ) -> runtime.Outcome:
     """Run a call on committed state and throw its effects away (views, simulations)."""
     tx_state = TxState(BlockState(state))
-    if tx_state.get_record(keys.account(contract.raw), ContractAccount) is None:
+    if tx_state.get(keys.account(contract.raw)) is None:
         raise UnknownContract(f"no contract at {contract}")
 
     def no_dispatch(*_: Any) -> None:
