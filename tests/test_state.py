@@ -202,3 +202,79 @@ def test_checkpoints_run_off_the_commit_path_and_keep_every_block(tmp_path: Path
     store.db.close()
     reopened = StateStore(Database(tmp_path / "c.db"))
     assert reopened.root == root and reopened.get(b"v") == b"19"
+
+
+def _reachable(store: StateStore, roots: list[bytes]) -> set[bytes]:
+    """Every node digest under `roots`, read from the store's node index."""
+    from urbis.crypto.hashing import EMPTY_HASH
+    from urbis.state.proof import INTERNAL
+
+    seen: set[bytes] = set()
+    todo = [r for r in roots if r != EMPTY_HASH]
+    while todo:
+        digest = todo.pop()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        node = store._nodes[digest]
+        if node[0] == INTERNAL:
+            todo.extend(c for c in (node[1:33], node[33:65]) if c != EMPTY_HASH)
+    return seen
+
+
+@given(
+    st.lists(st.tuples(changes, st.booleans()), min_size=1, max_size=10),
+    st.integers(min_value=1, max_value=3),
+)
+def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
+    blocks: list[tuple[dict, bool]], keep: int
+) -> None:
+    """After every commit, checkpoint and reopen, the index holds the nodes reachable
+    from the kept heights' roots, no more (pruned) and no fewer (proofs still served)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = StateStore(Database(Path(folder) / "s.db"), keep)
+        roots = []
+        for version, (block, checkpoint) in enumerate(blocks):
+            roots.append(store.commit(block, version))
+            if checkpoint:
+                store.checkpoint()
+            expected = _reachable(store, roots[-keep:])
+            assert store.node_count == len(expected)
+            reopened = StateStore(Database(Path(folder) / "s.db"), keep)
+            assert reopened.node_count == len(expected)
+            assert reopened._nodes.stale_count == store._nodes.stale_count
+            assert _reachable(reopened, roots[-keep:]) == expected
+            reopened.db.close()
+        store.db.close()
+
+
+@given(batches)
+def test_native_change_batches_match_the_python_reference(blocks: list[dict]) -> None:
+    """smt_apply_changes (hash, sort, update, keep nodes native) gives the reference's
+    root and nodes, and its node-log records are `digest || node` in creation order."""
+    from urbis._native import NodeIndex, smt_apply_changes
+    from urbis.crypto.hashing import EMPTY_HASH
+    from urbis.state.proof import key_hash, value_hash
+    from urbis.state.tree import NodeChanges, SparseMerkleTree
+
+    index = NodeIndex()
+    reference_nodes: dict[bytes, bytes] = {}
+    reference = SparseMerkleTree(reference_nodes.__getitem__, reference_nodes)
+    root_n = root_r = EMPTY_HASH
+    for version, block in enumerate(blocks):
+        root_n, batch = smt_apply_changes(index, root_n, list(block.items()))
+        items = sorted(
+            (key_hash(k), None if v is None else value_hash(v)) for k, v in block.items()
+        )
+        changes_r = NodeChanges()
+        root_r = reference.update_reference(root_r, items, changes_r)
+        assert root_n == root_r
+        assert batch.created_dict() == changes_r.created
+        assert list(batch.created_dict()) == list(changes_r.created)
+        assert batch.dropped_list() == sorted(changes_r.dropped)
+        assert batch.records() == b"".join(d + n for d, n in changes_r.created.items())
+        assert batch.dropped_bytes() == b"".join(sorted(changes_r.dropped))
+        index.apply(batch, version)
+        reference_nodes.update(changes_r.created)

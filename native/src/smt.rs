@@ -8,7 +8,7 @@
 //! SHA-256. An empty subtree is 32 zero bytes.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
@@ -235,6 +235,61 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn parse_items(items: &[(Vec<u8>, Option<Vec<u8>>)]) -> PyResult<Vec<Item>> {
+    let mut parsed = Vec::with_capacity(items.len());
+    for (key, value) in items {
+        if key.len() != 32 || value.as_ref().is_some_and(|v| v.len() != 32) {
+            return Err(PyValueError::new_err("key and value hashes are 32 bytes"));
+        }
+        parsed.push(Item {
+            key: to_hash(key),
+            value: value.as_deref().map(to_hash),
+        });
+    }
+    if parsed.windows(2).any(|w| w[0].key >= w[1].key) {
+        return Err(PyValueError::new_err(
+            "items must be sorted by key hash and unique",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// The batch update over parsed items: the new root, the created nodes in creation
+/// order (net of churn within the batch) and the dropped digests, sorted.
+fn run_update(
+    committed: &Bound<'_, PyAny>,
+    root: Hash,
+    items: &[Item],
+) -> PyResult<(Hash, NodeBatch)> {
+    if items.is_empty() {
+        return Ok((root, NodeBatch::default()));
+    }
+    let index = committed
+        .cast::<NodeIndex>()
+        .ok()
+        .map(|bound| bound.borrow());
+    let mut tree = Tree {
+        committed: match &index {
+            Some(index) => Committed::Index(index),
+            None => Committed::Mapping(committed),
+        },
+        created: HashMap::default(),
+        order: Vec::new(),
+        dropped: HashSet::default(),
+    };
+    let (new_root, _) = tree.update(root, 0, items)?;
+    let mut created = Vec::with_capacity(tree.created.len());
+    for digest in &tree.order {
+        // A digest dropped and made again appears twice in `order`: keep its first place.
+        if let Some(node) = tree.created.remove(digest) {
+            created.push((*digest, node));
+        }
+    }
+    let mut dropped: Vec<Hash> = tree.dropped.into_iter().collect();
+    dropped.sort_unstable();
+    Ok((new_root, NodeBatch { created, dropped }))
+}
+
 /// Apply (key_hash, value_hash or None) items, sorted and unique, to the tree at
 /// `root` whose committed nodes are in `committed` (digest -> node bytes).
 ///
@@ -251,53 +306,159 @@ pub fn smt_update<'py>(
     Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>,
     Vec<Bound<'py, PyBytes>>,
 )> {
+    let (new_root, batch) = smt_update_batch_inner(committed, root, &items)?;
+    let created = batch
+        .created
+        .iter()
+        .map(|(d, n)| (PyBytes::new(py, d), PyBytes::new(py, n)))
+        .collect();
+    let dropped = batch.dropped.iter().map(|d| PyBytes::new(py, d)).collect();
+    Ok((PyBytes::new(py, &new_root), created, dropped))
+}
+
+fn smt_update_batch_inner(
+    committed: &Bound<'_, PyAny>,
+    root: &[u8],
+    items: &[(Vec<u8>, Option<Vec<u8>>)],
+) -> PyResult<(Hash, NodeBatch)> {
     if root.len() != 32 {
         return Err(PyValueError::new_err("root must be 32 bytes"));
     }
-    let mut parsed = Vec::with_capacity(items.len());
-    for (key, value) in &items {
-        if key.len() != 32 || value.as_ref().is_some_and(|v| v.len() != 32) {
-            return Err(PyValueError::new_err("key and value hashes are 32 bytes"));
-        }
-        parsed.push(Item {
-            key: to_hash(key),
-            value: value.as_deref().map(to_hash),
-        });
+    let parsed = parse_items(items)?;
+    run_update(committed, to_hash(root), &parsed)
+}
+
+/// `smt_update`, with the nodes kept native in a `NodeBatch`: a block makes some
+/// 100,000 nodes, and turning each into Python objects (then back, to log and index
+/// them) cost more than computing them.
+#[pyfunction]
+pub fn smt_update_batch<'py>(
+    py: Python<'py>,
+    committed: &Bound<'py, PyAny>,
+    root: &[u8],
+    items: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+) -> PyResult<(Bound<'py, PyBytes>, NodeBatch)> {
+    let (new_root, batch) = smt_update_batch_inner(committed, root, &items)?;
+    Ok((PyBytes::new(py, &new_root), batch))
+}
+
+/// A state change's batch update in one call: hash the `(key, value or None)` changes
+/// as `state_items` does, sort them, and apply them (`smt_update_batch`).
+#[pyfunction]
+pub fn smt_apply_changes<'py>(
+    py: Python<'py>,
+    committed: &Bound<'py, PyAny>,
+    root: &[u8],
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+) -> PyResult<(Bound<'py, PyBytes>, NodeBatch)> {
+    if root.len() != 32 {
+        return Err(PyValueError::new_err("root must be 32 bytes"));
     }
-    if parsed.windows(2).any(|w| w[0].key >= w[1].key) {
+    let mut items: Vec<Item> = changes
+        .iter()
+        .map(|(key, value)| Item {
+            key: tagged(b"state/key", key),
+            value: value.as_deref().map(|v| tagged(b"state/value", v)),
+        })
+        .collect();
+    items.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    if items.windows(2).any(|w| w[0].key == w[1].key) {
         return Err(PyValueError::new_err(
-            "items must be sorted by key hash and unique",
+            "a key appears twice in one change set",
         ));
     }
-    let root = to_hash(root);
-    if parsed.is_empty() {
-        return Ok((PyBytes::new(py, &root), Vec::new(), Vec::new()));
+    let (new_root, batch) = run_update(committed, to_hash(root), &items)?;
+    Ok((PyBytes::new(py, &new_root), batch))
+}
+
+/// The nodes one version adds (in creation order) and drops (sorted), held natively
+/// from the update through the node log and into the index.
+#[pyclass(module = "urbis._native")]
+#[derive(Default)]
+pub struct NodeBatch {
+    created: Vec<(Hash, Node)>,
+    dropped: Vec<Hash>,
+}
+
+#[pymethods]
+impl NodeBatch {
+    /// A batch from the Python reference's `created` (dict, in order) and `dropped`.
+    #[staticmethod]
+    fn from_changes(created: &Bound<'_, PyDict>, dropped: Vec<Vec<u8>>) -> PyResult<Self> {
+        let mut batch = NodeBatch::default();
+        for (digest, node) in created.iter() {
+            let digest = digest_of(
+                digest
+                    .cast::<PyBytes>()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .as_bytes(),
+            )?;
+            let node = node_of(
+                node.cast::<PyBytes>()
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?
+                    .as_bytes(),
+            )?;
+            batch.created.push((digest, node));
+        }
+        for digest in dropped {
+            batch.dropped.push(digest_of(&digest)?);
+        }
+        batch.dropped.sort_unstable();
+        Ok(batch)
     }
-    let index = committed
-        .cast::<NodeIndex>()
-        .ok()
-        .map(|bound| bound.borrow());
-    let mut tree = Tree {
-        committed: match &index {
-            Some(index) => Committed::Index(index),
-            None => Committed::Mapping(committed),
-        },
-        created: HashMap::default(),
-        order: Vec::new(),
-        dropped: HashSet::default(),
-    };
-    let (new_root, _) = tree.update(root, 0, &parsed)?;
-    let mut seen: HashSet<Hash, ByDigest> = HashSet::default();
-    let created = tree
-        .order
-        .iter()
-        .filter(|d| tree.created.contains_key(*d) && seen.insert(**d))
-        .map(|d| (PyBytes::new(py, d), PyBytes::new(py, &tree.created[d])))
-        .collect();
-    let mut dropped: Vec<Hash> = tree.dropped.into_iter().collect();
-    dropped.sort_unstable();
-    let dropped = dropped.iter().map(|d| PyBytes::new(py, d)).collect();
-    Ok((PyBytes::new(py, &new_root), created, dropped))
+
+    /// How many nodes the batch creates.
+    fn __len__(&self) -> usize {
+        self.created.len()
+    }
+
+    #[getter]
+    fn dropped_count(&self) -> usize {
+        self.dropped.len()
+    }
+
+    /// The created nodes as the node log stores them: `digest || node` records.
+    fn records<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new_with(py, self.created.len() * RECORD, |out| {
+            for (i, (digest, node)) in self.created.iter().enumerate() {
+                out[i * RECORD..i * RECORD + 32].copy_from_slice(digest);
+                out[i * RECORD + 32..(i + 1) * RECORD].copy_from_slice(node);
+            }
+            Ok(())
+        })
+        .expect("filling a fresh buffer cannot fail")
+    }
+
+    /// The dropped digests, concatenated.
+    fn dropped_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.dropped.concat())
+    }
+
+    /// The created nodes as a dict (tests and tools).
+    fn created_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (digest, node) in &self.created {
+            out.set_item(PyBytes::new(py, digest), PyBytes::new(py, node))?;
+        }
+        Ok(out)
+    }
+
+    /// The dropped digests as a list, sorted.
+    fn dropped_list<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.dropped.iter().map(|d| PyBytes::new(py, d)).collect()
+    }
+}
+
+const RECORD: usize = 32 + 65;
+const STALE_RECORD: usize = 32 + 8;
+
+fn node_of(raw: &[u8]) -> PyResult<Node> {
+    if raw.len() != 65 {
+        return Err(PyValueError::new_err("a state node is 65 bytes"));
+    }
+    let mut node = [0u8; 65];
+    node.copy_from_slice(raw);
+    Ok(node)
 }
 
 /// The committed tree's nodes by digest, held natively: half the memory of a dict of
@@ -306,6 +467,20 @@ pub fn smt_update<'py>(
 #[derive(Default)]
 pub struct NodeIndex {
     map: HashMap<Hash, Node, ByDigest>,
+    /// Nodes no longer in the latest tree, by the version that dropped them; they
+    /// still serve proofs at older heights until that version leaves the kept window.
+    stale_since: HashMap<Hash, u64, ByDigest>,
+    stale_by_version: BTreeMap<u64, Vec<Hash>>,
+}
+
+impl NodeIndex {
+    fn mark_stale_digests(&mut self, digests: impl Iterator<Item = Hash>, version: u64) {
+        let bucket = self.stale_by_version.entry(version).or_default();
+        for digest in digests {
+            self.stale_since.insert(digest, version);
+            bucket.push(digest);
+        }
+    }
 }
 
 fn digest_of(raw: &[u8]) -> PyResult<Hash> {
@@ -398,6 +573,101 @@ impl NodeIndex {
             self.map.insert(digest, stored);
         }
         Ok(())
+    }
+
+    /// Make a version's batch current: its nodes join the index (a node made again
+    /// after going stale is live again), and its dropped nodes go stale at `version`.
+    fn apply(&mut self, batch: &NodeBatch, version: u64) {
+        self.map.reserve(batch.created.len());
+        for (digest, node) in &batch.created {
+            self.map.insert(*digest, *node);
+            self.stale_since.remove(digest);
+        }
+        if !batch.dropped.is_empty() {
+            self.mark_stale_digests(batch.dropped.iter().copied(), version);
+        }
+    }
+
+    /// Forget nodes that only versions up to `through` still used.
+    fn prune(&mut self, through: i64) {
+        if through < 0 {
+            return;
+        }
+        let keep = self.stale_by_version.split_off(&(through as u64 + 1));
+        let expired = std::mem::replace(&mut self.stale_by_version, keep);
+        for (since, digests) in expired {
+            for digest in digests {
+                // A node made again after going stale (and perhaps dropped again
+                // later) carries a newer `since`; it stays.
+                if self.stale_since.get(&digest) == Some(&since) {
+                    self.stale_since.remove(&digest);
+                    self.map.remove(&digest);
+                }
+            }
+        }
+    }
+
+    /// Add `digest || node` records (a checkpoint part or a logged version).
+    fn add_records(&mut self, records: &[u8]) -> PyResult<()> {
+        if records.len() % RECORD != 0 {
+            return Err(PyValueError::new_err("node records are 97 bytes each"));
+        }
+        self.map.reserve(records.len() / RECORD);
+        for record in records.chunks_exact(RECORD) {
+            let digest = to_hash(&record[..32]);
+            self.map.insert(digest, node_of(&record[32..])?);
+            self.stale_since.remove(&digest);
+        }
+        Ok(())
+    }
+
+    /// Mark concatenated digests as dropped by `version` (a logged version's `dropped`).
+    fn mark_stale(&mut self, digests: &[u8], version: u64) -> PyResult<()> {
+        if digests.len() % 32 != 0 {
+            return Err(PyValueError::new_err("digests are 32 bytes each"));
+        }
+        self.mark_stale_digests(digests.chunks_exact(32).map(to_hash), version);
+        Ok(())
+    }
+
+    /// Restore `digest || since (8 bytes, big-endian)` records from a checkpoint.
+    fn add_stale_records(&mut self, records: &[u8]) -> PyResult<()> {
+        if records.len() % STALE_RECORD != 0 {
+            return Err(PyValueError::new_err("stale records are 40 bytes each"));
+        }
+        for record in records.chunks_exact(STALE_RECORD) {
+            let since = u64::from_be_bytes(record[32..].try_into().expect("8 bytes"));
+            self.mark_stale_digests(std::iter::once(to_hash(&record[..32])), since);
+        }
+        Ok(())
+    }
+
+    /// Every stale node as `digest || since` records, `per_chunk` records a chunk.
+    fn stale_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
+        let mut chunks = Vec::new();
+        let mut current: Vec<u8> = Vec::new();
+        for (digest, since) in &self.stale_since {
+            current.extend_from_slice(digest);
+            current.extend_from_slice(&since.to_be_bytes());
+            if current.len() >= per_chunk.max(1) * STALE_RECORD {
+                chunks.push(PyBytes::new(py, &current));
+                current.clear();
+            }
+        }
+        if !current.is_empty() {
+            chunks.push(PyBytes::new(py, &current));
+        }
+        chunks
+    }
+
+    /// The version that dropped `digest`, if it is stale.
+    fn stale_since(&self, digest: &[u8]) -> PyResult<Option<u64>> {
+        Ok(self.stale_since.get(&digest_of(digest)?).copied())
+    }
+
+    #[getter]
+    fn stale_count(&self) -> usize {
+        self.stale_since.len()
     }
 
     /// Every node as `digest || node` records, `per_chunk` records a chunk (checkpoints).

@@ -24,21 +24,19 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import struct
 from collections.abc import Mapping
 
-from urbis._native import NodeIndex, state_items
+from urbis._native import NodeBatch, NodeIndex, smt_apply_changes
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.database import Database
 from urbis.state.proof import StateProof, key_hash, value_hash
-from urbis.state.tree import NodeChanges, SparseMerkleTree
+from urbis.state.tree import SparseMerkleTree
 
 KEEP_VERSIONS_DEFAULT = 1000
 """Proofs are served for this many recent heights; older tree nodes are pruned."""
 
 NODE_SIZE = 65
 RECORD_SIZE = 32 + NODE_SIZE
-STALE_RECORD = struct.Struct(">32sQ")
 VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
 Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
@@ -78,7 +76,7 @@ class _Staged:
         version: int,
         root: bytes,
         changes: dict[bytes, bytes | None],
-        nodes: NodeChanges,
+        nodes: NodeBatch,
         count_delta: int,
     ) -> None:
         self.version = version
@@ -96,9 +94,8 @@ class StateStore:
         self.keep_versions = keep_versions
         db.executescript(SCHEMA)
         self._nodes = NodeIndex()
-        """Committed tree nodes by digest, held natively (urbis._native.NodeIndex)."""
-        self._stale_since: dict[bytes, int] = {}
-        self._stale_by_version: dict[int, list[bytes]] = {}
+        """Committed tree nodes by digest, and which of them are stale since which
+        version, held natively (urbis._native.NodeIndex)."""
         self._log_records = 0
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._staged: _Staged | None = None
@@ -120,43 +117,24 @@ class StateStore:
             "SELECT nodes, stale FROM state_checkpoint WHERE version = ? ORDER BY part",
             (checkpoint,),
         ):
-            self._add_records(bytes(nodes))
-            for digest, since in STALE_RECORD.iter_unpack(bytes(stale)):
-                self._mark_stale(digest, since)
+            self._nodes.add_records(bytes(nodes))
+            self._nodes.add_stale_records(bytes(stale))
         for version, created, dropped in self.db.fetchall(
             "SELECT version, created, dropped FROM state_node_log WHERE version > ? "
             "ORDER BY version",
             (checkpoint,),
         ):
             created_bytes = bytes(created)
-            self._add_records(created_bytes)
+            self._nodes.add_records(created_bytes)
             self._log_records += len(created_bytes) // RECORD_SIZE
-            dropped_bytes = bytes(dropped)
-            for offset in range(0, len(dropped_bytes), 32):
-                self._mark_stale(dropped_bytes[offset : offset + 32], int(version))
+            self._nodes.mark_stale(bytes(dropped), int(version))
         self._prune_memory(self.version)
         if self.root != EMPTY_HASH and self.root not in self._nodes:
             raise RuntimeError("state node log is incomplete: the current root is missing")
 
-    def _add_records(self, records: bytes) -> None:
-        for offset in range(0, len(records), RECORD_SIZE):
-            digest = records[offset : offset + 32]
-            self._nodes[digest] = records[offset + 32 : offset + RECORD_SIZE]
-            self._stale_since.pop(digest, None)
-
-    def _mark_stale(self, digest: bytes, since: int) -> None:
-        self._stale_since[digest] = since
-        self._stale_by_version.setdefault(since, []).append(digest)
-
     def _prune_memory(self, version: int) -> None:
         """Forget nodes that only versions older than the kept window still used."""
-        prune_through = version - self.keep_versions + 1
-        for since in [s for s in self._stale_by_version if s <= prune_through]:
-            for digest in self._stale_by_version.pop(since):
-                # A node made again after going stale is live again and stays.
-                if self._stale_since.get(digest) == since:
-                    del self._stale_since[digest]
-                    self._nodes.pop(digest, None)
+        self._nodes.prune(version - self.keep_versions + 1)
 
     def _node(self, digest: bytes) -> bytes:
         try:
@@ -268,10 +246,10 @@ class StateStore:
             if old != v:
                 effective[k] = v
                 delta += (v is not None) - (old is not None)
-        items = state_items(list(effective.items()))  # = sorted (key_hash, value_hash)
-        nodes = NodeChanges()
         with self.db.lock:
-            root = self._tree.update(self.root, items, nodes)
+            # Hashes and sorts the changes as proof.key_hash/value_hash do, then runs
+            # SparseMerkleTree.update natively; the nodes stay native until indexed.
+            root, nodes = smt_apply_changes(self._nodes, self.root, list(effective.items()))
         self._staged = _Staged(version, root, effective, nodes, delta)
         return root
 
@@ -285,9 +263,10 @@ class StateStore:
             "INSERT OR REPLACE INTO state_history VALUES (?, ?, ?)",
             [(k, version, v) for k, v in staged.changes.items()],
         )
-        created = b"".join(h + n for h, n in staged.nodes.created.items())
-        dropped = b"".join(staged.nodes.dropped)
-        conn.execute("INSERT INTO state_node_log VALUES (?, ?, ?)", (version, created, dropped))
+        conn.execute(
+            "INSERT INTO state_node_log VALUES (?, ?, ?)",
+            (version, staged.nodes.records(), staged.nodes.dropped_bytes()),
+        )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
             "INSERT OR REPLACE INTO state_meta VALUES ('keys', ?)",
@@ -303,15 +282,8 @@ class StateStore:
             for k, v in staged.changes.items():
                 self._remember(k, v)
             self._count += staged.count_delta
-            created, dropped = staged.nodes.created, staged.nodes.dropped
-            self._nodes.insert_all(created)
-            # A node made again after going stale is live again (rare: one set operation).
-            for digest in self._stale_since.keys() & created.keys():
-                del self._stale_since[digest]
-            self._log_records += len(created)
-            if dropped:
-                self._stale_since.update(dict.fromkeys(dropped, staged.version))
-                self._stale_by_version.setdefault(staged.version, []).extend(dropped)
+            self._nodes.apply(staged.nodes, staged.version)
+            self._log_records += len(staged.nodes)
             self.version = staged.version
             self.root = staged.root
             self._staged = None
@@ -334,11 +306,7 @@ class StateStore:
         """Write every retained node once and drop the log before it (bounded start-up)."""
         with self.db.transaction() as conn:
             node_chunks = self._nodes.record_chunks(CHECKPOINT_PART_RECORDS)
-            stale = list(self._stale_since.items())
-            stale_chunks = [
-                b"".join(STALE_RECORD.pack(d, v) for d, v in stale[i : i + CHECKPOINT_PART_RECORDS])
-                for i in range(0, len(stale), CHECKPOINT_PART_RECORDS)
-            ]
+            stale_chunks = self._nodes.stale_chunks(CHECKPOINT_PART_RECORDS)
             conn.execute("DELETE FROM state_checkpoint")
             for part in range(max(len(node_chunks), len(stale_chunks), 1)):
                 conn.execute(
