@@ -1,6 +1,6 @@
 //! `urbis._native`: the node's native code. This file: revm for Urbis, one EVM
 //! message call over state the Python host owns; `smt.rs` (state tree), `cbor.rs`
-//! (canonical CBOR) and `text.rs` (bech32m) are the other hot paths.
+//! (canonical CBOR) and `text.rs` (bech32m) and `sig.rs` (Ed25519 checks off the GIL) are the other hot paths.
 //!
 //! Why an extension of our own rather than pyrevm: block execution needs three
 //! things pyrevm lacks. State is read through the host (the Urbis authenticated
@@ -16,6 +16,7 @@
 //! the final marks say which layers to apply.
 
 mod cbor;
+mod sig;
 mod smt;
 mod text;
 
@@ -537,6 +538,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(smt::smt_apply_changes, m)?)?;
     m.add_class::<smt::NodeIndex>()?;
     m.add_class::<smt::NodeBatch>()?;
+    m.add_function(wrap_pyfunction!(sig::ed25519_verify_many, m)?)?;
+    m.add_function(wrap_pyfunction!(sig::ed25519_verify, m)?)?;
     m.add_function(wrap_pyfunction!(smt::state_items, m)?)?;
     m.add_function(wrap_pyfunction!(text::bech32m_encode, m)?)?;
     m.add_function(wrap_pyfunction!(cbor::cbor_decode, m)?)?;

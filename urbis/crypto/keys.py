@@ -1,7 +1,9 @@
-"""Ed25519 keys and signatures (libsodium through PyNaCl).
+"""Ed25519 keys and signatures.
 
-PyNaCl releases the GIL inside libsodium, so `verify_many` spreads a block's
-signature checks across threads and uses every core.
+Keys and signing are libsodium's, through PyNaCl. Checks run natively
+(`urbis._native.ed25519_verify_many`, ed25519-dalek's `verify_strict` under
+libsodium's rules) with the GIL released for a whole chunk, so `verify_many` and
+`verify_stream` use every core while the calling thread goes on executing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import nacl.bindings
-import nacl.exceptions
+
+from urbis._native import ed25519_verify, ed25519_verify_many
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -82,17 +85,11 @@ class Signer:
 
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """True when `signature` is a valid Ed25519 signature of `message` by `public_key`."""
-    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
-        return False
-    try:
-        nacl.bindings.crypto_sign_open(signature + message, public_key)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
-        return False
-    return True
+    return ed25519_verify(public_key, message, signature)
 
 
 def _verify_chunk(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    return [verify(key, message, signature) for key, message, signature in items]
+    return ed25519_verify_many(list(items))
 
 
 _POOL: ThreadPoolExecutor | None = None

@@ -1,0 +1,219 @@
+"""Ed25519 checks: the native verifier accepts exactly what libsodium accepts.
+
+Signing stays with libsodium (PyNaCl); checks run natively off the GIL
+(`urbis._native`). A difference in what the two accept would let a wallet make a
+signature the chain refuses, or a forger one it should refuse, so every case is
+compared against libsodium's own `crypto_sign_open`, edge cases included: keys
+and `R` values of small order (in canonical and non-canonical encodings),
+non-canonical `S`, and a key of small order with a signature that satisfies the
+equation.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nacl.bindings
+import nacl.exceptions
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from urbis.crypto.keys import PrivateKey, verify, verify_many, verify_stream
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = -121665 * pow(121666, P - 2, P) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+Point = tuple[int, int]
+
+
+def libsodium_accepts(key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+def _decode(encoded: bytes) -> Point | None:
+    """RFC 8032 point decoding, lenient on y >= p (so torsion points can be found)."""
+    value = int.from_bytes(encoded, "little")
+    y, sign = (value & (2**255 - 1)) % P, value >> 255
+    u, v = (y * y - 1) % P, (D * y * y + 1) % P
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    if v * x * x % P == (-u) % P:
+        x = x * SQRT_M1 % P
+    if v * x * x % P != u:
+        return None
+    if x & 1 != sign:
+        x = (-x) % P
+    return x, y
+
+
+def _add(a: Point, b: Point) -> Point:
+    (x1, y1), (x2, y2) = a, b
+    t = D * x1 * x2 * y1 * y2 % P
+    return (
+        (x1 * y2 + x2 * y1) * pow(1 + t, P - 2, P) % P,
+        (y1 * y2 + x1 * x2) * pow(1 - t, P - 2, P) % P,
+    )
+
+
+def _times(n: int, point: Point) -> Point:
+    result: Point = (0, 1)
+    while n:
+        if n & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        n >>= 1
+    return result
+
+
+def _encodings(point: Point) -> list[bytes]:
+    """The canonical encoding and the non-canonical ones (y + p, "-0") of a point."""
+    x, y = point
+    out = [(y | (x & 1) << 255).to_bytes(32, "little")]
+    if y + P < 2**255:
+        out.append((y + P | (x & 1) << 255).to_bytes(32, "little"))
+    if x == 0:
+        out.append((y | 1 << 255).to_bytes(32, "little"))
+    return out
+
+
+def _small_order_encodings() -> list[bytes]:
+    """All 8 points of small order (L * a random point), in every encoding."""
+    torsion: set[Point] = set()
+    while len(torsion) < 8:
+        point = _decode(os.urandom(32))
+        if point is not None:
+            torsion.add(_times(L, point))
+    return sorted({e for point in torsion for e in _encodings(point)})
+
+
+SMALL_ORDER = _small_order_encodings()
+
+
+def _scalar(value: int) -> bytes:
+    return (value % L).to_bytes(32, "little")
+
+
+def test_the_eight_small_order_points_have_thirteen_encodings() -> None:
+    """8 canonical; y + p for the identity and the two points with y = 0; "-0" for
+    the two with x = 0."""
+    assert len({_decode(e) for e in SMALL_ORDER}) == 8
+    assert len(SMALL_ORDER) == 13
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=200))
+def test_valid_signatures_verify(seed: bytes, message: bytes) -> None:
+    signer = PrivateKey(seed).signer()
+    signature = signer.sign(message)
+    assert verify(signer.public_key.raw, message, signature)
+    assert libsodium_accepts(signer.public_key.raw, message, signature)
+
+
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.binary(max_size=100),
+    st.sampled_from(["key", "message", "signature"]),
+    st.integers(min_value=0, max_value=8 * 200),
+)
+def test_any_flipped_bit_is_refused_as_libsodium_refuses_it(
+    seed: bytes, message: bytes, part: str, bit: int
+) -> None:
+    signer = PrivateKey(seed).signer()
+    parts = {"key": signer.public_key.raw, "message": message, "signature": signer.sign(message)}
+    target = bytearray(parts[part])
+    if not target:
+        target = bytearray(b"\0")
+    target[bit // 8 % len(target)] ^= 1 << (bit % 8)
+    parts[part] = bytes(target)
+    expected = libsodium_accepts(parts["key"], parts["message"], parts["signature"])
+    assert verify(parts["key"], parts["message"], parts["signature"]) == expected
+    assert not expected
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=64, max_size=64), st.binary())
+def test_arbitrary_bytes_agree_with_libsodium(key: bytes, signature: bytes, message: bytes) -> None:
+    assert verify(key, message, signature) == libsodium_accepts(key, message, signature)
+
+
+@pytest.mark.parametrize("encoded", SMALL_ORDER, ids=lambda e: e.hex()[:12])
+def test_small_order_keys_are_refused_even_when_the_equation_holds(encoded: bytes) -> None:
+    """With A of small order, R = s*B satisfies the cofactored equation for many messages;
+    libsodium refuses such keys outright, and so must we."""
+    s = int.from_bytes(os.urandom(32), "little") % L
+    r = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(s))
+    for message in (b"", b"pay 100", os.urandom(40)):
+        signature = r + _scalar(s)
+        assert verify(encoded, message, signature) is False
+        assert libsodium_accepts(encoded, message, signature) is False
+
+
+@pytest.mark.parametrize("encoded", SMALL_ORDER, ids=lambda e: e.hex()[:12])
+def test_small_order_r_is_refused(encoded: bytes) -> None:
+    signer = PrivateKey(os.urandom(32)).signer()
+    message = b"transfer"
+    signature = encoded + signer.sign(message)[32:]
+    assert verify(signer.public_key.raw, message, signature) is False
+    assert libsodium_accepts(signer.public_key.raw, message, signature) is False
+
+
+def test_non_canonical_s_is_refused() -> None:
+    """S + L verifies the same equation; both verifiers demand S < L (no malleability)."""
+    signer = PrivateKey(os.urandom(32)).signer()
+    for n in range(20):
+        message = b"m%d" % n
+        signature = signer.sign(message)
+        s = int.from_bytes(signature[32:], "little")
+        if s + L >= 2**256:
+            continue
+        forged = signature[:32] + (s + L).to_bytes(32, "little")
+        assert verify(signer.public_key.raw, message, forged) is False
+        assert libsodium_accepts(signer.public_key.raw, message, forged) is False
+
+
+def test_non_canonical_key_encoding_is_refused() -> None:
+    """A key whose y is written as y + p names the same point; libsodium refuses it."""
+    for _ in range(200):
+        signer = PrivateKey(os.urandom(32)).signer()
+        y = int.from_bytes(signer.public_key.raw, "little") & (2**255 - 1)
+        if y + P < 2**255:  # only y < 19: vanishingly rare for a real key
+            pytest.fail("a random key with y < 19")
+    # Build one directly: the point with y = 3 (if on the curve) or the next that is.
+    for y in range(2, 19):
+        point = _decode(y.to_bytes(32, "little"))
+        if point is not None:
+            break
+    assert point is not None
+    canonical, non_canonical = _encodings(point)[:2]
+    assert canonical != non_canonical
+    for key in (canonical, non_canonical):
+        for signature in (os.urandom(64), bytes(64)):
+            assert verify(key, b"x", signature) == libsodium_accepts(key, b"x", signature)
+    assert verify(non_canonical, b"x", bytes(64)) is False
+
+
+def test_wrong_lengths_are_refused_not_raised() -> None:
+    signer = PrivateKey(os.urandom(32)).signer()
+    signature = signer.sign(b"m")
+    assert verify(signer.public_key.raw[:31], b"m", signature) is False
+    assert verify(signer.public_key.raw, b"m", signature[:63]) is False
+    assert verify(signer.public_key.raw, b"m", signature + b"\0") is False
+
+
+def test_many_checks_on_all_cores_keep_input_order() -> None:
+    signers = [PrivateKey(os.urandom(32)).signer() for _ in range(8)]
+    items = []
+    for n in range(2_000):
+        signer = signers[n % 8]
+        message = b"tx %d" % n
+        signature = signer.sign(message)
+        if n % 7 == 3:
+            signature = signature[:10] + bytes([signature[10] ^ 1]) + signature[11:]
+        items.append((signer.public_key.raw, message, signature))
+    expected = [n % 7 != 3 for n in range(2_000)]
+    assert verify_many(items) == expected
+    assert list(verify_stream(items)) == expected
