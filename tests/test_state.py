@@ -253,16 +253,21 @@ def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
 @given(batches)
 def test_native_change_batches_match_the_python_reference(blocks: list[dict]) -> None:
     """smt_apply_changes (hash, sort, update, keep nodes native) gives the reference's
-    root and nodes, and its node-log records are `digest || node` in creation order."""
+    root and nodes, its node-log records are `digest || node` in creation order, and
+    NodeIndex.value_hash finds each key's value hash (None when absent), with the
+    present-key set and by walking alike."""
     from urbis._native import NodeIndex, smt_apply_changes
     from urbis.crypto.hashing import EMPTY_HASH
     from urbis.state.proof import key_hash, value_hash
     from urbis.state.tree import NodeChanges, SparseMerkleTree
 
     index = NodeIndex()
+    walked = NodeIndex()  # never tracks present keys: every answer comes from a walk
     reference_nodes: dict[bytes, bytes] = {}
     reference = SparseMerkleTree(reference_nodes.__getitem__, reference_nodes)
     root_n = root_r = EMPTY_HASH
+    model: dict[bytes, bytes | None] = {}
+    index.track_present(root_n)
     for version, block in enumerate(blocks):
         root_n, batch = smt_apply_changes(index, root_n, list(block.items()))
         items = sorted(
@@ -277,4 +282,31 @@ def test_native_change_batches_match_the_python_reference(blocks: list[dict]) ->
         assert batch.records() == b"".join(d + n for d, n in changes_r.created.items())
         assert batch.dropped_bytes() == b"".join(sorted(changes_r.dropped))
         index.apply(batch, version)
+        walked.add_records(batch.records())
         reference_nodes.update(changes_r.created)
+        model.update(block)
+        assert index.present_count == sum(v is not None for v in model.values())
+        for key in [*model, b"absent"]:
+            value = model.get(key)
+            expected = None if value is None else value_hash(value)
+            assert index.value_hash(root_n, key) == expected
+            assert walked.value_hash(root_n, key) == expected
+
+
+def test_present_keys_are_forgotten_when_a_batch_does_not_follow_on() -> None:
+    """A batch made from another root than the tracked one drops the key set: answers
+    then come from walks, never from a set describing another tree."""
+    from urbis._native import NodeIndex, smt_apply_changes
+    from urbis.crypto.hashing import EMPTY_HASH
+
+    index = NodeIndex()
+    index.track_present(EMPTY_HASH)
+    root, batch = smt_apply_changes(index, EMPTY_HASH, [(b"a", b"1")])
+    index.apply(batch, 0)
+    assert index.present_count == 1
+    other, batch = smt_apply_changes(index, EMPTY_HASH, [(b"b", b"1")])  # not from `root`
+    index.apply(batch, 1)
+    assert index.present_count is None
+    assert index.value_hash(other, b"b") is not None
+    assert index.value_hash(root, b"a") is not None
+    assert index.value_hash(root, b"b") is None

@@ -78,6 +78,10 @@ struct Tree<'a, 'py> {
     created: HashMap<Hash, Node, ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
+    /// Key hashes given a leaf (set or kept) and key hashes deleted, for the index's
+    /// set of present keys.
+    added: Vec<Hash>,
+    removed: Vec<Hash>,
 }
 
 fn bit(key: &Hash, depth: usize) -> bool {
@@ -146,6 +150,9 @@ impl Tree<'_, '_> {
         let node = self.node(&digest)?;
         if node[0] == LEAF {
             let existing = to_hash(&node[1..33]);
+            if items.iter().any(|i| i.key == existing && i.value.is_none()) {
+                self.removed.push(existing);
+            }
             let mut merged: Vec<Item> = items.to_vec();
             if !items.iter().any(|i| i.key == existing) {
                 let at = merged.partition_point(|i| i.key < existing);
@@ -183,6 +190,7 @@ impl Tree<'_, '_> {
         match items.len() {
             0 => Ok((EMPTY_HASH, Kind::Empty)),
             1 => {
+                self.added.push(items[0].key);
                 let mut node = [0u8; 65];
                 node[0] = LEAF;
                 node[1..33].copy_from_slice(&items[0].key);
@@ -262,7 +270,12 @@ fn run_update(
     items: &[Item],
 ) -> PyResult<(Hash, NodeBatch)> {
     if items.is_empty() {
-        return Ok((root, NodeBatch::default()));
+        let batch = NodeBatch {
+            old_root: root,
+            new_root: root,
+            ..NodeBatch::default()
+        };
+        return Ok((root, batch));
     }
     let index = committed
         .cast::<NodeIndex>()
@@ -276,6 +289,8 @@ fn run_update(
         created: HashMap::default(),
         order: Vec::new(),
         dropped: HashSet::default(),
+        added: Vec::new(),
+        removed: Vec::new(),
     };
     let (new_root, _) = tree.update(root, 0, items)?;
     let mut created = Vec::with_capacity(tree.created.len());
@@ -287,7 +302,15 @@ fn run_update(
     }
     let mut dropped: Vec<Hash> = tree.dropped.into_iter().collect();
     dropped.sort_unstable();
-    Ok((new_root, NodeBatch { created, dropped }))
+    let batch = NodeBatch {
+        created,
+        dropped,
+        old_root: root,
+        new_root,
+        added: tree.added,
+        removed: tree.removed,
+    };
+    Ok((new_root, batch))
 }
 
 /// Apply (key_hash, value_hash or None) items, sorted and unique, to the tree at
@@ -378,6 +401,10 @@ pub fn smt_apply_changes<'py>(
 pub struct NodeBatch {
     created: Vec<(Hash, Node)>,
     dropped: Vec<Hash>,
+    old_root: Hash,
+    new_root: Hash,
+    added: Vec<Hash>,
+    removed: Vec<Hash>,
 }
 
 #[pymethods]
@@ -385,7 +412,11 @@ impl NodeBatch {
     /// A batch from the Python reference's `created` (dict, in order) and `dropped`.
     #[staticmethod]
     fn from_changes(created: &Bound<'_, PyDict>, dropped: Vec<Vec<u8>>) -> PyResult<Self> {
-        let mut batch = NodeBatch::default();
+        // No roots or key lists: applying it makes the index forget its present-key set.
+        let mut batch = NodeBatch {
+            old_root: [0xff; 32],
+            ..NodeBatch::default()
+        };
         for (digest, node) in created.iter() {
             let digest = digest_of(
                 digest
@@ -471,6 +502,11 @@ pub struct NodeIndex {
     /// still serve proofs at older heights until that version leaves the kept window.
     stale_since: HashMap<Hash, u64, ByDigest>,
     stale_by_version: BTreeMap<u64, Vec<Hash>>,
+    /// The key hashes present under `present_root` (the latest version), once tracked:
+    /// an absent key (a new transfer id, a first nonce) is then known without a walk
+    /// down some twenty cold nodes.
+    present: Option<HashSet<Hash, ByDigest>>,
+    present_root: Hash,
 }
 
 impl NodeIndex {
@@ -578,6 +614,16 @@ impl NodeIndex {
     /// Make a version's batch current: its nodes join the index (a node made again
     /// after going stale is live again), and its dropped nodes go stale at `version`.
     fn apply(&mut self, batch: &NodeBatch, version: u64) {
+        match &mut self.present {
+            Some(present) if batch.old_root == self.present_root => {
+                for key in &batch.removed {
+                    present.remove(key);
+                }
+                present.extend(batch.added.iter().copied());
+                self.present_root = batch.new_root;
+            }
+            _ => self.present = None,
+        }
         self.map.reserve(batch.created.len());
         for (digest, node) in &batch.created {
             self.map.insert(*digest, *node);
@@ -686,6 +732,70 @@ impl NodeIndex {
             chunks.push(PyBytes::new(py, &current));
         }
         chunks
+    }
+
+    /// Track the key hashes present under `root` from now on (the store calls this
+    /// with its current root after loading); each applied batch then keeps the set.
+    fn track_present(&mut self, root: &[u8]) -> PyResult<()> {
+        let root = digest_of(root)?;
+        let mut present: HashSet<Hash, ByDigest> = HashSet::default();
+        let mut todo = vec![root];
+        while let Some(digest) = todo.pop() {
+            if digest == EMPTY_HASH {
+                continue;
+            }
+            let node = self.map.get(&digest).ok_or_else(|| {
+                PyKeyError::new_err(format!("state node {} is missing", hex(&digest)))
+            })?;
+            if node[0] == LEAF {
+                present.insert(to_hash(&node[1..33]));
+            } else {
+                todo.push(to_hash(&node[1..33]));
+                todo.push(to_hash(&node[33..65]));
+            }
+        }
+        self.present = Some(present);
+        self.present_root = root;
+        Ok(())
+    }
+
+    /// How many keys the present-key set holds (None: not tracked).
+    #[getter]
+    fn present_count(&self) -> Option<usize> {
+        self.present.as_ref().map(HashSet::len)
+    }
+
+    /// The value hash `key` (a state key, hashed here) has under `root`, or None when
+    /// the key is absent: the store's "is this key set?" without siblings or a query.
+    fn value_hash<'py>(
+        &self,
+        py: Python<'py>,
+        root: &[u8],
+        key: &[u8],
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let path = tagged(b"state/key", key);
+        let mut current = digest_of(root)?;
+        if let Some(present) = &self.present {
+            if current == self.present_root && !present.contains(&path) {
+                return Ok(None);
+            }
+        }
+        let mut depth = 0;
+        while current != EMPTY_HASH {
+            let node = self.map.get(&current).ok_or_else(|| {
+                PyKeyError::new_err(format!("state node {} is missing", hex(&current)))
+            })?;
+            if node[0] == LEAF {
+                return Ok((node[1..33] == path).then(|| PyBytes::new(py, &node[33..65])));
+            }
+            current = if bit(&path, depth) {
+                to_hash(&node[33..65])
+            } else {
+                to_hash(&node[1..33])
+            };
+            depth += 1;
+        }
+        Ok(None)
     }
 
     /// Siblings from `root` down `path` (a key hash), and the leaf where it ends.

@@ -106,6 +106,9 @@ class StateStore:
         count = db.fetchone("SELECT value FROM state_meta WHERE name = 'keys'")
         self._count = 0 if count is None else int(count[0])
         self._rebuild_node_index()
+        # From here each promoted batch keeps the set of present keys, so reading a
+        # key that does not exist costs a set lookup rather than a walk.
+        self._nodes.track_present(self.root)
 
     # -- the in-memory node index --------------------------------------------------
 
@@ -156,8 +159,7 @@ class StateStore:
         with self.db.lock:
             # The in-memory tree answers "absent" without a query: new keys (a
             # document being anchored, an account being created) never touch SQLite.
-            _, leaf = self._tree.walk(self.root, key)
-            if leaf is None or leaf[0] != key_hash(key):
+            if self._nodes.value_hash(self.root, key) is None:
                 value = None
             else:
                 row = self.db.fetchone(
