@@ -310,3 +310,31 @@ def test_present_keys_are_forgotten_when_a_batch_does_not_follow_on() -> None:
     assert index.value_hash(other, b"b") is not None
     assert index.value_hash(root, b"a") is not None
     assert index.value_hash(root, b"b") is None
+
+
+@given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1024, max_value=3000))
+def test_large_batches_update_both_halves_at_once_with_the_same_bytes(seed: int, size: int) -> None:
+    """From 1,024 items the native update works on the root's two halves in two
+    threads; the nodes, their order and the dropped set equal one sequential pass
+    (a plain dict as the committed nodes takes the sequential path)."""
+    import random
+
+    from urbis._native import NodeIndex, smt_apply_changes
+    from urbis.crypto.hashing import EMPTY_HASH
+
+    rng = random.Random(seed)
+    index, plain = NodeIndex(), {}
+    root_i = root_p = EMPTY_HASH
+    keys = [rng.randbytes(8) for _ in range(size)]
+    for version in range(3):
+        changes = [
+            (k, None if rng.random() < 0.2 else rng.randbytes(4))
+            for k in rng.sample(keys, size * 2 // 3)
+        ]
+        root_i, threaded = smt_apply_changes(index, root_i, changes)
+        root_p, sequential = smt_apply_changes(plain, root_p, changes)
+        assert root_i == root_p
+        assert threaded.records() == sequential.records()
+        assert threaded.dropped_bytes() == sequential.dropped_bytes()
+        index.apply(threaded, version)
+        plain.update(sequential.created_dict())

@@ -11,10 +11,8 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use pyo3::prelude::*;
 
 fn check(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    let (Ok(key), Ok(signature)) = (
-        <[u8; 32]>::try_from(key),
-        <[u8; 64]>::try_from(signature),
-    ) else {
+    let (Ok(key), Ok(signature)) = (<[u8; 32]>::try_from(key), <[u8; 64]>::try_from(signature))
+    else {
         return false;
     };
     let Ok(verifying) = VerifyingKey::from_bytes(&key) else {

@@ -67,14 +67,39 @@ struct Item {
     value: Option<Hash>,
 }
 
-/// Committed nodes: the node index (native), or any Python mapping (tests, tools).
-enum Committed<'a, 'py> {
-    Index(&'a NodeIndex),
-    Mapping(&'a Bound<'py, PyAny>),
+/// Where committed nodes come from: the node index (native, shareable between
+/// threads), or any Python mapping (tests, tools).
+trait Source {
+    fn load(&self, digest: &Hash) -> PyResult<Node>;
 }
 
-struct Tree<'a, 'py> {
-    committed: Committed<'a, 'py>,
+fn missing(digest: &Hash) -> PyErr {
+    PyKeyError::new_err(format!("state node {} is missing", hex(digest)))
+}
+
+impl Source for &NodeIndex {
+    fn load(&self, digest: &Hash) -> PyResult<Node> {
+        self.map.get(digest).copied().ok_or_else(|| missing(digest))
+    }
+}
+
+struct Mapping<'a, 'py>(&'a Bound<'py, PyAny>);
+
+impl Source for Mapping<'_, '_> {
+    fn load(&self, digest: &Hash) -> PyResult<Node> {
+        let found = self
+            .0
+            .get_item(PyBytes::new(self.0.py(), digest))
+            .map_err(|_| missing(digest))?;
+        let bytes = found
+            .cast::<PyBytes>()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        node_of(bytes.as_bytes())
+    }
+}
+
+struct Tree<S> {
+    committed: S,
     created: HashMap<Hash, Node, ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
@@ -99,29 +124,53 @@ fn to_hash(slice: &[u8]) -> Hash {
     out
 }
 
-impl Tree<'_, '_> {
+impl<S: Source> Tree<S> {
+    fn new(committed: S) -> Self {
+        Tree {
+            committed,
+            created: HashMap::default(),
+            order: Vec::new(),
+            dropped: HashSet::default(),
+            added: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+
     fn node(&self, digest: &Hash) -> PyResult<Node> {
-        if let Some(node) = self.created.get(digest) {
-            return Ok(*node);
+        match self.created.get(digest) {
+            Some(node) => Ok(*node),
+            None => self.committed.load(digest),
         }
-        let missing = || PyKeyError::new_err(format!("state node {} is missing", hex(digest)));
-        let mapping = match &self.committed {
-            Committed::Index(index) => return index.map.get(digest).copied().ok_or_else(missing),
-            Committed::Mapping(mapping) => mapping,
-        };
-        let found = mapping
-            .get_item(PyBytes::new(mapping.py(), digest))
-            .map_err(|_| missing())?;
-        let bytes = found
-            .cast::<PyBytes>()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let raw = bytes.as_bytes();
-        if raw.len() != 65 {
-            return Err(PyValueError::new_err("a state node is 65 bytes"));
+    }
+
+    /// Take in the work of a tree that updated a disjoint subtree after this one's:
+    /// the result is what one tree doing both in turn would hold.
+    fn absorb<T>(&mut self, other: Tree<T>) {
+        self.created.extend(other.created);
+        self.order.extend(other.order);
+        self.dropped.extend(other.dropped);
+        self.added.extend(other.added);
+        self.removed.extend(other.removed);
+    }
+
+    fn into_batch(mut self, old_root: Hash, new_root: Hash) -> NodeBatch {
+        let mut created = Vec::with_capacity(self.created.len());
+        for digest in &self.order {
+            // A digest dropped and made again appears twice in `order`: keep its first place.
+            if let Some(node) = self.created.remove(digest) {
+                created.push((*digest, node));
+            }
         }
-        let mut node = [0u8; 65];
-        node.copy_from_slice(raw);
-        Ok(node)
+        let mut dropped: Vec<Hash> = self.dropped.into_iter().collect();
+        dropped.sort_unstable();
+        NodeBatch {
+            created,
+            dropped,
+            old_root,
+            new_root,
+            added: self.added,
+            removed: self.removed,
+        }
     }
 
     fn create(&mut self, node: Node) -> Hash {
@@ -262,6 +311,9 @@ fn parse_items(items: &[(Vec<u8>, Option<Vec<u8>>)]) -> PyResult<Vec<Item>> {
     Ok(parsed)
 }
 
+/// Batches at least this large update the root's two halves on two threads.
+const PARALLEL_ITEMS: usize = 1024;
+
 /// The batch update over parsed items: the new root, the created nodes in creation
 /// order (net of churn within the batch) and the dropped digests, sorted.
 fn run_update(
@@ -277,40 +329,60 @@ fn run_update(
         };
         return Ok((root, batch));
     }
-    let index = committed
-        .cast::<NodeIndex>()
-        .ok()
-        .map(|bound| bound.borrow());
-    let mut tree = Tree {
-        committed: match &index {
-            Some(index) => Committed::Index(index),
-            None => Committed::Mapping(committed),
-        },
-        created: HashMap::default(),
-        order: Vec::new(),
-        dropped: HashSet::default(),
-        added: Vec::new(),
-        removed: Vec::new(),
+    let Ok(index) = committed.cast::<NodeIndex>() else {
+        let mut tree = Tree::new(Mapping(committed));
+        let (new_root, _) = tree.update(root, 0, items)?;
+        return Ok((new_root, tree.into_batch(root, new_root)));
     };
-    let (new_root, _) = tree.update(root, 0, items)?;
-    let mut created = Vec::with_capacity(tree.created.len());
-    for digest in &tree.order {
-        // A digest dropped and made again appears twice in `order`: keep its first place.
-        if let Some(node) = tree.created.remove(digest) {
-            created.push((*digest, node));
-        }
+    let index = index.borrow();
+    let (new_root, tree) = update_in_halves(&index, root, items)?;
+    Ok((new_root, tree.into_batch(root, new_root)))
+}
+
+/// `Tree::update` from the root, with the root's two subtrees updated at once on two
+/// threads when the batch is large and falls on both sides. Nodes are content-
+/// addressed and the halves hold keys of different first bits, so no node is made
+/// in one half and dropped in the other: joining the two trees' work (left, then
+/// right, then the new root) gives the very bytes, in the very order, of one pass.
+fn update_in_halves<'a>(
+    index: &'a NodeIndex,
+    root: Hash,
+    items: &[Item],
+) -> PyResult<(Hash, Tree<&'a NodeIndex>)> {
+    let mut tree = Tree::new(index);
+    if root == EMPTY_HASH || items.len() < PARALLEL_ITEMS {
+        let (new_root, _) = tree.update(root, 0, items)?;
+        return Ok((new_root, tree));
     }
-    let mut dropped: Vec<Hash> = tree.dropped.into_iter().collect();
-    dropped.sort_unstable();
-    let batch = NodeBatch {
-        created,
-        dropped,
-        old_root: root,
-        new_root,
-        added: tree.added,
-        removed: tree.removed,
-    };
-    Ok((new_root, batch))
+    let node = tree.node(&root)?;
+    let at = split(items, 0);
+    if node[0] == LEAF || at == 0 || at == items.len() {
+        let (new_root, _) = tree.update(root, 0, items)?;
+        return Ok((new_root, tree));
+    }
+    let left = to_hash(&node[1..33]);
+    let right = to_hash(&node[33..65]);
+    let (new_left, right_work) = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let mut half = Tree::new(index);
+            half.update(right, 1, &items[at..])
+                .map(|new_right| (new_right, half))
+        });
+        let new_left = tree.update(left, 1, &items[..at]);
+        (
+            new_left,
+            worker.join().expect("the tree worker does not panic"),
+        )
+    });
+    let new_left = new_left?;
+    let (new_right, half) = right_work?;
+    tree.absorb(half);
+    if new_left.0 == left && new_right.0 == right {
+        return Ok((root, tree));
+    }
+    tree.drop_node(&root);
+    let (new_root, _) = tree.join(new_left, new_right)?;
+    Ok((new_root, tree))
 }
 
 /// Apply (key_hash, value_hash or None) items, sorted and unique, to the tree at
