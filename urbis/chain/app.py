@@ -262,7 +262,9 @@ class Application:
                 tx_accounts.append(set())
             else:
                 tx_id = item.id
-                receipt, accounts = self._execute_tx(block_state, block, item, index, next(valid))
+                receipt, accounts = self._execute_tx(
+                    block_state, block, item, tx_id, index, next(valid)
+                )
                 receipts.append(receipt)
                 tx_accounts.append(accounts)
             tx_ids.append(tx_id)
@@ -333,24 +335,30 @@ class Application:
     # -- execution -----------------------------------------------------------------
 
     def _execute_tx(
-        self, block_state: BlockState, block: BlockInfo, tx: Transaction, index: int, sig_ok: bool
+        self,
+        block_state: BlockState,
+        block: BlockInfo,
+        tx: Transaction,
+        tx_id: bytes,
+        index: int,
+        sig_ok: bool,
     ) -> tuple[Receipt, set[bytes]]:
         sender = tx.body.sender
         try:
             auth = self._authenticate(block_state, block.height, tx, sig_ok)
         except UrbisError as error:
-            return _failed(tx.id, block.height, index, error, sender.raw), set()
+            return _failed(tx_id, block.height, index, error, sender.raw), set()
         nonce_state = TxState(block_state)
         self.authenticator.set_nonce(nonce_state, sender, auth.nonce + 1)
         nonce_state.merge()
-        ctx = self._context(block, TxState(block_state), tx.id, sender)
+        ctx = self._context(block, TxState(block_state), tx_id, sender)
         try:
             for action in tx.body.actions:
                 self._dispatch(ctx, sender, action)
         except UrbisError as error:
-            return _failed(tx.id, block.height, index, error, sender.raw), {sender.raw}
+            return _failed(tx_id, block.height, index, error, sender.raw), {sender.raw}
         ctx.state.merge()
-        receipt = Receipt(tx.id, block.height, index, "ok", "", tuple(ctx.events), sender.raw)
+        receipt = Receipt(tx_id, block.height, index, "ok", "", tuple(ctx.events), sender.raw)
         return receipt, _accounts_named(sender, ctx)
 
     def _dispatch(

@@ -173,9 +173,19 @@ class StateStore:
     def _remember(self, key: bytes, value: bytes | None) -> None:
         cache = self._cache
         if len(cache) >= VALUE_CACHE_MAX:
-            for old in list(itertools.islice(cache, VALUE_CACHE_MAX // 4)):
-                cache.pop(old, None)
+            self._evict(1)
         cache[key] = value
+
+    def _remember_all(self, values: dict[bytes, bytes | None]) -> None:
+        if len(self._cache) + len(values) > VALUE_CACHE_MAX:
+            self._evict(len(values))
+        self._cache.update(values)
+
+    def _evict(self, room: int) -> None:
+        """Drop the oldest quarter of the cache (more if `room` needs it)."""
+        cache = self._cache
+        for old in list(itertools.islice(cache, max(VALUE_CACHE_MAX // 4, room))):
+            cache.pop(old, None)
 
     def __len__(self) -> int:
         return self._count
@@ -281,8 +291,7 @@ class StateStore:
         if staged is None:
             raise RuntimeError("nothing staged")
         with self.db.lock:
-            for k, v in staged.changes.items():
-                self._remember(k, v)
+            self._remember_all(staged.changes)
             self._count += staged.count_delta
             self._nodes.apply(staged.nodes, staged.version)
             self._log_records += len(staged.nodes)
