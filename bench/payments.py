@@ -20,12 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nacl.bindings
-import nacl.exceptions
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import commit_block, timed
+from bench.common import commit_block, libsodium_rate, timed
 from urbis.chain.genesis import (
     Genesis,
     GenesisAccount,
@@ -41,15 +38,6 @@ from urbis.sdk.builder import action
 from urbis.state.database import Database
 
 CHAIN_ID = "bench-city"
-
-
-def libsodium_check(key: bytes, message: bytes, signature: bytes) -> bool:
-    """The reference rate: one check through PyNaCl, as wallets verify."""
-    try:
-        nacl.bindings.crypto_sign_open(signature + message, key)
-    except nacl.exceptions.BadSignatureError:
-        return False
-    return True
 
 
 BLOCK = 5_000
@@ -202,7 +190,7 @@ def main() -> None:
         ]
         one = len(triples) / timed(lambda: verify_many(triples, threads=1))
         two = len(triples) / timed(lambda: verify_many(triples, threads=2))
-        sodium = len(triples) / timed(lambda: [libsodium_check(*t) for t in triples])
+        sodium = libsodium_rate(triples)
         phases = Phases(app)
         started = time.perf_counter()
         city.commit(app, transfers)

@@ -22,17 +22,18 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_city, commit_block, signed_anchors, timed
+from bench.common import bench_city, commit_block, libsodium_rate, signed_anchors, timed
 from urbis.crypto.keys import verify_many
 from urbis.modules import build_application
 from urbis.state.database import Database
 
 
-def raw_verify_rates(txs: list) -> tuple[float, float]:
+def raw_verify_rates(txs: list) -> tuple[float, float, float]:
+    """The chain's checks on one and two cores, and libsodium's on one for reference."""
     triples = [(t.signatures[0].key, t.signed_message(), t.signatures[0].sig) for t in txs]
     one = len(triples) / timed(lambda: verify_many(triples, threads=1))
     two = len(triples) / timed(lambda: verify_many(triples, threads=2))
-    return one, two
+    return one, two, libsodium_rate(triples)
 
 
 def app_rate(city, txs: list, block: int) -> float:
@@ -135,8 +136,9 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}; signing {args.txs} anchors from {args.notaries} notaries…")
     city = bench_city(args.notaries)
     txs = signed_anchors(city, max(args.txs, args.api_txs))
-    one, two = raw_verify_rates(txs[: args.txs])
-    print(f"raw Ed25519 verify     1 core: {one:8.0f}/s   2 cores: {two:8.0f}/s")
+    one, two, sodium = raw_verify_rates(txs[: args.txs])
+    print(f"raw Ed25519 verify     1 core: {one:8.0f}/s   2 cores: {two:8.0f}/s   (the chain's)")
+    print(f"  libsodium (PyNaCl)   1 core: {sodium:8.0f}/s")
     app = app_rate(city, txs[: args.txs], args.block)
     print(
         f"app (finalize+commit)         : {app:8.0f} tx/s  = {app / two:5.1%} of 2-core verify"
