@@ -534,7 +534,6 @@ fn execute<'py>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(execute, m)?)?;
     m.add_function(wrap_pyfunction!(smt::smt_update, m)?)?;
-    m.add_function(wrap_pyfunction!(smt::smt_update_batch, m)?)?;
     m.add_function(wrap_pyfunction!(smt::smt_apply_changes, m)?)?;
     m.add_class::<smt::NodeIndex>()?;
     m.add_class::<smt::NodeBatch>()?;

@@ -401,7 +401,11 @@ pub fn smt_update<'py>(
     Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>,
     Vec<Bound<'py, PyBytes>>,
 )> {
-    let (new_root, batch) = smt_update_batch_inner(committed, root, &items)?;
+    if root.len() != 32 {
+        return Err(PyValueError::new_err("root must be 32 bytes"));
+    }
+    let parsed = parse_items(&items)?;
+    let (new_root, batch) = run_update(committed, to_hash(root), &parsed)?;
     let created = batch
         .created
         .iter()
@@ -409,32 +413,6 @@ pub fn smt_update<'py>(
         .collect();
     let dropped = batch.dropped.iter().map(|d| PyBytes::new(py, d)).collect();
     Ok((PyBytes::new(py, &new_root), created, dropped))
-}
-
-fn smt_update_batch_inner(
-    committed: &Bound<'_, PyAny>,
-    root: &[u8],
-    items: &[(Vec<u8>, Option<Vec<u8>>)],
-) -> PyResult<(Hash, NodeBatch)> {
-    if root.len() != 32 {
-        return Err(PyValueError::new_err("root must be 32 bytes"));
-    }
-    let parsed = parse_items(items)?;
-    run_update(committed, to_hash(root), &parsed)
-}
-
-/// `smt_update`, with the nodes kept native in a `NodeBatch`: a block makes some
-/// 100,000 nodes, and turning each into Python objects (then back, to log and index
-/// them) cost more than computing them.
-#[pyfunction]
-pub fn smt_update_batch<'py>(
-    py: Python<'py>,
-    committed: &Bound<'py, PyAny>,
-    root: &[u8],
-    items: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-) -> PyResult<(Bound<'py, PyBytes>, NodeBatch)> {
-    let (new_root, batch) = smt_update_batch_inner(committed, root, &items)?;
-    Ok((PyBytes::new(py, &new_root), batch))
 }
 
 /// A state change's batch update in one call: hash the `(key, value or None)` changes
@@ -481,35 +459,6 @@ pub struct NodeBatch {
 
 #[pymethods]
 impl NodeBatch {
-    /// A batch from the Python reference's `created` (dict, in order) and `dropped`.
-    #[staticmethod]
-    fn from_changes(created: &Bound<'_, PyDict>, dropped: Vec<Vec<u8>>) -> PyResult<Self> {
-        // No roots or key lists: applying it makes the index forget its present-key set.
-        let mut batch = NodeBatch {
-            old_root: [0xff; 32],
-            ..NodeBatch::default()
-        };
-        for (digest, node) in created.iter() {
-            let digest = digest_of(
-                digest
-                    .cast::<PyBytes>()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .as_bytes(),
-            )?;
-            let node = node_of(
-                node.cast::<PyBytes>()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .as_bytes(),
-            )?;
-            batch.created.push((digest, node));
-        }
-        for digest in dropped {
-            batch.dropped.push(digest_of(&digest)?);
-        }
-        batch.dropped.sort_unstable();
-        Ok(batch)
-    }
-
     /// How many nodes the batch creates.
     fn __len__(&self) -> usize {
         self.created.len()
@@ -660,29 +609,6 @@ impl NodeIndex {
         }
     }
 
-    /// Add every `digest -> node` of a dict (a block's created nodes) in one call.
-    fn insert_all(&mut self, nodes: &Bound<'_, PyDict>) -> PyResult<()> {
-        self.map.reserve(nodes.len());
-        for (digest, node) in nodes.iter() {
-            let digest = digest_of(
-                digest
-                    .cast::<PyBytes>()
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?
-                    .as_bytes(),
-            )?;
-            let node = node
-                .cast::<PyBytes>()
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            if node.as_bytes().len() != 65 {
-                return Err(PyValueError::new_err("a state node is 65 bytes"));
-            }
-            let mut stored = [0u8; 65];
-            stored.copy_from_slice(node.as_bytes());
-            self.map.insert(digest, stored);
-        }
-        Ok(())
-    }
-
     /// Make a version's batch current: its nodes join the index (a node made again
     /// after going stale is live again), and its dropped nodes go stale at `version`.
     fn apply(&mut self, batch: &NodeBatch, version: u64) {
@@ -776,11 +702,6 @@ impl NodeIndex {
             chunks.push(PyBytes::new(py, &current));
         }
         chunks
-    }
-
-    /// The version that dropped `digest`, if it is stale.
-    fn stale_since(&self, digest: &[u8]) -> PyResult<Option<u64>> {
-        Ok(self.stale_since.get(&digest_of(digest)?).copied())
     }
 
     #[getter]
