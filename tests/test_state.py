@@ -225,15 +225,22 @@ def _reachable(store: StateStore, roots: list[bytes]) -> set[bytes]:
 @given(
     st.lists(st.tuples(changes, st.booleans()), min_size=1, max_size=10),
     st.integers(min_value=1, max_value=3),
+    st.booleans(),
 )
 def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
-    blocks: list[tuple[dict, bool]], keep: int
+    blocks: list[tuple[dict, bool]], keep: int, index_while_writing: bool
 ) -> None:
     """After every commit, checkpoint and reopen, the index holds the nodes reachable
-    from the kept heights' roots, no more (pruned) and no fewer (proofs still served)."""
+    from the kept heights' roots, no more (pruned) and no fewer (proofs still served),
+    whether nodes are indexed inline or on a thread while SQLite writes."""
     import tempfile
+    from unittest import mock
 
-    with tempfile.TemporaryDirectory() as folder:
+    threshold = 0 if index_while_writing else 10**9
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch("urbis.state.store.PARALLEL_INDEX_MIN", threshold),
+    ):
         store = StateStore(Database(Path(folder) / "s.db"), keep)
         roots = []
         for version, (block, checkpoint) in enumerate(blocks):
@@ -338,3 +345,32 @@ def test_large_batches_update_both_halves_at_once_with_the_same_bytes(seed: int,
         assert threaded.dropped_bytes() == sequential.dropped_bytes()
         index.apply(threaded, version)
         plain.update(sequential.created_dict())
+
+
+def test_a_failed_write_leaves_the_index_as_on_disk(tmp_path: Path) -> None:
+    """Nodes are indexed while SQLite writes; if the write fails, the index is rebuilt
+    from disk, so a version that never committed leaves no stale marks behind."""
+    from unittest import mock
+
+    with mock.patch("urbis.state.store.PARALLEL_INDEX_MIN", 0):
+        store = fresh(tmp_path, "f", keep=2)
+        store.commit({b"k%d" % i: b"v" for i in range(50)}, 0)
+        nodes, stale, present = store.node_count, store._nodes.stale_count, len(store)
+        store.stage({b"k%d" % i: b"w" for i in range(25)}, 1)
+        with (
+            pytest.raises(RuntimeError, match="disk full"),
+            store.indexing_staged(),
+            store.db.transaction() as conn,
+        ):
+            store.write_staged(conn)
+            raise RuntimeError("disk full")
+        assert (store.node_count, store._nodes.stale_count) == (nodes, stale)
+        assert store._nodes.present_count == present and store.version == 0
+        store.discard_staged()
+        for version in range(1, 6):  # other blocks at those heights, pruning as they go
+            store.commit({b"k%d" % version: b"%d" % version}, version)
+        for i in range(50):
+            verify_state_proof(store.prove(b"k%d" % i))
+        reopened = fresh(tmp_path, "f", keep=2)
+        assert reopened.node_count == store.node_count
+        assert reopened.root == store.root

@@ -531,6 +531,27 @@ pub struct NodeIndex {
 }
 
 impl NodeIndex {
+    fn apply_batch(&mut self, batch: &NodeBatch, version: u64) {
+        match &mut self.present {
+            Some(present) if batch.old_root == self.present_root => {
+                for key in &batch.removed {
+                    present.remove(key);
+                }
+                present.extend(batch.added.iter().copied());
+                self.present_root = batch.new_root;
+            }
+            _ => self.present = None,
+        }
+        self.map.reserve(batch.created.len());
+        for (digest, node) in &batch.created {
+            self.map.insert(*digest, *node);
+            self.stale_since.remove(digest);
+        }
+        if !batch.dropped.is_empty() {
+            self.mark_stale_digests(batch.dropped.iter().copied(), version);
+        }
+    }
+
     fn mark_stale_digests(&mut self, digests: impl Iterator<Item = Hash>, version: u64) {
         let bucket = self.stale_by_version.entry(version).or_default();
         for digest in digests {
@@ -611,25 +632,9 @@ impl NodeIndex {
 
     /// Make a version's batch current: its nodes join the index (a node made again
     /// after going stale is live again), and its dropped nodes go stale at `version`.
-    fn apply(&mut self, batch: &NodeBatch, version: u64) {
-        match &mut self.present {
-            Some(present) if batch.old_root == self.present_root => {
-                for key in &batch.removed {
-                    present.remove(key);
-                }
-                present.extend(batch.added.iter().copied());
-                self.present_root = batch.new_root;
-            }
-            _ => self.present = None,
-        }
-        self.map.reserve(batch.created.len());
-        for (digest, node) in &batch.created {
-            self.map.insert(*digest, *node);
-            self.stale_since.remove(digest);
-        }
-        if !batch.dropped.is_empty() {
-            self.mark_stale_digests(batch.dropped.iter().copied(), version);
-        }
+    /// The GIL is released meanwhile, so the store can index while SQLite writes.
+    fn apply(&mut self, py: Python<'_>, batch: &NodeBatch, version: u64) {
+        py.detach(|| self.apply_batch(batch, version));
     }
 
     /// Forget nodes that only versions up to `through` still used.

@@ -298,7 +298,7 @@ class Application:
             raise InvariantBroken("commit without a matching finalized block")
         if signed.header.app_hash != pending.result.app_hash:
             raise InvariantBroken("header app hash differs from the executed state")
-        with self.db.transaction() as conn:
+        with self.store.indexing_staged(), self.db.transaction() as conn:
             self.store.write_staged(conn)
             self.blocks.write(
                 conn,

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from urbis._native import NodeBatch, NodeIndex, smt_apply_changes
 from urbis.crypto.hashing import EMPTY_HASH
@@ -40,6 +42,9 @@ RECORD_SIZE = 32 + NODE_SIZE
 VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
 Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
+
+PARALLEL_INDEX_MIN = 20_000
+"""Blocks making at least this many tree nodes index them while SQLite writes."""
 
 CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
@@ -69,7 +74,7 @@ class UnknownHeight(LookupError):
 
 
 class _Staged:
-    __slots__ = ("changes", "count_delta", "nodes", "root", "version")
+    __slots__ = ("changes", "count_delta", "indexed", "nodes", "root", "version")
 
     def __init__(
         self,
@@ -84,6 +89,8 @@ class _Staged:
         self.changes = changes
         self.nodes = nodes
         self.count_delta = count_delta
+        self.indexed = False
+        """Its nodes are already in the index (added while SQLite wrote the version)."""
 
 
 class StateStore:
@@ -293,7 +300,8 @@ class StateStore:
         with self.db.lock:
             self._remember_all(staged.changes)
             self._count += staged.count_delta
-            self._nodes.apply(staged.nodes, staged.version)
+            if not staged.indexed:
+                self._nodes.apply(staged.nodes, staged.version)
             self._log_records += len(staged.nodes)
             self.version = staged.version
             self.root = staged.root
@@ -302,13 +310,61 @@ class StateStore:
         if self._log_records > max(2 * len(self._nodes), 200_000):
             self.checkpoint()
 
+    @contextmanager
+    def indexing_staged(self) -> Iterator[None]:
+        """Add the staged nodes to the index on another thread while the caller writes
+        the version (the native `apply` releases the GIL, SQLite mostly does too).
+
+        Holds the database lock throughout, so no reader sees the index mid-change.
+        If the write fails, the index is rebuilt from disk: nodes marked stale for a
+        version that never committed could otherwise be pruned while still live.
+        """
+        staged = self._staged
+        if staged is None:
+            raise RuntimeError("nothing staged")
+        if len(staged.nodes) < PARALLEL_INDEX_MIN:
+            yield  # small blocks: a thread costs more than it saves
+            return
+        failure: list[BaseException] = []
+
+        def index() -> None:
+            try:
+                self._nodes.apply(staged.nodes, staged.version)
+            except BaseException as error:  # re-raised on the caller's thread
+                failure.append(error)
+
+        with self.db.lock:
+            worker = threading.Thread(target=index, name="urbis-index")
+            worker.start()
+            try:
+                yield
+            except BaseException:
+                worker.join()
+                self._reload_index()
+                raise
+            worker.join()
+            if failure:
+                self._reload_index()
+                raise failure[0]
+            staged.indexed = True
+
+    def _reload_index(self) -> None:
+        """Rebuild the node index from what is on disk (after a failed write)."""
+        self._nodes = NodeIndex()
+        self._tree = SparseMerkleTree(self._node, self._nodes)
+        self._log_records = 0
+        self._rebuild_node_index()
+        self._nodes.track_present(self.root)
+        if self._staged is not None:
+            self._staged.indexed = False
+
     def discard_staged(self) -> None:
         self._staged = None
 
     def commit(self, changes: Mapping[bytes, bytes | None], version: int) -> bytes:
         """Stage, write and promote in one transaction of its own (genesis, tools, tests)."""
         root = self.stage(changes, version)
-        with self.db.transaction() as conn:
+        with self.indexing_staged(), self.db.transaction() as conn:
             self.write_staged(conn)
         self.promote_staged()
         return root
