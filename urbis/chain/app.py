@@ -28,6 +28,7 @@ from urbis.chain.block import (
 )
 from urbis.chain.blockstore import BlockStore
 from urbis.chain.codec import CodecError, from_wire
+from urbis.chain.collector import collector_paused
 from urbis.chain.context import BlockInfo, BlockState, Context, StateReader, TxState
 from urbis.chain.errors import (
     BadSignature,
@@ -247,6 +248,10 @@ class Application:
 
     def finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
         """Execute a block's transactions in order; nothing is persisted until commit."""
+        with collector_paused():
+            return self._finalize_block(block, raw_txs)
+
+    def _finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
         if block.height != self.store.version + 1:
             raise InvariantBroken(f"block {block.height} after {self.store.version}")
         decoded = self._decode_all(raw_txs)
@@ -293,6 +298,10 @@ class Application:
 
     def commit(self, signed: SignedHeader) -> None:
         """Persist the finalized block, its receipts and its state in one transaction."""
+        with collector_paused():
+            self._commit(signed)
+
+    def _commit(self, signed: SignedHeader) -> None:
         pending = self._pending
         if pending is None or signed.header.height != pending.result.height:
             raise InvariantBroken("commit without a matching finalized block")

@@ -1,0 +1,61 @@
+"""The cyclic collector is paused for a block and always comes back as it was."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from tests.helpers.city import CityChain, anchor
+from urbis.chain.collector import collector_paused
+from urbis.chain.context import BlockInfo
+
+
+def test_paused_inside_and_back_after_even_on_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a handler bug")
+    assert gc.isenabled()
+
+
+def test_nested_and_concurrent_pauses_share_one() -> None:
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_block() -> None:
+        with collector_paused():
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=other_block)
+    with collector_paused():
+        worker.start()
+        assert inside.wait(5)
+        with collector_paused():
+            assert not gc.isenabled()
+    assert not gc.isenabled()  # the other pause still holds
+    release.set()
+    worker.join(5)
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_the_operator_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_blocks_leave_the_collector_on_even_when_one_fails(chain: CityChain) -> None:
+    receipt = chain.run("land", anchor("land", "deed-1"))
+    assert receipt.code == "ok" and gc.isenabled()
+    with pytest.raises(Exception, match="block"):
+        chain.app.finalize_block(
+            BlockInfo(chain.app.chain_id, chain.height + 5, 0, b""), []
+        )  # not the next height: refused inside the pause
+    assert gc.isenabled()
