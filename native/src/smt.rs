@@ -79,7 +79,7 @@ fn missing(digest: &Hash) -> PyErr {
 
 impl Source for &NodeIndex {
     fn load(&self, digest: &Hash) -> PyResult<Node> {
-        self.map.get(digest).copied().ok_or_else(|| missing(digest))
+        self.node(digest).copied()
     }
 }
 
@@ -350,16 +350,17 @@ fn update_in_halves<'a>(
     items: &[Item],
 ) -> PyResult<(Hash, Tree<&'a NodeIndex>)> {
     let mut tree = Tree::new(index);
-    if root == EMPTY_HASH || items.len() < PARALLEL_ITEMS {
-        let (new_root, _) = tree.update(root, 0, items)?;
-        return Ok((new_root, tree));
-    }
-    let node = tree.node(&root)?;
     let at = split(items, 0);
-    if node[0] == LEAF || at == 0 || at == items.len() {
+    let worth_halving =
+        root != EMPTY_HASH && items.len() >= PARALLEL_ITEMS && 0 < at && at < items.len();
+    let internal_root = match worth_halving {
+        true => Some(tree.node(&root)?).filter(|node| node[0] != LEAF),
+        false => None,
+    };
+    let Some(node) = internal_root else {
         let (new_root, _) = tree.update(root, 0, items)?;
         return Ok((new_root, tree));
-    }
+    };
     let left = to_hash(&node[1..33]);
     let right = to_hash(&node[33..65]);
     let (new_left, right_work) = std::thread::scope(|scope| {
@@ -416,7 +417,8 @@ pub fn smt_update<'py>(
 }
 
 /// A state change's batch update in one call: hash the `(key, value or None)` changes
-/// as `state_items` does, sort them, and apply them (`smt_update_batch`).
+/// as `state_items` does, sort them, and apply them as `smt_update` does, keeping the
+/// nodes native in a `NodeBatch`.
 #[pyfunction]
 pub fn smt_apply_changes<'py>(
     py: Python<'py>,
@@ -504,6 +506,28 @@ impl NodeBatch {
 const RECORD: usize = 32 + 65;
 const STALE_RECORD: usize = 32 + 8;
 
+/// Fixed-size records joined into chunks of at most `per_chunk` records each.
+fn chunked<'py, const N: usize>(
+    py: Python<'py>,
+    records: impl Iterator<Item = [u8; N]>,
+    per_chunk: usize,
+) -> Vec<Bound<'py, PyBytes>> {
+    let per_chunk = per_chunk.max(1);
+    let mut chunks = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    for record in records {
+        current.extend_from_slice(&record);
+        if current.len() >= per_chunk * N {
+            chunks.push(PyBytes::new(py, &current));
+            current.clear();
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(PyBytes::new(py, &current));
+    }
+    chunks
+}
+
 fn node_of(raw: &[u8]) -> PyResult<Node> {
     if raw.len() != 65 {
         return Err(PyValueError::new_err("a state node is 65 bytes"));
@@ -531,6 +555,10 @@ pub struct NodeIndex {
 }
 
 impl NodeIndex {
+    fn node(&self, digest: &Hash) -> PyResult<&Node> {
+        self.map.get(digest).ok_or_else(|| missing(digest))
+    }
+
     fn apply_batch(&mut self, batch: &NodeBatch, version: u64) {
         match &mut self.present {
             Some(present) if batch.old_root == self.present_root => {
@@ -595,12 +623,7 @@ impl NodeIndex {
     }
 
     fn __setitem__(&mut self, digest: &[u8], node: &[u8]) -> PyResult<()> {
-        if node.len() != 65 {
-            return Err(PyValueError::new_err("a state node is 65 bytes"));
-        }
-        let mut stored = [0u8; 65];
-        stored.copy_from_slice(node);
-        self.map.insert(digest_of(digest)?, stored);
+        self.map.insert(digest_of(digest)?, node_of(node)?);
         Ok(())
     }
 
@@ -693,20 +716,13 @@ impl NodeIndex {
 
     /// Every stale node as `digest || since` records, `per_chunk` records a chunk.
     fn stale_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
-        let mut chunks = Vec::new();
-        let mut current: Vec<u8> = Vec::new();
-        for (digest, since) in &self.stale_since {
-            current.extend_from_slice(digest);
-            current.extend_from_slice(&since.to_be_bytes());
-            if current.len() >= per_chunk.max(1) * STALE_RECORD {
-                chunks.push(PyBytes::new(py, &current));
-                current.clear();
-            }
-        }
-        if !current.is_empty() {
-            chunks.push(PyBytes::new(py, &current));
-        }
-        chunks
+        let records = self.stale_since.iter().map(|(digest, since)| {
+            let mut record = [0u8; STALE_RECORD];
+            record[..32].copy_from_slice(digest);
+            record[32..].copy_from_slice(&since.to_be_bytes());
+            record
+        });
+        chunked(py, records, per_chunk)
     }
 
     #[getter]
@@ -716,20 +732,13 @@ impl NodeIndex {
 
     /// Every node as `digest || node` records, `per_chunk` records a chunk (checkpoints).
     fn record_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
-        let mut chunks = Vec::new();
-        let mut current: Vec<u8> = Vec::with_capacity(per_chunk.min(self.map.len()) * 97);
-        for (digest, node) in &self.map {
-            current.extend_from_slice(digest);
-            current.extend_from_slice(node);
-            if current.len() >= per_chunk.max(1) * 97 {
-                chunks.push(PyBytes::new(py, &current));
-                current.clear();
-            }
-        }
-        if !current.is_empty() {
-            chunks.push(PyBytes::new(py, &current));
-        }
-        chunks
+        let records = self.map.iter().map(|(digest, node)| {
+            let mut record = [0u8; RECORD];
+            record[..32].copy_from_slice(digest);
+            record[32..].copy_from_slice(node);
+            record
+        });
+        chunked(py, records, per_chunk)
     }
 
     /// Track the key hashes present under `root` from now on (the store calls this
@@ -742,9 +751,7 @@ impl NodeIndex {
             if digest == EMPTY_HASH {
                 continue;
             }
-            let node = self.map.get(&digest).ok_or_else(|| {
-                PyKeyError::new_err(format!("state node {} is missing", hex(&digest)))
-            })?;
+            let node = self.node(&digest)?;
             if node[0] == LEAF {
                 present.insert(to_hash(&node[1..33]));
             } else {
@@ -780,9 +787,7 @@ impl NodeIndex {
         }
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self.map.get(&current).ok_or_else(|| {
-                PyKeyError::new_err(format!("state node {} is missing", hex(&current)))
-            })?;
+            let node = self.node(&current)?;
             if node[0] == LEAF {
                 return Ok((node[1..33] == path).then(|| PyBytes::new(py, &node[33..65])));
             }
@@ -811,9 +816,7 @@ impl NodeIndex {
         let mut siblings = Vec::new();
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self.map.get(&current).ok_or_else(|| {
-                PyKeyError::new_err(format!("state node {} is missing", hex(&current)))
-            })?;
+            let node = self.node(&current)?;
             if node[0] == LEAF {
                 let leaf = (
                     PyBytes::new(py, &node[1..33]),
