@@ -12,16 +12,26 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import urbis
+from urbis.api.events import (
+    CLOSE_BAD_REQUEST,
+    CLOSE_BEHIND,
+    CLOSE_RESUME_TOO_OLD,
+    REPLAY_BLOCKS_MAX,
+    EventHub,
+    events_endpoint,
+)
+from urbis.api.limits import ApiCounters, BodyLimits, UnhandledErrors, loads_bounded
 from urbis.api.models import (
     BatchItemOut,
     BatchOut,
@@ -46,10 +56,19 @@ from urbis.chain.tx import decode_tx
 from urbis.node.runner import Node
 from urbis.state.store import UnknownHeight
 
+log = logging.getLogger(__name__)
+
 PROBLEM_BASE = "https://urbis.example/errors/"
 COMMIT_WAIT_MAX_S = 60.0
-SUBSCRIBER_QUEUE_MAX = 10_000
-"""Events buffered per WebSocket client; a client this far behind is disconnected."""
+HEIGHT_MAX = 2**63 - 1
+"""SQLite's largest integer: heights are stored as SQLite integers."""
+U64_MAX = 2**64 - 1
+"""Proposal ids are 8-byte keys."""
+U32_MAX = 2**32 - 1
+"""Status list ids and indexes are 4-byte keys."""
+
+Height = Annotated[int, Path(ge=0, le=HEIGHT_MAX, description="A block height")]
+HeightQuery = Annotated[int | None, Query(ge=0, le=HEIGHT_MAX)]
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -90,72 +109,34 @@ class CommitWaiters:
                     future.set_result(receipt)
 
 
-class EventHub:
-    """WebSocket subscribers and their filters."""
+EVENTS_DESCRIPTION = f"""
+**Live events** (WebSocket `/v1/events`). Filters: `module`, `type`, `account`;
+`blocks=true` adds a notice per block. Each message is one JSON text frame:
+`{{"kind": "block", "height", "hash", "txs"}}` or
+`{{"kind": "event", "height", "tx_id", "sender", "type", "attrs"}}`.
 
-    def __init__(self) -> None:
-        self.subscribers: dict[asyncio.Queue[dict[str, Any]], dict[str, str | None]] = {}
+Every subscriber has a bounded backlog. One that falls behind (it reads more
+slowly than blocks come) is closed with code **{CLOSE_BEHIND}** and a reason such as
+`events.behind: delivered through height 41; reconnect with from_height=42`.
+Reconnect with `from_height=N` to replay committed blocks' notices and transaction
+events from height N (at most {REPLAY_BLOCKS_MAX} blocks back), then continue live
+with no gap and no repeat. End-of-block events are live only; their effects are
+in state. A `from_height` further back is closed with **{CLOSE_RESUME_TOO_OLD}**
+(read `/v1/blocks/{{height}}` instead); a malformed one with **{CLOSE_BAD_REQUEST}**.
+A node shutting down closes with 1012.
 
-    def publish(self, signed: SignedHeader, result: BlockResult) -> None:
-        if not self.subscribers:
-            return
-        messages = [
-            {
-                "kind": "block",
-                "height": signed.header.height,
-                "hash": signed.header.hash.hex(),
-                "txs": len(result.receipts),
-            }
-        ]
-        for receipt in result.receipts:
-            sender = AccountId(receipt.sender).text if len(receipt.sender) == 20 else None
-            for event in receipt.events:
-                messages.append(
-                    {
-                        "kind": "event",
-                        "height": receipt.height,
-                        "tx_id": receipt.tx_id.hex(),
-                        "sender": sender,
-                        "type": event.type,
-                        "attrs": jsonable(event.attrs),
-                    }
-                )
-        for event in result.block_events:
-            messages.append(
-                {
-                    "kind": "event",
-                    "height": result.height,
-                    "tx_id": None,
-                    "sender": None,
-                    "type": event.type,
-                    "attrs": jsonable(event.attrs),
-                }
-            )
-        for queue, filters in list(self.subscribers.items()):
-            for message in messages:
-                if _matches(message, filters):
-                    try:
-                        queue.put_nowait(message)
-                    except asyncio.QueueFull:
-                        self.subscribers.pop(queue, None)
-                        break
-
-
-def _matches(message: dict[str, Any], filters: dict[str, str | None]) -> bool:
-    if message["kind"] == "block":
-        return filters.get("blocks") == "true"
-    module, event_type, account = filters.get("module"), filters.get("type"), filters.get("account")
-    if module and not message["type"].startswith(module + "."):
-        return False
-    if event_type and message["type"] != event_type:
-        return False
-    if account:
-        values = [message.get("sender"), *message["attrs"].values()]
-        return account in values
-    return True
+**Limits.** Request bodies over the node's limit (`api_body_max_bytes`, and
+`api_batch_body_max_bytes` for `/v1/txs/batch`) are refused with 413
+`request.too_large` before they are read. JSON nested deeper than 32 levels is
+refused with `request.too_deep`, a number of more than 100 digits with
+`request.number_too_long`. Heights, ids and indexes are bounded as each
+parameter's schema states.
+"""
 
 
 def create_api(node: Node) -> FastAPI:
+    counters = ApiCounters()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -163,13 +144,19 @@ def create_api(node: Node) -> FastAPI:
         hub = EventHub()
         app.state.waiters = waiters
         app.state.hub = hub
+        serving = True
 
         def on_block(signed: SignedHeader, result: BlockResult) -> None:
+            if not serving:
+                return  # the loop may be closed; the node can outlive its API
             loop.call_soon_threadsafe(waiters.resolve, result.receipts)
             loop.call_soon_threadsafe(hub.publish, signed, result)
 
         node.on_block(on_block)
-        yield
+        try:
+            yield
+        finally:
+            serving = False
 
     api = FastAPI(
         title="Urbis node API",
@@ -178,11 +165,12 @@ def create_api(node: Node) -> FastAPI:
             "A city's permissioned, publicly readable ledger. Writes are signed "
             "transactions (deterministic CBOR, base64 in JSON). Reads come from committed "
             "state; `prove=true` adds a Merkle proof and the signed header it leads to. "
-            "Errors are RFC 9457 problem+json with a stable `code`."
+            "Errors are RFC 9457 problem+json with a stable `code`.\n" + EVENTS_DESCRIPTION
         ),
         lifespan=lifespan,
     )
     api.state.node = node
+    api.state.counters = counters
     _install_error_handlers(api)
     api.include_router(_chain_router())
     api.include_router(_accounts_router())
@@ -200,8 +188,25 @@ def create_api(node: Node) -> FastAPI:
         tags=["node"],
         summary="Prometheus metrics",
     )
-    api.add_api_websocket_route("/v1/events", _events)
+    api.add_api_websocket_route("/v1/events", events_endpoint)
+    # added last = outermost: the error net wraps the body limits and the app
+    api.add_middleware(
+        BodyLimits,
+        counters=counters,
+        body_max_bytes=node.config.api_body_max_bytes,
+        batch_body_max_bytes=node.config.api_batch_body_max_bytes,
+    )
+    api.add_middleware(UnhandledErrors, counters=counters)
     return api
+
+
+HTTP_CODES = {
+    400: "request.malformed",
+    404: "request.not_found",
+    405: "request.method_not_allowed",
+    413: "request.too_large",
+}
+"""Codes for the errors the framework raises itself (before a route runs)."""
 
 
 def get_node(request: Request) -> Node:
@@ -231,8 +236,21 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = "request.not_found" if error.status_code == 404 else f"http.{error.status_code}"
+        code = HTTP_CODES.get(error.status_code, f"http.{error.status_code}")
         return problem(error.status_code, code, str(error.detail), str(error.detail))
+
+    async def coerced(request: Request, error: Exception) -> JSONResponse:
+        # A value the parameter schemas should have refused reached the code: answer
+        # 400 so the client's connection survives, but count it so tests notice.
+        counters: ApiCounters = request.app.state.counters
+        counters.coerced_errors += 1
+        log.warning(
+            "%s reached a handler on %s", type(error).__name__, request.url.path, exc_info=error
+        )
+        return problem(400, "request.out_of_range", "Value out of range", str(error)[:200])
+
+    for kind in (OverflowError, RecursionError, ValueError):
+        api.add_exception_handler(kind, coerced)
 
     @api.exception_handler(UnknownHeight)
     async def unknown_height(request: Request, error: UnknownHeight) -> JSONResponse:
@@ -360,7 +378,7 @@ def _chain_router() -> APIRouter:
         return _block(node, node.app.blocks.latest_height())
 
     @router.get("/blocks/{height}", summary="A block by height")
-    def block(height: int, node: NodeDep) -> BlockOut:
+    def block(height: Height, node: NodeDep) -> BlockOut:
         return _block(node, height)
 
     return router
@@ -382,8 +400,8 @@ async def _raw_tx(request: Request) -> bytes:
     if request.headers.get("content-type", "").startswith("application/cbor"):
         return body
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(body)  # depth and digits were bounded by the BodyLimits middleware
+    except (ValueError, RecursionError):  # includes JSONDecodeError and UnicodeDecodeError
         raise MalformedTx('body is not JSON; send {"tx": base64} or application/cbor') from None
     if not isinstance(data, dict) or not isinstance(data.get("tx"), str):
         raise MalformedTx('body must be {"tx": "<base64 of the signed transaction>"}')
@@ -426,7 +444,7 @@ def _accounts_router() -> APIRouter:
         account_id: str,
         node: NodeDep,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        before_height: int | None = None,
+        before_height: HeightQuery = None,
     ) -> list[ReceiptOut]:
         try:
             parsed = AccountId.parse(account_id)
@@ -453,7 +471,7 @@ def _state_router() -> APIRouter:
     def state(
         key: str,
         node: NodeDep,
-        height: int | None = None,
+        height: HeightQuery = None,
         prove: bool = False,
         encoding: Annotated[str, Query(pattern="^(text|hex)$")] = "text",
     ) -> StateOut:
@@ -518,7 +536,7 @@ def _documents_router() -> APIRouter:
         record = node.app.query("documents", "document", {"hash": digest})
         if not prove:
             return DocumentOut(record=record)
-        answer = state_answer(node, b"documents/doc/" + bytes.fromhex(digest), None, True)
+        answer = state_answer(node, b"documents/doc/" + _hex(digest, "hash", 32), None, True)
         return DocumentOut(
             record=record, proof=answer.proof, header=answer.header, cometbft=answer.cometbft
         )
@@ -570,7 +588,9 @@ def _governance_router() -> APIRouter:
         return result
 
     @router.get("/proposals/{proposal_id}", summary="One proposal")
-    def proposal(proposal_id: int, node: NodeDep) -> dict[str, Any]:
+    def proposal(
+        proposal_id: Annotated[int, Path(ge=0, le=U64_MAX)], node: NodeDep
+    ) -> dict[str, Any]:
         result: dict[str, Any] = query(node, "proposal", id=str(proposal_id))
         return result
 
@@ -606,7 +626,10 @@ def _identity_router() -> APIRouter:
         summary="A Token Status List (lst: DEFLATE, base64url), or one entry",
     )
     def status_list(
-        issuer: str, list_id: int, node: NodeDep, index: int | None = None
+        issuer: str,
+        list_id: Annotated[int, Path(ge=0, le=U32_MAX)],
+        node: NodeDep,
+        index: Annotated[int | None, Query(ge=0, le=U32_MAX)] = None,
     ) -> dict[str, Any]:
         if index is not None:
             entry: dict[str, Any] = query(
@@ -650,7 +673,9 @@ def _payments_router() -> APIRouter:
         record: dict[str, Any] = query(node, "invoice", id=invoice_id)
         if not prove:
             return {"record": record}
-        answer = state_answer(node, b"payments/invoice/" + bytes.fromhex(invoice_id), None, True)
+        answer = state_answer(
+            node, b"payments/invoice/" + _hex(invoice_id, "invoice id"), None, True
+        )
         return {"record": record, **answer.model_dump(include={"proof", "header", "cometbft"})}
 
     for kind in ("transfer", "escrow", "htlc"):
@@ -718,6 +743,8 @@ def _payments_router() -> APIRouter:
 
 def _metrics(request: Request) -> str:
     node: Node = request.app.state.node
+    counters: ApiCounters = request.app.state.counters
+    hub: EventHub = request.app.state.hub
     info = node.app.info()
     lines = [
         "# HELP urbis_height Height of the last committed block.",
@@ -738,32 +765,23 @@ def _metrics(request: Request) -> str:
         "# HELP urbis_halted 1 when block production stopped on an error.",
         "# TYPE urbis_halted gauge",
         f"urbis_halted {0 if node.driver.halted is None else 1}",
+        "# HELP urbis_api_unhandled_exceptions_total API requests that failed with a 500.",
+        "# TYPE urbis_api_unhandled_exceptions_total counter",
+        f"urbis_api_unhandled_exceptions_total {counters.unhandled_exceptions}",
+        "# HELP urbis_api_coerced_errors_total Out-of-range values answered 400 by the fallback.",
+        "# TYPE urbis_api_coerced_errors_total counter",
+        f"urbis_api_coerced_errors_total {counters.coerced_errors}",
+        "# HELP urbis_api_bodies_refused_total Request bodies refused with 413 for their size.",
+        "# TYPE urbis_api_bodies_refused_total counter",
+        f"urbis_api_bodies_refused_total {counters.bodies_refused}",
+        "# HELP urbis_events_subscribers WebSocket clients subscribed to /v1/events.",
+        "# TYPE urbis_events_subscribers gauge",
+        f"urbis_events_subscribers {len(hub.subscribers)}",
+        "# HELP urbis_events_dropped_total Subscribers closed for falling behind.",
+        "# TYPE urbis_events_dropped_total counter",
+        f"urbis_events_dropped_total {hub.dropped_total}",
     ]
     return "\n".join(lines) + "\n"
-
-
-async def _events(websocket: WebSocket) -> None:
-    """Live events. Filters: `module`, `type`, `account`; `blocks=true` adds block notices."""
-    params = websocket.query_params
-    filters = {name: params.get(name) for name in ("module", "type", "account", "blocks")}
-    hub: EventHub = websocket.app.state.hub
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_MAX)
-    await websocket.accept()
-    hub.subscribers[queue] = filters
-    try:
-        while True:
-            if queue not in hub.subscribers and queue.empty():
-                await websocket.close(code=1013, reason="client too slow; events dropped")
-                return
-            try:
-                message = await asyncio.wait_for(queue.get(), timeout=1.0)
-            except TimeoutError:
-                continue  # look again whether the hub dropped this subscriber
-            await websocket.send_json(message)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        hub.subscribers.pop(queue, None)
 
 
 # -- contracts --------------------------------------------------------------------------
@@ -821,10 +839,7 @@ def _contracts_router() -> APIRouter:
 
     @router.get("/{ref}/call/{function}", summary="Call a view function (args as JSON in ?args=)")
     def call_get(ref: str, function: str, node: NodeDep, args: str = "[]") -> dict[str, Any]:
-        try:
-            parsed = json.loads(args)
-        except ValueError:
-            raise BadQuery("args must be a JSON list") from None
+        parsed = loads_bounded(args, "args")
         if not isinstance(parsed, list):
             raise BadQuery("args must be a JSON list")
         return call(ref, ContractCallIn(function=function, args=parsed), node)
@@ -834,7 +849,7 @@ def _contracts_router() -> APIRouter:
         ref: str,
         node: NodeDep,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        before_height: int | None = None,
+        before_height: HeightQuery = None,
     ) -> list[dict[str, Any]]:
         address = resolve(node.app.store, ref)
         out = []

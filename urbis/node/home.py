@@ -67,6 +67,10 @@ class NodeConfig:
     abci_address: str = "tcp://127.0.0.1:26658"
     cometbft_rpc: str = "http://127.0.0.1:26657"
     cometbft_home: str = "cometbft"
+    api_body_max_bytes: int = 1 << 20
+    """Largest request body the API reads (413 above it): one transaction is far smaller."""
+    api_batch_body_max_bytes: int = 8 << 20
+    """Largest body for `POST /v1/txs/batch`: 10,000 typical transactions fit."""
 
     def to_toml(self) -> str:
         lines = ["# Urbis node settings; see `urbis up --help`.", "[node]"]
@@ -92,6 +96,8 @@ class NodeConfig:
             raise HomeError("api_port must be 1 to 65535")
         if config.block_interval_ms < 10 or config.max_block_txs < 1 or config.keep_versions < 1:
             raise HomeError("block_interval_ms >= 10, max_block_txs >= 1, keep_versions >= 1")
+        if config.api_body_max_bytes < 1024 or config.api_batch_body_max_bytes < 1024:
+            raise HomeError("api_body_max_bytes and api_batch_body_max_bytes must be >= 1024")
         return config
 
 
