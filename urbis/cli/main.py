@@ -220,7 +220,15 @@ def _run_node(
     running.start()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_api(running), host=config.api_host, port=config.api_port, log_level="warning"
+            create_api(running),
+            host=config.api_host,
+            port=config.api_port,
+            log_level="warning",
+            # SIGTERM ends the process within a few seconds even while `?wait=commit`
+            # requests are held: they are cancelled after this grace period
+            timeout_graceful_shutdown=3,
+            # clients send nothing on /v1/events; a large frame from one is abuse
+            ws_max_size=64 * 1024,
         )
     )
     try:
