@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from urbis.chain.errors import UrbisError
 from urbis.cli.common import JsonOption, emit, fail, stdout
 from urbis.node.home import HomeError
 
@@ -31,6 +33,9 @@ def _load(folder: Path) -> Any:
 def _show(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         state = "down" if row["pid"] is None else f"pid {row['pid']}"
+        if row.get("foreign"):
+            stdout.print(f"[bold]{row['name']:<10}[/] {state:<10} [red]{escape(row['foreign'])}[/]")
+            continue
         height = "-" if row["height"] is None else row["height"]
         app_hash = (row["app_hash"] or "-")[:16]
         stdout.print(
@@ -87,6 +92,9 @@ def up(
 ) -> None:
     """Create (on first use) and start a network of department validators.
 
+    Every port the nodes will bind is checked first; a taken one stops
+    everything with `testnet.port_in_use` naming the node and the port.
+
     Example: urbis testnet up --validators 4 --dir ./net
     """
     from urbis.consensus.cometbft.network import CometBFTMissing
@@ -96,13 +104,19 @@ def up(
         if not (folder / "testnet.json").exists():
             net.create(folder.resolve(), validators, base_port=base_port, api_port=api_port)
         testnet = net.Testnet.load(folder.resolve())
-        for node in testnet.nodes:
-            if net.pid_of(node) is None:
-                net.start(node)
+        stopped = [node for node in testnet.nodes if net.pid_of(node) is None]
+        net.check_ports(stopped)
+        for node in stopped:
+            net.start(node)
         net.wait_ready(testnet.nodes)
+    except UrbisError as error:
+        fail(error.code, error.message)
     except (HomeError, CometBFTMissing) as error:
         fail("testnet.start_failed", str(error))
     rows = [net.status(n) for n in testnet.nodes]
+    foreign = [row["foreign"] for row in rows if row["foreign"]]
+    if foreign:
+        fail("testnet.foreign_process", "; ".join(foreign))
     emit(rows, as_json, _show)
     if not as_json:
         first = testnet.nodes[0]
@@ -112,6 +126,10 @@ def up(
 @app.command("status")
 def status(folder: DirOption = DEFAULT_DIR, as_json: JsonOption = False) -> None:
     """Height, app hash and peers of every node.
+
+    A node's row is shown only from a process that proves to be that node
+    (chain id, validator key, CometBFT node id); anything else on its API port
+    is reported as "foreign process on port N".
 
     Example: urbis testnet status --dir ./net
     """
@@ -167,5 +185,8 @@ def restart(node: NodeArgument, folder: DirOption = DEFAULT_DIR) -> None:
     except HomeError as error:
         fail("testnet.no_node", str(error), 2)
     net.signal_node(target, signal.SIGTERM)
-    net.start(target)
+    try:
+        net.start(target)
+    except UrbisError as error:
+        fail(error.code, error.message)
     stdout.print(f"restarted {target.name}")
