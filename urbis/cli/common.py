@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -42,6 +44,12 @@ FromOption = Annotated[
 
 T = TypeVar("T")
 
+INPUT_BYTES_MAX = 16 * 1024 * 1024
+"""Files the CLI reads whole (manifests, presentations, sources, bundles): far above any
+real one, low enough that a mistaken path to a disk image fails at once."""
+JSON_DEPTH_MAX = 64
+"""Nesting deeper than any Urbis file; deeper input is refused before the parser recurses."""
+
 
 def home_path(home: Path | None) -> Path:
     return Path(home or os.environ.get("URBIS_HOME", DEFAULT_HOME)).expanduser()
@@ -61,17 +69,56 @@ def reported() -> Iterator[None]:
     except ApiError as error:
         fail(error.code, error.detail)
     except WalletError as error:
-        fail("wallet.error", str(error))
+        fail(error.code, str(error))
     except ProofError as error:
         fail("proof.invalid", str(error))
     except GenesisError as error:
         fail("genesis.invalid", str(error))
     except OSError as error:
-        fail("io.error", str(error))
+        fail("io.error", _os_message(error))
+
+
+def _os_message(error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename else ""
+    return f"{error.strerror or error}{where}"
+
+
+def guarded(command: Callable[..., T]) -> Callable[..., T]:
+    """Run a whole command under `reported()`: what the SDK and the OS raise becomes a code.
+
+    Only expected kinds are translated (the node's answers, key files, the disk); a bug
+    elsewhere still reaches `run()` as `internal:` so it is noticed, not hidden.
+    """
+
+    @functools.wraps(command)
+    def run_reported(*args: Any, **kwargs: Any) -> T:
+        with reported():
+            return command(*args, **kwargs)
+        raise AssertionError("reported() exits on every error")  # pragma: no cover
+
+    return run_reported
+
+
+def guard_all(app: typer.Typer) -> None:
+    """Wrap every command of `app` and its sub-apps with `guarded` (before Click sees them)."""
+    for info in app.registered_commands:
+        if info.callback is not None and not hasattr(info.callback, "__wrapped__"):
+            info.callback = guarded(info.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            guard_all(group.typer_instance)
 
 
 def client(api: str | None) -> Client:
-    return Client(api or default_api())
+    """The node's client; a URL that cannot be one is misuse (exit 2), not a crash."""
+    url = api or default_api()
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        fail("cli.bad_api_url", f"{url!r} is not a URL: {error}", 2)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        fail("cli.bad_api_url", f"{url!r} is not an http(s) URL with a host", 2)
+    return Client(url)
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
@@ -101,11 +148,13 @@ def passphrase_for(wallet: Wallet, name: str) -> PrivateKey:
         try:
             return wallet.load(name, passphrase)
         except WalletError as error:
-            if "wrong passphrase" not in str(error):
+            if error.code != "wallet.wrong_passphrase":
                 raise
     if sys.stdin.isatty():
         return wallet.load(name, typer.prompt(f"Passphrase for {name}", hide_input=True))
-    raise WalletError(f"wrong passphrase for key {name!r} (set URBIS_PASSPHRASE)")
+    raise WalletError(
+        f"wrong passphrase for key {name!r} (set URBIS_PASSPHRASE)", "wallet.wrong_passphrase"
+    )
 
 
 def send_actions(
@@ -195,3 +244,62 @@ def account_or_key(text: str, home: Path) -> AccountId:
         return Wallet(home / "keys").info(text).account
     except WalletError:
         fail("cli.bad_account", f"{text!r} is neither an account id nor a key name", 2)
+
+
+def read_bytes(path: Path, what: str, limit: int = INPUT_BYTES_MAX) -> bytes:
+    """A file the user named, whole; each way it can be unusable has its own code (exit 2)."""
+    try:
+        if path.is_dir():
+            fail("cli.not_a_file", f"{what} {path} is a directory", 2)
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        fail("cli.no_file", f"{what} {path} does not exist", 2)
+    except OSError as error:
+        fail("io.error", f"cannot read {what} {path}: {_os_message(error)}")
+    if len(data) > limit:
+        fail("cli.file_too_large", f"{what} {path} is larger than {limit} bytes", 2)
+    return data
+
+
+def read_text(path: Path, what: str, limit: int = INPUT_BYTES_MAX) -> str:
+    try:
+        return read_bytes(path, what, limit).decode("utf-8")
+    except UnicodeDecodeError as error:
+        fail("cli.not_utf8", f"{what} {path} is not UTF-8 text (byte {error.start})", 2)
+
+
+def parse_json(text: str, what: str) -> Any:
+    """JSON from the user, refused (exit 2) when malformed or nested beyond JSON_DEPTH_MAX."""
+    if _nesting(text) > JSON_DEPTH_MAX:
+        fail("cli.bad_json", f"{what} nests deeper than {JSON_DEPTH_MAX} levels", 2)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        fail("cli.bad_json", f"{what} is not JSON: {error}", 2)
+
+
+def read_json(path: Path, what: str, limit: int = INPUT_BYTES_MAX) -> Any:
+    return parse_json(read_text(path, what, limit), what)
+
+
+def _nesting(text: str) -> int:
+    """The JSON nesting depth of `text`, brackets inside strings not counted."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

@@ -19,6 +19,7 @@ from urbis.cli.common import (
     emit,
     fail,
     home_path,
+    read_text,
     reported,
     require_ok,
     send_actions,
@@ -76,7 +77,7 @@ def propose(
         compile_source,
     )
 
-    text = source.read_text()
+    text = read_text(source, "source")
     chosen = compiler or (SOLC if source.suffix == ".sol" else VYPER)
     try:
         compiled = compile_source(chosen, text)

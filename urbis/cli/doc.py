@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.progress import Progress
@@ -20,6 +20,7 @@ from urbis.cli.common import (
     emit,
     fail,
     home_path,
+    read_json,
     reported,
     require_ok,
     send_actions,
@@ -215,18 +216,10 @@ def verify(
     lookup = target
     batch_path: list[list[Any]] | None = None
     if manifest is not None:
-        try:
-            data = json.loads(manifest.read_text())
-            entry = next((d for d in data["documents"] if d["hash"] == target.hex()), None)
-        except (OSError, ValueError, KeyError) as error:
-            fail("cli.bad_manifest", f"cannot read {manifest}: {error}", 2)
-        if entry is None:
-            fail("documents.not_in_batch", f"{target.hex()} is not listed in {manifest}")
-        path = [(bool(left), bytes.fromhex(sibling)) for left, sibling in entry["path"]]
-        if not verify_merkle_path(target, path, bytes.fromhex(data["root"])):
+        root, path, batch_path = _manifest_entry(manifest, target)
+        if not verify_merkle_path(target, path, root):
             fail("proof.invalid", "the file's Merkle path does not lead to the batch root")
-        lookup = bytes.fromhex(data["root"])
-        batch_path = entry["path"]
+        lookup = root
     root_dir = home_path(home)
     with reported():
         node = client(api)
@@ -280,6 +273,44 @@ def verify(
         raise typer.Exit(1)
     if record["status"] != "valid":
         raise typer.Exit(1)
+
+
+def _manifest_entry(
+    manifest: Path, target: bytes
+) -> tuple[bytes, list[tuple[bool, bytes]], list[list[Any]]]:
+    """The batch root and `target`'s Merkle path from a manifest; `cli.bad_manifest` (exit 2)
+    names the first thing that is not as `doc anchor --batch` writes it."""
+
+    def bad(why: str) -> NoReturn:
+        fail("cli.bad_manifest", f"{manifest}: {why}", 2)
+
+    def digest_of(value: Any, what: str) -> bytes:
+        if not isinstance(value, str) or len(value) != 64:
+            bad(f"{what} must be 64 hex digits")
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            bad(f"{what} must be 64 hex digits")
+
+    data = read_json(manifest, "manifest")
+    if not isinstance(data, dict) or not isinstance(data.get("documents"), list):
+        bad("expected an object with a documents list")
+    root = digest_of(data.get("root"), "root")
+    entry = next(
+        (d for d in data["documents"] if isinstance(d, dict) and d.get("hash") == target.hex()),
+        None,
+    )
+    if entry is None:
+        fail("documents.not_in_batch", f"{target.hex()} is not listed in {manifest}")
+    steps = entry.get("path")
+    if not isinstance(steps, list):
+        bad("the document's path must be a list of [left, sibling]")
+    path = []
+    for step in steps:
+        if not (isinstance(step, list) and len(step) == 2 and isinstance(step[0], bool)):
+            bad("each path step must be [true|false, sibling]")
+        path.append((step[0], digest_of(step[1], "a sibling")))
+    return root, path, steps
 
 
 def _record_view(value: bytes) -> dict[str, Any]:

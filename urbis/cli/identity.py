@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -17,7 +17,12 @@ from urbis.cli.common import (
     act,
     client,
     emit,
+    fail,
     home_path,
+    parse_json,
+    read_bytes,
+    read_json,
+    read_text,
     reported,
     stdout,
     table,
@@ -146,8 +151,11 @@ def revoke(
 @app.command("define")
 def define(
     vct: str,
-    claims: Annotated[str, typer.Option(help="Comma-separated claim names")],
     signer: FromOption,
+    claims: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated claim names [default: those of a shipped type]"),
+    ] = None,
     disclosable: Annotated[
         str | None, typer.Option(help="Selectively disclosable claims [default: all]")
     ] = None,
@@ -157,13 +165,12 @@ def define(
     api: ApiOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Define a credential type (registry.trust_admin).
+    """Define a credential type (registry.trust_admin); shipped types need no --claims.
 
     Example: urbis id define TransitPass --claims zone,valid_until,concession --from registry
     """
     import hashlib
 
-    from urbis.cli.common import fail
     from urbis.modules.identity.types import STANDARD_TYPES
 
     if claims is None:
@@ -177,7 +184,7 @@ def define(
     else:
         names = [c.strip() for c in claims.split(",") if c.strip()]
     hidden = names if disclosable is None else [c.strip() for c in disclosable.split(",")]
-    digest = hashlib.sha256(schema.read_bytes() if schema else vct.encode()).digest()
+    digest = hashlib.sha256(read_bytes(schema, "schema") if schema else vct.encode()).digest()
     _act(
         home,
         api,
@@ -227,14 +234,20 @@ def issue_command(
 
     from urbis.modules.identity.types import derive_claims
 
-    given = json.loads(claims)
-    derived = derive_claims(vct, given, datetime.now(tz=UTC).date())
+    given = parse_json(claims, "--claims")
+    if not isinstance(given, dict):
+        fail("cli.bad_claims", "--claims must be a JSON object of claim names and values", 2)
+    holder = read_json(holder_jwk, "holder key")
+    if not isinstance(holder, dict) or holder.get("kty") != "EC":
+        fail("cli.bad_holder_key", f"{holder_jwk} is not a P-256 JWK (`urbis wallet key`)", 2)
+    try:
+        derived = derive_claims(vct, given, datetime.now(tz=UTC).date())
+    except ValueError as error:
+        fail("identity.bad_claim", str(error), 2)
     # derived flags fill only the claims this type defines
     values = {k: v for k, v in derived.items() if k in given or k in definition["claims"]}
     unknown = sorted(set(values) - set(definition["claims"]))
     if unknown:
-        from urbis.cli.common import fail
-
         fail("identity.unknown_claim", f"{vct} has no claim(s) {', '.join(unknown)}", 2)
     now = int(time.time())
     slot = index if index is not None else secrets.randbelow(int(listing["size"]))
@@ -244,7 +257,7 @@ def issue_command(
         vct,
         values,
         definition["disclosable"],
-        json.loads(holder_jwk.read_text()),
+        holder,
         now,
         now + int(definition["validity_days"]) * 86_400,
         StatusReference(issuer.text, status_list, slot),
@@ -265,44 +278,77 @@ def verify_command(
 ) -> None:
     """Verify a presentation online (from the chain) or offline (from a bundle).
 
-    Exits 1 with the reason (revoked, expired, wrong_nonce, …) when it fails.
+    Exits 1 with the reason (credential.revoked, .expired, .wrong_nonce, …) when it is
+    not valid; 2 (credential.not_a_presentation, cli.no_file, …) when the file is not a
+    presentation at all.
 
     Example: urbis id verify ride.txt --audience turnstile-17 --nonce 8f2c --bundle city.json
     """
     import time
 
-    from urbis.cli.common import fail
     from urbis.sdk.bundle import export_bundle, offline_view
-    from urbis.sdk.sdjwt import CredentialRejected, unb64url, verify_presentation
+    from urbis.sdk.sdjwt import CredentialRejected, parse_jwt, verify_presentation
 
-    text = presentation.read_text().strip()
+    text = read_text(presentation, "presentation").strip()
     now_ms = int(time.time() * 1000)
     try:
-        if bundle is not None:
-            view = offline_view(json.loads(bundle.read_text()), now_ms, max_age * 1000)
-        else:
-            payload = json.loads(unb64url(text.split("~")[0].split(".")[1]))
-            status = payload.get("status", {}).get("status_list", {})
-            issuer, _, list_id = (
-                str(status.get("uri", "")).removeprefix("urbis:status/").partition("/")
+        issued = parse_jwt(text.split("~")[0])
+    except CredentialRejected as error:
+        fail("credential.not_a_presentation", f"{presentation}: {error.detail}", 2)
+    if bundle is not None:
+        cached = _bundle(read_json(bundle, "bundle"), bundle)
+    else:
+        with reported():
+            cached = export_bundle(
+                lambda path: _get(api, path),
+                [issued.vct],
+                [issued.status[:2]] if issued.status else [],
+                0,
+                now_ms,
             )
-            with reported():
-                fresh = export_bundle(
-                    lambda path: _get(api, path),
-                    [payload["vct"]],
-                    [(issuer, int(list_id))] if list_id else [],
-                    0,
-                    now_ms,
-                )
-            view = offline_view(fresh, now_ms, max_age * 1000)
+    try:
+        view = offline_view(cached, now_ms, max_age * 1000)
         verified = verify_presentation(text, view, audience, nonce, now_ms // 1000)
     except CredentialRejected as error:
+        if error.reason == "malformed":
+            fail("credential.not_a_presentation", f"{presentation}: {error.detail}", 2)
         fail(f"credential.{error.reason}", error.detail)
     emit(
         {"issuer": verified.issuer, "vct": verified.vct, "claims": verified.claims},
         as_json,
         lambda d: table(f"Valid {d['vct']} from {d['issuer']}", list(d["claims"].items())),
     )
+
+
+def _bundle(data: Any, path: Path) -> dict[str, Any]:
+    """An offline bundle checked for the shape `offline_view` reads (`credential.bad_bundle`)."""
+    import base64
+    import binascii
+    import zlib
+
+    def bad(why: str) -> NoReturn:
+        fail("credential.bad_bundle", f"{path} is not an offline bundle: {why}", 2)
+
+    if not isinstance(data, dict) or type(data.get("taken_at_ms")) is not int:
+        bad("no taken_at_ms")
+    for name in ("trust", "dids", "status_lists"):
+        if not isinstance(data.get(name), dict):
+            bad(f"{name} must be an object")
+    try:
+        for rows in data["trust"].values():
+            for row in rows:
+                str(row["issuer"])
+                for period in row["periods"]:
+                    int(period["since_ms"]), int(period["until_ms"])
+        for document in data["dids"].values():
+            for change in document["urbis"]["keyHistory"]:
+                int(change["time_ms"]), bytes.fromhex(change["key"]), str(change["change"])
+        for body in data["status_lists"].values():
+            int(body["bits"]), int(body["size"])
+            zlib.decompress(base64.urlsafe_b64decode(body["lst"] + "=" * (-len(body["lst"]) % 4)))
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, zlib.error) as error:
+        bad(f"{type(error).__name__}: {error}")
+    return data
 
 
 cache_app = typer.Typer(help="Offline verification bundles", no_args_is_help=True)
@@ -330,6 +376,10 @@ def cache_export(
     lists = []
     for item in status:
         who, _, list_id = item.partition("/")
+        if not who or not list_id.isdigit():
+            fail(
+                "cli.bad_status_list", f"--status {item!r} must be ISSUER/LIST, e.g. registry/1", 2
+            )
         lists.append((account_or_key(who, home_path(home)).text, int(list_id)))
     with reported():
         status_now = _get(api, "/v1/status")

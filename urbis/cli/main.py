@@ -28,7 +28,9 @@ from urbis.cli.common import (
     client,
     emit,
     fail,
+    guard_all,
     home_path,
+    read_text,
     reported,
     stdout,
     table,
@@ -153,6 +155,7 @@ def init(
         passphrase = typer.prompt(
             "Passphrase for generated keys", hide_input=True, confirmation_prompt=True
         )
+    read_text(config, "city file")  # missing, a folder, not text: a coded refusal first
     target = Home(home_path(home))
     try:
         genesis = init_from_city_file(target, config, passphrase)
@@ -390,6 +393,9 @@ def state_get(
         table("State", rows)
 
     emit(data, as_json, human)
+
+
+guard_all(app)  # last: every command above and in the sub-apps is registered by now
 
 
 def run() -> None:

@@ -21,6 +21,7 @@ from urbis.cli.common import (
     emit,
     fail,
     home_path,
+    read_bytes,
     reported,
     stdout,
     table,
@@ -60,8 +61,15 @@ def _id(value: str | None) -> bytes:
     try:
         raw = bytes.fromhex(value)
     except ValueError:
-        fail("cli.bad_id", "--id must be hex (8 to 32 bytes)", 2)
+        fail("cli.bad_id", f"id {value[:80]!r} must be hex (8 to 32 bytes)", 2)
     return raw
+
+
+def _hex(value: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        fail("cli.bad_hex", f"{what} must be hex, not {value[:80]!r}", 2)
 
 
 def _act(
@@ -174,7 +182,7 @@ def invoice_issue(
     Example: urbis pay invoice issue alice --department finance --asset EUR
     --amount 48000 --from finance
     """
-    digest = hashlib.sha256(details.read_bytes() if details else b"").digest()
+    digest = hashlib.sha256(read_bytes(details, "details") if details else b"").digest()
     new_id = _id(invoice_id)
     _act(
         home,
@@ -422,7 +430,7 @@ def htlc_lock(
         recipient=account_or_key(recipient, home_path(home)),
         asset=asset,
         amount_minor=amount,
-        hashlock=bytes.fromhex(hashlock),
+        hashlock=_hex(hashlock, "--hashlock"),
         timeout=timeout,
     )
     if not as_json:
@@ -443,7 +451,13 @@ def htlc_claim(
     Example: urbis pay htlc claim 77ab… --preimage 736563726574 --from bob
     """
     _act(
-        home, api, signer, "claim_htlc", as_json, id=_id(htlc_id), preimage=bytes.fromhex(preimage)
+        home,
+        api,
+        signer,
+        "claim_htlc",
+        as_json,
+        id=_id(htlc_id),
+        preimage=_hex(preimage, "--preimage"),
     )
 
 

@@ -6,14 +6,26 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from urbis.cli.common import HomeOption, JsonOption, client, emit, fail, home_path, reported, stdout
-from urbis.sdk.credentials import CredentialWallet
-from urbis.sdk.sdjwt import CredentialRejected, HolderKey, unb64url
+from urbis.cli.common import (
+    ApiOption,
+    HomeOption,
+    JsonOption,
+    client,
+    emit,
+    fail,
+    home_path,
+    read_text,
+    reported,
+    stdout,
+)
+from urbis.sdk.credentials import CREDENTIAL_BYTES_MAX, CredentialWallet, keys_in_did_document
+from urbis.sdk.sdjwt import CredentialRejected, HolderKey, parse_credential
 
 app = typer.Typer(help="Your credentials (SD-JWT VC) and holder key", no_args_is_help=True)
 DEFAULT_HOME = Path("~/.urbis")
@@ -30,7 +42,7 @@ def load_holder(home: Path) -> HolderKey:
     password = os.environ.get("URBIS_PASSPHRASE", "").encode() or None
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         fail("wallet.error", f"cannot open the holder key: {error}")
     return HolderKey(private)  # type: ignore[arg-type]
 
@@ -73,36 +85,53 @@ def key(home: HomeOption = DEFAULT_HOME) -> None:
 
 @app.command("add")
 def add(
-    credential: Annotated[Path, typer.Argument(help="File with the SD-JWT", exists=True)],
-    name: Annotated[str, typer.Option(help="Name to keep it under")],
+    credential: Annotated[Path, typer.Argument(help="File with the SD-JWT")],
+    name: Annotated[str, typer.Option(help="Name to keep it under (letters, digits, _ . -)")],
+    replace: Annotated[
+        bool, typer.Option(help="Replace the credential kept under this name")
+    ] = False,
     home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
 ) -> None:
-    """Keep a credential an issuer gave you.
+    """Keep a credential an issuer gave you, once its issuer's signature checks out.
+
+    The issuer's keys come from its DID document on chain (at the time it issued).
 
     Example: urbis wallet add resident.sdjwt --name resident-id
     """
-    claims = _wallet(home, with_key=False).add(name, credential.read_text())
-    stdout.print(f"kept {name}: disclosable claims {', '.join(claims)}")
+    text = read_text(credential, "credential", CREDENTIAL_BYTES_MAX)
+    node = client(api)
+
+    def issuer_keys(did: str, time_ms: int) -> list[bytes]:
+        with reported():
+            document = node.send(_request(f"/v1/dids/{did}"))
+        return keys_in_did_document(document, time_ms)
+
+    try:
+        claims = _wallet(home, with_key=False).add(name, text, issuer_keys, replace)
+    except CredentialRejected as error:
+        fail(f"wallet.{error.reason}", error.detail, 2 if error.reason == "bad_name" else 1)
+    stdout.print(f"kept {name}: disclosable claims {', '.join(claims) or '-'}")
 
 
 @app.command("list")
 def list_credentials(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None:
-    """Show your credentials and the claims each can disclose.
+    """Show your credentials and the claims each can disclose (damaged ones marked).
 
     Example: urbis wallet list
     """
     rows = _wallet(home, with_key=False).list()
-    emit(
-        rows,
-        as_json,
-        lambda items: (
-            [
-                stdout.print(f"[bold]{r['name']}[/] {r['vct']} ({', '.join(r['claims'])})")
-                for r in items
-            ]
-            or stdout.print("No credentials.")
-        ),
-    )
+
+    def human(items: list[dict[str, Any]]) -> None:
+        if not items:
+            stdout.print("No credentials.")
+        for row in items:
+            if "damaged" in row:
+                stdout.print(f"[bold]{row['name']}[/] [red]damaged[/]: {row['damaged']}")
+            else:
+                stdout.print(f"[bold]{row['name']}[/] {row['vct']} ({', '.join(row['claims'])})")
+
+    emit(rows, as_json, human)
 
 
 def _wallet(home: Path, with_key: bool = True) -> CredentialWallet:
@@ -116,7 +145,7 @@ def present_command(
     claims: Annotated[str, typer.Option(help="Comma-separated claims to disclose")],
     audience: Annotated[str, typer.Option(help="The verifier (its account id)")],
     nonce: Annotated[str | None, typer.Option(help="The verifier's nonce")] = None,
-    api: Annotated[str | None, typer.Option("--api", envvar="URBIS_API")] = None,
+    api: ApiOption = None,
     offline: Annotated[
         bool,
         typer.Option(
@@ -131,21 +160,17 @@ def present_command(
 
     Example: urbis wallet present resident-id --claims age_over_18 --audience urbis1… --nonce 8f2c
     """
-    path = _folder(home) / "credentials" / f"{name}.sdjwt"
-    if not path.exists():
-        fail("wallet.no_credential", f"no credential {name!r}")
-    wallet = _wallet(home)
-    text = wallet.get(name)
-    chosen = [c.strip() for c in claims.split(",") if c.strip()]
-    allowed = None
-    if not offline:
-        vct = json.loads(unb64url(text.split("~")[0].split(".")[1]))["vct"]
-        with reported():
-            registration = client(api).send(_request(f"/v1/identity/verifiers/{audience}"))
-        allowed = registration["allowed_claims"].get(vct, [])
     import time
 
+    wallet = _wallet(home)
+    chosen = [c.strip() for c in claims.split(",") if c.strip()]
+    allowed = None
     try:
+        vct = parse_credential(wallet.get(name)).issued.vct
+        if not offline:
+            with reported():
+                registration = client(api).send(_request(f"/v1/identity/verifiers/{audience}"))
+            allowed = list(registration.get("allowed_claims", {}).get(vct, []))
         shown = wallet.present(
             name, chosen, audience, nonce or secrets.token_hex(8), int(time.time()), allowed
         )

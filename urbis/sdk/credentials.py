@@ -7,24 +7,52 @@ a verifier's audience and the nonces it has seen.
 
 from __future__ import annotations
 
-import json
+import os
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from urbis.crypto.keys import PrivateKey
 from urbis.sdk.sdjwt import (
+    CredentialRejected,
     HolderKey,
     StatusReference,
     TrustView,
     Verified,
-    disclosures_of,
+    check_issuer_signature,
     issue,
+    parse_credential,
     present,
-    unb64url,
     verify_presentation,
 )
+
+CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""A plain file name: no separators, no leading dot, so a name cannot leave the folder."""
+CREDENTIAL_BYTES_MAX = 64 * 1024
+"""An SD-JWT with a few dozen claims is a few KiB; anything near this is not a credential."""
+
+IssuerKeys = Callable[[str, int], list[bytes]]
+"""Issuer DID, time in ms -> the Ed25519 keys it held then (from the chain or a bundle)."""
+
+
+def keys_in_did_document(document: Any, time_ms: int) -> list[bytes]:
+    """The keys a DID document's key history shows in force at `time_ms`; [] if unreadable."""
+    held: set[bytes] = set()
+    try:
+        for change in document["urbis"]["keyHistory"]:
+            if int(change["time_ms"]) > time_ms:
+                break
+            key = bytes.fromhex(change["key"])
+            if change["change"] == "added":
+                held.add(key)
+            else:
+                held.discard(key)
+    except (KeyError, TypeError, ValueError):
+        return []
+    return sorted(held)
 
 
 @dataclass
@@ -59,34 +87,79 @@ class Issuer:
 
 @dataclass
 class CredentialWallet:
-    """A resident's credentials in a folder (`<name>.sdjwt`), bound to one holder key."""
+    """A resident's credentials in a folder (`<name>.sdjwt`), bound to one holder key.
+
+    Only credentials that parse and carry their issuer's signature are kept, under
+    names that stay inside the folder; a name is replaced only when asked.
+    """
 
     folder: Path
     holder: HolderKey
 
-    def add(self, name: str, sd_jwt: str) -> list[str]:
-        path = self.folder / "credentials" / f"{name}.sdjwt"
+    def path(self, name: str) -> Path:
+        if not CREDENTIAL_NAME.match(name):
+            raise CredentialRejected(
+                "bad_name", f"name {name!r}: letters, digits, '_', '.', '-' (max 64)"
+            )
+        return self.folder / "credentials" / f"{name}.sdjwt"
+
+    def add(
+        self,
+        name: str,
+        sd_jwt: str,
+        issuer_keys: IssuerKeys | None = None,
+        replace: bool = False,
+    ) -> list[str]:
+        """Check `sd_jwt` (shape, disclosures, issuer signature), keep it as `name`; its claims.
+
+        `issuer_keys` looks up the issuer's keys (the CLI asks the chain). Without it the
+        signature is not checked: only for a caller that made the credential itself.
+        """
+        path = self.path(name)
+        if len(sd_jwt) > CREDENTIAL_BYTES_MAX:
+            raise CredentialRejected(
+                "too_large",
+                f"{len(sd_jwt)} characters; a credential is under {CREDENTIAL_BYTES_MAX}",
+            )
+        credential = parse_credential(sd_jwt)
+        issued = credential.issued
+        if issuer_keys is not None:
+            keys = issuer_keys(issued.issuer_did, issued.issued_at * 1000)
+            check_issuer_signature(issued, keys)
+        if path.exists() and not replace:
+            raise CredentialRejected("exists", f"{name!r} is kept already; add --replace")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sd_jwt.strip())
-        return sorted(disclosures_of(sd_jwt))
+        temporary = path.with_name(f".{name}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(credential.text)
+        os.replace(temporary, path)
+        return sorted(credential.disclosures)
 
     def get(self, name: str) -> str:
-        return (self.folder / "credentials" / f"{name}.sdjwt").read_text()
+        path = self.path(name)
+        try:
+            return path.read_text()
+        except FileNotFoundError:
+            raise CredentialRejected("no_credential", f"no credential {name!r}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise CredentialRejected("damaged", f"cannot read {name!r}: {error}") from None
 
     def list(self) -> list[dict[str, Any]]:
+        """Every kept credential; one that no longer parses is listed with `damaged`."""
         rows = []
         folder = self.folder / "credentials"
-        for path in sorted(folder.glob("*.sdjwt")) if folder.exists() else []:
-            text = path.read_text()
-            payload = json.loads(unb64url(text.split("~")[0].split(".")[1]))
-            rows.append(
-                {
-                    "name": path.stem,
-                    "vct": payload.get("vct"),
-                    "issuer": payload.get("iss"),
-                    "claims": sorted(disclosures_of(text)),
-                }
-            )
+        for path in sorted(folder.glob("*.sdjwt")) if folder.is_dir() else []:
+            row: dict[str, Any] = {"name": path.stem, "vct": None, "issuer": None, "claims": []}
+            try:
+                credential = parse_credential(path.read_text())
+            except (CredentialRejected, OSError, UnicodeDecodeError) as error:
+                row["damaged"] = str(error)
+            else:
+                row["vct"] = credential.issued.vct
+                row["issuer"] = credential.issued.issuer_did
+                row["claims"] = sorted(credential.disclosures)
+            rows.append(row)
         return rows
 
     def present(

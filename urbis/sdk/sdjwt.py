@@ -112,14 +112,150 @@ def _parse_jws(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes
         header_b64, payload_b64, signature_b64 = token.split(".")
         header = json.loads(unb64url(header_b64))
         payload = json.loads(unb64url(payload_b64))
-        return (
-            header,
-            payload,
-            f"{header_b64}.{payload_b64}".encode("ascii"),
-            unb64url(signature_b64),
-        )
-    except (ValueError, json.JSONDecodeError) as error:
+        signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+        signature = unb64url(signature_b64)
+    except (ValueError, RecursionError) as error:
         raise CredentialRejected("malformed", f"not a compact JWS: {error}") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise CredentialRejected("malformed", "a JWS header and payload are JSON objects")
+    return header, payload, signing_input, signature
+
+
+def _parse_disclosure(disclosure: str) -> tuple[str, Any]:
+    """A disclosure's claim name and value; anything but `[salt, name, value]` is malformed."""
+    try:
+        decoded = json.loads(unb64url(disclosure))
+    except (ValueError, RecursionError):
+        raise CredentialRejected("malformed", "a disclosure is not base64url JSON") from None
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 3
+        or not isinstance(decoded[0], str)
+        or not isinstance(decoded[1], str)
+    ):
+        raise CredentialRejected("malformed", "a disclosure is not [salt, name, value]")
+    return decoded[1], decoded[2]
+
+
+@dataclass(frozen=True)
+class IssuedJwt:
+    """The issuer-signed part of an SD-JWT, its fields checked for shape (not yet trusted)."""
+
+    jwt: str
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+    issuer_did: str
+    vct: str
+    issued_at: int
+    expires_at: int
+    digests: frozenset[str]
+    holder_jwk: dict[str, Any]
+    status: tuple[str, int, int] | None  # status list issuer, list id, index
+
+
+def _int_claim(payload: dict[str, Any], name: str) -> int:
+    value = payload.get(name)
+    if type(value) is not int:
+        raise CredentialRejected("malformed", f"claim {name} must be an integer")
+    return value
+
+
+def parse_jwt(jwt: str) -> IssuedJwt:
+    """The issuer's JWT of an SD-JWT; `malformed` unless it has the shape we issue."""
+    header, payload, signing_input, signature = _parse_jws(jwt)
+    if header.get("typ") != TYP or header.get("alg") != "EdDSA":
+        raise CredentialRejected("malformed", f"expected typ {TYP} and alg EdDSA")
+    issuer_did, vct = payload.get("iss"), payload.get("vct")
+    if not isinstance(issuer_did, str) or not issuer_did.startswith("did:urbis:"):
+        raise CredentialRejected("malformed", "claim iss must be a did:urbis: DID")
+    if not isinstance(vct, str) or not vct:
+        raise CredentialRejected("malformed", "claim vct (the credential type) is missing")
+    digests = payload.get("_sd", [])
+    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        raise CredentialRejected("malformed", "claim _sd must be a list of digests")
+    cnf = payload.get("cnf")
+    if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
+        raise CredentialRejected("malformed", "claim cnf.jwk (the holder key) is missing")
+    return IssuedJwt(
+        jwt,
+        payload,
+        signing_input,
+        signature,
+        issuer_did,
+        vct,
+        _int_claim(payload, "iat"),
+        _int_claim(payload, "exp"),
+        frozenset(digests),
+        cnf["jwk"],
+        _status_of(payload),
+    )
+
+
+def _status_of(payload: dict[str, Any]) -> tuple[str, int, int] | None:
+    status = payload.get("status")
+    if status is None:
+        return None
+    entry = status.get("status_list") if isinstance(status, dict) else None
+    if not isinstance(entry, dict):
+        raise CredentialRejected("malformed", "claim status must hold a status_list")
+    uri, index = entry.get("uri"), entry.get("idx")
+    prefix = "urbis:status/"
+    issuer, _, list_id = (
+        uri.removeprefix(prefix).partition("/") if isinstance(uri, str) else ("", "", "")
+    )
+    if (
+        not isinstance(uri, str)
+        or not uri.startswith(prefix)
+        or not list_id.isdigit()
+        or type(index) is not int
+    ):
+        raise CredentialRejected("malformed", "status_list needs uri urbis:status/ISSUER/N and idx")
+    return issuer, int(list_id), index
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An issued SD-JWT as a wallet keeps it: the JWT and its disclosures by claim name."""
+
+    text: str
+    issued: IssuedJwt
+    disclosures: dict[str, str]
+
+
+def parse_credential(sd_jwt: str) -> Credential:
+    """An SD-JWT as issued (`jwt~d1~…~dn~`, no key binding), every disclosure in the JWT."""
+    text = sd_jwt.strip()
+    parts = text.split("~")
+    if len(parts) < 2 or parts[-1] != "":
+        raise CredentialRejected("malformed", "not an SD-JWT as issued (jwt~disclosures~)")
+    issued = parse_jwt(parts[0])
+    named: dict[str, str] = {}
+    for disclosure in parts[1:-1]:
+        name, _ = _parse_disclosure(disclosure)
+        if digest_or_none(disclosure) not in issued.digests:
+            raise CredentialRejected(
+                "disclosure_not_in_credential", f"the disclosure of {name} is not in the JWT"
+            )
+        if name in named:
+            raise CredentialRejected("malformed", f"claim {name} disclosed twice")
+        named[name] = disclosure
+    return Credential(text, issued, named)
+
+
+def digest_or_none(text: str) -> str | None:
+    try:
+        return digest(text)
+    except UnicodeEncodeError:
+        return None
+
+
+def check_issuer_signature(issued: IssuedJwt, keys: Iterable[bytes]) -> None:
+    """Refuse (`bad_issuer_signature`) unless one of `keys` signed the JWT."""
+    if not any(verify(key, issued.signing_input, issued.signature) for key in keys):
+        raise CredentialRejected(
+            "bad_issuer_signature", "not signed by a key the issuer held when it issued"
+        )
 
 
 # -- issuing --------------------------------------------------------------------------------
@@ -177,12 +313,7 @@ def issue(
 
 def disclosures_of(sd_jwt: str) -> dict[str, str]:
     """Claim name -> its disclosure, for the holder choosing what to reveal."""
-    parts = sd_jwt.split("~")
-    named = {}
-    for disclosure in parts[1:-1]:
-        _, name, _ = json.loads(unb64url(disclosure))
-        named[name] = disclosure
-    return named
+    return parse_credential(sd_jwt).disclosures
 
 
 def present(
@@ -252,51 +383,39 @@ def verify_presentation(
     if len(parts) < 2:
         raise CredentialRejected("malformed", "not an SD-JWT presentation")
     jwt, disclosures, kb = parts[0], parts[1:-1], parts[-1]
-    header, payload, signing_input, signature = _parse_jws(jwt)
-    if header.get("typ") != TYP or header.get("alg") != "EdDSA":
-        raise CredentialRejected("malformed", f"expected typ {TYP} and alg EdDSA")
-    issuer_did, issued_at = str(payload.get("iss", "")), int(payload.get("iat", 0))
-    keys = view.key_at(issuer_did, issued_at * 1000)
-    if not any(verify(key, signing_input, signature) for key in keys):
-        raise CredentialRejected(
-            "bad_issuer_signature", "not signed by a key the issuer held when it issued"
-        )
+    issued = parse_jwt(jwt)
+    issuer_did, issued_at, vct = issued.issuer_did, issued.issued_at, issued.vct
+    check_issuer_signature(issued, view.key_at(issuer_did, issued_at * 1000))
     issuer = issuer_did.removeprefix("did:urbis:")
-    vct = str(payload.get("vct", ""))
     if not view.trusted_at(vct, issuer, issued_at * 1000):
         raise CredentialRejected(
             "issuer_not_trusted", f"{issuer} was not trusted for {vct} when it issued"
         )
-    if now >= int(payload.get("exp", 0)):
+    if now >= issued.expires_at:
         raise CredentialRejected("expired", "the credential has expired")
     claims = {
         k: v
-        for k, v in payload.items()
+        for k, v in issued.payload.items()
         if k not in ("_sd", "_sd_alg", "cnf", "iss", "vct", "iat", "exp", "status")
     }
-    digests = set(payload.get("_sd", []))
     for disclosure in disclosures:
-        if digest(disclosure) not in digests:
+        if digest_or_none(disclosure) not in issued.digests:
             raise CredentialRejected(
                 "disclosure_not_in_credential",
                 "a disclosure was altered or is from another credential",
             )
-        try:
-            _, name, value = json.loads(unb64url(disclosure))
-        except (ValueError, json.JSONDecodeError):
-            raise CredentialRejected(
-                "malformed", "a disclosure is not [salt, name, value]"
-            ) from None
+        name, value = _parse_disclosure(disclosure)
         if name in claims:
             raise CredentialRejected("malformed", f"claim {name} disclosed twice")
         claims[name] = value
     if not kb:
         raise CredentialRejected("missing_key_binding", "no key-binding JWT")
     kb_header, kb_payload, kb_input, kb_signature = _parse_jws(kb)
-    holder_jwk = payload.get("cnf", {}).get("jwk", {})
-    if kb_header.get("typ") != KB_TYP or not verify_es256(holder_jwk, kb_input, kb_signature):
+    if kb_header.get("typ") != KB_TYP or not verify_es256(
+        issued.holder_jwk, kb_input, kb_signature
+    ):
         raise CredentialRejected("bad_key_binding", "the key binding is not the holder's")
-    if kb_payload.get("sd_hash") != digest("~".join([jwt, *disclosures, ""])):
+    if kb_payload.get("sd_hash") != digest_or_none("~".join([jwt, *disclosures, ""])):
         raise CredentialRejected("bad_key_binding", "the key binding is for other disclosures")
     if kb_payload.get("aud") != audience:
         raise CredentialRejected("wrong_audience", "the presentation was made for another verifier")
@@ -304,13 +423,13 @@ def verify_presentation(
         raise CredentialRejected("wrong_nonce", "the presentation answers another request")
     if nonce in view.seen_nonces:
         raise CredentialRejected("replayed", "this nonce was already used")
-    if abs(now - int(kb_payload.get("iat", 0))) > max_kb_age:
+    kb_issued_at = kb_payload.get("iat")
+    if type(kb_issued_at) is not int or abs(now - kb_issued_at) > max_kb_age:
         raise CredentialRejected("stale_key_binding", "the key binding is too old")
-    status_claim = payload.get("status", {}).get("status_list")
-    if status_claim is not None:
-        _, _, rest = str(status_claim.get("uri", "")).partition("urbis:status/")
-        list_issuer, _, list_id = rest.partition("/")
-        state = view.status_of(list_issuer, int(list_id or -1), int(status_claim.get("idx", -1)))
+    status_claim = issued.payload.get("status", {}).get("status_list")
+    if issued.status is not None:
+        list_issuer, list_id, index = issued.status
+        state = view.status_of(list_issuer, list_id, index)
         if state is None:
             raise CredentialRejected("status_unknown", "the status list entry does not exist")
         if state == 1:

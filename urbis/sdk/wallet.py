@@ -24,11 +24,41 @@ SCRYPT_N = 2**15
 """About 50 ms and 32 MiB per unlock: cheap for a person, costly for a guesser."""
 SCRYPT_R = 8
 SCRYPT_P = 1
+SCRYPT_N_MAX = 2**20
+"""The most a key file may ask for: 1 GiB with r = 8 is far beyond what we write (2^15),
+yet bounded, so a tampered file cannot make `keys` allocate until it dies."""
+SCRYPT_R_MAX = 32
+SCRYPT_P_MAX = 16
+SCRYPT_MEMORY_MAX = 1 << 30
+"""128 * n * r bytes is what scrypt allocates; above this a file is refused unopened."""
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class WalletError(Exception):
-    """A key file is missing, unreadable, or the passphrase is wrong."""
+    """A key file is missing, unreadable, or the passphrase is wrong; `code` is stable."""
+
+    def __init__(self, message: str, code: str = "wallet.error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_kdf(n: object, r: object, p: object) -> tuple[int, int, int]:
+    """scrypt parameters as a key file gives them, refused (`wallet.bad_kdf`) unless sane."""
+    if not all(type(v) is int for v in (n, r, p)):
+        raise WalletError("key file is damaged: KDF parameters must be integers", "wallet.bad_kdf")
+    assert isinstance(n, int) and isinstance(r, int) and isinstance(p, int)
+    if not (2 <= n <= SCRYPT_N_MAX and n & (n - 1) == 0):
+        raise WalletError(
+            f"key file asks for scrypt n={n}; allowed: a power of two up to {SCRYPT_N_MAX}",
+            "wallet.bad_kdf",
+        )
+    if not (1 <= r <= SCRYPT_R_MAX and 1 <= p <= SCRYPT_P_MAX) or 128 * n * r > SCRYPT_MEMORY_MAX:
+        raise WalletError(
+            f"key file asks for scrypt r={r}, p={p} (n={n}); allowed r <= {SCRYPT_R_MAX}, "
+            f"p <= {SCRYPT_P_MAX}, memory <= {SCRYPT_MEMORY_MAX} bytes",
+            "wallet.bad_kdf",
+        )
+    return n, r, p
 
 
 @dataclass(frozen=True)
@@ -65,7 +95,8 @@ def open_key(data: dict[str, Any], passphrase: str) -> PrivateKey:
         kdf, cipher = data["kdf"], data["cipher"]
         if kdf["name"] != "scrypt" or cipher["name"] != "chacha20-poly1305":
             raise WalletError("unsupported key file format")
-        secret = _derive(passphrase, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
+        n, r, p = check_kdf(kdf["n"], kdf["r"], kdf["p"])
+        secret = _derive(passphrase, bytes.fromhex(kdf["salt"]), n, r, p)
         public = bytes.fromhex(data["public_key"])
         seed = ChaCha20Poly1305(secret).decrypt(
             bytes.fromhex(cipher["nonce"]),
@@ -73,12 +104,16 @@ def open_key(data: dict[str, Any], passphrase: str) -> PrivateKey:
             data["name"].encode() + public,
         )
     except InvalidTag:
-        raise WalletError(f"wrong passphrase for key {data.get('name')!r}") from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise WalletError(f"key file is damaged: {error}") from None
+        raise WalletError(
+            f"wrong passphrase for key {data.get('name')!r}", "wallet.wrong_passphrase"
+        ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise WalletError(f"key file is damaged: {error!r}", "wallet.damaged_key") from None
     key = PrivateKey(seed)
     if key.public_key.raw != public:
-        raise WalletError("key file is damaged: the seed does not match the public key")
+        raise WalletError(
+            "key file is damaged: the seed does not match the public key", "wallet.damaged_key"
+        )
     return key
 
 
@@ -90,7 +125,9 @@ class Wallet:
 
     def path(self, name: str) -> Path:
         if not KEY_NAME.match(name):
-            raise WalletError(f"key name {name!r}: letters, digits, '_', '.', '-' (max 64)")
+            raise WalletError(
+                f"key name {name!r}: letters, digits, '_', '.', '-' (max 64)", "wallet.bad_name"
+            )
         return self.folder / f"{name}.json"
 
     def create(self, name: str, passphrase: str, key: PrivateKey | None = None) -> KeyInfo:
@@ -122,8 +159,8 @@ class Wallet:
         for path in sorted(self.folder.glob("*.json")):
             try:
                 infos.append(self._info(json.loads(path.read_text()), path))
-            except (OSError, ValueError, KeyError):
-                continue
+            except (OSError, ValueError, WalletError, RecursionError):
+                continue  # a damaged file is reported when it is used, not when listing
         return infos
 
     def _read(self, name: str) -> dict[str, Any]:
@@ -131,9 +168,11 @@ class Wallet:
         try:
             data: dict[str, Any] = json.loads(path.read_text())
         except FileNotFoundError:
-            raise WalletError(f"no key named {name!r} in {self.folder}") from None
-        except (OSError, ValueError) as error:
-            raise WalletError(f"cannot read key {name!r}: {error}") from None
+            raise WalletError(f"no key named {name!r} in {self.folder}", "wallet.no_key") from None
+        except (OSError, ValueError, RecursionError) as error:
+            raise WalletError(f"cannot read key {name!r}: {error}", "wallet.damaged_key") from None
+        if not isinstance(data, dict):
+            raise WalletError(f"key file {path} is not a JSON object", "wallet.damaged_key")
         return data
 
     def set_account(self, name: str, account: AccountId) -> None:
@@ -147,6 +186,14 @@ class Wallet:
 
     @staticmethod
     def _info(data: dict[str, Any], path: Path) -> KeyInfo:
-        public = bytes.fromhex(data["public_key"])
-        account = AccountId.parse(data["account"]) if "account" in data else None
-        return KeyInfo(data["name"], account or AccountId.from_key(public), public, path)
+        try:
+            public = bytes.fromhex(data["public_key"])
+            account = AccountId.parse(data["account"]) if "account" in data else None
+            name = data["name"]
+            if not isinstance(name, str) or len(public) != 32:
+                raise ValueError("name or public key has the wrong form")
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise WalletError(
+                f"key file {path} is damaged: {error!r}", "wallet.damaged_key"
+            ) from None
+        return KeyInfo(name, account or AccountId.from_key(public), public, path)
