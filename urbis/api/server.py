@@ -120,7 +120,9 @@ slowly than blocks come) is closed with code **{CLOSE_BEHIND}** and a reason suc
 `events.behind: delivered through height 41; reconnect with from_height=42`.
 Reconnect with `from_height=N` to replay committed blocks' notices and transaction
 events from height N (at most {REPLAY_BLOCKS_MAX} blocks back), then continue live
-with no gap and no repeat. End-of-block events are live only; their effects are
+with no gap. Messages at or after `from_height` that arrived before the close are sent
+again by the replay: drop them (a block may have been cut off mid-way). End-of-block
+events are live only; their effects are
 in state. A `from_height` further back is closed with **{CLOSE_RESUME_TOO_OLD}**
 (read `/v1/blocks/{{height}}` instead); a malformed one with **{CLOSE_BAD_REQUEST}**.
 A node shutting down closes with 1012.
