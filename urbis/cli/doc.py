@@ -28,6 +28,7 @@ from urbis.cli.common import (
     table,
     trusted_validators,
 )
+from urbis.cli.money import moment
 from urbis.crypto.merkle import merkle_path, merkle_root, verify_merkle_path
 from urbis.sdk.builder import TxBuilder
 from urbis.sdk.client import ApiError
@@ -254,7 +255,7 @@ def verify(
                 ("reference", record["reference"]),
                 ("anchored by", record["anchored_by"]),
                 ("height", record["height"]),
-                ("time (ms)", record["time_ms"]),
+                ("time", moment(record["time_ms"])),
                 (
                     "transaction",
                     record["tx_id"].hex()

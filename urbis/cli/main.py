@@ -36,6 +36,7 @@ from urbis.cli.common import (
     table,
     trusted_validators,
 )
+from urbis.cli.money import moment
 from urbis.sdk.verify import verify_state_proof
 
 app = typer.Typer(
@@ -335,7 +336,7 @@ def block_show(
             f"Block {h['height']}",
             [
                 ("hash", h["hash"]),
-                ("time (ms)", h["time_ms"]),
+                ("time", moment(h["time_ms"])),
                 ("app hash", h["app_hash"]),
                 ("txs root", h["txs_root"]),
                 ("results root", h["results_root"]),

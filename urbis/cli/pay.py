@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from urbis.cli.common import (
     ApiOption,
@@ -27,6 +28,8 @@ from urbis.cli.common import (
     table,
     trusted_validators,
 )
+from urbis.cli.money import Assets, moment
+from urbis.sdk.client import Client
 from urbis.sdk.verify import verify_state_proof
 
 app = typer.Typer(
@@ -36,7 +39,7 @@ invoice_app = typer.Typer(help="Invoices", no_args_is_help=True)
 escrow_app = typer.Typer(help="Escrow", no_args_is_help=True)
 mandate_app = typer.Typer(help="Mandates", no_args_is_help=True)
 htlc_app = typer.Typer(help="Hash-time-locked transfers (atomic swaps)", no_args_is_help=True)
-report_app = typer.Typer(help="Reports (JSON or CSV)", no_args_is_help=True)
+report_app = typer.Typer(help="Reports (a table, JSON or CSV)", no_args_is_help=True)
 receipt_app = typer.Typer(help="Payment receipts", no_args_is_help=True)
 for sub, name in (
     (invoice_app, "invoice"),
@@ -70,6 +73,10 @@ def _hex(value: str, what: str) -> bytes:
         return bytes.fromhex(value.removeprefix("0x"))
     except ValueError:
         fail("cli.bad_hex", f"{what} must be hex, not {value[:80]!r}", 2)
+
+
+def _assets(node: Client) -> Assets:
+    return Assets(lambda code: node.call("payments", f"assets/{code}"))
 
 
 def _act(
@@ -150,11 +157,14 @@ def balance(
     """
     target = account_or_key(account, home_path(home))
     with reported():
-        data = client(api).call("payments", f"balances/{target.text}", asset=asset)
+        node = client(api)
+        data = node.call("payments", f"balances/{target.text}", asset=asset)
     emit(
         data,
         as_json,
-        lambda d: stdout.print(f"{d['account']}: {d['balance_minor']} {asset} (minor units)"),
+        lambda d: stdout.print(
+            f"{d['account']}: {_assets(node).show(d['balance_minor'], asset)}", highlight=False
+        ),
     )
 
 
@@ -228,8 +238,82 @@ def invoice_show(invoice_id: str, api: ApiOption = None, as_json: JsonOption = F
     Example: urbis pay invoice show 3fa2…
     """
     with reported():
-        data = client(api).call("payments", f"invoices/{invoice_id}", prove="false")["record"]
-    emit(data, as_json, lambda d: table(f"Invoice {d['id']}", list(d.items())))
+        node = client(api)
+        data = node.call("payments", f"invoices/{_id(invoice_id).hex()}", prove="false")["record"]
+    emit(data, as_json, lambda d: table(f"Invoice {d['id']}", _invoice_rows(d, _assets(node))))
+
+
+def _invoice_rows(invoice: dict[str, Any], assets: Assets) -> list[tuple[str, Any]]:
+    asset = invoice["asset"]
+    return [
+        ("status", invoice["status"]),
+        ("kind", invoice["kind"]),
+        ("department", invoice["department"]),
+        ("payer", invoice["payer"]),
+        ("payee", invoice.get("payee", "-")),
+        ("amount", assets.show(invoice["amount_minor"], asset)),
+        ("paid", assets.show(invoice["paid_minor"], asset)),
+        ("refunded", assets.show(invoice["refunded_minor"], asset)),
+        ("due", moment(invoice["due_at_ms"])),
+        (
+            "late fee",
+            "none"
+            if invoice.get("late_fee_kind", "none") == "none"
+            else f"{assets.show(invoice['late_fee_minor'], asset)} ({invoice['late_fee_kind']})",
+        ),
+    ]
+
+
+@invoice_app.command("list")
+def invoice_list(
+    payer: Annotated[
+        str | None, typer.Option(help="Every invoice billed to this account or key")
+    ] = None,
+    department: Annotated[
+        str | None, typer.Option(help="Unpaid invoices of this department (with --payer: filter)")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List invoices: all of a payer's, or a department's unpaid ones (overdue marked).
+
+    Example: urbis pay invoice list --payer alice ; urbis pay invoice list --department finance
+    """
+    if payer is None and department is None:
+        fail("cli.bad_input", "give --payer ACCOUNT or --department ID (or both)", 2)
+    with reported():
+        node = client(api)
+        if payer is not None:
+            who = account_or_key(payer, home_path(home)).text
+            rows = node.call("payments", f"reports/statement/{who}")
+            rows = [r for r in rows if department is None or r["department"] == department]
+        else:
+            rows = node.call("payments", "reports/open", department=department)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        if not items:
+            stdout.print("No invoices.")
+            return
+        assets = _assets(node)
+        grid = Table(show_header=True, header_style="bold", box=None)
+        for column in ("invoice", "department", "payer", "kind", "amount", "paid", "status", "due"):
+            grid.add_column(column, overflow="fold")
+        for row in items:
+            status = row["status"] + (" (overdue)" if row.get("overdue") else "")
+            grid.add_row(
+                row["id"],
+                row["department"],
+                row["payer"],
+                row["kind"],
+                assets.show(row["amount_minor"], row["asset"]),
+                assets.show(row["paid_minor"] - row["refunded_minor"], row["asset"]),
+                status,
+                moment(row["due_at_ms"]),
+            )
+        stdout.print(grid)
+
+    emit(rows, as_json, human)
 
 
 @invoice_app.command("cancel")
@@ -500,46 +584,107 @@ def receipt_verify(
         as_json,
         lambda d: table(
             f"Invoice {d['id']} (proof verified at height {d['proof_height']})",
-            [
-                ("status", d["status"]),
-                ("paid", d["paid_minor"]),
-                ("refunded", d["refunded_minor"]),
-                ("amount", d["amount_minor"]),
-                ("payer", d["payer"]),
-                ("department", d["department"]),
-            ],
+            _invoice_rows(d, _assets(client(api))),
         ),
     )
 
 
-def _report(path: str, api: str | None, csv: bool, **params: str) -> None:
+REPORT_COLUMNS = {
+    "revenue": [
+        ("month", "month"),
+        ("kind", "kind"),
+        ("paid", "paid_minor"),
+        ("refunded", "refunded_minor"),
+        ("net", "net_minor"),
+        ("payments", "payments"),
+    ],
+    "statement": [
+        ("invoice", "id"),
+        ("department", "department"),
+        ("kind", "kind"),
+        ("amount", "amount_minor"),
+        ("paid", "paid_minor"),
+        ("refunded", "refunded_minor"),
+        ("status", "status"),
+        ("due", "due_at_ms"),
+    ],
+    "open": [
+        ("invoice", "id"),
+        ("department", "department"),
+        ("payer", "payer"),
+        ("kind", "kind"),
+        ("amount", "amount_minor"),
+        ("paid", "paid_minor"),
+        ("status", "status"),
+        ("due", "due_at_ms"),
+    ],
+}
+"""The columns of each report's table, as (heading, field); CSV and JSON keep every field."""
+
+
+def _report(kind: str, path: str, api: str | None, csv: bool, as_json: bool, **params: str) -> None:
     with reported():
         http = client(api)
         if csv:
             import httpx
 
-            response = httpx.get(
-                str(http._http.base_url) + "/v1/payments/reports/" + path,
-                params={**params, "format": "csv"},
-                timeout=60,
-            )
+            try:
+                response = httpx.get(
+                    str(http._http.base_url) + "/v1/payments/reports/" + path,
+                    params={**params, "format": "csv"},
+                    timeout=60,
+                )
+            except httpx.TransportError as error:
+                fail("client.unreachable", f"cannot reach {http._http.base_url}: {error}")
+            if response.status_code >= 400:
+                http.call("payments", "reports/" + path, **params)  # raises the coded error
             typer.echo(response.text, nl=False)
             return
         rows = http.call("payments", "reports/" + path, **params)
-    emit(rows, True, lambda _: None)
+    emit(rows, as_json, lambda items: _report_table(kind, items, _assets(http)))
+
+
+def _report_table(kind: str, rows: list[dict[str, Any]], assets: Assets) -> None:
+    """A report for people: money in its asset's units, dates as dates."""
+    if not rows:
+        stdout.print("Nothing to report.")
+        return
+    grid = Table(show_header=True, header_style="bold", box=None)
+    columns = REPORT_COLUMNS[kind]
+    for heading, _ in columns:
+        grid.add_column(heading, overflow="fold", justify="left")
+    for row in rows:
+        cells = []
+        for _, field in columns:
+            value = row.get(field)
+            if field.endswith("_minor"):
+                cells.append(assets.show(int(value or 0), row["asset"]))
+            elif field.endswith("_ms"):
+                cells.append(moment(int(value or 0)))
+            elif field == "status" and row.get("overdue"):
+                cells.append(f"{value} (overdue)")
+            else:
+                cells.append("" if value is None else str(value))
+        grid.add_row(*cells)
+    stdout.print(grid)
+
+
+ReportJson = Annotated[bool, typer.Option("--json", help="JSON for scripts (integers, ms)")]
+ReportCsv = Annotated[bool, typer.Option("--csv", help="CSV for spreadsheets")]
 
 
 @report_app.command("revenue")
 def report_revenue(
     department: Department,
     api: ApiOption = None,
-    csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON")] = False,
+    csv: ReportCsv = False,
+    as_json: ReportJson = False,
 ) -> None:
-    """Net revenue of a department by month and invoice kind.
+    """Net revenue of a department by month and invoice kind (a table, --json or --csv).
 
     Example: urbis pay report revenue --department finance --csv > revenue.csv
     """
-    _report("revenue", api, csv, department=department)
+    _report("revenue", "revenue", api, csv, as_json, department=department)
 
 
 @report_app.command("statement")
@@ -547,24 +692,27 @@ def report_statement(
     account: str,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
-    csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON")] = False,
+    csv: ReportCsv = False,
+    as_json: ReportJson = False,
 ) -> None:
     """Every invoice billed to an account.
 
     Example: urbis pay report statement alice
     """
-    _report(f"statement/{account_or_key(account, home_path(home)).text}", api, csv)
+    who = account_or_key(account, home_path(home)).text
+    _report("statement", f"statement/{who}", api, csv, as_json)
 
 
 @report_app.command("open")
 def report_open(
     department: Annotated[str | None, typer.Option(help="Only this department")] = None,
     api: ApiOption = None,
-    csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON")] = False,
+    csv: ReportCsv = False,
+    as_json: ReportJson = False,
 ) -> None:
     """Unpaid invoices, overdue ones marked.
 
     Example: urbis pay report open --department finance
     """
     params = {} if department is None else {"department": department}
-    _report("open", api, csv, **params)
+    _report("open", "open", api, csv, as_json, **params)
