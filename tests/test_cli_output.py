@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from urbis.cli.money import Assets, money, moment
+from urbis.cli.money import Assets, moment, money
 
 
 @pytest.mark.parametrize(
