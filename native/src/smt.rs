@@ -687,7 +687,16 @@ impl NodeIndex {
         self.map.reserve(records.len() / RECORD);
         for record in records.chunks_exact(RECORD) {
             let digest = to_hash(&record[..32]);
-            self.map.insert(digest, node_of(&record[32..])?);
+            // A node whose bytes no longer hash to its digest was damaged on disk: the
+            // tree built on it would prove values it never held.
+            let node = node_of(&record[32..])?;
+            if <[u8; 32]>::from(Sha256::digest(node)) != digest {
+                return Err(PyValueError::new_err(format!(
+                    "state node {} does not hash to its digest",
+                    hex(&digest)
+                )));
+            }
+            self.map.insert(digest, node);
             self.stale_since.remove(&digest);
         }
         Ok(())

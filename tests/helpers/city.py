@@ -151,6 +151,7 @@ class CityChain:
         from urbis.crypto.hashing import EMPTY_HASH
 
         height = self.height + 1
+        parent = self.app.blocks.header(height - 1)
         info = BlockInfo(
             self.genesis.chain_id, height, self._tick(), key("validator").public_key.raw
         )
@@ -159,13 +160,14 @@ class CityChain:
             self.genesis.chain_id,
             height,
             info.time_ms,
-            EMPTY_HASH,
+            EMPTY_HASH if parent is None else parent.header.hash,
             result.txs_root,
             result.results_root,
             result.app_hash,
             info.proposer,
         )
-        self.app.commit(sign_header(header, key("validator").signer()))
+        signed = sign_header(header, key("validator").signer())
+        self.app.commit(signed)
         return result
 
     def query(self, module: str, name: str, **params: str) -> Any:

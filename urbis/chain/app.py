@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from urbis.chain.block import (
     encode_receipts,
     receipts_root,
     transactions_root,
+    undecodable_tx_id,
 )
 from urbis.chain.blockstore import BlockStore
 from urbis.chain.codec import CodecError, from_wire
@@ -37,6 +39,7 @@ from urbis.chain.errors import (
     InvariantBroken,
     MalformedTx,
     MissingRole,
+    NodeHalted,
     NonceOutOfWindow,
     NonceUsed,
     TxExpired,
@@ -48,10 +51,10 @@ from urbis.chain.errors import (
 )
 from urbis.chain.genesis import Genesis
 from urbis.chain.ids import COUNCIL, AccountId
+from urbis.chain.integrity import check_chain
 from urbis.chain.mempool import PENDING_PER_ACCOUNT_MAX
 from urbis.chain.module import COUNCIL_ROLE, Module
 from urbis.chain.tx import Action, Transaction, decode_tx
-from urbis.crypto.hashing import tagged_hash
 from urbis.crypto.keys import verify_stream
 from urbis.state.database import Database
 from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
@@ -130,6 +133,10 @@ class Application:
         self._pending: _PendingBlock | None = None
         chain_id = self.store.get(CHAIN_ID_KEY)
         self.chain_id = "" if chain_id is None else chain_id.decode()
+        db.check_no_strangers()
+        check_chain(self.store, self.blocks, self.chain_id)
+        self.halted: str | None = None
+        """Why this app stopped executing blocks (a fault inside a block or its commit)."""
 
     # -- ABCI-shaped interface -----------------------------------------------------
 
@@ -163,12 +170,40 @@ class Application:
             self._decoded[raw] = tx
         return tx
 
+    # -- halting ---------------------------------------------------------------------
+
+    def _refuse_if_halted(self) -> None:
+        if self.halted is not None:
+            raise NodeHalted(
+                f"block production stopped: {self.halted}; the operator must look at the log",
+                reason=self.halted,
+            )
+
+    @contextmanager
+    def _halting_on_fault(self) -> Iterator[None]:
+        """Anything but an expected rejection stops this app for good: a fault inside a
+        block or its commit (a bug, a full disk, a damaged store) leaves no state the
+        next block could safely build on, and a node that kept admitting transactions
+        would only be promising what it can no longer do."""
+        self._refuse_if_halted()
+        try:
+            yield
+        except UrbisError:
+            raise
+        except BaseException as error:
+            self.halted = f"{type(error).__name__}: {error}" if str(error) else repr(error)
+            raise
+
     def recheck_tx(self, raw: bytes) -> Transaction:
         """After a block: can a transaction already admitted still be included?
 
         Its bytes, signatures and sender were proven at admission; only the
         expiry and the nonce can have changed since.
         """
+        with self._halting_on_fault():
+            return self._recheck_tx(raw)
+
+    def _recheck_tx(self, raw: bytes) -> Transaction:
         tx = self.decode(raw)
         if tx.body.expires_at <= self.store.version:
             raise TxExpired(f"transaction expired at height {tx.body.expires_at}")
@@ -181,6 +216,10 @@ class Application:
 
     def check_tx(self, raw: bytes) -> Transaction:
         """Stateless checks, signatures, sender and nonce window against committed state."""
+        with self._halting_on_fault():
+            return self._check_tx(raw)
+
+    def _check_tx(self, raw: bytes) -> Transaction:
         tx = self.decode(raw)
         next_height = self.store.version + 1
         self._check_envelope(tx, next_height)
@@ -199,6 +238,7 @@ class Application:
 
     def check_txs(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
         """check_tx for many, verifying all their signatures in one parallel pass first."""
+        self._refuse_if_halted()
         decoded = self._decode_all(raws)
         self._signatures_valid([t for t in decoded if isinstance(t, Transaction)])
         results: list[Transaction | UrbisError] = []
@@ -248,7 +288,7 @@ class Application:
 
     def finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
         """Execute a block's transactions in order; nothing is persisted until commit."""
-        with collector_paused():
+        with self._halting_on_fault(), collector_paused():
             return self._finalize_block(block, raw_txs)
 
     def _finalize_block(self, block: BlockInfo, raw_txs: Sequence[bytes]) -> BlockResult:
@@ -262,7 +302,7 @@ class Application:
         tx_accounts: list[set[bytes]] = []
         for index, (raw, item) in enumerate(zip(raw_txs, decoded, strict=True)):
             if isinstance(item, UrbisError):
-                tx_id = _raw_id(raw)
+                tx_id = undecodable_tx_id(raw)
                 receipts.append(_failed(tx_id, block.height, index, item, b""))
                 tx_accounts.append(set())
             else:
@@ -298,7 +338,7 @@ class Application:
 
     def commit(self, signed: SignedHeader) -> None:
         """Persist the finalized block, its receipts and its state in one transaction."""
-        with collector_paused():
+        with self._halting_on_fault(), collector_paused():
             self._commit(signed)
 
     def _commit(self, signed: SignedHeader) -> None:
@@ -504,10 +544,6 @@ class Application:
 
 def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: bytes) -> Receipt:
     return Receipt(tx_id, height, index, error.code, error.message, (), sender)
-
-
-def _raw_id(raw: bytes) -> bytes:
-    return tagged_hash("tx/raw", raw)
 
 
 def _accounts_named(sender: AccountId, ctx: Context) -> set[bytes]:

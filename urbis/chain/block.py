@@ -151,3 +151,8 @@ def receipts_root(receipt_bytes: list[bytes]) -> bytes:
 
 def transactions_root(tx_ids: list[bytes]) -> bytes:
     return merkle_root(tx_ids)
+
+
+def undecodable_tx_id(raw: bytes) -> bytes:
+    """The id a block gives bytes that do not decode as a transaction (its receipt's id)."""
+    return tagged_hash("tx/raw", raw)

@@ -3,17 +3,49 @@
 This is the read side for auditors and the API; it is not part of the app
 hash (the header's roots commit to it). Rows are written in the same
 transaction as the block's state.
+
+Every read is checked against what the header commits to before it is
+returned: a header must hash to its stored hash (and carry a valid signature
+where it has one), and a block's transactions and receipts must give the
+header's `txs_root` and `results_root`. A mismatch raises StoreCorrupt.
+Blocks already checked since start are remembered, so a busy account's
+history costs the check once per block.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from urbis.chain.block import BlockHeader, Receipt, SignedHeader
+from urbis.chain.block import (
+    HEADER_DOMAIN,
+    BlockHeader,
+    Receipt,
+    SignedHeader,
+    receipts_root,
+    transactions_root,
+    undecodable_tx_id,
+)
+from urbis.chain.errors import BadSignature, MalformedTx, TxExpired, UrbisError, WrongChain
+from urbis.chain.tx import Transaction, decode_tx
 from urbis.crypto.encoding import decode_trusted
-from urbis.state.database import Database
+from urbis.crypto.hashing import tagged_hash
+from urbis.crypto.keys import verify, verify_many
+from urbis.state.database import Database, blob, integer
+from urbis.state.errors import StoreCorrupt
+
+CHECKED_BLOCKS_MAX = 100_000
+"""Heights whose transactions were checked against their header since start."""
+
+UNSIGNED_CODES = frozenset(e.code for e in (MalformedTx, WrongChain, TxExpired, BadSignature))
+"""Receipts refused before (or for) their signatures: those may not verify. Every other
+stored transaction passed the signature check, and a txs_root holds only the bodies'
+ids, so its signatures are checked again to show its bytes are the ones executed."""
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
@@ -44,7 +76,9 @@ class StoredTx:
 class BlockStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.executescript(SCHEMA)
+        db.ensure_schema(SCHEMA)
+        self._checked: set[int] = set()
+        self._checked_lock = threading.Lock()
 
     def write(
         self,
@@ -78,26 +112,83 @@ class BlockStore:
 
     def latest_height(self) -> int:
         row = self.db.fetchone("SELECT MAX(height) FROM blocks")
-        return 0 if row is None or row[0] is None else int(row[0])
+        return 0 if row is None or row[0] is None else integer(row[0], "the latest height")
 
     def header(self, height: int) -> SignedHeader | None:
-        row = self.db.fetchone("SELECT header, signature FROM blocks WHERE height = ?", (height,))
+        row = self.db.fetchone(
+            "SELECT hash, header, signature FROM blocks WHERE height = ?", (height,)
+        )
         if row is None:
             return None
-        return SignedHeader(BlockHeader.from_wire(decode_trusted(row[0])), bytes(row[1]))
+        stored_hash, encoded, signature = (blob(c, f"block {height}") for c in row)
+        if tagged_hash("block", encoded) != stored_hash:
+            raise StoreCorrupt(f"the header of block {height} does not match its stored hash")
+        header = _decoded(lambda: _header(encoded), f"the header of block {height}")
+        if header.height != height:
+            raise StoreCorrupt(f"the header stored for block {height} is block {header.height}'s")
+        # Solo headers carry the proposer's signature; CometBFT's commits vouch for theirs.
+        if signature and not verify(header.proposer, HEADER_DOMAIN + encoded, signature):
+            raise StoreCorrupt(f"the signature of block {height} does not verify")
+        return SignedHeader(header, signature)
 
     def block_txs(self, height: int) -> list[StoredTx]:
         rows = self.db.fetchall(
             "SELECT tx_id, height, idx, raw, receipt FROM txs WHERE height = ? ORDER BY idx",
             (height,),
         )
-        return [_stored(row) for row in rows]
+        stored = [_stored(row) for row in rows]
+        self._check_block(height, stored, [row[4] for row in rows])
+        return stored
 
     def tx(self, tx_id: bytes) -> StoredTx | None:
         row = self.db.fetchone(
             "SELECT tx_id, height, idx, raw, receipt FROM txs WHERE tx_id = ?", (tx_id,)
         )
-        return None if row is None else _stored(row)
+        if row is None:
+            return None
+        stored = _stored(row)
+        self._ensure_checked(stored.height)
+        return stored
+
+    def _ensure_checked(self, height: int) -> None:
+        with self._checked_lock:
+            if height in self._checked:
+                return
+        self.block_txs(height)
+
+    def _check_block(self, height: int, stored: list[StoredTx], receipt_bytes: list[bytes]) -> None:
+        """The block's rows against its header's roots (each raw against its id too)."""
+        with self._checked_lock:
+            if height in self._checked:
+                return
+        signed = self.header(height)
+        if signed is None:
+            if stored:
+                raise StoreCorrupt(f"block {height} has transactions but no header")
+            return
+        header = signed.header
+        if [s.index for s in stored] != list(range(len(stored))):
+            raise StoreCorrupt(f"the transactions of block {height} are not all stored")
+        ids = [s.tx_id for s in stored]
+        if transactions_root(ids) != header.txs_root:
+            raise StoreCorrupt(f"the transactions of block {height} do not match its header")
+        if receipts_root(receipt_bytes) != header.results_root:
+            raise StoreCorrupt(f"the receipts of block {height} do not match its header")
+        signed_txs: list[Transaction] = []
+        for item in stored:
+            tx = _decoded_tx(item.raw)
+            tx_id = undecodable_tx_id(item.raw) if tx is None else tx.id
+            if tx_id != item.tx_id or item.receipt.tx_id != item.tx_id:
+                raise StoreCorrupt(f"transaction {item.index} of block {height} is damaged")
+            if tx is not None and item.receipt.code not in UNSIGNED_CODES:
+                signed_txs.append(tx)
+        triples = [(s.key, tx.signed_message(), s.sig) for tx in signed_txs for s in tx.signatures]
+        if not all(verify_many(triples)):
+            raise StoreCorrupt(f"a transaction's signature in block {height} does not verify")
+        with self._checked_lock:
+            if len(self._checked) >= CHECKED_BLOCKS_MAX:
+                self._checked.clear()
+            self._checked.add(height)
 
     def account_txs(
         self, account: bytes, limit: int = 50, before_height: int | None = None
@@ -108,7 +199,10 @@ class BlockStore:
             "WHERE a.account = ? AND a.height < ? ORDER BY a.height DESC, a.idx DESC LIMIT ?",
             (account, before_height if before_height is not None else 2**62, limit),
         )
-        return [_stored(row) for row in rows]
+        stored = [_stored(row) for row in rows]
+        for height in sorted({s.height for s in stored}):
+            self._ensure_checked(height)
+        return stored
 
     def tx_count(self) -> int:
         row = self.db.fetchone("SELECT COALESCE(SUM(tx_count), 0) FROM blocks")
@@ -118,9 +212,34 @@ class BlockStore:
 def _stored(row: tuple[Any, ...]) -> StoredTx:
     tx_id, height, index, raw, receipt = row
     return StoredTx(
-        bytes(tx_id),
-        int(height),
-        int(index),
-        bytes(raw),
-        Receipt.from_wire(decode_trusted(receipt)),
+        blob(tx_id, "a transaction id"),
+        integer(height, "a transaction's height"),
+        integer(index, "a transaction's index"),
+        blob(raw, "a transaction"),
+        _decoded(
+            lambda: Receipt.from_wire(decode_trusted(blob(receipt, "a receipt"))),
+            f"the receipt of transaction {index} in block {height}",
+        ),
     )
+
+
+def _header(encoded: bytes) -> BlockHeader:
+    header = BlockHeader.from_wire(decode_trusted(encoded))
+    if header.encode() != encoded:  # what was hashed must be what is served
+        raise ValueError("the header does not re-encode to its stored bytes")
+    return header
+
+
+def _decoded(decode: Callable[[], T], what: str) -> T:
+    """Stored bytes our own code encoded; if they no longer decode, they were damaged."""
+    try:
+        return decode()
+    except Exception as error:  # a damaged encoding can fail in any of the decoder's ways
+        raise StoreCorrupt(f"{what} does not decode ({error})") from None
+
+
+def _decoded_tx(raw: bytes) -> Transaction | None:
+    try:
+        return decode_tx(raw)
+    except UrbisError:
+        return None

@@ -149,10 +149,19 @@ class Node:
         latest = self.app.store.version
         return max(latest - 1, 0) if self.config.consensus == "cometbft" else latest
 
+    @property
+    def halted(self) -> str | None:
+        """Why block production stopped (the app's fault or the driver's), or None."""
+        if self.app.halted is not None:
+            return self.app.halted
+        return None if self.driver.halted is None else str(self.driver.halted)
+
     def _require_running(self) -> None:
-        if self.driver.halted is not None:
+        reason = self.halted
+        if reason is not None:
             raise NodeHalted(
-                f"block production stopped: {self.driver.halted}; the operator must look at the log"
+                f"block production stopped: {reason}; the operator must look at the log",
+                reason=reason,
             )
 
     def _committed(self, signed: SignedHeader, result: BlockResult) -> None:

@@ -12,6 +12,7 @@ automatic checkpoint every large block paid for copying the previous ones.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,25 +20,76 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from urbis.state.errors import StoreCorrupt
+
 CHECKPOINT_EVERY_S = 1.0
 """How often committed WAL pages are copied into the database file, off the commit path."""
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """After a checkpoint resets the WAL, its file is cut back to this size."""
 
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
+
 log = logging.getLogger("urbis.db")
+
+
+@contextmanager
+def corruption_reported(path: str) -> Iterator[None]:
+    """SQLite's own "malformed" and "not a database" errors become StoreCorrupt.
+
+    Other SQLite errors (full disk, locked, I/O) are not damage to what is stored,
+    so they pass through unchanged.
+    """
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        code = getattr(error, "sqlite_errorcode", None)
+        damaged_text = str(error).startswith("Could not decode to UTF-8")
+        if damaged_text or (code is not None and code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)):
+            raise StoreCorrupt(f"the database file {path} is damaged ({error})") from error
+        raise
+    except UnicodeDecodeError as error:  # only the schema and our table names are text
+        raise StoreCorrupt(f"the database file {path} is damaged (bad text: {error})") from None
+
+
+def blob(value: object, what: str) -> bytes:
+    """A column Urbis wrote as a blob; a damaged record can hand back any other type."""
+    if not isinstance(value, bytes):
+        raise StoreCorrupt(f"{what} is stored as {type(value).__name__}, not bytes")
+    return value
+
+
+def integer(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StoreCorrupt(f"{what} is stored as {type(value).__name__}, not an integer")
+    return value
+
+
+_CREATE = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (?P<name>\w+)")
+
+
+def _normal(sql: str) -> str:
+    return " ".join(sql.split())
 
 
 class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA cache_size=-65536")
-        self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        try:
+            with corruption_reported(self.path):
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.execute("PRAGMA cache_size=-65536")
+                self._conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        except BaseException:
+            self._conn.close()
+            raise
         self.lock = threading.RLock()
         """Serialises use of the one connection between the block thread and API readers."""
+        self._schema: dict[str, str] = {}
+        """The tables and indexes each part of the node declared, by name."""
         self._closing = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="urbis-checkpoint", daemon=True
@@ -46,7 +98,7 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
+        with self.lock, corruption_reported(self.path):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -56,21 +108,53 @@ class Database:
             self._conn.execute("COMMIT")
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self.lock:
+        with self.lock, corruption_reported(self.path):
             return self._conn.execute(sql, params)
 
     def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        with self.lock:
+        with self.lock, corruption_reported(self.path):
             row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
             return row
 
     def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self.lock:
+        with self.lock, corruption_reported(self.path):
             return list(self._conn.execute(sql, params).fetchall())
 
     def executescript(self, sql: str) -> None:
-        with self.lock:
+        with self.lock, corruption_reported(self.path):
             self._conn.executescript(sql)
+
+    def ensure_schema(self, script: str) -> None:
+        """Create the script's tables and indexes if missing, then check that the stored
+        definitions are the script's: a damaged schema (a column or table renamed by a
+        flipped bit) must be refused, not queried into odd errors or silent emptiness."""
+        self.executescript(script)
+        declared = {}
+        for statement in script.split(";"):
+            found = _CREATE.match(statement.strip())
+            if found:
+                declared[found["name"]] = _normal(statement.replace(" IF NOT EXISTS", "", 1))
+        with self.lock:
+            stored = dict(
+                self.fetchall(
+                    "SELECT name, sql FROM sqlite_master WHERE name IN "
+                    f"({', '.join('?' * len(declared))})",
+                    tuple(declared),
+                )
+            )
+        for name, sql in declared.items():
+            if not isinstance(stored.get(name), str) or _normal(stored[name]) != sql:
+                raise StoreCorrupt(f"the definition of {name} in {self.path} is damaged")
+        self._schema.update(declared)
+
+    def check_no_strangers(self) -> None:
+        """Every table and index in the file was declared by some part of the node."""
+        rows = self.fetchall("SELECT type, name FROM sqlite_master")
+        for kind, name in rows:
+            if not isinstance(name, str) or name.startswith("sqlite_"):
+                continue
+            if name not in self._schema:
+                raise StoreCorrupt(f"{self.path} holds an unknown {kind} {name!r}")
 
     def checkpoint(self, conn: sqlite3.Connection | None = None) -> int:
         """Copy committed WAL pages into the database file (PASSIVE: writers go on).

@@ -18,6 +18,12 @@ live nodes, so its cost is amortised over the changes that made it necessary.
 
 A version's rows are written by `write_staged` inside the caller's transaction,
 together with the block, so state and blocks can never disagree after a crash.
+
+Nothing read from disk is believed unchecked: node records must hash to their
+digests, the current tree must be complete and hold as many keys as recorded,
+and every value read must hash to its leaf. A mismatch raises StoreCorrupt,
+which halts the node rather than let it build a block on a value its own tree
+does not prove.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from urbis._native import NodeBatch, NodeIndex, smt_apply_changes
 from urbis.crypto.hashing import EMPTY_HASH
-from urbis.state.database import Database
+from urbis.state.database import Database, blob, integer
+from urbis.state.errors import InvariantBroken, StoreCorrupt, UnknownHeight
 from urbis.state.proof import StateProof, key_hash, value_hash
 from urbis.state.tree import SparseMerkleTree
 
@@ -64,13 +72,7 @@ CREATE TABLE IF NOT EXISTS state_checkpoint (
 );
 """
 
-
-class InvariantBroken(AssertionError):
-    """Values and tree disagree: the store is corrupt; stop rather than serve it."""
-
-
-class UnknownHeight(LookupError):
-    """The height is in the future or older than the proofs kept."""
+__all__ = ["InvariantBroken", "StateStore", "StoreCorrupt", "UnknownHeight"]
 
 
 class _Staged:
@@ -99,7 +101,7 @@ class StateStore:
             raise ValueError("keep_versions must be at least 1")
         self.db = db
         self.keep_versions = keep_versions
-        db.executescript(SCHEMA)
+        db.ensure_schema(SCHEMA)
         self._nodes = NodeIndex()
         """Committed tree nodes by digest, and which of them are stale since which
         version, held natively (urbis._native.NodeIndex)."""
@@ -107,40 +109,62 @@ class StateStore:
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._staged: _Staged | None = None
         row = db.fetchone("SELECT version, root FROM state_roots ORDER BY version DESC LIMIT 1")
-        self.version: int = -1 if row is None else int(row[0])
-        self.root: bytes = EMPTY_HASH if row is None else bytes(row[1])
+        self.version: int = -1 if row is None else integer(row[0], "the latest version")
+        self.root: bytes = EMPTY_HASH if row is None else _digest(row[1], "the latest root")
         self._cache: dict[bytes, bytes | None] = {}
         count = db.fetchone("SELECT value FROM state_meta WHERE name = 'keys'")
-        self._count = 0 if count is None else int(count[0])
-        self._rebuild_node_index()
-        # From here each promoted batch keeps the set of present keys, so reading a
-        # key that does not exist costs a set lookup rather than a walk.
-        self._nodes.track_present(self.root)
+        self._count = 0 if count is None else integer(count[0], "the key count")
+        self._load_tree()
+
+    def _load_tree(self) -> None:
+        """Rebuild the node index, then prove the current tree whole before any read.
+
+        From here each promoted batch keeps the set of present keys, so reading a
+        key that does not exist costs a set lookup rather than a walk; building the
+        set walks every node of the current tree once, which is also the check
+        that none is missing.
+        """
+        try:
+            self._rebuild_node_index()
+            self._nodes.track_present(self.root)
+        except (KeyError, ValueError) as error:
+            raise StoreCorrupt(
+                f"the state tree at height {self.version} is damaged: {_reason(error)}"
+            ) from None
+        present = self._nodes.present_count
+        if present is not None and present != self._count:
+            raise StoreCorrupt(
+                f"the state tree at height {self.version} holds {present} keys, "
+                f"but {self._count} are recorded"
+            )
 
     # -- the in-memory node index --------------------------------------------------
 
     def _rebuild_node_index(self) -> None:
         """Last checkpoint, then every logged version after it."""
         row = self.db.fetchone("SELECT MAX(version) FROM state_checkpoint")
-        checkpoint = -1 if row is None or row[0] is None else int(row[0])
+        checkpoint = -1 if row is None or row[0] is None else integer(row[0], "a checkpoint")
         for nodes, stale in self.db.fetchall(
             "SELECT nodes, stale FROM state_checkpoint WHERE version = ? ORDER BY part",
             (checkpoint,),
         ):
-            self._nodes.add_records(bytes(nodes))
-            self._nodes.add_stale_records(bytes(stale))
+            self._nodes.add_records(blob(nodes, "a checkpoint's nodes"))
+            self._nodes.add_stale_records(blob(stale, "a checkpoint's stale nodes"))
         for version, created, dropped in self.db.fetchall(
             "SELECT version, created, dropped FROM state_node_log WHERE version > ? "
             "ORDER BY version",
             (checkpoint,),
         ):
-            created_bytes = bytes(created)
+            created_bytes = blob(created, f"the nodes made by version {version}")
             self._nodes.add_records(created_bytes)
             self._log_records += len(created_bytes) // RECORD_SIZE
-            self._nodes.mark_stale(bytes(dropped), int(version))
+            self._nodes.mark_stale(
+                blob(dropped, f"the nodes left by version {version}"),
+                integer(version, "a logged version"),
+            )
         self._prune_memory(self.version)
         if self.root != EMPTY_HASH and self.root not in self._nodes:
-            raise RuntimeError("state node log is incomplete: the current root is missing")
+            raise KeyError(f"the root node {self.root.hex()} is missing")
 
     def _prune_memory(self, version: int) -> None:
         """Forget nodes that only versions older than the kept window still used."""
@@ -150,7 +174,7 @@ class StateStore:
         try:
             return self._nodes[digest]
         except KeyError:
-            raise KeyError(f"state node {digest.hex()} is missing (pruned or corrupt)") from None
+            raise StoreCorrupt(f"state node {digest.hex()} is missing") from None
 
     @property
     def node_count(self) -> int:
@@ -166,16 +190,23 @@ class StateStore:
         with self.db.lock:
             # The in-memory tree answers "absent" without a query: new keys (a
             # document being anchored, an account being created) never touch SQLite.
-            if self._nodes.value_hash(self.root, key) is None:
+            leaf = self._leaf_value_hash(self.root, key)
+            if leaf is None:
                 value = None
             else:
                 row = self.db.fetchone(
                     "SELECT value FROM state_history WHERE key = ? ORDER BY version DESC LIMIT 1",
                     (key,),
                 )
-                value = None if row is None or row[0] is None else bytes(row[0])
+                value = _proven(key, row, leaf, self.version)
             self._remember(key, value)
         return value
+
+    def _leaf_value_hash(self, root: bytes, key: bytes) -> bytes | None:
+        try:
+            return self._nodes.value_hash(root, key)
+        except KeyError as error:
+            raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
 
     def _remember(self, key: bytes, value: bytes | None) -> None:
         cache = self._cache
@@ -198,15 +229,24 @@ class StateStore:
         return self._count
 
     def get_at(self, key: bytes, version: int) -> bytes | None:
-        self._check_version(version, for_proof=False)
+        """`key`'s value after block `version`, checked against that version's tree.
+
+        Only heights whose tree is kept can be read: an older value could not be
+        shown to be the one the chain committed to.
+        """
+        self._check_version(version, for_proof=True)
         if version == self.version:
             return self.get(key)
-        row = self.db.fetchone(
-            "SELECT value FROM state_history WHERE key = ? AND version <= ? "
-            "ORDER BY version DESC LIMIT 1",
-            (key, version),
-        )
-        return None if row is None or row[0] is None else bytes(row[0])
+        with self.db.lock:
+            leaf = self._leaf_value_hash(self.root_at(version), key)
+            if leaf is None:
+                return None
+            row = self.db.fetchone(
+                "SELECT value FROM state_history WHERE key = ? AND version <= ? "
+                "ORDER BY version DESC LIMIT 1",
+                (key, version),
+            )
+            return _proven(key, row, leaf, version)
 
     def root_at(self, version: int) -> bytes:
         self._check_version(version, for_proof=False)
@@ -214,18 +254,30 @@ class StateStore:
             return self.root
         row = self.db.fetchone("SELECT root FROM state_roots WHERE version = ?", (version,))
         if row is None:
-            raise UnknownHeight(f"no state root for height {version}")
-        return bytes(row[0])
+            raise StoreCorrupt(f"the state root of height {version} is missing")
+        return _digest(row[0], f"the state root of height {version}")
 
     def scan_prefix(self, prefix: bytes, limit: int = 1000) -> list[tuple[bytes, bytes]]:
-        """Committed keys under `prefix` in key order (for the read API, not for execution)."""
-        rows = self.db.fetchall(
-            "SELECT key, value FROM state_history AS h WHERE key >= ? AND key < ? "
-            "AND version = (SELECT MAX(version) FROM state_history WHERE key = h.key) "
-            "AND value IS NOT NULL ORDER BY key LIMIT ?",
-            (prefix, _prefix_end(prefix), limit),
-        )
-        return [(bytes(k), bytes(v)) for k, v in rows]
+        """Committed keys under `prefix` in key order (for the read API, not for execution).
+
+        Each value is checked against the current tree, like `get`.
+        """
+        with self.db.lock:
+            rows = self.db.fetchall(
+                "SELECT key, value FROM state_history AS h WHERE key >= ? AND key < ? "
+                "AND version = (SELECT MAX(version) FROM state_history WHERE key = h.key) "
+                "AND value IS NOT NULL ORDER BY key LIMIT ?",
+                (prefix, _prefix_end(prefix), limit),
+            )
+            found = []
+            for raw_key, raw_value in rows:
+                key = blob(raw_key, "a state key")
+                value = _proven(
+                    key, (raw_value,), self._leaf_value_hash(self.root, key), self.version
+                )
+                if value is not None:
+                    found.append((key, value))
+            return found
 
     def prove(self, key: bytes, version: int | None = None) -> StateProof:
         """Inclusion or absence proof for `key` after block `version` (default: latest)."""
@@ -233,13 +285,14 @@ class StateStore:
             version = self.version if version is None else version
             self._check_version(version, for_proof=True)
             root = self.root_at(version)
-            siblings, leaf = self._tree.walk(root, key)
-            if leaf is None or leaf[0] != key_hash(key):
-                value = None  # the walk itself shows absence: no value to read
-            else:
-                value = self.get_at(key, version)
-                if value is None or value_hash(value) != leaf[1]:
-                    raise InvariantBroken(f"stored value of {key!r} does not match its leaf")
+            try:
+                siblings, leaf = self._tree.walk(root, key)
+            except KeyError as error:
+                raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
+            # The walk itself shows absence; a present value is read and checked
+            # against the same leaf by get_at.
+            absent = leaf is None or leaf[0] != key_hash(key)
+            value = None if absent else self.get_at(key, version)
         return StateProof(key, value, tuple(siblings), leaf, root, version)
 
     def _check_version(self, version: int, for_proof: bool) -> None:
@@ -268,7 +321,10 @@ class StateStore:
         with self.db.lock:
             # Hashes and sorts the changes as proof.key_hash/value_hash do, then runs
             # SparseMerkleTree.update natively; the nodes stay native until indexed.
-            root, nodes = smt_apply_changes(self._nodes, self.root, list(effective.items()))
+            try:
+                root, nodes = smt_apply_changes(self._nodes, self.root, list(effective.items()))
+            except KeyError as error:
+                raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
         self._staged = _Staged(version, root, effective, nodes, delta)
         return root
 
@@ -387,6 +443,34 @@ class StateStore:
                 )
             conn.execute("DELETE FROM state_node_log WHERE version <= ?", (self.version,))
             self._log_records = 0
+
+
+def _proven(
+    key: bytes, row: tuple[Any, ...] | None, leaf_value_hash: bytes | None, version: int
+) -> bytes | None:
+    """The stored value of `key`, if it hashes to the tree's leaf; StoreCorrupt if not."""
+    value = None if row is None or row[0] is None else blob(row[0], f"the value of {key!r}")
+    if leaf_value_hash is None:
+        if value is not None:
+            raise StoreCorrupt(f"state key {key!r} has a stored value but no leaf at {version}")
+        return None
+    if value is None:
+        raise StoreCorrupt(f"the stored value of state key {key!r} is missing at {version}")
+    if value_hash(value) != leaf_value_hash:
+        raise StoreCorrupt(
+            f"the stored value of state key {key!r} does not match its leaf at {version}"
+        )
+    return value
+
+
+def _digest(raw: object, what: str) -> bytes:
+    if not isinstance(raw, bytes) or len(raw) != 32:
+        raise StoreCorrupt(f"{what} is not a 32-byte hash")
+    return raw
+
+
+def _reason(error: BaseException) -> str:
+    return str(error.args[0]) if error.args else type(error).__name__
 
 
 def _prefix_end(prefix: bytes) -> bytes:

@@ -114,6 +114,11 @@ class SoloDriver:
             txs = self.mempool.reap(self.config.max_block_txs, self.app.next_nonce)
             info = self.app.info()
             height = info.height + 1
+            last_height = 0 if self._last_header is None else self._last_header.height
+            if last_height != info.height:
+                # Someone else committed a block (tools, tests): link to the stored one.
+                stored = self.app.blocks.header(info.height)
+                self._last_header = None if stored is None else stored.header
             previous_time = 0 if self._last_header is None else self._last_header.time_ms
             block = BlockInfo(
                 info.chain_id,

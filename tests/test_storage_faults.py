@@ -1,0 +1,327 @@
+"""A damaged store is refused or detected, never believed.
+
+A small city runs some blocks and stops. Then, one copy at a time, a bit of
+its SQLite file is flipped (at random offsets, and inside stored values,
+headers, receipts and tree nodes) and the app is opened on the copy. Each
+copy must either refuse to open with StoreCorrupt, or answer every read with
+exactly what the undamaged store held (or StoreCorrupt), and execute the next
+block to exactly the undamaged app hash (or halt with StoreCorrupt). Anything
+else, a wrong value, a different app hash or another exception, fails.
+
+URBIS_FUZZ=long flips thousands of offsets instead of a few hundred.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.city import CityChain, account, anchor, create_eur, key
+from urbis.chain.block import BlockHeader, sign_header
+from urbis.chain.context import BlockInfo
+from urbis.chain.errors import NodeHalted
+from urbis.modules import build_application
+from urbis.sdk.builder import action
+from urbis.state.database import Database
+from urbis.state.errors import StoreCorrupt
+
+LONG = os.environ.get("URBIS_FUZZ") == "long"
+RANDOM_FLIPS = 3000 if LONG else 150
+TARGETED_FLIPS_MAX = 2000 if LONG else 150
+
+
+@dataclass
+class Reference:
+    """The undamaged store, what it holds, and what its next block must give."""
+
+    image: bytes
+    values: dict[bytes, bytes]
+    nodes: list[bytes]
+    """Tree node records (digest and node) as stored in the node log and checkpoint."""
+    headers: dict[int, BlockHeader]
+    txs: dict[int, list[bytes]]
+    next_block: BlockInfo
+    next_raws: list[bytes]
+    next_app_hash: bytes
+
+
+def build_reference(folder: Path) -> Reference:
+    chain = CityChain(folder)
+    create_eur(chain)
+    chain.run(
+        "finance",
+        action("payments", "mint", recipient=account("land"), asset="EUR", amount_minor=100_000),
+    )
+    for index in range(6):
+        chain.submit(chain.sign("land", [anchor("land", f"deed-{index}")]))
+        chain.submit(chain.sign("registry", [anchor("registry", f"permit-{index}")]))
+        chain.submit(
+            chain.sign(
+                "land",
+                [
+                    action(
+                        "payments",
+                        "transfer",
+                        id=bytes([index]) * 16,
+                        recipient=account("registry"),
+                        asset="EUR",
+                        amount_minor=100 + index,
+                    )
+                ],
+            )
+        )
+        chain.block()
+    height = chain.height
+    next_raws = [
+        chain.sign("land", [anchor("land", "next-deed")]).raw,
+        chain.sign(
+            "land",
+            [
+                action(
+                    "payments",
+                    "transfer",
+                    id=b"\x77" * 16,
+                    recipient=account("finance"),
+                    asset="EUR",
+                    amount_minor=250,
+                )
+            ],
+        ).raw,
+        chain.sign("registry", [anchor("registry", "next-permit")]).raw,
+    ]
+    next_block = BlockInfo(
+        chain.genesis.chain_id, height + 1, chain.clock + 1000, key("validator").public_key.raw
+    )
+    headers = {}
+    txs = {}
+    for h in range(1, height + 1):
+        signed = chain.app.blocks.header(h)
+        assert signed is not None
+        headers[h] = signed.header
+        txs[h] = [t.raw for t in chain.app.blocks.block_txs(h)]
+    chain.close()
+    db_file = folder / "urbis.db"
+    assert not Path(f"{db_file}-wal").exists() or Path(f"{db_file}-wal").stat().st_size == 0
+    image = db_file.read_bytes()
+    values = _latest_values(db_file)
+    nodes = _node_records(db_file)
+    # What the next block gives on the undamaged store.
+    copy = folder / "pristine"
+    copy.mkdir()
+    (copy / "urbis.db").write_bytes(image)
+    db = Database(copy / "urbis.db")
+    app = build_application(db)
+    next_app_hash = app.finalize_block(next_block, next_raws).app_hash
+    assert all(r.ok for r in app._pending.result.receipts)  # type: ignore[union-attr]
+    app.abandon_block()
+    db.close()
+    return Reference(image, values, nodes, headers, txs, next_block, next_raws, next_app_hash)
+
+
+def city_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "city"
+    folder.mkdir()
+    return folder
+
+
+def _node_records(db_file: Path) -> list[bytes]:
+    conn = sqlite3.connect(db_file)
+    try:
+        blobs = conn.execute(
+            "SELECT created FROM state_node_log UNION ALL SELECT nodes FROM state_checkpoint"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [bytes(b)[i : i + 97] for (b,) in blobs for i in range(0, len(b), 97)]
+
+
+def _latest_values(db_file: Path) -> dict[bytes, bytes]:
+    conn = sqlite3.connect(db_file)
+    try:
+        rows = conn.execute(
+            "SELECT key, value FROM state_history AS h "
+            "WHERE version = (SELECT MAX(version) FROM state_history WHERE key = h.key)"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {bytes(k): bytes(v) for k, v in rows if v is not None}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    return build_reference(tmp_path_factory.mktemp("reference"))
+
+
+def targeted_offsets(reference: Reference, rng: random.Random) -> list[int]:
+    """Offsets inside bytes that matter: stored values, headers, receipts, tree nodes."""
+    image = reference.image
+    needles = [v for v in reference.values.values() if len(v) >= 8]
+    needles += [h.encode() for h in reference.headers.values()]
+    needles += [raw for raws in reference.txs.values() for raw in raws]
+    needles += rng.sample(reference.nodes, min(60, len(reference.nodes)))
+    offsets = []
+    for needle in needles:
+        start = image.find(needle)
+        while start >= 0:
+            offsets.append(start + rng.randrange(len(needle)))
+            start = image.find(needle, start + 1)
+    rng.shuffle(offsets)
+    return offsets[:TARGETED_FLIPS_MAX]
+
+
+def flip(image: bytes, offset: int, bit: int) -> bytes:
+    damaged = bytearray(image)
+    damaged[offset] ^= 1 << bit
+    return bytes(damaged)
+
+
+def outcome(reference: Reference, folder: Path, image: bytes) -> str:
+    """Refused, detected or unharmed; anything else raises (the test fails)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / "urbis.db").write_bytes(image)
+    try:
+        db = Database(folder / "urbis.db")
+    except StoreCorrupt:
+        return "refused"
+    try:
+        try:
+            app = build_application(db)
+        except StoreCorrupt:
+            return "refused"
+        try:
+            for state_key, value in reference.values.items():
+                assert app.store.get(state_key) == value, f"wrong value served for {state_key!r}"
+            for height, header in reference.headers.items():
+                signed = app.blocks.header(height)
+                assert signed is not None and signed.header == header, f"wrong header {height}"
+                raws = [t.raw for t in app.blocks.block_txs(height)]
+                assert raws == reference.txs[height], f"wrong transactions in block {height}"
+            result = app.finalize_block(reference.next_block, reference.next_raws)
+            assert result.app_hash == reference.next_app_hash, "built a block on damaged state"
+        except StoreCorrupt:
+            return "detected"
+        except NodeHalted:
+            return "detected"
+        return "unharmed"
+    finally:
+        db.close()
+
+
+def cases(reference: Reference) -> Iterator[tuple[int, int]]:
+    rng = random.Random(int(os.environ.get("URBIS_FUZZ_SEED", "20261202")))
+    for offset in targeted_offsets(reference, rng):
+        yield offset, rng.randrange(8)
+    for _ in range(RANDOM_FLIPS):
+        yield rng.randrange(len(reference.image)), rng.randrange(8)
+
+
+def test_bit_flips_are_refused_or_detected_never_served(
+    reference: Reference, tmp_path: Path
+) -> None:
+    seen = {"refused": 0, "detected": 0, "unharmed": 0}
+    for offset, bit in cases(reference):
+        try:
+            seen[outcome(reference, tmp_path / "copy", flip(reference.image, offset, bit))] += 1
+        except AssertionError as error:
+            if isinstance(error, StoreCorrupt):
+                raise
+            raise AssertionError(f"flip at offset {offset} bit {bit}: {error}") from error
+        except Exception as error:
+            raise AssertionError(
+                f"flip at offset {offset} bit {bit}: {type(error).__name__}: {error}"
+            ) from error
+    print(f"storage faults: {seen} over {sum(seen.values())} flips of {len(reference.image)} bytes")
+    # Values, headers and receipts were hit on purpose: some flips must have been caught.
+    assert seen["refused"] + seen["detected"] > 0
+
+
+def test_flipped_nonce_is_store_corrupt_and_no_replay(tmp_path: Path) -> None:
+    """The issue's case: a committed nonce damaged on disk must not let a replay in."""
+    chain = CityChain(city_folder(tmp_path))
+    first = chain.sign("land", [anchor("land", "once")])
+    chain.submit(first)
+    chain.block()
+    chain.close()
+    db_file = tmp_path / "city" / "urbis.db"
+    image = db_file.read_bytes()
+    from urbis.crypto.encoding import encode_trusted
+    from urbis.modules.accounts import keys as account_keys
+
+    nonce_key = account_keys.nonce(account("land"))
+    stored = _latest_values(db_file)[nonce_key]
+    assert stored == encode_trusted(1)
+    # The nonce row is the key followed by its version and value: find the key, then the value.
+    at = image.find(nonce_key)
+    assert at >= 0
+    value_at = image.find(stored, at + len(nonce_key))
+    db_file.write_bytes(flip(image, value_at, 0))  # nonce 1 becomes 0
+    db = Database(db_file)
+    app = build_application(db)
+    try:
+        with pytest.raises(StoreCorrupt) as caught:
+            app.check_tx(first.raw)
+        assert caught.value.code == "store.corrupt" and "restore" in str(caught.value)
+        assert repr(nonce_key) in caught.value.what  # the damaged value, named
+        with pytest.raises(NodeHalted):  # the node stops admitting: it cannot judge nonces
+            app.check_tx(first.raw)
+        with pytest.raises(NodeHalted):
+            app.finalize_block(
+                BlockInfo(app.chain_id, app.info().height + 1, 2_000_000_000_000, b"\x00" * 32),
+                [first.raw],
+            )
+    finally:
+        db.close()
+
+
+def test_broken_chain_link_is_refused_on_start(tmp_path: Path) -> None:
+    chain = CityChain(city_folder(tmp_path))
+    for index in range(3):
+        chain.run("land", anchor("land", f"d{index}"))
+    chain.close()
+    db_file = tmp_path / "city" / "urbis.db"
+    conn = sqlite3.connect(db_file)
+    # A forged header 2, re-signed and with a consistent stored hash: only the link breaks.
+    (raw,) = conn.execute("SELECT header FROM blocks WHERE height = 2").fetchone()
+    from urbis.crypto.encoding import decode_trusted
+
+    header = BlockHeader.from_wire(decode_trusted(bytes(raw)))
+    forged = BlockHeader(**{**header.to_wire(), "prev_hash": b"\x01" * 32})
+    signed = sign_header(forged, key("validator").signer())
+    conn.execute(
+        "UPDATE blocks SET hash = ?, header = ?, signature = ? WHERE height = 2",
+        (forged.hash, forged.encode(), signed.signature),
+    )
+    conn.commit()
+    conn.close()
+    db = Database(db_file)
+    try:
+        with pytest.raises(StoreCorrupt, match=r"does not link|app hash"):
+            build_application(db)
+    finally:
+        db.close()
+
+
+def test_state_behind_blocks_is_refused_on_start(tmp_path: Path) -> None:
+    chain = CityChain(city_folder(tmp_path))
+    chain.run("land", anchor("land", "d"))
+    chain.close()
+    db_file = tmp_path / "city" / "urbis.db"
+    conn = sqlite3.connect(db_file)
+    conn.execute("DELETE FROM blocks WHERE height = 1")
+    conn.commit()
+    conn.close()
+    db = Database(db_file)
+    try:
+        with pytest.raises(StoreCorrupt, match="latest block is 0"):
+            build_application(db)
+    finally:
+        db.close()
