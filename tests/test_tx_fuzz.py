@@ -888,3 +888,38 @@ def test_the_writer_matches_the_canonical_encoder() -> None:
         if isinstance(as_tree, Map):
             sort_pairs(as_tree)
         assert write(as_tree) == cbor2.dumps(value, canonical=True)
+
+
+# -- what the fuzzing found, pinned ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "found"),
+    [
+        ("land", action("accounts", "add_key", key=b"\x01" * 20)),
+        ("land", action("accounts", "rotate_key", old_key=b"\x01" * 32, new_key=b"\x02" * 5)),
+        ("councillor_a", action("governance", "approve_proposal", id=-1)),
+        ("councillor_a", action("governance", "approve_proposal", id=2**64)),
+        ("registry", action("identity", "set_status", list_id=-1, index=0, status=1)),
+        ("registry", action("identity", "set_status", list_id=2**32, index=0, status=1)),
+    ],
+)
+def test_out_of_range_arguments_are_tx_invalid_args(
+    tmp_path: Path, sender: str, found: Action
+) -> None:
+    """Each once escaped finalize_block as ValueError or OverflowError and halted the chain."""
+    chain = CityChain(tmp_path)
+    receipt = chain.run(sender, found)
+    assert receipt.code == "tx.invalid_args", receipt
+    assert chain.app.halted is None
+    assert chain.run(
+        "land",
+        action(
+            "documents",
+            "anchor",
+            department="land",
+            hash=hashlib.sha256(b"after").digest(),
+            doc_type="deed",
+            reference="after",
+        ),
+    ).ok

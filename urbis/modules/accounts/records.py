@@ -70,6 +70,9 @@ class AddKey:
     key: bytes
     weight: int = 1
 
+    def __post_init__(self) -> None:
+        AccountKey(self.key, self.weight)  # the same rules as a stored key
+
 
 @dataclass(frozen=True, slots=True)
 class RemoveKey:
@@ -82,6 +85,9 @@ class RotateKey:
 
     old_key: bytes
     new_key: bytes
+
+    def __post_init__(self) -> None:
+        AccountKey(self.new_key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Every state key the governance module writes."""
 
 from urbis.chain.ids import AccountId
+from urbis.chain.keyparts import fixed_width
 
 PREFIX = b"governance/"
 CITY = b"governance/city"
@@ -24,8 +25,8 @@ def role_prefix(role_name: str) -> bytes:
 
 
 def proposal(proposal_id: int) -> bytes:
-    return PROPOSAL_PREFIX + proposal_id.to_bytes(8, "big")
+    return PROPOSAL_PREFIX + fixed_width(proposal_id, 8, "a proposal id")
 
 
 def expiring(height: int) -> bytes:
-    return b"governance/expiring/" + height.to_bytes(8, "big")
+    return b"governance/expiring/" + fixed_width(height, 8, "a height")

@@ -1,6 +1,7 @@
 """Every state key the identity module writes. None of them holds personal data."""
 
 from urbis.chain.ids import AccountId
+from urbis.chain.keyparts import fixed_width
 
 PREFIX = b"identity/"
 TYPE_PREFIX = b"identity/type/"
@@ -19,11 +20,11 @@ def trust_prefix(vct: str) -> bytes:
 
 
 def status_list(issuer: AccountId, list_id: int) -> bytes:
-    return b"identity/status/" + issuer.raw + b"/" + list_id.to_bytes(4, "big")
+    return b"identity/status/" + issuer.raw + b"/" + fixed_width(list_id, 4, "a status list id")
 
 
 def status_page(issuer: AccountId, list_id: int, page: int) -> bytes:
-    return status_list(issuer, list_id) + b"/" + page.to_bytes(4, "big")
+    return status_list(issuer, list_id) + b"/" + fixed_width(page, 4, "a status list page")
 
 
 def verifier(account: AccountId) -> bytes:

@@ -1,6 +1,7 @@
 """Every state key the payments module writes."""
 
 from urbis.chain.ids import AccountId
+from urbis.chain.keyparts import fixed_width
 
 PREFIX = b"payments/"
 ASSET_PREFIX = b"payments/asset/"
@@ -24,7 +25,7 @@ def transfer(transfer_id: bytes) -> bytes:
 
 
 def expiring(height: int) -> bytes:
-    return b"payments/expiring/" + height.to_bytes(8, "big")
+    return b"payments/expiring/" + fixed_width(height, 8, "a height")
 
 
 def invoice(invoice_id: bytes) -> bytes:
@@ -36,7 +37,7 @@ def escrow(escrow_id: bytes) -> bytes:
 
 
 def escrow_deadline(height: int) -> bytes:
-    return b"payments/escrow_deadline/" + height.to_bytes(8, "big")
+    return b"payments/escrow_deadline/" + fixed_width(height, 8, "a height")
 
 
 def mandate(payer: AccountId, department: str) -> bytes:
