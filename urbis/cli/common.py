@@ -137,12 +137,22 @@ def table(title: str, rows: list[tuple[str, Any]]) -> None:
     stdout.print(grid)
 
 
+PIPE_WIDTH = 200
+"""Width of tables written to a file or pipe: wide enough that ids are never folded."""
+
+
+def print_grid(grid: Table) -> None:
+    """A table on a terminal fits the terminal; into a pipe it keeps each row on one line."""
+    stdout.print(grid, width=None if stdout.is_terminal else PIPE_WIDTH)
+
+
 def passphrase_for(wallet: Wallet, name: str) -> PrivateKey:
-    """URBIS_PASSPHRASE, else the empty passphrase (dev keys), else ask on a terminal."""
-    candidates = []
-    if "URBIS_PASSPHRASE" in os.environ:
-        candidates.append(os.environ["URBIS_PASSPHRASE"])
-    else:
+    """URBIS_PASSPHRASE, then the empty passphrase (dev keys), else ask on a terminal.
+
+    Both are tried so one shell can sign with its own keys and a dev city's keys.
+    """
+    candidates = [os.environ.get("URBIS_PASSPHRASE", "")]
+    if candidates[0]:
         candidates.append("")
     for passphrase in candidates:
         try:

@@ -22,6 +22,7 @@ from urbis.cli.common import (
     emit,
     fail,
     home_path,
+    print_grid,
     read_bytes,
     reported,
     stdout,
@@ -297,21 +298,24 @@ def invoice_list(
             return
         assets = _assets(node)
         grid = Table(show_header=True, header_style="bold", box=None)
-        for column in ("invoice", "department", "payer", "kind", "amount", "paid", "status", "due"):
+        columns = ["invoice", "department", "payer", "kind", "amount", "paid", "status", "due"]
+        if payer is not None:
+            columns.remove("payer")  # one payer: the column would repeat it on every row
+        for column in columns:
             grid.add_column(column, overflow="fold")
         for row in items:
             status = row["status"] + (" (overdue)" if row.get("overdue") else "")
             grid.add_row(
                 row["id"],
                 row["department"],
-                row["payer"],
+                *([] if payer is not None else [row["payer"]]),
                 row["kind"],
                 assets.show(row["amount_minor"], row["asset"]),
                 assets.show(row["paid_minor"] - row["refunded_minor"], row["asset"]),
                 status,
                 moment(row["due_at_ms"]),
             )
-        stdout.print(grid)
+        print_grid(grid)
 
     emit(rows, as_json, human)
 
@@ -666,7 +670,7 @@ def _report_table(kind: str, rows: list[dict[str, Any]], assets: Assets) -> None
             else:
                 cells.append("" if value is None else str(value))
         grid.add_row(*cells)
-    stdout.print(grid)
+    print_grid(grid)
 
 
 ReportJson = Annotated[bool, typer.Option("--json", help="JSON for scripts (integers, ms)")]
