@@ -260,6 +260,54 @@ def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "query.not_found"
     assert api.get("/v1/payments/assets/XYZ").json()["code"] == "query.not_found"
 
+    # Transfers (read by sender and id), escrows and HTLCs: each route reads its record.
+    send(
+        "land",
+        "payments",
+        "transfer",
+        id=b"api-transfer-1",
+        recipient=account("registry"),
+        asset="EUR",
+        amount_minor=100,
+    )
+    send(
+        "land",
+        "payments",
+        "open_escrow",
+        id=b"api-escrow-1",
+        beneficiary=account("registry"),
+        asset="EUR",
+        amount_minor=200,
+        approvers=[account("finance")],
+        timeout=100,
+    )
+    send(
+        "land",
+        "payments",
+        "lock_htlc",
+        id=b"api-htlc-1",
+        recipient=account("registry"),
+        asset="EUR",
+        amount_minor=300,
+        hashlock=b"\x05" * 32,
+        timeout=100,
+    )
+    sent = api.get(f"/v1/payments/transfers/{account('land').text}/{b'api-transfer-1'.hex()}")
+    assert sent.status_code == 200 and sent.json()["amount_minor"] == 100
+    elsewhere = api.get(
+        f"/v1/payments/transfers/{account('registry').text}/{b'api-transfer-1'.hex()}"
+    )
+    assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "query.not_found"
+    escrow = api.get(f"/v1/payments/escrows/{b'api-escrow-1'.hex()}")
+    assert escrow.status_code == 200 and escrow.json()["status"] == "open"
+    assert escrow.json()["beneficiary"] == account("registry").text
+    htlc = api.get(f"/v1/payments/htlcs/{b'api-htlc-1'.hex()}")
+    assert htlc.status_code == 200 and htlc.json()["status"] == "locked"
+    assert htlc.json()["amount_minor"] == 300
+    for kind in ("escrows", "htlcs"):
+        absent = api.get(f"/v1/payments/{kind}/" + "00" * 16)
+        assert absent.status_code == 404 and absent.json()["code"] == "query.not_found"
+
 
 def test_identity_routes_serve_did_documents_and_status_lists(api: TestClient) -> None:
     from urbis.sdk.builder import TxBuilder

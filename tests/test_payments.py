@@ -158,13 +158,73 @@ def test_pending_transfer_posts_or_voids_once(city: CityChain) -> None:
     assert balance(city, "alice") == 9_000 and balance(city, "bob") == 10_000
     assert check_supply(city.app.store) == []
     post = action("payments", "post_pending", id=b"pending-1")
-    assert city.run("bob", post).code == "payments.not_transfer_sender"
+    assert city.run("bob", post).code == "payments.transfer_not_found"  # ids are the sender's
     assert city.run("alice", post).ok
     assert balance(city, "bob") == 11_000
     assert city.run("alice", post).code == "payments.transfer_not_pending"
     assert city.run("alice", transfer(b"pending-2", "bob", 500, pending=50)).ok
     assert city.run("alice", action("payments", "void_pending", id=b"pending-2")).ok
     assert balance(city, "alice") == 9_000
+
+
+def test_transfer_to_an_unknown_account_is_payments_unknown_account(city: CityChain) -> None:
+    from urbis.chain.ids import AccountId
+
+    nobody = AccountId(hashlib.sha256(b"nobody").digest()[:20])  # well-formed, not created
+    move = action(
+        "payments", "transfer", id=b"void-transfer-001", recipient=nobody, asset="EUR", amount_minor=500
+    )
+    assert city.run("alice", move).code == "payments.unknown_account"
+    mint_void = action("payments", "mint", asset="EUR", recipient=nobody, amount_minor=5)
+    assert city.run("finance", mint_void).code == "payments.unknown_account"
+    pending = action(
+        "payments",
+        "transfer",
+        id=b"void-transfer-002",
+        recipient=nobody,
+        asset="EUR",
+        amount_minor=5,
+        pending_timeout=5,
+    )
+    assert city.run("alice", pending).code == "payments.unknown_account"
+    escrow = action(
+        "payments",
+        "open_escrow",
+        id=b"escrow-void-0001",
+        beneficiary=nobody,
+        asset="EUR",
+        amount_minor=5,
+        approvers=[account("bob")],
+        timeout=5,
+    )
+    assert city.run("alice", escrow).code == "payments.unknown_account"
+    htlc = action(
+        "payments",
+        "lock_htlc",
+        id=b"htlc-void-000001",
+        recipient=nobody,
+        asset="EUR",
+        amount_minor=5,
+        hashlock=hashlib.sha256(b"x").digest(),
+        timeout=5,
+    )
+    assert city.run("alice", htlc).code == "payments.unknown_account"
+    assert balance(city, "alice") == 10_000 and check_supply(city.app.store) == []
+
+
+def test_transfer_ids_are_scoped_by_sender_so_nobody_can_squat_a_retry(city: CityChain) -> None:
+    squat = transfer(b"shared-id", "carol", 1)
+    assert city.run("bob", squat).ok  # bob takes the id first ...
+    mine = transfer(b"shared-id", "bob", 2_500)
+    assert city.run("alice", mine).ok  # ... alice's transfer with that id still goes through
+    retry = city.run("alice", mine)
+    assert retry.ok and [e.type for e in retry.events] == ["payments.transfer_repeated"]
+    assert balance(city, "alice") == 7_500 and balance(city, "bob") == 10_000 + 2_500 - 1
+    other = city.run("alice", transfer(b"shared-id", "carol", 9))
+    assert other.code == "payments.transfer_id_conflict"  # only alice's own earlier use counts
+    alices = city.query("payments", "transfer", sender=account("alice").text, id=b"shared-id".hex())
+    bobs = city.query("payments", "transfer", sender=account("bob").text, id=b"shared-id".hex())
+    assert alices["amount_minor"] == 2_500 and bobs["amount_minor"] == 1
 
 
 def test_pending_transfer_voids_itself_at_its_timeout(city: CityChain) -> None:

@@ -680,7 +680,15 @@ def _payments_router() -> APIRouter:
         )
         return {"record": record, **answer.model_dump(include={"proof", "header", "cometbft"})}
 
-    for kind in ("transfer", "escrow", "htlc"):
+    @router.get(
+        "/transfers/{sender}/{transfer_id}",
+        summary="A transfer by its sender and id (ids are each sender's own)",
+    )
+    def transfer(sender: str, transfer_id: str, node: NodeDep) -> dict[str, Any]:
+        result: dict[str, Any] = query(node, "transfer", sender=sender, id=transfer_id)
+        return result
+
+    for kind in ("escrow", "htlc"):
 
         def read(record_id: str, node: NodeDep, kind: str = kind) -> dict[str, Any]:
             result: dict[str, Any] = query(node, kind, id=record_id)

@@ -3,6 +3,7 @@
 from urbis.chain.errors import error_class
 
 UnknownAsset = error_class("payments.unknown_asset", "Unknown asset", 404)
+UnknownAccount = error_class("payments.unknown_account", "No such account", 404)
 AssetExists = error_class("payments.asset_exists", "Asset exists", 409)
 InvalidAmount = error_class("payments.invalid_amount", "Invalid amount", 422)
 Overflow = error_class("payments.overflow", "Amount overflows", 422)
@@ -15,6 +16,7 @@ TransferIdConflict = error_class(
 TransferNotFound = error_class("payments.transfer_not_found", "Transfer not found", 404)
 TransferNotPending = error_class("payments.transfer_not_pending", "Transfer not pending", 409)
 NotTransferSender = error_class("payments.not_transfer_sender", "Not the transfer's sender", 403)
+"""Retired: transfer ids are scoped by sender, so another account's id is simply not found."""
 InvoiceExists = error_class("payments.invoice_exists", "Invoice exists", 409)
 InvoiceNotFound = error_class("payments.invoice_not_found", "Invoice not found", 404)
 InvoiceClosed = error_class("payments.invoice_closed", "Invoice closed", 409)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
@@ -30,7 +31,6 @@ from urbis.modules.payments.errors import (
     NotHtlcParty,
     NotIssuer,
     NotPayer,
-    NotTransferSender,
     Overpayment,
     RefundExceedsPaid,
     SameAccount,
@@ -114,7 +114,8 @@ def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
     payments.asset(args.asset)
     if args.recipient == sender:
         raise SameAccount("a transfer needs two different accounts")
-    existing = ctx.state.get_record(keys.transfer(args.id), TransferRecord)
+    payments.require_account(args.recipient)
+    existing = ctx.state.get_record(keys.transfer(sender, args.id), TransferRecord)
     if existing is not None:
         if _same_request(existing, sender, args):
             ctx.emit("payments.transfer_repeated", id=args.id)  # a retry: nothing moves
@@ -132,7 +133,7 @@ def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
             "posted",
             ctx.block.height,
         )
-        ctx.state.put_record(keys.transfer(args.id), record)
+        ctx.state.put_record(keys.transfer(sender, args.id), record)
         return
     payments.reserve(args.asset, sender, args.amount_minor)
     expires = ctx.block.height + args.pending_timeout
@@ -147,9 +148,8 @@ def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
         ctx.block.height,
         expires,
     )
-    ctx.state.put_record(keys.transfer(args.id), record)
-    raw = ctx.state.get(keys.expiring(expires))
-    ctx.state.put(keys.expiring(expires), encode([*(decode_trusted(raw) if raw else []), args.id]))
+    ctx.state.put_record(keys.transfer(sender, args.id), record)
+    _append(ctx, keys.expiring(expires), [sender.raw, args.id])
     ctx.emit(
         "payments.pending",
         id=args.id,
@@ -186,8 +186,8 @@ def void_expired(ctx: Context) -> None:
     raw = ctx.state.get(keys.expiring(ctx.block.height))
     if raw is None:
         return
-    for transfer_id in decode_trusted(raw):
-        record = ctx.state.get_record(keys.transfer(transfer_id), TransferRecord)
+    for sender, transfer_id in decode_trusted(raw):
+        record = ctx.state.get_record(keys.transfer(AccountId(sender), transfer_id), TransferRecord)
         if record is not None and record.status == "pending":
             _void(ctx, record)
     ctx.state.delete(keys.expiring(ctx.block.height))
@@ -206,20 +206,18 @@ def _void(ctx: Context, record: TransferRecord) -> None:
 
 
 def _pending(ctx: Context, sender: AccountId, transfer_id: bytes) -> TransferRecord:
-    record = ctx.state.get_record(keys.transfer(transfer_id), TransferRecord)
+    record = ctx.state.get_record(keys.transfer(sender, transfer_id), TransferRecord)
     if record is None:
-        raise TransferNotFound(f"no transfer {transfer_id.hex()}")
-    if record.sender != sender:
-        raise NotTransferSender(
-            f"only {record.sender} may post or void transfer {transfer_id.hex()}"
-        )
+        raise TransferNotFound(f"{sender} has no transfer {transfer_id.hex()}")
     if record.status != "pending":
         raise TransferNotPending(f"transfer {transfer_id.hex()} is {record.status}")
     return record
 
 
 def _close(ctx: Context, record: TransferRecord, status: str) -> None:
-    ctx.state.put_record(keys.transfer(record.id), dataclasses.replace(record, status=status))
+    ctx.state.put_record(
+        keys.transfer(record.sender, record.id), dataclasses.replace(record, status=status)
+    )
 
 
 def _same_request(record: TransferRecord, sender: AccountId, args: Transfer) -> bool:
@@ -380,6 +378,7 @@ def open_escrow(ctx: Context, sender: AccountId, args: OpenEscrow) -> None:
     payments.asset(args.asset)
     if ctx.state.get(keys.escrow(args.id)) is not None:
         raise EscrowExists(f"escrow {args.id.hex()} exists")
+    payments.require_account(args.beneficiary)
     payments.reserve(args.asset, sender, args.amount_minor)
     deadline = ctx.block.height + args.timeout
     escrow = Escrow(
@@ -534,6 +533,7 @@ def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
         raise SameAccount("an HTLC needs two different accounts")
     if ctx.state.get(keys.htlc(args.id)) is not None:
         raise HtlcExists(f"HTLC {args.id.hex()} exists")
+    payments.require_account(args.recipient)
     payments.reserve(args.asset, sender, args.amount_minor)
     deadline = ctx.block.height + args.timeout
     htlc = Htlc(
@@ -604,7 +604,7 @@ def _htlc(ctx: Context, htlc_id: bytes) -> Htlc:
     return htlc
 
 
-def _append(ctx: Context, key: bytes, item: bytes) -> None:
+def _append(ctx: Context, key: bytes, item: Any) -> None:
     raw = ctx.state.get(key)
     ctx.state.put(key, encode([*(decode_trusted(raw) if raw else []), item]))
 

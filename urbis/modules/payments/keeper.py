@@ -12,7 +12,13 @@ from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted, encode_trusted
 from urbis.modules.payments import keys
-from urbis.modules.payments.errors import InsufficientFunds, Overflow, UnknownAsset
+from urbis.modules.payments.errors import (
+    InsufficientFunds,
+    Overflow,
+    UnknownAccount,
+    UnknownAsset,
+)
+from urbis.modules.payments.needs import AccountsView
 from urbis.modules.payments.records import AMOUNT_MAX, Asset, Escrow, Invoice, Mandate
 
 
@@ -86,6 +92,12 @@ class PaymentsKeeper:
     def balance(self, code: str, account: AccountId) -> int:
         return read_balance(self._ctx.state, code, account)
 
+    def require_account(self, account: AccountId) -> None:
+        """Money only goes to accounts that exist: a mistyped id must not swallow it."""
+        accounts: AccountsView = self._ctx.keeper("accounts")
+        if not accounts.exists(account):
+            raise UnknownAccount(f"no account {account}; money can only go to an account")
+
     def require_funds(self, code: str, account: AccountId, amount: int) -> None:
         balance = self.balance(code, account)
         if balance >= amount:
@@ -108,6 +120,7 @@ class PaymentsKeeper:
         reference: bytes = b"",
     ) -> None:
         """Debit `sender`, credit `recipient` (double entry); never below zero."""
+        self.require_account(recipient)
         self.require_funds(code, sender, amount)
         self._set(code, sender, self.balance(code, sender) - amount)
         self._set(code, recipient, self.balance(code, recipient) + amount)
@@ -124,6 +137,7 @@ class PaymentsKeeper:
     def credit_new(self, code: str, recipient: AccountId, amount: int) -> None:
         """Mint: money enters circulation."""
         asset = self.asset(code)
+        self.require_account(recipient)
         if asset.minted_minor + amount > AMOUNT_MAX:
             raise Overflow(f"minting {amount} would take {code}'s supply past 128 bits")
         self._ctx.state.put_record(

@@ -20,8 +20,10 @@ def balance_prefix(code: str) -> bytes:
     return BALANCE_PREFIX + code.encode() + b"/"
 
 
-def transfer(transfer_id: bytes) -> bytes:
-    return b"payments/transfer/" + transfer_id
+def transfer(sender: AccountId, transfer_id: bytes) -> bytes:
+    """Ids are the sender's own: nobody can take another's id first and make its
+    idempotent retry fail."""
+    return b"payments/transfer/" + sender.raw + b"/" + transfer_id
 
 
 def expiring(height: int) -> bytes:

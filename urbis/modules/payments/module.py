@@ -86,7 +86,13 @@ def query_invoice(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
 
 
 def query_transfer(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
-    record = _by_id(state, keys.transfer, params, TransferRecord, "transfer")
+    try:
+        sender = AccountId.parse(params.get("sender", ""))
+    except ValueError as error:
+        raise BadQuery(f"sender: {error}") from None
+    record = _by_id(
+        state, lambda i: keys.transfer(sender, i), params, TransferRecord, "transfer"
+    )
     return jsonable({k: getattr(record, k) for k in record.__slots__})
 
 
@@ -182,6 +188,8 @@ module = Module(
         "balance": query_balance,
         "invoice": query_invoice,
         "transfer": query_transfer,
+        "escrow": query_escrow,
+        "htlc": query_htlc,
     },
     keeper=PaymentsKeeper,
     end_block=handlers.end_block,
