@@ -172,7 +172,12 @@ def test_transfer_to_an_unknown_account_is_payments_unknown_account(city: CityCh
 
     nobody = AccountId(hashlib.sha256(b"nobody").digest()[:20])  # well-formed, not created
     move = action(
-        "payments", "transfer", id=b"void-transfer-001", recipient=nobody, asset="EUR", amount_minor=500
+        "payments",
+        "transfer",
+        id=b"void-transfer-001",
+        recipient=nobody,
+        asset="EUR",
+        amount_minor=500,
     )
     assert city.run("alice", move).code == "payments.unknown_account"
     mint_void = action("payments", "mint", asset="EUR", recipient=nobody, amount_minor=5)
