@@ -134,7 +134,7 @@ def test_property_tax_season(tmp_path: Path) -> None:
             "finance",
         )
         assert denied.returncode == 1 and "payments.refund_exceeds_paid" in denied.stderr
-        report = ok(run("pay", "report", "revenue", "--department", "finance"))
+        report = ok(run("pay", "report", "revenue", "--department", "finance", "--json"))
         assert [
             (r["kind"], r["paid_minor"], r["refunded_minor"], r["net_minor"]) for r in report
         ] == [("tax", 96_000, 1_250, 94_750)]

@@ -136,9 +136,12 @@ def wait_for_txs(api: str, count: int, within_s: float) -> float:
 # -- tests -----------------------------------------------------------------------------
 
 
+STATUS_LATENCY_MAX_S = 5.0
+
+
 @pytest.mark.slow
 def test_never_reading_subscribers_slow_neither_status_nor_blocks(tmp_path: Path) -> None:
-    """300 clients that never read: 3,000 txs commit within 30 s; status answers within 2 s."""
+    """300 clients that never read: 3,000 txs commit within 30 s; status answers within 5 s."""
     with node_process(tmp_path) as (api, _):
         port = int(api.rsplit(":", 1)[1])
         stalled = [stalled_client(port, "/v1/events?blocks=true") for _ in range(STALLED_CLIENTS)]
@@ -168,7 +171,11 @@ def test_never_reading_subscribers_slow_neither_status_nor_blocks(tmp_path: Path
             for sock in stalled:
                 sock.close()
         assert elapsed < 30
-        assert latencies and max(latencies) < 2.0, f"slowest /v1/status {max(latencies):.2f}s"
+        # Generous on purpose (a shared 2-core machine; a 1,000-transaction block alone can
+        # hold the store for a second): the fault this guards against took 26 s.
+        assert latencies and max(latencies) < STATUS_LATENCY_MAX_S, (
+            f"slowest /v1/status {max(latencies):.2f}s"
+        )
         deadline = time.monotonic() + 5
         while metric(api, "urbis_events_subscribers") > 0:
             assert time.monotonic() < deadline, "closed stalled clients are still subscribed"

@@ -46,6 +46,10 @@ CLOSE_RESUME_TOO_OLD = 4009
 CLOSE_BAD_REQUEST = 1008
 """Close code (policy violation): a filter or `from_height` is not valid."""
 
+CLOSE_HALTED = 4010
+"""Close code: the node stopped producing blocks; the reason starts `node.halted:` and says why.
+No more events will come from it: follow another node."""
+
 SUBSCRIBER_BLOCKS_MAX = 256
 """Blocks a subscriber may have waiting. Blocks are shared, so this bounds memory, not copies."""
 
@@ -152,6 +156,8 @@ class Subscriber:
     pending_messages: int = 0
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: bool = False
+    halted: str | None = None
+    """Why the node halted, once it did: the subscriber is closed with CLOSE_HALTED."""
     task: asyncio.Future[None] | None = None
     """The task sending to this client; cancelled when it is dropped, even mid-send."""
     delivered_height: int = 0
@@ -199,6 +205,12 @@ class EventHub:
             if not subscriber.offer(block, count):
                 self.drop(subscriber)
 
+    def halt(self, reason: str) -> None:
+        """The node stopped: close every subscriber with CLOSE_HALTED, saying why."""
+        for subscriber in list(self.subscribers):
+            subscriber.halted = reason
+            subscriber.wakeup.set()
+
     def drop(self, subscriber: Subscriber) -> None:
         """Stop queueing for a subscriber too far behind; its task closes the connection."""
         self.subscribers.discard(subscriber)
@@ -232,6 +244,11 @@ def behind_reason(subscriber: Subscriber) -> str:
     )
 
 
+def halted_reason(reason: str) -> str:
+    """A close reason must fit 123 bytes; the full reason is in /v1/status."""
+    return f"node.halted: {reason}".encode()[:120].decode(errors="ignore")
+
+
 def _parse_from_height(text: str | None) -> int | None:
     if text is None:
         return None
@@ -250,6 +267,9 @@ async def events_endpoint(websocket: WebSocket) -> None:
     hub: EventHub = websocket.app.state.hub
     node = websocket.app.state.node
     await websocket.accept()
+    if node.halted is not None:
+        await websocket.close(CLOSE_HALTED, halted_reason(node.halted))
+        return
     try:
         from_height = _parse_from_height(params.get("from_height"))
     except ValueError as error:
@@ -264,6 +284,8 @@ async def events_endpoint(websocket: WebSocket) -> None:
         await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
         if subscriber.dropped and not listener.done():
             await _close(websocket, CLOSE_BEHIND, behind_reason(subscriber))
+        elif subscriber.halted is not None and not listener.done():
+            await _close(websocket, CLOSE_HALTED, halted_reason(subscriber.halted))
     finally:
         hub.unsubscribe(subscriber)
         for task in (sender, listener):
@@ -290,6 +312,8 @@ async def _send_loop(websocket: WebSocket, subscriber: Subscriber, from_height: 
         return
     while not subscriber.dropped:
         block = subscriber.take()
+        if block is None and subscriber.halted is not None:
+            return  # everything committed before the halt was sent
         if block is None:
             subscriber.wakeup.clear()
             await subscriber.wakeup.wait()

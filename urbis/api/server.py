@@ -26,6 +26,7 @@ import urbis
 from urbis.api.events import (
     CLOSE_BAD_REQUEST,
     CLOSE_BEHIND,
+    CLOSE_HALTED,
     CLOSE_RESUME_TOO_OLD,
     REPLAY_BLOCKS_MAX,
     EventHub,
@@ -54,12 +55,15 @@ from urbis.chain.errors import BadQuery, MalformedTx, NotFound, UrbisError
 from urbis.chain.ids import AccountId
 from urbis.chain.tx import decode_tx
 from urbis.node.runner import Node
+from urbis.state.errors import StoreCorrupt
 from urbis.state.store import UnknownHeight
 
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://urbis.example/errors/"
 COMMIT_WAIT_MAX_S = 60.0
+HALT_POLL_S = 0.5
+"""How often the API looks whether the node halted, to tell its event subscribers."""
 HEIGHT_MAX = 2**63 - 1
 """SQLite's largest integer: heights are stored as SQLite integers."""
 U64_MAX = 2**64 - 1
@@ -125,7 +129,9 @@ again by the replay: drop them (a block may have been cut off mid-way). End-of-b
 events are live only; their effects are
 in state. A `from_height` further back is closed with **{CLOSE_RESUME_TOO_OLD}**
 (read `/v1/blocks/{{height}}` instead); a malformed one with **{CLOSE_BAD_REQUEST}**.
-A node shutting down closes with 1012.
+A node shutting down closes with 1012; a node that halted (see `halted` in
+`/v1/status`) closes with **{CLOSE_HALTED}**, reason `node.halted: …`, and refuses new
+subscriptions the same way.
 
 **Limits.** Request bodies over the node's limit (`api_body_max_bytes`, and
 `api_batch_body_max_bytes` for `/v1/txs/batch`) are refused with 413
@@ -154,11 +160,20 @@ def create_api(node: Node) -> FastAPI:
             loop.call_soon_threadsafe(waiters.resolve, result.receipts)
             loop.call_soon_threadsafe(hub.publish, signed, result)
 
+        async def watch_halt() -> None:
+            # The block thread halts without knowing about the API: look every
+            # half second, and tell subscribers once.
+            while node.halted is None:
+                await asyncio.sleep(HALT_POLL_S)
+            hub.halt(node.halted)
+
         node.on_block(on_block)
+        watcher = asyncio.ensure_future(watch_halt())
         try:
             yield
         finally:
             serving = False
+            watcher.cancel()
 
     api = FastAPI(
         title="Urbis node API",
@@ -258,6 +273,15 @@ def _install_error_handlers(api: FastAPI) -> None:
     async def unknown_height(request: Request, error: UnknownHeight) -> JSONResponse:
         return problem(404, "query.unknown_height", "Unknown height", str(error))
 
+    @api.exception_handler(StoreCorrupt)
+    async def store_corrupt(request: Request, error: StoreCorrupt) -> JSONResponse:
+        # What was read does not match what the chain committed to: say so, and stop
+        # the node from producing blocks until its operator has restored the store.
+        node: Node = request.app.state.node
+        node.app.halt(f"StoreCorrupt: {error}")
+        log.critical("store corrupt: %s", error)
+        return problem(500, error.code, error.title, str(error))
+
     @api.exception_handler(Exception)
     async def internal(request: Request, error: Exception) -> JSONResponse:
         return problem(500, "internal", "Internal error", "the node failed to answer; see its log")
@@ -286,7 +310,7 @@ def _chain_router() -> APIRouter:
             mempool_txs=node.driver.pending_txs(),
             state_keys=len(node.app.store),
             version=urbis.__version__,
-            halted=None if node.driver.halted is None else str(node.driver.halted),
+            halted=node.halted,
         )
 
     @router.get("/genesis", summary="The genesis document (validator keys to pin)")
@@ -774,7 +798,7 @@ def _metrics(request: Request) -> str:
         f"urbis_state_keys {len(node.app.store)}",
         "# HELP urbis_halted 1 when block production stopped on an error.",
         "# TYPE urbis_halted gauge",
-        f"urbis_halted {0 if node.driver.halted is None else 1}",
+        f"urbis_halted {0 if node.halted is None else 1}",
         "# HELP urbis_api_unhandled_exceptions_total API requests that failed with a 500.",
         "# TYPE urbis_api_unhandled_exceptions_total counter",
         f"urbis_api_unhandled_exceptions_total {counters.unhandled_exceptions}",

@@ -172,6 +172,12 @@ class Application:
 
     # -- halting ---------------------------------------------------------------------
 
+    def halt(self, reason: str) -> None:
+        """Stop for good (a fault found outside a block, e.g. a damaged value read by the
+        API); the first reason is kept."""
+        if self.halted is None:
+            self.halted = reason
+
     def _refuse_if_halted(self) -> None:
         if self.halted is not None:
             raise NodeHalted(
@@ -191,7 +197,7 @@ class Application:
         except UrbisError:
             raise
         except BaseException as error:
-            self.halted = f"{type(error).__name__}: {error}" if str(error) else repr(error)
+            self.halt(f"{type(error).__name__}: {error}" if str(error) else repr(error))
             raise
 
     def recheck_tx(self, raw: bytes) -> Transaction:
