@@ -325,3 +325,97 @@ def test_state_behind_blocks_is_refused_on_start(tmp_path: Path) -> None:
             build_application(db)
     finally:
         db.close()
+
+
+# -- the same through a real node process -----------------------------------------------
+
+
+def _stopped_node_with_one_block(tmp_path: Path) -> tuple[Path, int, bytes]:
+    """A node home whose chain committed one anchor by land; returns (home, port, raw tx)."""
+    import base64
+    import signal as signals
+
+    import httpx
+
+    from tests.helpers.city import city_home
+    from tests.helpers.process import free_port, start_node
+
+    port = free_port()
+    home = city_home(tmp_path / "home", block_interval_ms=50, api_port=port)
+    process = start_node(home.path, port, tmp_path / "node.log")
+    (tmp_path / "signer").mkdir()
+    chain = CityChain(tmp_path / "signer")  # only to sign: same keys and chain id
+    tx = chain.sign("land", [anchor("land", "committed")], nonce=0, expires_at=1000)
+    chain.close()
+    try:
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/txs?wait=commit",
+            json={"tx": base64.b64encode(tx.raw).decode()},
+            timeout=30,
+        ).json()
+        assert answer["status"] == "committed", answer
+    finally:
+        process.send_signal(signals.SIGTERM)
+        process.wait(30)
+    return home.path, port, tx.raw
+
+
+@pytest.mark.slow
+def test_node_refuses_to_start_on_a_damaged_root_with_store_corrupt(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    home, port, _ = _stopped_node_with_one_block(tmp_path)
+    conn = sqlite3.connect(home / "data" / "urbis.db")
+    (root,) = conn.execute("SELECT root FROM state_roots ORDER BY version DESC LIMIT 1").fetchone()
+    damaged = bytes([root[0] ^ 0x10]) + bytes(root[1:])
+    conn.execute("UPDATE state_roots SET root = ? WHERE root = ?", (damaged, root))
+    conn.commit()
+    conn.close()
+    started = subprocess.run(
+        [sys.executable, "-m", "urbis.cli.main", "node", "--home", str(home), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1, started.stdout + started.stderr
+    assert "store.corrupt:" in started.stderr and "restore" in started.stderr
+    assert "Traceback" not in started.stderr and "internal" not in started.stderr
+
+
+@pytest.mark.slow
+def test_node_with_a_damaged_nonce_refuses_the_replay_and_halts(tmp_path: Path) -> None:
+    """The issue's case, end to end: the replay is refused with store.corrupt, not accepted."""
+    import base64
+    import signal as signals
+
+    import httpx
+
+    from tests.helpers.process import start_node
+    from urbis.crypto.encoding import encode_trusted
+    from urbis.modules.accounts import keys as account_keys
+
+    home, port, raw = _stopped_node_with_one_block(tmp_path)
+    conn = sqlite3.connect(home / "data" / "urbis.db")
+    nonce_key = account_keys.nonce(account("land"))
+    updated = conn.execute(
+        "UPDATE state_history SET value = ? WHERE key = ? AND value = ?",
+        (encode_trusted(0), nonce_key, encode_trusted(1)),
+    ).rowcount
+    conn.commit()
+    conn.close()
+    assert updated == 1
+    process = start_node(home, port, tmp_path / "node2.log")
+    api = f"http://127.0.0.1:{port}"
+    try:
+        replay = httpx.post(f"{api}/v1/txs", json={"tx": base64.b64encode(raw).decode()})
+        assert replay.status_code == 500 and replay.json()["code"] == "store.corrupt"
+        assert "accounts/nonce" in replay.json()["detail"]
+        status = httpx.get(f"{api}/v1/status").json()
+        assert status["halted"] and "StoreCorrupt" in status["halted"]
+        again = httpx.post(f"{api}/v1/txs", json={"tx": base64.b64encode(raw).decode()})
+        assert again.status_code == 503 and again.json()["code"] == "node.halted"
+        assert status["height"] == 1  # nothing was built on the damaged value
+    finally:
+        process.send_signal(signals.SIGTERM)
+        process.wait(30)

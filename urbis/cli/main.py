@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 from pathlib import Path
 from typing import Annotated, Any
@@ -180,6 +181,7 @@ def _run_node(
     from urbis.api.server import create_api
     from urbis.node.home import HomeError
     from urbis.node.runner import Node
+    from urbis.state.errors import StoreCorrupt
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -198,6 +200,8 @@ def _run_node(
         running = Node(home, config)
     except HomeError as error:
         fail("node.bad_home", str(error))
+    except StoreCorrupt as error:
+        fail(error.code, str(error))
     url = f"http://{config.api_host}:{config.api_port}"
     info = running.app.info()
     stdout.print(
@@ -235,10 +239,19 @@ def _run_node(
             ws_max_size=64 * 1024,
         )
     )
+    # uvicorn re-raises SIGTERM/SIGINT after its own shutdown; with the default handler
+    # that would kill the process before the node stops (its block, its database).
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, _exit_on_signal)
     try:
         server.run()
     finally:
         running.stop()
+        stdout.print(f"Node stopped at height {running.app.info().height}")
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _check_port_free(host: str, port: int) -> None:
