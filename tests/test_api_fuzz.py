@@ -17,8 +17,6 @@ import base64
 import json
 import os
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -27,12 +25,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
 from tests.helpers.city import CHAIN_ID, account, city_home, doc_hash, key
+from tests.helpers.process import serving
 from urbis.api.server import create_api
 from urbis.node.home import NodeConfig
 from urbis.node.runner import Node
@@ -98,29 +96,19 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     node = Node(city_home(tmp_path_factory.mktemp("fuzz") / "home", block_interval_ms=20))
     node.start()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = int(listener.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_api(node), log_level="critical"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "in-process server did not start"
-        time.sleep(0.05)
-    state = Live(f"http://127.0.0.1:{port}")
-    seeded = state.anchor("land", "seed")
-    receipt = seeded["answer"].json()["receipt"]
-    state.known["tx"].append(receipt["tx_id"])
-    state.known["hash"].append(seeded["hash"])
-    state.known["height"].append(str(receipt["height"]))
     try:
-        yield state
+        with serving(node) as url:
+            state = Live(url)
+            seeded = state.anchor("land", "seed")
+            receipt = seeded["answer"].json()["receipt"]
+            state.known["tx"].append(receipt["tx_id"])
+            state.known["hash"].append(seeded["hash"])
+            state.known["height"].append(str(receipt["height"]))
+            try:
+                yield state
+            finally:
+                state.client.close()
     finally:
-        state.client.close()
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
         node.stop()
 
 

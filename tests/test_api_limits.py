@@ -10,17 +10,14 @@ import contextlib
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.helpers.city import account, city_home
-from tests.helpers.process import free_port, start_node
-from urbis.api.server import create_api
+from tests.helpers.process import free_port, serving, start_node
 from urbis.node.home import NodeConfig
 from urbis.node.runner import Node
 
@@ -32,22 +29,10 @@ def served(tmp_path: Path, config: NodeConfig | None = None) -> Iterator[str]:
     """The API of an in-process node on a loopback port; yields its URL."""
     node = Node(city_home(tmp_path / "home"), config)
     node.start()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = int(listener.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_api(node), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "in-process server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(node) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
         node.stop()
 
 

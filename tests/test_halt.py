@@ -13,21 +13,18 @@ import base64
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.helpers.city import CHAIN_ID, account, anchor, city_home, key
-from tests.helpers.process import free_port
+from tests.helpers.process import serving
 from urbis.api.events import CLOSE_HALTED
-from urbis.api.server import create_api
 from urbis.chain.tx import TxBody, sign_tx
 from urbis.node.runner import Node
 
@@ -41,21 +38,10 @@ def signed(label: str, nonce: int) -> str:
 def served(tmp_path: Path) -> Iterator[tuple[str, Node]]:
     node = Node(city_home(tmp_path / "home", block_interval_ms=20))
     node.start()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_api(node), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "in-process server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", node
+        with serving(node) as url:
+            yield url, node
     finally:
-        server.should_exit = True
-        thread.join(10)
         node.stop()
 
 

@@ -340,13 +340,13 @@ def _stopped_node_with_one_block(tmp_path: Path) -> tuple[Path, int, bytes]:
     from tests.helpers.city import city_home
     from tests.helpers.process import free_port, start_node
 
-    port = free_port()
-    home = city_home(tmp_path / "home", block_interval_ms=50, api_port=port)
-    process = start_node(home.path, port, tmp_path / "node.log")
     (tmp_path / "signer").mkdir()
     chain = CityChain(tmp_path / "signer")  # only to sign: same keys and chain id
     tx = chain.sign("land", [anchor("land", "committed")], nonce=0, expires_at=1000)
     chain.close()
+    port = free_port()
+    home = city_home(tmp_path / "home", block_interval_ms=50, api_port=port)
+    process = start_node(home.path, port, tmp_path / "node.log")
     try:
         answer = httpx.post(
             f"http://127.0.0.1:{port}/v1/txs?wait=commit",

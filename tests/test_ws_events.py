@@ -25,12 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.helpers.city import CHAIN_ID, city_home, doc_hash, key
-from tests.helpers.process import free_port, start_node
+from tests.helpers.process import free_port, serving, start_node
 from urbis.sdk.builder import TxBuilder
 
 LONG = os.environ.get("URBIS_FUZZ") == "long"
@@ -289,7 +288,6 @@ def test_sigterm_exits_within_5s_with_subscribers_open_closed_and_stalled(
 @pytest.fixture
 def small_bounds_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from urbis.api import events
-    from urbis.api.server import create_api
     from urbis.node.runner import Node
 
     monkeypatch.setattr(events, "SUBSCRIBER_BLOCKS_MAX", 4)
@@ -301,19 +299,10 @@ def small_bounds_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     listener.bind(("127.0.0.1", 0))
-    port = int(listener.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_api(node), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "in-process server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(node, listener) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
         listener.close()
         node.stop()
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,3 +86,37 @@ def start_node(home: Path, port: int, log: Path, timeout: float = 30.0) -> subpr
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"node did not answer within {timeout}s; see {log}")
+
+
+@contextlib.contextmanager
+def serving(node: Any, listener: socket.socket | None = None) -> Iterator[str]:
+    """The API of an in-process, started node on a loopback port; yields its URL.
+
+    Pass `listener` to shape the sockets (e.g. a small send buffer, so a client
+    that stops reading stalls the sender as over a slow network).
+    """
+    import threading
+
+    import uvicorn
+
+    from urbis.api.server import create_api
+
+    own = listener is None
+    if listener is None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(create_api(node), log_level="critical"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "in-process server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        if own:
+            listener.close()
