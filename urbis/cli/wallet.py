@@ -24,7 +24,8 @@ from urbis.cli.common import (
     reported,
     stdout,
 )
-from urbis.sdk.credentials import CREDENTIAL_BYTES_MAX, CredentialWallet, keys_in_did_document
+from urbis.sdk.bundle import keys_in_did_document
+from urbis.sdk.credentials import CREDENTIAL_BYTES_MAX, CredentialWallet
 from urbis.sdk.sdjwt import CredentialRejected, HolderKey, parse_credential
 
 app = typer.Typer(help="Your credentials (SD-JWT VC) and holder key", no_args_is_help=True)

@@ -72,16 +72,7 @@ def offline_view(bundle: dict[str, Any], now_ms: int, max_staleness_ms: int) -> 
         document = bundle["dids"].get(account)
         if document is None:
             return []
-        held: set[bytes] = set()
-        for change in document["urbis"]["keyHistory"]:
-            if int(change["time_ms"]) > time_ms:
-                break
-            key = bytes.fromhex(change["key"])
-            if change["change"] == "added":
-                held.add(key)
-            else:
-                held.discard(key)
-        return sorted(held)
+        return keys_in_did_document(document, time_ms)
 
     def trusted_at(vct: str, issuer: str, time_ms: int) -> bool:
         for row in bundle["trust"].get(vct, []):
@@ -105,3 +96,20 @@ def offline_view(bundle: dict[str, Any], now_ms: int, max_staleness_ms: int) -> 
         return (packed[position // 8] >> (position % 8)) & ((1 << bits) - 1)
 
     return TrustView(key_at=key_at, trusted_at=trusted_at, status_of=status_of)
+
+
+def keys_in_did_document(document: Any, time_ms: int) -> list[bytes]:
+    """The keys a DID document's key history shows in force at `time_ms`; [] if unreadable."""
+    held: set[bytes] = set()
+    try:
+        for change in document["urbis"]["keyHistory"]:
+            if int(change["time_ms"]) > time_ms:
+                break
+            key = bytes.fromhex(change["key"])
+            if change["change"] == "added":
+                held.add(key)
+            else:
+                held.discard(key)
+    except (KeyError, TypeError, ValueError):
+        return []
+    return sorted(held)

@@ -38,23 +38,6 @@ IssuerKeys = Callable[[str, int], list[bytes]]
 """Issuer DID, time in ms -> the Ed25519 keys it held then (from the chain or a bundle)."""
 
 
-def keys_in_did_document(document: Any, time_ms: int) -> list[bytes]:
-    """The keys a DID document's key history shows in force at `time_ms`; [] if unreadable."""
-    held: set[bytes] = set()
-    try:
-        for change in document["urbis"]["keyHistory"]:
-            if int(change["time_ms"]) > time_ms:
-                break
-            key = bytes.fromhex(change["key"])
-            if change["change"] == "added":
-                held.add(key)
-            else:
-                held.discard(key)
-    except (KeyError, TypeError, ValueError):
-        return []
-    return sorted(held)
-
-
 @dataclass
 class Issuer:
     """A department issuing credentials with its account key."""
