@@ -90,6 +90,9 @@ class _Empty:
     def get(self, key: bytes) -> bytes | None:
         return None
 
+    def has(self, key: bytes) -> bool:
+        return False
+
 
 def _no_dispatch(*_: Any) -> None:
     raise AssertionError("the token uses no native bridge")

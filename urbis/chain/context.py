@@ -30,6 +30,10 @@ WRITES_PER_TX_MAX = 4096
 class StateReader(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
 
+    def has(self, key: bytes) -> bool:
+        """Whether `key` is set: the tree knows, so the value need not be read."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BlockInfo:
@@ -55,6 +59,11 @@ class BlockState:
             return self.writes[key]
         return self.base.get(key)
 
+    def has(self, key: bytes) -> bool:
+        if key in self.writes:
+            return self.writes[key] is not None
+        return self.base.has(key)
+
     def put(self, key: bytes, value: bytes) -> None:
         self.writes[key] = value
 
@@ -76,6 +85,11 @@ class TxState:
         if key in self.writes:
             return self.writes[key]
         return self.parent.get(key)
+
+    def has(self, key: bytes) -> bool:
+        if key in self.writes:
+            return self.writes[key] is not None
+        return self.parent.has(key)
 
     def put(self, key: bytes, value: bytes) -> None:
         if (

@@ -202,6 +202,15 @@ class StateStore:
             self._remember(key, value)
         return value
 
+    def has(self, key: bytes) -> bool:
+        """Whether `key` is set, from the tree alone (an existence check reads no value)."""
+        try:
+            return self._cache[key] is not None
+        except KeyError:
+            pass
+        with self.db.lock:
+            return self._leaf_value_hash(self.root, key) is not None
+
     def _leaf_value_hash(self, root: bytes, key: bytes) -> bytes | None:
         try:
             return self._nodes.value_hash(root, key)

@@ -58,7 +58,7 @@ class AccountsKeeper:
         self._ctx = ctx
 
     def exists(self, account_id: AccountId) -> bool:
-        return self._ctx.state.get(keys.account(account_id)) is not None
+        return self._ctx.state.has(keys.account(account_id))
 
     def account(self, account_id: AccountId) -> Account | None:
         return read_account(self._ctx.state, account_id)
