@@ -374,3 +374,25 @@ def test_a_failed_write_leaves_the_index_as_on_disk(tmp_path: Path) -> None:
         reopened = fresh(tmp_path, "f", keep=2)
         assert reopened.node_count == store.node_count
         assert reopened.root == store.root
+
+
+@given(batches, st.lists(st.binary(min_size=1, max_size=3), max_size=10))
+def test_has_agrees_with_get_before_and_after_reopening(blocks: list[dict], probes: list) -> None:
+    """`has` answers from the tree (no value read); it must say what `get` would."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = fresh(Path(folder), "s")
+        seen: set[bytes] = set(probes)
+        for version, block in enumerate(blocks):
+            store.commit(block, version)
+            seen |= set(block)
+        cold = fresh(Path(folder), "s")
+        # Asked before any get, so answered by the tree, not the value cache.
+        answers = {key: cold.has(key) for key in seen}
+        reopened = fresh(Path(folder), "s")
+        for candidate in (store, reopened):
+            for key in seen:
+                assert candidate.has(key) == (candidate.get(key) is not None) == answers[key]
+        for opened in (store, cold, reopened):
+            opened.db.close()
