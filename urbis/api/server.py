@@ -339,7 +339,7 @@ def _chain_router() -> APIRouter:
         timeout: Annotated[float, Query(gt=0, le=COMMIT_WAIT_MAX_S)] = 30.0,
     ) -> SubmitOut:
         raw = await _raw_tx(request)
-        tx = decode_tx(raw)
+        tx = node.app.decode(raw)  # remembered: check_tx finds it decoded
         waiters: CommitWaiters = request.app.state.waiters
         future = waiters.register(tx.id) if wait == "commit" else None
         try:

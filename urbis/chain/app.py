@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -227,19 +227,8 @@ class Application:
 
     def _check_tx(self, raw: bytes) -> Transaction:
         tx = self.decode(raw)
-        next_height = self.store.version + 1
-        self._check_envelope(tx, next_height)
-        if not self._signatures_valid([tx])[0]:
-            raise BadSignature("a signature does not verify over this transaction")
-        auth = self._sender_auth(self.store, tx)
-        nonce = tx.body.nonce
-        if nonce < auth.nonce:
-            raise NonceUsed(f"nonce {nonce} already used; next is {auth.nonce}", next=auth.nonce)
-        if nonce >= auth.nonce + NONCE_WINDOW:
-            raise NonceOutOfWindow(
-                f"nonce {nonce} is more than {NONCE_WINDOW} ahead of the next ({auth.nonce})",
-                next=auth.nonce,
-            )
+        signatures_ok = self._signatures_valid([tx])[0]
+        self.authenticate(self.store, tx, self.store.version + 1, signatures_ok, nonce_in_window)
         return tx
 
     def check_txs(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
@@ -275,18 +264,13 @@ class Application:
                 problems.append(item)
                 continue
             try:
-                signatures_ok = next(valid)
-                self._check_envelope(item, height)
-                if not signatures_ok:
-                    raise BadSignature("a signature does not verify over this transaction")
-                auth = self._sender_auth(self.store, item)
                 sender = item.body.sender.raw
-                nonce = expected.get(sender, auth.nonce)
-                if item.body.nonce < nonce:
-                    raise NonceUsed(f"nonce {item.body.nonce} already used; next is {nonce}")
-                if item.body.nonce > nonce:
-                    raise NonceOutOfWindow(f"nonce {item.body.nonce} is ahead; next is {nonce}")
-                expected[sender] = nonce + 1
+
+                def in_sequence(given: int, committed_next: int, sender: bytes = sender) -> None:
+                    nonce_exact(given, expected.get(sender, committed_next))
+
+                self.authenticate(self.store, item, height, next(valid), in_sequence)
+                expected[sender] = item.body.nonce + 1
                 problems.append(None)
             except UrbisError as error:
                 problems.append(error)
@@ -400,7 +384,7 @@ class Application:
     ) -> tuple[Receipt, set[bytes]]:
         sender = tx.body.sender
         try:
-            auth = self._authenticate(block_state, block.height, tx, sig_ok)
+            auth = self.authenticate(block_state, tx, block.height, sig_ok, nonce_exact)
         except UrbisError as error:
             return _failed(tx_id, block.height, index, error, sender.raw), set()
         nonce_state = TxState(block_state)
@@ -463,6 +447,27 @@ class Application:
 
     # -- authentication ------------------------------------------------------------
 
+    def authenticate(
+        self,
+        state: StateReader,
+        tx: Transaction,
+        height: int,
+        signatures_ok: bool,
+        nonce_rule: NonceRule,
+    ) -> AccountAuth:
+        """The one admission check, in the order the chain README lists: envelope (chain,
+        expiry), signatures, sender and signer weights, then the nonce by `nonce_rule`.
+
+        check_tx admits a window of future nonces, a proposal needs each sender's nonces
+        in sequence, execution needs exactly the next one: only the rule differs.
+        """
+        self._check_envelope(tx, height)
+        if not signatures_ok:
+            raise BadSignature("a signature does not verify over this transaction")
+        auth = self._sender_auth(state, tx)
+        nonce_rule(tx.body.nonce, auth.nonce)
+        return auth
+
     def _check_envelope(self, tx: Transaction, height: int) -> None:
         if tx.body.chain_id != self.chain_id:
             raise WrongChain(
@@ -491,19 +496,6 @@ class Application:
                 weight=weight,
                 threshold=auth.threshold,
             )
-        return auth
-
-    def _authenticate(
-        self, state: StateReader, height: int, tx: Transaction, sig_ok: bool
-    ) -> AccountAuth:
-        self._check_envelope(tx, height)
-        if not sig_ok:
-            raise BadSignature("a signature does not verify over this transaction")
-        auth = self._sender_auth(state, tx)
-        if tx.body.nonce < auth.nonce:
-            raise NonceUsed(f"nonce {tx.body.nonce} already used; next is {auth.nonce}")
-        if tx.body.nonce > auth.nonce:
-            raise NonceOutOfWindow(f"nonce {tx.body.nonce} is ahead; next is {auth.nonce}")
         return auth
 
     def _decode_all(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
@@ -546,6 +538,29 @@ class Application:
                     if len(self._verified) > VERIFIED_CACHE_MAX:
                         self._verified.popitem(last=False)
             yield valid
+
+
+NonceRule = Callable[[int, int], None]
+"""(the transaction's nonce, the sender's next committed nonce) -> raise if not admissible."""
+
+
+def nonce_exact(given: int, next_nonce: int) -> None:
+    """Execution: exactly the sender's next nonce."""
+    if given < next_nonce:
+        raise NonceUsed(f"nonce {given} already used; next is {next_nonce}", next=next_nonce)
+    if given > next_nonce:
+        raise NonceOutOfWindow(f"nonce {given} is ahead; next is {next_nonce}", next=next_nonce)
+
+
+def nonce_in_window(given: int, next_nonce: int) -> None:
+    """Admission: the next nonce or up to NONCE_WINDOW past it (the mempool orders them)."""
+    if given < next_nonce:
+        raise NonceUsed(f"nonce {given} already used; next is {next_nonce}", next=next_nonce)
+    if given >= next_nonce + NONCE_WINDOW:
+        raise NonceOutOfWindow(
+            f"nonce {given} is more than {NONCE_WINDOW} ahead of the next ({next_nonce})",
+            next=next_nonce,
+        )
 
 
 def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: bytes) -> Receipt:
