@@ -196,3 +196,36 @@ def test_genesis_may_found_more_accounts_than_a_tx_may_write(tmp_path: Path) -> 
     chain = CityChain(tmp_path, genesis=big)
     assert chain.query("accounts", "account", id=account("resident-2499").text)["nonce"] == 0
     chain.close()
+
+
+def test_account_history_is_indexed_from_receipts_and_never_from_forgeries(
+    chain: CityChain,
+) -> None:
+    """An account's history holds what it signed and what names it, not what claims to be it."""
+    granted = chain.run(
+        "land",
+        action(
+            "governance",
+            "grant_role",
+            department="land",
+            role="notary",
+            account=account("registry"),
+        ),
+    )
+    assert granted.ok
+    body = TxBody(
+        chain.genesis.chain_id,
+        account("finance"),
+        0,
+        (anchor("finance", "f"),),
+        chain.height + 10,
+        "",
+    )
+    forged = sign_tx(body, [key("land").signer()])  # claims finance, signed by land
+    result = chain.execute_raw([forged.raw])
+    assert result.receipts[0].code == "tx.unknown_signer" and result.receipts[0].sender == b""
+    history = {s.tx_id for s in chain.app.blocks.account_txs(account("registry").raw)}
+    assert granted.tx_id in history  # named by the grant's event
+    assert granted.tx_id in {s.tx_id for s in chain.app.blocks.account_txs(account("land").raw)}
+    finance = {s.tx_id for s in chain.app.blocks.account_txs(account("finance").raw)}
+    assert forged.id not in finance

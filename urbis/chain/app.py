@@ -108,7 +108,6 @@ class AppInfo:
 class _PendingBlock:
     result: BlockResult
     raw_txs: list[bytes]
-    tx_accounts: list[set[bytes]]
 
 
 class Application:
@@ -289,19 +288,15 @@ class Application:
         block_state = BlockState(self.store)
         receipts: list[Receipt] = []
         tx_ids: list[bytes] = []
-        tx_accounts: list[set[bytes]] = []
         for index, (raw, item) in enumerate(zip(raw_txs, decoded, strict=True)):
             if isinstance(item, UrbisError):
                 tx_id = undecodable_tx_id(raw)
                 receipts.append(_failed(tx_id, block.height, index, item, b""))
-                tx_accounts.append(set())
             else:
                 tx_id = item.id
-                receipt, accounts = self._execute_tx(
-                    block_state, block, item, tx_id, index, next(valid)
+                receipts.append(
+                    self._execute_tx(block_state, block, item, tx_id, index, next(valid))
                 )
-                receipts.append(receipt)
-                tx_accounts.append(accounts)
             tx_ids.append(tx_id)
         block_events = self._end_block(block_state, block)
         validator_updates = [
@@ -323,7 +318,7 @@ class Application:
             block_events=block_events,
             validator_updates=validator_updates,
         )
-        self._pending = _PendingBlock(result, list(raw_txs), tx_accounts)
+        self._pending = _PendingBlock(result, list(raw_txs))
         return result
 
     def commit(self, signed: SignedHeader) -> None:
@@ -345,7 +340,6 @@ class Application:
                 pending.raw_txs,
                 pending.result.receipts,
                 pending.result.receipt_bytes,
-                pending.tx_accounts,
             )
         self.store.promote_staged()
         self._pending = None
@@ -381,12 +375,14 @@ class Application:
         tx_id: bytes,
         index: int,
         sig_ok: bool,
-    ) -> tuple[Receipt, set[bytes]]:
+    ) -> Receipt:
         sender = tx.body.sender
         try:
             auth = self.authenticate(block_state, tx, block.height, sig_ok, nonce_exact)
         except UrbisError as error:
-            return _failed(tx_id, block.height, index, error, sender.raw), set()
+            # Not authenticated: the receipt names no sender, so nobody can fill another
+            # account's history with transactions it never signed.
+            return _failed(tx_id, block.height, index, error, b"")
         nonce_state = TxState(block_state)
         self.authenticator.set_nonce(nonce_state, sender, auth.nonce + 1)
         nonce_state.merge()
@@ -395,10 +391,9 @@ class Application:
             for action in tx.body.actions:
                 self._dispatch(ctx, sender, action)
         except UrbisError as error:
-            return _failed(tx_id, block.height, index, error, sender.raw), {sender.raw}
+            return _failed(tx_id, block.height, index, error, sender.raw)
         ctx.state.merge()
-        receipt = Receipt(tx_id, block.height, index, "ok", "", tuple(ctx.events), sender.raw)
-        return receipt, _accounts_named(sender, ctx)
+        return Receipt(tx_id, block.height, index, "ok", "", tuple(ctx.events), sender.raw)
 
     def _dispatch(
         self, ctx: Context, sender: AccountId, action: Action, execute: bool = True
@@ -566,7 +561,3 @@ def nonce_in_window(given: int, next_nonce: int) -> None:
 def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: bytes) -> Receipt:
     return Receipt(tx_id, height, index, error.code, error.message, (), sender)
 
-
-def _accounts_named(sender: AccountId, ctx: Context) -> set[bytes]:
-    """The sender plus every account an event names, for the per-account index."""
-    return {sender.raw, *ctx.named_accounts}

@@ -30,6 +30,7 @@ from urbis.chain.block import (
     undecodable_tx_id,
 )
 from urbis.chain.errors import BadSignature, MalformedTx, TxExpired, UrbisError, WrongChain
+from urbis.chain.ids import account_in_text
 from urbis.chain.tx import Transaction, decode_tx
 from urbis.crypto.encoding import decode_trusted
 from urbis.crypto.hashing import tagged_hash
@@ -87,7 +88,6 @@ class BlockStore:
         raw_txs: list[bytes],
         receipts: list[Receipt],
         receipt_bytes: list[bytes],
-        accounts_by_tx: list[set[bytes]],
     ) -> None:
         header = signed.header
         conn.execute(
@@ -104,9 +104,9 @@ class BlockStore:
         conn.executemany(
             "INSERT OR IGNORE INTO account_txs VALUES (?, ?, ?)",
             [
-                (account, header.height, index)
-                for index, accounts in enumerate(accounts_by_tx)
-                for account in accounts
+                (account, header.height, receipt.index)
+                for receipt in receipts
+                for account in accounts_named(receipt)
             ],
         )
 
@@ -207,6 +207,20 @@ class BlockStore:
     def tx_count(self) -> int:
         row = self.db.fetchone("SELECT COALESCE(SUM(tx_count), 0) FROM blocks")
         return 0 if row is None else int(row[0])
+
+
+def accounts_named(receipt: Receipt) -> set[bytes]:
+    """Whose history a transaction belongs in: its authenticated sender and every account
+    an event names. Derived from the receipt when the block is stored, so execution
+    never spends time on indexing."""
+    named = {receipt.sender} if receipt.sender else set()
+    for event in receipt.events:
+        for value in event.attrs.values():
+            if isinstance(value, str):
+                raw = account_in_text(value)
+                if raw is not None:
+                    named.add(raw)
+    return named
 
 
 def _stored(row: tuple[Any, ...]) -> StoredTx:

@@ -125,7 +125,6 @@ class Context:
         "_keepers",
         "block",
         "events",
-        "named_accounts",
         "sender",
         "state",
         "tx_id",
@@ -143,17 +142,12 @@ class Context:
         self.block = block
         self.state = state
         self.events: list[Event] = []
-        self.named_accounts: set[bytes] = set()
-        """Accounts the events name (raw ids), for the per-account index."""
         self.tx_id = tx_id
         self.sender = sender
         self._keepers = keepers
         self._dispatch = dispatch
 
     def emit(self, event_type: str, **attrs: Any) -> None:
-        for value in attrs.values():
-            if isinstance(value, AccountId):
-                self.named_accounts.add(value.raw)
         self.events.append(Event(event_type, {k: _event_value(v) for k, v in attrs.items()}))
 
     def keeper(self, module: str) -> Any:
@@ -176,7 +170,6 @@ class Context:
     def commit_nested(self, child: Context) -> None:
         child.state.merge()
         self.events.extend(child.events)
-        self.named_accounts |= child.named_accounts
 
     def dispatch(self, sender: AccountId, action: Action) -> None:
         """Run another action (a council proposal's) with the same checks as a transaction's."""

@@ -12,6 +12,8 @@ from urbis.crypto.hashing import tagged_hash
 ACCOUNT_ID_SIZE = 20
 PREFIX = "urbis"
 DID_PREFIX = "did:urbis:"
+ACCOUNT_TEXT_SIZE = len(PREFIX) + 1 + 32 + 6
+"""`urbis1`, 32 characters of data (20 bytes), 6 of checksum."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -50,13 +52,37 @@ class AccountId:
         return self.text
 
 
+TEXTS_REMEMBERED_MAX = 1 << 17
+"""Account ids recently shown as text, kept so indexing reads them back without decoding."""
+
+_raw_by_text: dict[str, bytes] = {}
+
+
 @lru_cache(maxsize=1 << 16)
 def _text(raw: bytes) -> str:
     """Events and indexes name the same few accounts over and over: encode each once.
 
     Natively (`urbis._native.bech32m_encode`); `bech32m.encode` is the reference.
     """
-    return bech32m_encode(PREFIX, raw)
+    text = bech32m_encode(PREFIX, raw)
+    if len(_raw_by_text) >= TEXTS_REMEMBERED_MAX:
+        _raw_by_text.clear()
+    _raw_by_text[text] = raw
+    return text
+
+
+def account_in_text(text: str) -> bytes | None:
+    """The raw id if `text` is an account id (`urbis1…`), else None; for indexing, so the
+    ids this process just wrote into events are read back by a lookup, not a decode."""
+    raw = _raw_by_text.get(text)
+    if raw is not None:
+        return raw
+    if not text.startswith(PREFIX + "1") or len(text) != ACCOUNT_TEXT_SIZE:
+        return None
+    try:
+        return AccountId.parse(text).raw
+    except ValueError:
+        return None
 
 
 COUNCIL = AccountId(tagged_hash("council", b"")[:ACCOUNT_ID_SIZE])

@@ -37,7 +37,6 @@ CHAIN_ID = 0x55524253
 class Layer:
     writes: dict[bytes, bytes | None]
     events: list[Event]
-    named: set[bytes]
 
 
 @dataclass
@@ -126,7 +125,7 @@ class Host:
             self.failure = error
             return (2, b"", gas, False)
         if bridge.writes:
-            self.layers[index] = Layer(child.state.writes, child.events, child.named_accounts)
+            self.layers[index] = Layer(child.state.writes, child.events)
         return (0, output, cost, bridge.writes)
 
 
@@ -158,7 +157,6 @@ def apply(ctx: Context, outcome: Outcome) -> None:
             else:
                 ctx.state.put(key, value)
         ctx.events.extend(layer.events)
-        ctx.named_accounts |= layer.named
     for address, nonce, code_hash, code, destroyed, slots in outcome.diff:
         if destroyed:
             ctx.state.delete(keys.account(address))
