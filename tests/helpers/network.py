@@ -24,11 +24,11 @@ from urbis.sdk.wallet import Wallet
 
 
 def require_cometbft() -> None:
-    """Skip where cometbft is not installed; in CI (CI=true) that is a failure instead."""
-    from urbis.consensus.cometbft.network import CometBFTMissing, cometbft_binary
+    """Skip where urbis-cometbft is not built; in CI (CI=true) that is a failure instead."""
+    from urbis.consensus.cometbft.network import CometBFTMissing, node_binary
 
     try:
-        cometbft_binary()
+        node_binary()
         from urbis.consensus.cometbft import proto  # noqa: F401
     except (CometBFTMissing, ImportError) as error:
         if os.environ.get("CI") == "true":

@@ -192,7 +192,7 @@ def create(
                 api_host=listen,
                 api_port=node.api,
                 consensus="cometbft",
-                abci_address=f"tcp://127.0.0.1:{node.abci}",
+                abci_address=abci_address(node),
                 cometbft_rpc=f"http://127.0.0.1:{node.rpc}",
             )
         )
@@ -212,10 +212,28 @@ def create(
             listen_host=listen,
             external_host=None if hosts is None else node.host,
             timeout_commit=timeout_commit,
+            abci_address=abci_address(node),
         )
     testnet = Testnet(folder, chain_id, nodes)
     testnet.save()
     return testnet
+
+
+UNIX_SOCKET_PATH_MAX = 100
+"""Bytes an AF_UNIX socket path may take (108 on Linux, 104 on macOS, with the NUL)."""
+
+
+def abci_address(node: TestnetNode) -> str:
+    """Where the node's app serves ABCI to its CometBFT child.
+
+    A unix socket in the node's home when both run on one machine (always, for
+    a testnet node): no TCP stack between them, and nothing else can connect.
+    A home too deep for a socket path falls back to the node's loopback port.
+    """
+    path = str(Path(node.home).resolve() / "abci.sock")
+    if len(path.encode()) <= UNIX_SOCKET_PATH_MAX:
+        return f"unix://{path}"
+    return f"tcp://127.0.0.1:{node.abci}"
 
 
 def _pid_path(node: TestnetNode) -> Path:

@@ -1,4 +1,4 @@
-"""The CometBFT driver: this process serves ABCI; a `cometbft` child orders the blocks.
+"""The CometBFT driver: this process serves ABCI; an `urbis-cometbft` child orders the blocks.
 
 Transactions go in through CometBFT's RPC (so every validator's mempool sees
 them); blocks come back through ABCI FinalizeBlock/Commit on the same
@@ -24,7 +24,7 @@ from urbis.chain.errors import DuplicateTx, MempoolFull, UrbisError, error_for
 from urbis.chain.genesis import Genesis
 from urbis.chain.tx import Transaction
 from urbis.consensus.cometbft.abci import AbciApplication, AbciServer, CommitListener
-from urbis.consensus.cometbft.network import cometbft_binary, identity
+from urbis.consensus.cometbft.network import identity, node_binary
 
 log = logging.getLogger("urbis.cometbft")
 
@@ -68,7 +68,7 @@ class CometBFTDriver:
         self.server.start()
         handle = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [cometbft_binary(), "start", "--home", str(self.cometbft_home)],
+            [node_binary(), "start", "--home", str(self.cometbft_home)],
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
@@ -100,8 +100,8 @@ class CometBFTDriver:
     def broadcast_many(self, txs: Sequence[Transaction]) -> list[UrbisError | None]:
         """Hand checked transactions to CometBFT without waiting on each one's CheckTx.
 
-        The node ran its own check_tx on every one already; waiting per transaction
-        would wait on the ABCI socket client's flush timer (up to 20 ms) each time.
+        The node ran its own check_tx on every one already; waiting for each one's
+        CheckTx to come back through CometBFT would only add a round trip per transaction.
         """
         if not txs:
             return []

@@ -1,4 +1,4 @@
-"""CometBFT homes: the binary, `cometbft init`, genesis and config.toml for one node.
+"""CometBFT homes: the binaries, `init`, genesis and config.toml for one node.
 
 The Urbis genesis travels inside CometBFT's genesis as `app_state`, so every
 validator starts from the same city; the validator set is the departments'
@@ -27,19 +27,41 @@ COMETBFT_VERSION = "v0.38.25"
 BLOCK_BYTES_MAX = 4 * 1024 * 1024
 
 
+NODE_BINARY = "urbis-cometbft"
+"""Urbis's node binary (cmd/urbis-cometbft): CometBFT as a library with Urbis's ABCI client."""
+
+STOCK_BINARY = "cometbft"
+"""CometBFT's own binary: only the kvstore reference in bench/cometbft.py runs it."""
+
+
 class CometBFTMissing(RuntimeError):
-    """The cometbft binary is not installed."""
+    """A CometBFT binary is not installed."""
 
 
-def cometbft_binary() -> str:
-    found = shutil.which("cometbft")
+def _installed(name: str) -> str:
+    found = shutil.which(name)
     if found:
         return found
     gopath = os.environ.get("GOPATH") or str(Path.home() / "go")
-    candidate = Path(gopath) / "bin" / "cometbft"
+    candidate = Path(gopath) / "bin" / name
     if candidate.exists():
         return str(candidate)
-    raise CometBFTMissing("cometbft is not installed; run scripts/install-cometbft")
+    raise CometBFTMissing(f"{name} is not installed; run scripts/install-cometbft")
+
+
+NODE_BINARY_VARIABLE = "URBIS_COMETBFT_BINARY"
+"""An environment variable naming another node binary; bench/cometbft.py sets it to the
+stock `cometbft` to measure the old path. Nothing else should."""
+
+
+def node_binary() -> str:
+    """The binary every Urbis node runs: `urbis-cometbft` (same commands as `cometbft`)."""
+    return os.environ.get(NODE_BINARY_VARIABLE) or _installed(NODE_BINARY)
+
+
+def cometbft_binary() -> str:
+    """The stock `cometbft` binary, for comparisons only."""
+    return _installed(STOCK_BINARY)
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ class NodeIdentity:
 
 def init_home(cometbft_home: Path) -> NodeIdentity:
     """`cometbft init` (keys, default config) and read back the node's identity."""
-    run = [cometbft_binary(), "init", "--home", str(cometbft_home)]
+    run = [node_binary(), "init", "--home", str(cometbft_home)]
     subprocess.run(run, check=True, capture_output=True)
     return identity(cometbft_home)
 
@@ -62,7 +84,7 @@ def init_home(cometbft_home: Path) -> NodeIdentity:
 def identity(cometbft_home: Path) -> NodeIdentity:
     key = json.loads((cometbft_home / "config" / "priv_validator_key.json").read_text())
     node_id = subprocess.run(
-        [cometbft_binary(), "show-node-id", "--home", str(cometbft_home)],
+        [node_binary(), "show-node-id", "--home", str(cometbft_home)],
         check=True,
         capture_output=True,
         text=True,
@@ -121,14 +143,19 @@ def configure(
     external_host: str | None = None,
     timeout_commit: str = "500ms",
     timeout_propose: str = "1s",
+    abci_address: str | None = None,
 ) -> None:
-    """Set the settings Urbis relies on; everything else keeps CometBFT's defaults."""
+    """Set the settings Urbis relies on; everything else keeps CometBFT's defaults.
+
+    `abci_address` is where the node's app listens: a `unix://` socket on the
+    same machine (the default a testnet gives), else `tcp://127.0.0.1:<abci port>`.
+    """
     path = cometbft_home / "config" / "config.toml"
     text = path.read_text()
     settings = {
         "": {
             "moniker": json.dumps(moniker),
-            "proxy_app": json.dumps(f"tcp://127.0.0.1:{ports.abci}"),
+            "proxy_app": json.dumps(abci_address or f"tcp://127.0.0.1:{ports.abci}"),
             "abci": '"socket"',
         },
         "rpc": {
