@@ -24,7 +24,8 @@ from urbis.sdk.client import ApiError, Client, default_api
 from urbis.sdk.verify import ProofError
 from urbis.sdk.wallet import Wallet, WalletError
 
-DEFAULT_HOME = "~/.urbis"
+DEFAULT_HOME = Path("~/.urbis")
+"""Where the node and its keys live unless --home or URBIS_HOME says otherwise."""
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from urbis.cli.common import HomeOption, JsonOption, emit, fail, home_path, reported, stdout, table
+from urbis.cli.common import (
+    DEFAULT_HOME,
+    HomeOption,
+    JsonOption,
+    emit,
+    fail,
+    home_path,
+    reported,
+    stdout,
+    table,
+)
 from urbis.sdk.wallet import KeyInfo, Wallet
 
 app = typer.Typer(help="Keys in the wallet (HOME/keys)", no_args_is_help=True)
-DEFAULT_HOME = Path("~/.urbis")
 
 
 def _view(info: KeyInfo) -> dict[str, Any]:

@@ -12,17 +12,11 @@ from typing import Annotated, Any
 import typer
 
 import urbis
-from urbis.cli import account as account_cli
-from urbis.cli import contract as contract_cli
-from urbis.cli import doc as doc_cli
-from urbis.cli import identity as identity_cli
 from urbis.cli import keys as keys_cli
-from urbis.cli import pay as pay_cli
-from urbis.cli import proposal as proposal_cli
-from urbis.cli import role as role_cli
 from urbis.cli import testnet as testnet_cli
 from urbis.cli import wallet as wallet_cli
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     HomeOption,
     JsonOption,
@@ -38,6 +32,7 @@ from urbis.cli.common import (
     trusted_validators,
 )
 from urbis.cli.money import moment
+from urbis.modules import module_commands
 from urbis.sdk.verify import verify_state_proof
 
 app = typer.Typer(
@@ -49,17 +44,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys_cli.app, name="keys")
-app.add_typer(account_cli.app, name="account")
-app.add_typer(doc_cli.app, name="doc")
-app.add_typer(role_cli.app, name="role")
-app.add_typer(proposal_cli.app, name="proposal")
 app.add_typer(testnet_cli.app, name="testnet")
-app.add_typer(pay_cli.app, name="pay")
-app.add_typer(identity_cli.app, name="id")
 app.add_typer(wallet_cli.app, name="wallet")
-app.add_typer(contract_cli.app, name="contract")
-
-DEFAULT_HOME_PATH = Path("~/.urbis")
+for command, module_app in module_commands():  # each module's own commands
+    app.add_typer(module_app, name=command)
 
 
 def _version(value: bool) -> None:
@@ -79,7 +67,7 @@ def main(
 
 @app.command()
 def up(
-    home: HomeOption = DEFAULT_HOME_PATH,
+    home: HomeOption = DEFAULT_HOME,
     port: Annotated[int | None, typer.Option(help="API port [default: 8080]")] = None,
     host: Annotated[str | None, typer.Option(help="API address [default: 127.0.0.1]")] = None,
     chain_id: Annotated[str, typer.Option(help="Chain id of a new dev city")] = "urbis-dev",
@@ -111,7 +99,7 @@ def up(
 
 @app.command()
 def node(
-    home: HomeOption = DEFAULT_HOME_PATH,
+    home: HomeOption = DEFAULT_HOME,
     port: Annotated[int | None, typer.Option(help="API port (overrides config.toml)")] = None,
     host: Annotated[str | None, typer.Option(help="API address (overrides config.toml)")] = None,
     consensus: Annotated[
@@ -137,7 +125,7 @@ def node(
 @app.command()
 def init(
     config: Annotated[Path, typer.Option("--config", help="city.toml describing the city")],
-    home: HomeOption = DEFAULT_HOME_PATH,
+    home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Found a city from a city.toml: genesis, validator key, config, generated keys.
 
@@ -367,7 +355,7 @@ def state_get(
     key: Annotated[str, typer.Argument(help="State key, e.g. documents/doc/0x<sha256>")],
     height: Annotated[int | None, typer.Option(help="Height to read at")] = None,
     prove: Annotated[bool, typer.Option("--prove", help="Verify a proof client-side")] = False,
-    home: HomeOption = DEFAULT_HOME_PATH,
+    home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -13,6 +13,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     HomeOption,
     JsonOption,
@@ -29,7 +30,6 @@ from urbis.sdk.credentials import CREDENTIAL_BYTES_MAX, CredentialWallet
 from urbis.sdk.sdjwt import CredentialRejected, HolderKey, parse_credential
 
 app = typer.Typer(help="Your credentials (SD-JWT VC) and holder key", no_args_is_help=True)
-DEFAULT_HOME = Path("~/.urbis")
 
 
 def _folder(home: Path) -> Path:

@@ -1,22 +1,51 @@
-"""City capabilities, one module each; `build_application` assembles the default set."""
+"""City capabilities, one folder each, wired in by one line of `MODULES`.
+
+The application takes each folder's `module.py`, the API its `routes.py`
+(`router()`), the CLI its `cli.py` (`COMMANDS`), all in this order.
+"""
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from urbis.chain.app import Application
 from urbis.chain.module import Module
 from urbis.state.database import Database
 from urbis.state.store import KEEP_VERSIONS_DEFAULT
 
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+MODULES = (
+    "accounts",
+    "governance",
+    "documents",
+    "payments",
+    "identity",
+    "contracts",
+)
+"""The order is part of consensus: genesis is written and end-of-block hooks run in it.
+Accounts come first (every other genesis step names accounts), governance second
+(departments and roles that later modules check), then each capability after the
+ones it uses: payments before contracts, whose bridges move money."""
+
+
+def _part(name: str, part: str) -> Any:
+    return import_module(f"urbis.modules.{name}.{part}")
+
 
 def default_modules() -> list[Module]:
-    from urbis.modules.accounts.module import module as accounts
-    from urbis.modules.contracts.module import module as contracts
-    from urbis.modules.documents.module import module as documents
-    from urbis.modules.governance.module import module as governance
-    from urbis.modules.identity.module import module as identity
-    from urbis.modules.payments.module import module as payments
+    return [_part(name, "module").module for name in MODULES]
 
-    return [accounts, governance, documents, payments, identity, contracts]
+
+def module_routers() -> list[APIRouter]:
+    return [_part(name, "routes").router() for name in MODULES]
+
+
+def module_commands() -> list[tuple[str, Any]]:
+    """(command name, Typer app) of every module, for the `urbis` command."""
+    return [command for name in MODULES for command in _part(name, "cli").COMMANDS]
 
 
 def build_application(db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) -> Application:

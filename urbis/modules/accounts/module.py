@@ -19,7 +19,7 @@ from urbis.chain.errors import BadQuery, NotFound
 from urbis.chain.genesis import Genesis
 from urbis.chain.ids import AccountId
 from urbis.chain.module import ActionSpec, Module
-from urbis.modules.accounts import handlers
+from urbis.modules.accounts import handlers, keys
 from urbis.modules.accounts.keeper import (
     AccountsKeeper,
     read_account,
@@ -116,5 +116,5 @@ module = Module(
     queries={"account": query_account},
     keeper=AccountsKeeper,
     init_genesis=init_genesis,
-    prefix=b"accounts/",
+    prefix=keys.PREFIX,
 )

@@ -30,8 +30,11 @@ def expiring(height: int) -> bytes:
     return b"payments/expiring/" + fixed_width(height, 8, "a height")
 
 
+INVOICE_PREFIX = b"payments/invoice/"
+
+
 def invoice(invoice_id: bytes) -> bytes:
-    return b"payments/invoice/" + invoice_id
+    return INVOICE_PREFIX + invoice_id
 
 
 def escrow(escrow_id: bytes) -> bytes:

@@ -90,9 +90,7 @@ def query_transfer(state: StateReader, params: dict[str, str]) -> dict[str, Any]
         sender = AccountId.parse(params.get("sender", ""))
     except ValueError as error:
         raise BadQuery(f"sender: {error}") from None
-    record = _by_id(
-        state, lambda i: keys.transfer(sender, i), params, TransferRecord, "transfer"
-    )
+    record = _by_id(state, lambda i: keys.transfer(sender, i), params, TransferRecord, "transfer")
     return jsonable({k: getattr(record, k) for k in record.__slots__})
 
 

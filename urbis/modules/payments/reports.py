@@ -7,8 +7,6 @@ traces back to `payments.invoice_paid` / `payments.refunded` events.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -16,15 +14,14 @@ from typing import Any
 from urbis.chain.codec import from_wire
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted
+from urbis.modules.payments import keys
 from urbis.modules.payments.records import Invoice
-
-INVOICE_PREFIX = b"payments/invoice/"
 
 
 def invoices(store: Any) -> list[Invoice]:
     return [
         from_wire(Invoice, decode_trusted(v))
-        for _, v in store.scan_prefix(INVOICE_PREFIX, limit=1_000_000)
+        for _, v in store.scan_prefix(keys.INVOICE_PREFIX, limit=1_000_000)
     ]
 
 
@@ -100,13 +97,3 @@ def invoice_row(invoice: Invoice) -> dict[str, Any]:
         "status": invoice.status,
         "due_at_ms": invoice.due_at_ms,
     }
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     FromOption,
     HomeOption,
@@ -52,7 +53,6 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 
-DEFAULT_HOME = Path("~/.urbis")
 Asset = Annotated[str, typer.Option("--asset", help="Asset code, e.g. EUR")]
 Amount = Annotated[int, typer.Option("--amount", help="Amount in minor units (cents)")]
 Department = Annotated[str, typer.Option("--department", help="Department id")]
@@ -720,3 +720,6 @@ def report_open(
     """
     params = {} if department is None else {"department": department}
     _report("open", "open", api, csv, as_json, **params)
+
+
+COMMANDS = [("pay", app)]

@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     FromOption,
     HomeOption,
@@ -30,7 +31,6 @@ from urbis.cli.common import (
 from urbis.sdk.client import Request
 
 app = typer.Typer(help="Identity registry: trust, status lists, DIDs", no_args_is_help=True)
-DEFAULT_HOME = Path("~/.urbis")
 
 
 def _get(api: str | None, path: str, **params: Any) -> Any:
@@ -437,3 +437,6 @@ def register_verifier(
         name=name,
         allowed_claims=allowed,
     )
+
+
+COMMANDS = [("id", app)]

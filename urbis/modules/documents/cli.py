@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from urbis.chain.tx import ACTIONS_PER_TX_MAX
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     FromOption,
     HomeOption,
@@ -35,7 +36,6 @@ from urbis.sdk.client import ApiError
 from urbis.sdk.verify import verify_state_proof
 
 app = typer.Typer(help="Public documents (anchor, verify, revoke)", no_args_is_help=True)
-DEFAULT_HOME = Path("~/.urbis")
 Department = Annotated[str, typer.Option("--department", help="Anchoring department id")]
 FilesArgument = Annotated[
     list[Path], typer.Argument(help="Files to anchor", exists=True, dir_okay=False, readable=True)
@@ -410,3 +410,6 @@ def show(
         as_json,
         lambda r: table(f"Document {r['hash']}", [(k, v) for k, v in r.items() if v != ""]),
     )
+
+
+COMMANDS = [("doc", app)]

@@ -10,6 +10,7 @@ import typer
 
 from urbis.chain.ids import AccountId
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     FromOption,
     HomeOption,
@@ -31,7 +32,6 @@ from urbis.sdk.builder import TxBuilder
 
 app = typer.Typer(help="Smart contracts: propose, show, call, events", no_args_is_help=True)
 
-DEFAULT_HOME = Path("~/.urbis")
 GasOption = Annotated[int, typer.Option("--gas", help="Gas limit for the call")]
 
 
@@ -319,3 +319,6 @@ def storage(
         table(f"{d['variable']} in {d['contract']}", rows)
 
     emit(result, as_json, human)
+
+
+COMMANDS = [("contract", app)]

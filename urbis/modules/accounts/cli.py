@@ -9,6 +9,7 @@ import typer
 
 from urbis.chain.ids import AccountId
 from urbis.cli.common import (
+    DEFAULT_HOME,
     ApiOption,
     FromOption,
     HomeOption,
@@ -29,7 +30,6 @@ from urbis.sdk.builder import TxBuilder
 from urbis.sdk.wallet import Wallet
 
 app = typer.Typer(help="Accounts", no_args_is_help=True)
-DEFAULT_HOME = Path("~/.urbis")
 
 
 @app.command("create")
@@ -138,3 +138,6 @@ def _public_key(text: str, home: Path) -> bytes:
     if len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower()):
         return bytes.fromhex(text)
     return Wallet(home / "keys").info(text).public_key
+
+
+COMMANDS = [("account", app)]
