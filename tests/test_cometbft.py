@@ -258,6 +258,65 @@ def test_contracts_execute_identically_on_every_validator(network: Network) -> N
         assert answer["result"] == [700], (node.name, answer)
 
 
+def test_paused_validator_resumes_and_catches_up(network: Network) -> None:
+    """SIGSTOP a validator (its node and CometBFT child) under load for several rounds.
+
+    The three others go on; after SIGCONT the paused one catches up, agrees on the
+    app hash, and serves every transaction committed while it was frozen.
+    """
+    import os
+    import signal
+
+    from urbis.node import testnet as net
+
+    victim = network.node("registry")
+    survivors = [n for n in network.nodes if n is not victim]
+    stop = threading.Event()
+    committed: list[str] = []
+
+    def load() -> None:
+        count = 0
+        while not stop.is_set():
+            count += 1
+            try:
+                answer = network.anchor(
+                    survivors[count % 3], "finance", f"pause-{count}-{time.time()}"
+                )
+            except httpx.HTTPError:
+                network.nonces.pop("finance", None)
+                continue
+            if answer.get("receipt", {}).get("ok"):
+                committed.append(answer["tx_id"])
+
+    pid = net.pid_of(victim)
+    assert pid is not None
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        time.sleep(1.0)
+        os.killpg(pid, signal.SIGSTOP)
+        try:
+            before = min(network.height(n) for n in survivors)
+            # a round is timeout_propose (1 s) plus the vote steps; 6 s spans several
+            time.sleep(6.0)
+            during = min(network.height(n) for n in survivors)
+            frozen = len(committed)
+        finally:
+            os.killpg(pid, signal.SIGCONT)
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        worker.join(60)
+    assert during >= before + 2, "the chain stopped while one of four was paused"
+    assert frozen >= 3, "no load was committed while the validator was paused"
+    target = max(network.height(n) for n in survivors)
+    network.wait_height(target, [victim], timeout_s=90)
+    assert net.pid_of(victim) == pid, "the paused node restarted instead of resuming"
+    common_height_agrees(network)
+    for tx_id in committed:
+        assert network.get(victim, f"/v1/txs/{tx_id}")["receipt"]["ok"], tx_id
+
+
 def test_council_changes_the_validator_set(network: Network) -> None:
     """Last in this module: it leaves the network with three validators."""
     from urbis.node.home import Home
