@@ -225,3 +225,16 @@ def rss_mb(pid: int) -> float:
     match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     assert match
     return int(match.group(1)) / 1024
+
+
+def test_an_unterminated_string_of_escaped_quotes_is_scanned_in_linear_time() -> None:
+    """`"\\"\\"\\"…` never closes: the string pattern once retried from every quote, so a
+    1 MB body held the event loop for most of an hour."""
+    import time
+
+    from urbis.api.limits import json_shape_error
+
+    body = b'"' + b'\\"' * 500_000
+    started = time.monotonic()
+    assert json_shape_error(body) is None
+    assert time.monotonic() - started < 5.0  # linear: ~0.06 s here; quadratic: ~50 min

@@ -396,3 +396,53 @@ def test_has_agrees_with_get_before_and_after_reopening(blocks: list[dict], prob
                 assert candidate.has(key) == (candidate.get(key) is not None) == answers[key]
         for opened in (store, cold, reopened):
             opened.db.close()
+
+
+def test_readers_during_commits_never_see_rows_ahead_of_the_tree(tmp_path: Path) -> None:
+    """A read between a version's SQL commit and its promotion once saw new rows checked
+    against the old tree and called it damage."""
+    import threading
+
+    from urbis.state.errors import StoreCorrupt
+
+    store = fresh(tmp_path, "s")
+    store.commit({b"p/%d" % i: b"0" for i in range(50)}, 0)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                store.scan_prefix(b"p/")
+                store._cache.clear()  # force reads from SQLite, as after eviction
+                store.get(b"p/7")
+            except StoreCorrupt as error:
+                failures.append(error)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for version in range(1, 400):
+            store.commit({b"p/%d" % (version % 50): b"%d" % version}, version)
+    finally:
+        done.set()
+        reader.join()
+    assert failures == []
+
+
+def test_a_wider_window_after_a_checkpoint_refuses_heights_it_no_longer_holds(
+    tmp_path: Path,
+) -> None:
+    """Unknown height, never "corrupt": the nodes went with a checkpoint's smaller window."""
+    store = fresh(tmp_path, "s", keep=2)
+    for version in range(6):
+        store.commit({b"k": b"%d" % version}, version)
+    store.checkpoint()
+    wider = fresh(tmp_path, "s", keep=1000)
+    with pytest.raises(UnknownHeight):
+        wider.get_at(b"k", 2)
+    with pytest.raises(UnknownHeight):
+        wider.prove(b"k", 1)
+    assert wider.get_at(b"k", 4) == b"4"
+    verify_state_proof(wider.prove(b"k", 5))

@@ -419,3 +419,42 @@ def test_node_with_a_damaged_nonce_refuses_the_replay_and_halts(tmp_path: Path) 
     finally:
         process.send_signal(signals.SIGTERM)
         process.wait(30)
+
+
+def test_blocks_holding_refused_transactions_read_back_as_sound(tmp_path: Path) -> None:
+    """Transactions refused before their signatures were checked keep signatures that do
+    not verify; reading their block back must not call that damage (and the set of such
+    codes must match the order in which the app checks)."""
+    from urbis.chain.errors import REFUSED_BEFORE_SIGNATURES
+    from urbis.chain.tx import TxBody
+
+    chain = CityChain(city_folder(tmp_path))
+
+    def unsigned(body: TxBody) -> bytes:
+        from urbis.crypto.encoding import encode
+
+        signer = key("land").public_key.raw
+        return encode({"body": body.to_wire(), "signatures": [{"key": signer, "sig": bytes(64)}]})
+
+    height = chain.height
+    raws = [
+        b"\xa1\x00garbage",
+        unsigned(TxBody("other-city", account("land"), 0, (anchor("land", "w"),), height + 9, "")),
+        unsigned(TxBody(chain.genesis.chain_id, account("land"), 0, (anchor("land", "e"),), 0, "")),
+        unsigned(
+            TxBody(
+                chain.genesis.chain_id, account("land"), 0, (anchor("land", "s"),), height + 9, ""
+            )
+        ),
+        chain.sign("land", [anchor("land", "ok")]).raw,
+    ]
+    result = chain.execute_raw(raws)
+    codes = [r.code for r in result.receipts]
+    assert codes[:4] == ["tx.malformed", "tx.wrong_chain", "tx.expired", "tx.bad_signature"]
+    assert set(codes[:4]) <= REFUSED_BEFORE_SIGNATURES and codes[4] == "ok"
+    chain.close()
+    reopened = CityChain(tmp_path / "city")
+    try:
+        assert [t.raw for t in reopened.app.blocks.block_txs(reopened.height)] == raws
+    finally:
+        reopened.close()

@@ -31,6 +31,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from urbis.api.deps import HEIGHT_MAX
 from urbis.chain.block import BlockResult, Receipt, SignedHeader
 from urbis.chain.errors import jsonable
 from urbis.chain.ids import AccountId
@@ -67,8 +68,6 @@ SEND_BATCH = 8
 """Messages a subscriber sends before yielding: with hundreds of busy subscribers, one loop
 pass stays short, so a request waits milliseconds, not seconds, for its turn."""
 
-HEIGHT_MAX = 2**63 - 1
-"""SQLite's largest integer: no height beyond it can exist."""
 
 FILTERS = ("module", "type", "account", "blocks")
 
@@ -276,7 +275,9 @@ async def events_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_BAD_REQUEST, f"request.invalid: {error}"[:120])
         return
     subscriber = hub.subscribe(filters)
-    subscriber.delivered_height = node.app.blocks.latest_height()
+    # The store's height is an attribute: asking SQLite here would wait, on the event
+    # loop, for whatever holds the database (a commit, a long scan).
+    subscriber.delivered_height = max(node.app.store.version, 0)
     sender = asyncio.ensure_future(_send_loop(websocket, subscriber, from_height))
     subscriber.task = sender
     listener = asyncio.ensure_future(_until_disconnect(websocket))

@@ -45,7 +45,9 @@ BATCH_BODY_MAX_BYTES = 8 << 20
 
 BATCH_PATH = "/v1/txs/batch"
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
+"""A JSON string; one never closed runs to the end of the body, so a flood of `\\"` is
+matched in one linear pass instead of being retried from every quote."""
 _DIGITS = re.compile(rb"[0-9]{%d,}" % (JSON_DIGITS_MAX + 1))
 _KEEP_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _SQUARE = bytes.maketrans(b"{}", b"[]")

@@ -332,16 +332,19 @@ class Application:
             raise InvariantBroken("commit without a matching finalized block")
         if signed.header.app_hash != pending.result.app_hash:
             raise InvariantBroken("header app hash differs from the executed state")
-        with self.store.indexing_staged(), self.db.transaction() as conn:
-            self.store.write_staged(conn)
-            self.blocks.write(
-                conn,
-                signed,
-                pending.raw_txs,
-                pending.result.receipts,
-                pending.result.receipt_bytes,
-            )
-        self.store.promote_staged()
+        # One hold of the lock from the SQL commit to the promotion: a reader between the
+        # two would see the new rows checked against the old tree, and call it damage.
+        with self.db.lock:
+            with self.store.indexing_staged(), self.db.transaction() as conn:
+                self.store.write_staged(conn)
+                self.blocks.write(
+                    conn,
+                    signed,
+                    pending.raw_txs,
+                    pending.result.receipts,
+                    pending.result.receipt_bytes,
+                )
+            self.store.promote_staged()
         self._pending = None
 
     def abandon_block(self) -> None:
@@ -560,4 +563,3 @@ def nonce_in_window(given: int, next_nonce: int) -> None:
 
 def _failed(tx_id: bytes, height: int, index: int, error: UrbisError, sender: bytes) -> Receipt:
     return Receipt(tx_id, height, index, error.code, error.message, (), sender)
-

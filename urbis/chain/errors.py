@@ -80,6 +80,13 @@ UnknownSigner = error_class("tx.unknown_signer", "Signer is not a key of the sen
 InsufficientWeight = error_class("tx.insufficient_weight", "Signatures below threshold", 401)
 NonceUsed = error_class("tx.nonce_used", "Nonce already used", 409)
 NonceOutOfWindow = error_class("tx.nonce_out_of_window", "Nonce too far ahead", 409, retry=True)
+
+REFUSED_BEFORE_SIGNATURES = frozenset(
+    e.code for e in (MalformedTx, WrongChain, TxExpired, BadSignature)
+)
+"""Codes a receipt gets before (or for) its signatures being checked, in the order
+`Application.authenticate` checks them: such a stored transaction may carry signatures
+that do not verify; every other one's signatures did."""
 DuplicateTx = error_class("tx.duplicate", "Transaction already pending", 409)
 UnknownAction = error_class("tx.unknown_action", "Unknown module or action")
 InvalidArgs = error_class("tx.invalid_args", "Arguments do not fit the action", 422)

@@ -234,6 +234,9 @@ def _run_node(
     try:
         server.run()
     finally:
+        # A second signal must not cut the node's own stop short.
+        for handled in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(handled, signal.SIG_IGN)
         running.stop()
         stdout.print(f"Node stopped at height {running.app.info().height}")
 

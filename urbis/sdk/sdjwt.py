@@ -207,7 +207,7 @@ def _status_of(payload: dict[str, Any]) -> tuple[str, int, int] | None:
     if (
         not isinstance(uri, str)
         or not uri.startswith(prefix)
-        or not list_id.isdigit()
+        or not (list_id.isascii() and list_id.isdigit() and len(list_id) <= 10)
         or type(index) is not int
     ):
         raise CredentialRejected("malformed", "status_list needs uri urbis:status/ISSUER/N and idx")

@@ -114,6 +114,10 @@ class StateStore:
         self._cache: dict[bytes, bytes | None] = {}
         count = db.fetchone("SELECT value FROM state_meta WHERE name = 'keys'")
         self._count = 0 if count is None else integer(count[0], "the key count")
+        kept = db.fetchone("SELECT value FROM state_meta WHERE name = 'oldest_kept'")
+        self._oldest_kept = 0 if kept is None else integer(kept[0], "the oldest kept height")
+        """Heights before this lost their nodes to a checkpoint taken with a smaller window:
+        raising `keep_versions` later cannot bring them back."""
         self._load_tree()
 
     def _load_tree(self) -> None:
@@ -307,7 +311,7 @@ class StateStore:
     def _check_version(self, version: int, for_proof: bool) -> None:
         if version > self.version or version < 0:
             raise UnknownHeight(f"height {version} is not committed (latest is {self.version})")
-        oldest = self.version - self.keep_versions + 1
+        oldest = max(self.version - self.keep_versions + 1, self._oldest_kept)
         if for_proof and version < oldest:
             raise UnknownHeight(
                 f"proofs are kept for the last {self.keep_versions} heights "
@@ -418,8 +422,7 @@ class StateStore:
         self._nodes = NodeIndex()
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._log_records = 0
-        self._rebuild_node_index()
-        self._nodes.track_present(self.root)
+        self._load_tree()
         if self._staged is not None:
             self._staged.indexed = False
 
@@ -429,9 +432,10 @@ class StateStore:
     def commit(self, changes: Mapping[bytes, bytes | None], version: int) -> bytes:
         """Stage, write and promote in one transaction of its own (genesis, tools, tests)."""
         root = self.stage(changes, version)
-        with self.indexing_staged(), self.db.transaction() as conn:
-            self.write_staged(conn)
-        self.promote_staged()
+        with self.db.lock:  # readers never see the rows before the tree (see Application)
+            with self.indexing_staged(), self.db.transaction() as conn:
+                self.write_staged(conn)
+            self.promote_staged()
         return root
 
     def checkpoint(self) -> None:
@@ -451,7 +455,12 @@ class StateStore:
                     ),
                 )
             conn.execute("DELETE FROM state_node_log WHERE version <= ?", (self.version,))
+            oldest_kept = max(self.version - self.keep_versions + 1, self._oldest_kept, 0)
+            conn.execute(
+                "INSERT OR REPLACE INTO state_meta VALUES ('oldest_kept', ?)", (oldest_kept,)
+            )
             self._log_records = 0
+        self._oldest_kept = oldest_kept
 
 
 def _proven(
