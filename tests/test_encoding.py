@@ -189,3 +189,32 @@ def test_native_encoding_matches_cbor2_canonical(value: object) -> None:
 
     assert cbor_encode(value) == cbor2.dumps(value, canonical=True)
     assert encode(value) == cbor2.dumps(value, canonical=True)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        ),
+        max_leaves=30,
+    )
+)
+def test_json_depth_without_parsing_matches_the_parsed_depth(value: object) -> None:
+    """The byte-scan depth check agrees with the real structure, strings with brackets too."""
+    import json
+
+    from urbis.crypto.jsonshape import nests_deeper_than
+
+    def depth(node: object) -> int:
+        if isinstance(node, list):
+            return 1 + max((depth(v) for v in node), default=0)
+        if isinstance(node, dict):
+            return 1 + max((depth(v) for v in node.values()), default=0)
+        return 0
+
+    text = json.dumps(value)
+    actual = depth(value)
+    assert not nests_deeper_than(text, actual)
+    if actual:
+        assert nests_deeper_than(text, actual - 1)

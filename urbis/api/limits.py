@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from urbis.chain.errors import UrbisError, error_class
+from urbis.crypto.jsonshape import has_number_longer_than, nests_deeper_than
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +45,14 @@ BATCH_BODY_MAX_BYTES = 8 << 20
 
 BATCH_PATH = "/v1/txs/batch"
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
-"""A JSON string; one never closed runs to the end of the body, so a flood of `\\"` is
-matched in one linear pass instead of being retried from every quote."""
-_DIGITS = re.compile(rb"[0-9]{%d,}" % (JSON_DIGITS_MAX + 1))
-_KEEP_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
-_SQUARE = bytes.maketrans(b"{}", b"[]")
-
 
 def json_shape_error(body: bytes | str, depth_max: int = JSON_DEPTH_MAX) -> UrbisError | None:
-    """Why this JSON text is too deep or holds too long a number, or None.
-
-    Strings are cut out first (brackets and digits inside them don't count);
-    then each pass removes the innermost `[]` pairs, so `depth_max` passes of
-    `bytes.replace` decide the depth without recursion or a Python loop per byte.
-    """
-    raw = body.encode() if isinstance(body, str) else body
-    outside = _STRING.sub(b'""', raw)
-    if _DIGITS.search(outside):
+    """Why this JSON text is too deep or holds too long a number, or None."""
+    if has_number_longer_than(body, JSON_DIGITS_MAX):
         return NumberTooLong(f"a JSON number has more than {JSON_DIGITS_MAX} digits")
-    brackets = outside.translate(_SQUARE).translate(None, _KEEP_BRACKETS)
-    too_deep = JsonTooDeep(f"JSON is nested deeper than {depth_max} levels")
-    if b"[" * (depth_max + 1) in brackets:
-        return too_deep  # also catches openers never closed, which the passes leave alone
-    for _ in range(depth_max):
-        if b"[]" not in brackets:
-            return None
-        brackets = brackets.replace(b"[]", b"")
-    return too_deep if b"[]" in brackets else None
+    if nests_deeper_than(body, depth_max):
+        return JsonTooDeep(f"JSON is nested deeper than {depth_max} levels")
+    return None
 
 
 def loads_bounded(text: str | bytes, what: str) -> Any:

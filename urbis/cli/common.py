@@ -18,6 +18,7 @@ from rich.table import Table
 
 from urbis.chain.genesis import Genesis, GenesisError
 from urbis.chain.ids import AccountId
+from urbis.crypto.jsonshape import nests_deeper_than
 from urbis.crypto.keys import PrivateKey
 from urbis.sdk.builder import EXPIRY_BLOCKS_DEFAULT, TxBuilder
 from urbis.sdk.client import ApiError, Client, default_api
@@ -282,7 +283,7 @@ def read_text(path: Path, what: str, limit: int = INPUT_BYTES_MAX) -> str:
 
 def parse_json(text: str, what: str) -> Any:
     """JSON from the user, refused (exit 2) when malformed or nested beyond JSON_DEPTH_MAX."""
-    if _nesting(text) > JSON_DEPTH_MAX:
+    if nests_deeper_than(text, JSON_DEPTH_MAX):
         fail("cli.bad_json", f"{what} nests deeper than {JSON_DEPTH_MAX} levels", 2)
     try:
         return json.loads(text)
@@ -292,25 +293,3 @@ def parse_json(text: str, what: str) -> Any:
 
 def read_json(path: Path, what: str, limit: int = INPUT_BYTES_MAX) -> Any:
     return parse_json(read_text(path, what, limit), what)
-
-
-def _nesting(text: str) -> int:
-    """The JSON nesting depth of `text`, brackets inside strings not counted."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
