@@ -31,7 +31,14 @@ from urbis.chain.block import (
 from urbis.chain.blockstore import BlockStore
 from urbis.chain.codec import CodecError, from_wire
 from urbis.chain.collector import collector_paused
-from urbis.chain.context import BlockInfo, BlockState, Context, StateReader, TxState
+from urbis.chain.context import (
+    BlockInfo,
+    BlockState,
+    Context,
+    StateReader,
+    TxState,
+    register_view,
+)
 from urbis.chain.errors import (
     BadSignature,
     InsufficientWeight,
@@ -124,6 +131,9 @@ class Application:
         self.blocks = BlockStore(db)
         self.modules = {m.name: m for m in modules}
         self.keepers = {m.name: m.keeper for m in modules if m.keeper is not None}
+        for module in modules:
+            if module.view is not None:
+                register_view(module.name, module.view)
         self.authenticator = authenticator
         self.roles = roles
         self._verified: OrderedDict[bytes, None] = OrderedDict()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from urbis.chain.block import Event
 from urbis.chain.codec import from_wire, to_wire
@@ -116,6 +116,20 @@ class TxState:
 
 Dispatcher = Callable[["Context", AccountId, "Action", bool], None]
 
+_views: dict[str, Callable[[StateReader], Any]] = {}
+"""Each module's read-only view factory, by module name (registered by the Application).
+Views are pure functions of state, so one registry serves every app in the process."""
+
+
+def register_view(module: str, view: Callable[[StateReader], Any]) -> None:
+    _views[module] = view
+
+
+def view_of(module: str, kind: type[T], state: StateReader) -> T:
+    """Module `module`'s read-only view of `state`, typed by the caller's Protocol: how a
+    query (which has state, not a Context) reads another module."""
+    return cast(T, _views[module](state))
+
 
 class Context:
     """Everything a handler may touch. Handlers never see the host clock or the store."""
@@ -150,8 +164,14 @@ class Context:
     def emit(self, event_type: str, **attrs: Any) -> None:
         self.events.append(Event(event_type, {k: _event_value(v) for k, v in attrs.items()}))
 
-    def keeper(self, module: str) -> Any:
-        return self._keepers[module](self)
+    def keeper(self, module: str, kind: type[T]) -> T:
+        """Another module's writer, typed by the Protocol the caller wrote in its `needs.py`
+        (the caller never imports the other module)."""
+        return cast(T, self._keepers[module](self))
+
+    def view(self, module: str, kind: type[T]) -> T:
+        """Another module's read-only view of this transaction's state."""
+        return view_of(module, kind, self.state)
 
     def nested(self, state: TxState | None = None) -> Context:
         """A child context whose writes and events are kept only if `commit_nested` is called.

@@ -45,6 +45,9 @@ class Module:
     actions: dict[str, ActionSpec]
     queries: dict[str, Query] = field(default_factory=dict)
     keeper: Callable[[Context], Any] | None = None
+    """The writer other modules reach with `ctx.keeper(name, TheirProtocol)`."""
+    view: Callable[[StateReader], Any] | None = None
+    """The read-only view: `ctx.view(name, TheirProtocol)`, or `view_of(...)` in a query."""
     init_genesis: Callable[[Context, Genesis], None] | None = None
     end_block: Callable[[Context], None] | None = None
     validator_updates: Callable[[StateReader, StateReader], list[tuple[bytes, int]]] | None = None

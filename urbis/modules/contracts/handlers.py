@@ -20,6 +20,7 @@ from urbis.modules.contracts.errors import (
     CreateForbidden,
     UnknownContract,
 )
+from urbis.modules.contracts.needs import AccountsWriter
 from urbis.modules.contracts.records import (
     GAS_PER_BLOCK_MAX,
     Call,
@@ -44,11 +45,12 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
     deployer = tagged_hash("contracts/deployer", f"{args.name}/{version}".encode())[:20]
     address = abi.create_address(deployer, 0)
     contract = AccountId(address)
-    if ctx.keeper("accounts").exists(contract):
+    accounts = ctx.keeper("accounts", AccountsWriter)
+    if accounts.exists(contract):
         raise AddressTaken(f"{contract} is already an account; deploy under another name")
     # The account exists before the constructor runs, so a constructor can act through
     # the bridges as the contract (the licensing contract creates its status list).
-    ctx.keeper("accounts").create_keyless(contract)
+    accounts.create_keyless(contract)
     outcome = _run(ctx, deployer, None, compiled.bytecode + args.constructor_args, args.gas_limit)
     if outcome.created != address:
         raise CreateForbidden(f"deployment created {outcome.created!r}, expected {address.hex()}")

@@ -32,6 +32,7 @@ from urbis.modules.governance.keeper import (
     read_department,
     read_proposal,
 )
+from urbis.modules.governance.needs import AccountsView
 from urbis.modules.governance.records import (
     VALIDATORS_MAX,
     VOTING_PERIOD_MAX,
@@ -213,7 +214,7 @@ def _role_name(ctx: Context, department_id: str, role: str) -> str:
 
 
 def _require_account(ctx: Context, account: AccountId) -> None:
-    if not ctx.keeper("accounts").exists(account):
+    if not ctx.keeper("accounts", AccountsView).exists(account):
         raise UnknownAccount(f"account {account} does not exist")
 
 

@@ -42,6 +42,7 @@ from urbis.modules.payments.errors import (
     WrongPreimage,
 )
 from urbis.modules.payments.keeper import PaymentsKeeper, month_of
+from urbis.modules.payments.needs import GovernanceView
 from urbis.modules.payments.records import (
     DAY_MS,
     ApproveEscrow,
@@ -240,7 +241,7 @@ def _require_issuer(payments: PaymentsKeeper, code: str, sender: AccountId) -> N
 
 def issue_invoice(ctx: Context, sender: AccountId, args: IssueInvoice) -> None:
     PaymentsKeeper(ctx).asset(args.asset)
-    department = ctx.keeper("governance").department(args.department)
+    department = ctx.keeper("governance", GovernanceView).department(args.department)
     if department is None:
         raise UnknownDepartment(f"no department {args.department}")
     if ctx.state.get(keys.invoice(args.id)) is not None:
@@ -469,7 +470,7 @@ def return_expired_escrows(ctx: Context) -> None:
 
 def set_mandate(ctx: Context, sender: AccountId, args: SetMandate) -> None:
     PaymentsKeeper(ctx).asset(args.asset)
-    if ctx.keeper("governance").department(args.department) is None:
+    if ctx.keeper("governance", GovernanceView).department(args.department) is None:
         raise UnknownDepartment(f"no department {args.department}")
     mandate = Mandate(
         sender,

@@ -94,7 +94,7 @@ class PaymentsKeeper:
 
     def require_account(self, account: AccountId) -> None:
         """Money only goes to accounts that exist: a mistyped id must not swallow it."""
-        accounts: AccountsView = self._ctx.keeper("accounts")
+        accounts = self._ctx.keeper("accounts", AccountsView)
         if not accounts.exists(account):
             raise UnknownAccount(f"no account {account}; money can only go to an account")
 
