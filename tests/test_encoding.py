@@ -218,3 +218,16 @@ def test_json_depth_without_parsing_matches_the_parsed_depth(value: object) -> N
     assert not nests_deeper_than(text, actual)
     if actual:
         assert nests_deeper_than(text, actual - 1)
+
+
+@given(st.integers(min_value=0, max_value=2**64 - 1))
+def test_uvarint_round_trips_through_the_abci_frame_reader(value: int) -> None:
+    """One varint encoder serves ABCI frames and CometBFT's signed bytes alike."""
+    from google.protobuf.internal.encoder import _VarintBytes  # the reference encoder
+
+    from urbis.consensus.cometbft.abci import read_uvarint_prefix
+    from urbis.crypto.encoding import uvarint
+
+    encoded = uvarint(value)
+    assert encoded == _VarintBytes(value)
+    assert read_uvarint_prefix(encoded + b"\x00") == (value, len(encoded))

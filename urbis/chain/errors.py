@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from urbis.state.errors import InvariantBroken as _InvariantBroken
+
 ERRORS: dict[str, type[UrbisError]] = {}
 """Every error class by code, so a code coming back over the wire maps to its class."""
 
@@ -35,8 +37,8 @@ class UrbisError(Exception):
         return {"code": self.code, "message": self.message, **jsonable(self.details)}
 
 
-class InvariantBroken(AssertionError):
-    """Our bug: state would be wrong. The node halts rather than commit it."""
+# One class for "our bug, or damage: halt rather than commit", whichever layer finds it.
+InvariantBroken = _InvariantBroken
 
 
 def jsonable(value: Any) -> Any:

@@ -97,6 +97,20 @@ def decode_reference(data: bytes) -> Any:
     return value
 
 
+def uvarint(value: int) -> bytes:
+    """Protobuf's unsigned varint (ABCI frame lengths, CometBFT's signed-bytes encoding)."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
 def decode_trusted(data: bytes) -> Any:
     """Decode bytes Urbis wrote itself (state values, stored blocks), without the checks.
 

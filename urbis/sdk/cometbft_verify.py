@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from urbis.crypto.encoding import uvarint
 from urbis.crypto.hashing import sha256
 from urbis.crypto.keys import verify
 from urbis.state.proof import ProofError
@@ -29,34 +30,21 @@ BLOCK_ID_FLAG_COMMIT = 2
 # -- protobuf wire encoding: just what these messages need ---------------------------
 
 
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _key(field: int, wire_type: int) -> bytes:
-    return _varint(field << 3 | wire_type)
+    return uvarint(field << 3 | wire_type)
 
 
 def _uint(field: int, value: int) -> bytes:
-    return _key(field, 0) + _varint(value) if value else b""
+    return _key(field, 0) + uvarint(value) if value else b""
 
 
 def _bytes(field: int, value: bytes) -> bytes:
-    return _key(field, 2) + _varint(len(value)) + value if value else b""
+    return _key(field, 2) + uvarint(len(value)) + value if value else b""
 
 
 def _message(field: int, encoded: bytes) -> bytes:
     """An embedded message that gogoproto marks non-nullable: present even when empty."""
-    return _key(field, 2) + _varint(len(encoded)) + encoded
+    return _key(field, 2) + uvarint(len(encoded)) + encoded
 
 
 def _sfixed64(field: int, value: int) -> bytes:
@@ -153,7 +141,7 @@ def vote_sign_bytes(
         + _message(5, timestamp.encode())
         + _bytes(6, chain_id.encode())
     )
-    return _varint(len(body)) + body
+    return uvarint(len(body)) + body
 
 
 # -- commits ------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ RECOVERY = (
 
 
 class InvariantBroken(AssertionError):
-    """Values and tree disagree: the store is corrupt; stop rather than serve it."""
+    """Our bug, or damage, found by whatever layer: state would be wrong, so the node
+    halts rather than commit it (chain.errors re-exports this one class)."""
 
 
 class StoreCorrupt(InvariantBroken):
