@@ -25,9 +25,7 @@ from urbis.chain.ids import AccountId
 from urbis.chain.tx import Action
 from urbis.modules.contracts.abi import selector
 from urbis.modules.contracts.errors import BadNativeCall, NativeWriteInStaticCall
-from urbis.modules.governance.keeper import has_role
-from urbis.modules.identity.keeper import status_of
-from urbis.modules.payments.keeper import can_collect, read_balance, read_escrow, read_invoice
+from urbis.modules.contracts.needs import GovernanceView, IdentityView, PaymentsView
 
 
 def _native(n: int) -> bytes:
@@ -99,7 +97,7 @@ def _transfer(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any
 
 def _balance_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
     account, asset = a
-    return (read_balance(ctx.state, asset, _account(account)),)
+    return (ctx.view("payments", PaymentsView).balance(asset, _account(account)),)
 
 
 def _issue_invoice(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
@@ -141,7 +139,7 @@ def _approve_escrow(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequen
 
 
 def _escrow_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
-    escrow = read_escrow(ctx.state, a[0])
+    escrow = ctx.view("payments", PaymentsView).escrow(a[0])
     if escrow is None:
         return (False, bytes(20), bytes(20), "", 0, "")
     return (
@@ -155,7 +153,7 @@ def _escrow_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[An
 
 
 def _invoice_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
-    invoice = read_invoice(ctx.state, a[0])
+    invoice = ctx.view("payments", PaymentsView).invoice(a[0])
     if invoice is None:
         return (False, bytes(20), bytes(20), "", 0, 0, "")
     return (
@@ -171,7 +169,8 @@ def _invoice_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[A
 
 def _can_collect(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
     payer, department, asset, amount = a
-    return (can_collect(ctx.state, _account(payer), department, asset, amount, ctx.block.time_ms),)
+    payments = ctx.view("payments", PaymentsView)
+    return (payments.can_collect(_account(payer), department, asset, amount, ctx.block.time_ms),)
 
 
 # -- governance, identity, clock --------------------------------------------------------------
@@ -179,7 +178,7 @@ def _can_collect(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[
 
 def _has_role(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
     account, role = a
-    return (has_role(ctx.state, _account(account), role),)
+    return (ctx.view("governance", GovernanceView).has_role(_account(account), role),)
 
 
 def _create_status_list(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
@@ -196,7 +195,7 @@ def _set_status(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[A
 
 def _status_of(ctx: Context, caller: AccountId, a: Sequence[Any]) -> Sequence[Any]:
     issuer, list_id, index = a
-    status = status_of(ctx.state, _account(issuer), list_id, index)
+    status = ctx.view("identity", IdentityView).status_of(_account(issuer), list_id, index)
     return (status is not None, status or 0)
 
 

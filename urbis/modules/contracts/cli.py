@@ -161,7 +161,7 @@ def show(
                 ("address", d["address"]),
                 ("compiler", d["compiler"]),
                 ("bytecode hash", d["bytecode_hash"]),
-                ("deployed at height", d["deployed_height"]),
+                ("deployed at height", d["deployed_at_height"]),
                 ("versions", ", ".join(d["versions"])),
                 ("functions", "\n".join(functions)),
             ],

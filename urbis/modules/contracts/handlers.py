@@ -20,13 +20,13 @@ from urbis.modules.contracts.errors import (
     CreateForbidden,
     UnknownContract,
 )
+from urbis.modules.contracts.keeper import ContractsKeeper
 from urbis.modules.contracts.needs import AccountsWriter
 from urbis.modules.contracts.records import (
     GAS_PER_BLOCK_MAX,
     Call,
     ContractMeta,
     Deploy,
-    NameEntry,
 )
 
 INT_EVENT_MAX = 2**63 - 1
@@ -40,8 +40,9 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
             f"{args.compiler} compiles this source to {compiled.bytecode_hash.hex()}, "
             f"the proposal approved {args.bytecode_hash.hex()}"
         )
-    entry = ctx.state.get_record(keys.name(args.name), NameEntry) or NameEntry([])
-    version = len(entry.versions) + 1
+    contracts = ContractsKeeper(ctx)
+    versions = contracts.versions(args.name)
+    version = len(versions) + 1
     deployer = tagged_hash("contracts/deployer", f"{args.name}/{version}".encode())[:20]
     address = abi.create_address(deployer, 0)
     contract = AccountId(address)
@@ -63,14 +64,12 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
         source_hash=tagged_hash("contracts/source", args.source.encode()),
         bytecode_hash=compiled.bytecode_hash,
         abi_json=json.dumps(compiled.abi, sort_keys=True, separators=(",", ":")),
-        deployed_height=ctx.block.height,
+        deployed_at_height=ctx.block.height,
         deploy_tx=ctx.tx_id,
-        previous=entry.versions[-1] if entry.versions else None,
+        previous=versions[-1] if versions else None,
         layout_json=json.dumps(compiled.storage_layout, sort_keys=True, separators=(",", ":")),
     )
-    ctx.state.put_record(keys.meta(address), meta)
-    ctx.state.put(keys.source(address), args.source.encode())
-    ctx.state.put_record(keys.name(args.name), NameEntry([*entry.versions, contract]))
+    contracts.record_deployment(meta, args.source)
     ctx.emit(
         "contracts.deployed",
         contract=contract,
@@ -83,7 +82,7 @@ def deploy(ctx: Context, sender: AccountId, args: Deploy) -> None:
 
 def call(ctx: Context, sender: AccountId, args: Call) -> None:
     address = args.contract.raw
-    if ctx.state.get(keys.account(address)) is None:
+    if not ContractsKeeper(ctx).is_contract(args.contract):
         raise UnknownContract(f"no contract at {args.contract}")
     outcome = _run(ctx, sender.raw, address, args.data, args.gas_limit)
     _keep(ctx, outcome, allow_create=None)

@@ -17,67 +17,48 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from urbis.chain.codec import from_wire
 from urbis.chain.context import BlockInfo, BlockState, Context, StateReader, TxState
-from urbis.chain.errors import BadQuery, NotFound, UrbisError
+from urbis.chain.errors import InvariantBroken, UrbisError
 from urbis.chain.ids import COUNCIL, AccountId
 from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
-from urbis.crypto.encoding import decode_trusted
 from urbis.modules.contracts import handlers, keys, runtime
 from urbis.modules.contracts.errors import UnknownContract
+from urbis.modules.contracts.keeper import ContractsKeeper, ContractsView, check_block_gas
 from urbis.modules.contracts.records import (
     GAS_PER_TX_DEFAULT,
     Call,
     ContractMeta,
     Deploy,
-    NameEntry,
 )
 
 
 def resolve(state: StateReader, ref: str) -> AccountId:
     """A contract by address (urbis1…) or by name (its newest version)."""
-    if ref.startswith("urbis1"):
-        try:
-            return AccountId.parse(ref)
-        except ValueError as error:
-            raise BadQuery(str(error)) from None
-    entry = _record(state, keys.name(ref), NameEntry)
-    if entry is None:
-        raise NotFound(f"no contract named {ref!r}")
-    return entry.versions[-1]
+    return ContractsView(state).resolve(ref)
 
 
 def read_meta(state: StateReader, address: AccountId) -> ContractMeta:
-    meta = _record(state, keys.meta(address.raw), ContractMeta)
-    if meta is None:
-        raise NotFound(f"no contract at {address}")
-    return meta
-
-
-def _record(state: StateReader, key: bytes, cls: type) -> Any:
-    raw = state.get(key)
-    return None if raw is None else from_wire(cls, decode_trusted(raw))
+    return ContractsView(state).require_meta(address)
 
 
 def query_contract(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
-    address = resolve(state, params.get("ref", ""))
-    meta = read_meta(state, address)
-    source = state.get(keys.source(address.raw)) or b""
-    versions = _record(state, keys.name(meta.name), NameEntry).versions
+    view = ContractsView(state)
+    address = view.resolve(params.get("ref", ""))
+    meta = view.require_meta(address)
     return {
         "address": address.text,
         "name": meta.name,
         "version": meta.version,
-        "versions": [v.text for v in versions],
+        "versions": [v.text for v in view.versions(meta.name)],
         "compiler": meta.compiler,
         "bytecode_hash": meta.bytecode_hash.hex(),
         "source_hash": meta.source_hash.hex(),
-        "deployed_height": meta.deployed_height,
+        "deployed_at_height": meta.deployed_at_height,
         "deploy_tx": meta.deploy_tx.hex(),
         "previous": meta.previous.text if meta.previous else None,
         "abi": json.loads(meta.abi_json),
         "storage_layout": json.loads(meta.layout_json or "{}"),
-        "source": source.decode(),
+        "source": view.source(address),
     }
 
 
@@ -91,7 +72,7 @@ def read_only_call(
 ) -> runtime.Outcome:
     """Run a call on committed state and throw its effects away (views, simulations)."""
     tx_state = TxState(BlockState(state))
-    if tx_state.get(keys.account(contract.raw)) is None:
+    if not ContractsView(tx_state).is_contract(contract):
         raise UnknownContract(f"no contract at {contract}")
 
     def no_dispatch(*_: Any) -> None:
@@ -105,6 +86,13 @@ def read_only_call(
     return outcome
 
 
+def end_block(ctx: Context) -> None:
+    """Assert I5 on the block's gas meter (the node halts rather than commit a block over it)."""
+    problems = check_block_gas(runtime.block_state(ctx.state).gas_used)
+    if problems:
+        raise InvariantBroken("; ".join(problems))
+
+
 module = Module(
     name="contracts",
     actions={
@@ -114,5 +102,8 @@ module = Module(
         "call": ActionSpec(Call, handlers.call, None, "Call a contract function"),
     },
     queries={"contract": query_contract},
+    keeper=ContractsKeeper,
+    view=ContractsView,
+    end_block=end_block,
     prefix=keys.PREFIX,
 )

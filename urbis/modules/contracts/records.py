@@ -33,7 +33,7 @@ class ContractMeta:
     source_hash: bytes
     bytecode_hash: bytes
     abi_json: str
-    deployed_height: int
+    deployed_at_height: int
     deploy_tx: bytes
     previous: AccountId | None = None
     layout_json: str = ""
