@@ -17,7 +17,7 @@ def test_anchor_records_who_when_and_is_provable(chain: CityChain) -> None:
     receipt = chain.run("land", anchor("land", "deed-1"))
     assert receipt.ok and receipt.events[0].type == "documents.anchored"
     view = record(chain, "deed-1")
-    assert view["status"] == "valid" and view["height"] == 1
+    assert view["status"] == "valid" and view["anchored_at_height"] == 1
     assert view["tx_id"] == receipt.tx_id.hex()
     header = chain.app.blocks.header(1)
     assert header is not None

@@ -142,7 +142,7 @@ def test_proposal_expires_at_end_of_voting_period(chain: CityChain) -> None:
                 "name": "set_council",
                 "args": {"members": [account("mayor").raw], "threshold": 1},
             },
-            voting_period=2,
+            voting_period_blocks=2,
         ),
     )
     assert submit.ok

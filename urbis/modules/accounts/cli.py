@@ -91,7 +91,7 @@ def show(
                 ("keys", keys),
                 ("threshold", d["threshold"]),
                 ("nonce", d["nonce"]),
-                ("created at", d["created_height"]),
+                ("created at", d["created_at_height"]),
                 ("key changes", len(d["key_history"])),
             ],
         )

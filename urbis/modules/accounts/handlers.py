@@ -144,7 +144,9 @@ def _replace_keys(
     changes: list[KeyChange],
 ) -> None:
     check_key_set(new_keys, threshold)
-    record = Account(new_keys, threshold, account.created_height, [*account.key_history, *changes])
+    record = Account(
+        new_keys, threshold, account.created_at_height, [*account.key_history, *changes]
+    )
     ctx.state.put_record(keys.account(sender), record)
 
 
@@ -206,7 +208,7 @@ def approve_recovery(ctx: Context, sender: AccountId, args: ApproveRecovery) -> 
             recovery.new_keys,
             recovery.new_threshold,
             approvals,
-            recovery.started_height,
+            recovery.started_at_height,
             recovery.ready_at_height,
         ),
     )

@@ -1,4 +1,5 @@
-"""What other modules and the app may call on accounts."""
+"""What other modules and the app may call on accounts: a read-only view, a writer, and
+the app's authenticator."""
 
 from __future__ import annotations
 
@@ -51,17 +52,33 @@ class AccountsAuthenticator:
         state.put(keys.nonce(account), encode_trusted(nonce))
 
 
-class AccountsKeeper:
-    """Read access for other modules (identity builds DID documents from this)."""
+class AccountsView:
+    """Read-only: whether an account exists, its keys and key history, its next nonce.
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    Identity builds DID documents from this; payments and governance check that an
+    account exists before naming it.
+    """
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
 
     def exists(self, account_id: AccountId) -> bool:
-        return self._ctx.state.has(keys.account(account_id))
+        return self._state.has(keys.account(account_id))
 
     def account(self, account_id: AccountId) -> Account | None:
-        return read_account(self._ctx.state, account_id)
+        return read_account(self._state, account_id)
+
+    def nonce(self, account_id: AccountId) -> int:
+        """The next nonce the account's transaction must carry."""
+        return read_nonce(self._state, account_id)
+
+
+class AccountsKeeper(AccountsView):
+    """The writer: the view, plus creating the keyless accounts contracts act as."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx.state)
+        self._ctx = ctx
 
     def create_keyless(self, account_id: AccountId) -> None:
         """An account no key can sign for (a contract's): it acts only through its code.
@@ -69,7 +86,7 @@ class AccountsKeeper:
         Being an account lets it hold roles and money like any department or resident.
         """
         record = Account(
-            keys=[], threshold=1, created_height=self._ctx.block.height, key_history=[]
+            keys=[], threshold=1, created_at_height=self._ctx.block.height, key_history=[]
         )
         self._ctx.state.put_record(keys.account(account_id), record)
         self._ctx.emit("accounts.created", account=account_id, by=account_id, threshold=1)

@@ -22,6 +22,7 @@ from urbis.chain.module import ActionSpec, Module
 from urbis.modules.accounts import handlers, keys
 from urbis.modules.accounts.keeper import (
     AccountsKeeper,
+    AccountsView,
     read_account,
     read_nonce,
 )
@@ -61,10 +62,10 @@ def query_account(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
         "keys": [{"key": k.key.hex(), "weight": k.weight} for k in account.keys],
         "threshold": account.threshold,
         "nonce": read_nonce(state, account_id),
-        "created_height": account.created_height,
+        "created_at_height": account.created_at_height,
         "key_history": [
             {
-                "height": c.height,
+                "changed_at_height": c.changed_at_height,
                 "time_ms": c.time_ms,
                 "key": c.key.hex(),
                 "weight": c.weight,
@@ -115,6 +116,7 @@ module = Module(
     },
     queries={"account": query_account},
     keeper=AccountsKeeper,
+    view=AccountsView,
     init_genesis=init_genesis,
     prefix=keys.PREFIX,
 )

@@ -27,7 +27,7 @@ class AccountKey:
 class KeyChange:
     """One entry of an account's key history: which key came or went, and when."""
 
-    height: int
+    changed_at_height: int
     time_ms: int
     key: bytes
     weight: int
@@ -44,7 +44,7 @@ class Account:
 
     keys: list[AccountKey]
     threshold: int
-    created_height: int
+    created_at_height: int
     key_history: list[KeyChange]
 
     def weight(self) -> int:
@@ -95,7 +95,7 @@ class SetThreshold:
     threshold: int
 
 
-RECOVERY_DELAY_MAX = 1_000_000
+RECOVERY_DELAY_BLOCKS_MAX = 1_000_000
 GUARDIANS_MAX = 16
 
 
@@ -113,7 +113,7 @@ class Recovery:
     new_keys: list[AccountKey]
     new_threshold: int
     approvals: list[AccountId]
-    started_height: int
+    started_at_height: int
     ready_at_height: int
 
 
@@ -130,8 +130,8 @@ class SetGuardians:
             raise ValueError("guardians must be distinct")
         if not 1 <= self.threshold <= len(self.guardians):
             raise ValueError("threshold must be 1 to the number of guardians")
-        if not 1 <= self.delay_blocks <= RECOVERY_DELAY_MAX:
-            raise ValueError(f"delay_blocks must be 1 to {RECOVERY_DELAY_MAX}")
+        if not 1 <= self.delay_blocks <= RECOVERY_DELAY_BLOCKS_MAX:
+            raise ValueError(f"delay_blocks must be 1 to {RECOVERY_DELAY_BLOCKS_MAX}")
 
 
 @dataclass(frozen=True, slots=True)

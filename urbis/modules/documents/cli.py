@@ -254,7 +254,7 @@ def verify(
                 ("type", record["doc_type"]),
                 ("reference", record["reference"]),
                 ("anchored by", record["anchored_by"]),
-                ("height", record["height"]),
+                ("height", record["anchored_at_height"]),
                 ("time", moment(record["time_ms"])),
                 (
                     "transaction",

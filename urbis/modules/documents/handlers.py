@@ -14,6 +14,7 @@ from urbis.modules.documents.errors import (
     NotFound,
     WrongDepartment,
 )
+from urbis.modules.documents.keeper import read_document
 from urbis.modules.documents.records import (
     Anchor,
     AnchorBatch,
@@ -57,9 +58,11 @@ def anchor_batch(ctx: Context, sender: AccountId, args: AnchorBatch) -> None:
 def revoke(ctx: Context, sender: AccountId, args: Revoke) -> None:
     record = _owned(ctx, args.department, args.hash)
     if record.status == "revoked":
-        raise AlreadyRevoked(f"document {args.hash.hex()} was revoked at {record.revoked_height}")
+        raise AlreadyRevoked(
+            f"document {args.hash.hex()} was revoked at {record.revoked_at_height}"
+        )
     revoked = dataclasses.replace(
-        record, status="revoked", revoked_height=ctx.block.height, revoked_reason=args.reason
+        record, status="revoked", revoked_at_height=ctx.block.height, revoked_reason=args.reason
     )
     ctx.state.put_record(keys.document(args.hash), revoked)
     ctx.emit(
@@ -100,7 +103,7 @@ def _require_new(ctx: Context, digest: bytes) -> None:
 
 
 def _owned(ctx: Context, department: str, digest: bytes) -> DocumentRecord:
-    record = ctx.state.get_record(keys.document(digest), DocumentRecord)
+    record = read_document(ctx.state, digest)
     if record is None:
         raise NotFound(f"no document {digest.hex()}")
     if record.department != department:
@@ -124,7 +127,7 @@ def _record(
         doc_type=doc_type,
         reference=reference,
         anchored_by=sender,
-        height=ctx.block.height,
+        anchored_at_height=ctx.block.height,
         time_ms=ctx.block.time_ms,
         tx_id=ctx.tx_id,
         status="valid",

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from urbis.chain.codec import from_wire
 from urbis.chain.context import StateReader
 from urbis.chain.errors import BadQuery
 from urbis.chain.errors import NotFound as QueryNotFound
 from urbis.chain.module import ActionSpec, Module
-from urbis.crypto.encoding import decode
 from urbis.modules.documents import handlers, keys
+from urbis.modules.documents.keeper import DocumentsKeeper, DocumentsView, read_document
 from urbis.modules.documents.records import (
     Anchor,
     AnchorBatch,
@@ -39,10 +38,10 @@ def query_document(state: StateReader, params: dict[str, str]) -> dict[str, Any]
         raise BadQuery("hash must be hex") from None
     if len(digest) != 32:
         raise BadQuery("hash must be a 32-byte SHA-256 digest (64 hex digits)")
-    raw = state.get(keys.document(digest))
-    if raw is None:
+    record = read_document(state, digest)
+    if record is None:
         raise QueryNotFound(f"no document {digest.hex()}")
-    return record_json(from_wire(DocumentRecord, decode(raw)))
+    return record_json(record)
 
 
 def record_json(record: DocumentRecord) -> dict[str, Any]:
@@ -52,14 +51,14 @@ def record_json(record: DocumentRecord) -> dict[str, Any]:
         "doc_type": record.doc_type,
         "reference": record.reference,
         "anchored_by": record.anchored_by.text,
-        "height": record.height,
+        "anchored_at_height": record.anchored_at_height,
         "time_ms": record.time_ms,
         "tx_id": record.tx_id.hex(),
         "status": record.status,
         "batch_count": record.batch_count,
         "supersedes": record.supersedes.hex(),
         "superseded_by": record.superseded_by.hex(),
-        "revoked_height": record.revoked_height,
+        "revoked_at_height": record.revoked_at_height,
         "revoked_reason": record.revoked_reason,
     }
 
@@ -77,5 +76,7 @@ module = Module(
         ),
     },
     queries={"document": query_document},
+    keeper=DocumentsKeeper,
+    view=DocumentsView,
     prefix=keys.PREFIX,
 )

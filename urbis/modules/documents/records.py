@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from urbis.chain.ids import AccountId
 
-DOC_TYPE_MAX = 64
-REFERENCE_MAX = 256
-REASON_MAX = 256
+DOC_TYPE_BYTES_MAX = 64
+REFERENCE_BYTES_MAX = 256
+REASON_BYTES_MAX = 256
 BATCH_SIZE_MAX = 1_000_000
 
 
@@ -36,14 +36,14 @@ class DocumentRecord:
     doc_type: str
     reference: str
     anchored_by: AccountId
-    height: int
+    anchored_at_height: int
     time_ms: int
     tx_id: bytes
     status: str  # "valid" | "revoked" | "superseded"
     batch_count: int = 0  # >0: this record is a batch root over that many documents
     supersedes: bytes = b""
     superseded_by: bytes = b""
-    revoked_height: int = 0
+    revoked_at_height: int = 0
     revoked_reason: str = ""
 
 
@@ -58,8 +58,8 @@ class Anchor:
 
     def __post_init__(self) -> None:
         _check_hash("hash", self.hash)
-        _check_text("doc_type", self.doc_type, DOC_TYPE_MAX)
-        _check_text("reference", self.reference, REFERENCE_MAX, required=False)
+        _check_text("doc_type", self.doc_type, DOC_TYPE_BYTES_MAX)
+        _check_text("reference", self.reference, REFERENCE_BYTES_MAX, required=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +76,8 @@ class AnchorBatch:
         _check_hash("root", self.root)
         if not 1 <= self.count <= BATCH_SIZE_MAX:
             raise ValueError(f"count must be 1 to {BATCH_SIZE_MAX}")
-        _check_text("doc_type", self.doc_type, DOC_TYPE_MAX)
-        _check_text("reference", self.reference, REFERENCE_MAX, required=False)
+        _check_text("doc_type", self.doc_type, DOC_TYPE_BYTES_MAX)
+        _check_text("reference", self.reference, REFERENCE_BYTES_MAX, required=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class Revoke:
 
     def __post_init__(self) -> None:
         _check_hash("hash", self.hash)
-        _check_text("reason", self.reason, REASON_MAX)
+        _check_text("reason", self.reason, REASON_BYTES_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,5 +104,5 @@ class Supersede:
     def __post_init__(self) -> None:
         _check_hash("old_hash", self.old_hash)
         _check_hash("new_hash", self.new_hash)
-        _check_text("doc_type", self.doc_type, DOC_TYPE_MAX)
-        _check_text("reference", self.reference, REFERENCE_MAX, required=False)
+        _check_text("doc_type", self.doc_type, DOC_TYPE_BYTES_MAX)
+        _check_text("reference", self.reference, REFERENCE_BYTES_MAX, required=False)

@@ -55,7 +55,9 @@ def submit(
     action: Annotated[str, typer.Option(help="module.name, e.g. governance.add_department")],
     args: Annotated[str, typer.Option(help="Arguments as JSON (urbis1… ids, 0x… bytes)")],
     signer: FromOption,
-    voting_period: Annotated[int, typer.Option(help="Blocks the proposal stays open")] = 10_000,
+    voting_period_blocks: Annotated[
+        int, typer.Option(help="Blocks the proposal stays open")
+    ] = 10_000,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
@@ -81,7 +83,7 @@ def submit(
             "submit_proposal",
             title=title,
             action={"module": module, "name": name, "args": parsed},
-            voting_period=voting_period,
+            voting_period_blocks=voting_period_blocks,
         )
 
     with reported():
@@ -259,7 +261,7 @@ def list_holders(role: RoleArgument, api: ApiOption = None, as_json: JsonOption 
         if not items:
             stdout.print(f"Nobody holds {role}.")
         for item in items:
-            stdout.print(f"{item['account']}  (since {item['height']})")
+            stdout.print(f"{item['account']}  (since {item['granted_at_height']})")
 
     emit(rows, as_json, human)
 

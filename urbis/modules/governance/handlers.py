@@ -35,7 +35,7 @@ from urbis.modules.governance.keeper import (
 from urbis.modules.governance.needs import AccountsView
 from urbis.modules.governance.records import (
     VALIDATORS_MAX,
-    VOTING_PERIOD_MAX,
+    VOTING_PERIOD_BLOCKS_MAX,
     AddDepartment,
     ApproveProposal,
     Council,
@@ -73,13 +73,13 @@ def submit_proposal(ctx: Context, sender: AccountId, args: SubmitProposal) -> No
     council = read_council(ctx.state)
     if sender not in council.members:
         raise NotCouncilMember(f"{sender} is not on the council")
-    if not 1 <= args.voting_period <= VOTING_PERIOD_MAX:
-        raise InvalidVotingPeriod(f"voting period is 1 to {VOTING_PERIOD_MAX} blocks")
+    if not 1 <= args.voting_period_blocks <= VOTING_PERIOD_BLOCKS_MAX:
+        raise InvalidVotingPeriod(f"voting period is 1 to {VOTING_PERIOD_BLOCKS_MAX} blocks")
     action = Action(args.action.module, args.action.name, args.action.args)
     ctx.check_action(action)
     raw_sequence = ctx.state.get(keys.PROPOSAL_SEQUENCE)
     proposal_id = 1 if raw_sequence is None else int(decode_trusted(raw_sequence)) + 1
-    expires = ctx.block.height + args.voting_period
+    expires = ctx.block.height + args.voting_period_blocks
     proposal = Proposal(
         id=proposal_id,
         title=args.title,
@@ -87,7 +87,7 @@ def submit_proposal(ctx: Context, sender: AccountId, args: SubmitProposal) -> No
         action=args.action,
         approvals=[sender],
         status="open",
-        submitted_height=ctx.block.height,
+        submitted_at_height=ctx.block.height,
         expires_at_height=expires,
     )
     ctx.state.put(keys.PROPOSAL_SEQUENCE, encode(proposal_id))
@@ -146,7 +146,7 @@ def _settle(ctx: Context, proposal: Proposal, council: Council) -> None:
         closed = _with(
             proposal,
             status="failed",
-            closed_height=ctx.block.height,
+            closed_at_height=ctx.block.height,
             result_code=error.code,
             result_message=error.message,
         )
@@ -154,7 +154,9 @@ def _settle(ctx: Context, proposal: Proposal, council: Council) -> None:
         ctx.emit("governance.proposal_failed", id=proposal.id, code=error.code)
         return
     ctx.commit_nested(child)
-    executed = _with(proposal, status="executed", closed_height=ctx.block.height, result_code="ok")
+    executed = _with(
+        proposal, status="executed", closed_at_height=ctx.block.height, result_code="ok"
+    )
     ctx.state.put_record(keys.proposal(proposal.id), executed)
     ctx.emit(
         "governance.proposal_executed", id=proposal.id, action=f"{action.module}.{action.name}"
@@ -177,7 +179,7 @@ def set_department_admin(ctx: Context, sender: AccountId, args: SetDepartmentAdm
     if department is None:
         raise UnknownDepartment(f"no department {args.department}")
     _require_account(ctx, args.admin)
-    updated = Department(department.id, department.name, args.admin, department.created_height)
+    updated = Department(department.id, department.name, args.admin, department.created_at_height)
     ctx.state.put_record(keys.department(args.department), updated)
     ctx.emit("governance.department_admin_set", department=args.department, admin=args.admin)
 
@@ -231,7 +233,7 @@ def expire_proposals(ctx: Context) -> None:
     for proposal_id in decode_trusted(raw):
         proposal = read_proposal(ctx.state, proposal_id)
         if proposal is not None and proposal.status == "open":
-            expired = _with(proposal, status="expired", closed_height=ctx.block.height)
+            expired = _with(proposal, status="expired", closed_at_height=ctx.block.height)
             ctx.state.put_record(keys.proposal(proposal_id), expired)
             ctx.emit("governance.proposal_expired", id=proposal_id)
     ctx.state.delete(keys.expiring(ctx.block.height))

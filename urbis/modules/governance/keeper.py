@@ -49,17 +49,28 @@ class GovernanceRoles:
         return has_role(state, account, role)
 
 
-class GovernanceKeeper:
-    """Read access for other modules: roles, departments, council."""
+class GovernanceView:
+    """Read-only: roles, departments, the council (what other modules and contracts check)."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
 
     def has_role(self, account: AccountId, role: str) -> bool:
-        return has_role(self._ctx.state, account, role)
+        return has_role(self._state, account, role)
 
     def department(self, department_id: str) -> Department | None:
-        return read_department(self._ctx.state, department_id)
+        return read_department(self._state, department_id)
+
+    def council(self) -> Council:
+        return read_council(self._state)
 
     def is_council_member(self, account: AccountId) -> bool:
-        return account in read_council(self._ctx.state).members
+        return account in read_council(self._state).members
+
+
+class GovernanceKeeper(GovernanceView):
+    """The writer other modules get: governance changes only by its own actions, so the
+    writer reads the transaction's state and offers nothing more than the view."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx.state)

@@ -26,6 +26,7 @@ from urbis.crypto.encoding import decode_trusted
 from urbis.modules.governance import handlers, keys
 from urbis.modules.governance.keeper import (
     GovernanceKeeper,
+    GovernanceView,
     has_role,
     read_council,
     read_department,
@@ -88,7 +89,11 @@ def query_role_holders(state: Any, params: dict[str, str]) -> list[dict[str, Any
         grant = from_wire(RoleGrant, decode_trusted(value))
         account = AccountId(key[-20:])
         out.append(
-            {"account": account.text, "granted_by": grant.granted_by.text, "height": grant.height}
+            {
+                "account": account.text,
+                "granted_by": grant.granted_by.text,
+                "granted_at_height": grant.granted_at_height,
+            }
         )
     return out
 
@@ -144,9 +149,9 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         },
         "approvals": [a.text for a in proposal.approvals],
         "status": proposal.status,
-        "submitted_height": proposal.submitted_height,
+        "submitted_at_height": proposal.submitted_at_height,
         "expires_at_height": proposal.expires_at_height,
-        "closed_height": proposal.closed_height,
+        "closed_at_height": proposal.closed_at_height,
         "result_code": proposal.result_code,
         "result_message": proposal.result_message,
     }
@@ -157,7 +162,7 @@ def _department_json(department: Department) -> dict[str, Any]:
         "id": department.id,
         "name": department.name,
         "admin": department.admin.text,
-        "created_height": department.created_height,
+        "created_at_height": department.created_at_height,
     }
 
 
@@ -223,6 +228,7 @@ module = Module(
         "proposals": query_proposals,
     },
     keeper=GovernanceKeeper,
+    view=GovernanceView,
     init_genesis=init_genesis,
     end_block=handlers.expire_proposals,
     validator_updates=validator_updates,

@@ -7,9 +7,9 @@ from typing import Any
 
 from urbis.chain.ids import AccountId
 
-VOTING_PERIOD_DEFAULT = 10_000
+VOTING_PERIOD_BLOCKS_DEFAULT = 10_000
 """Blocks a proposal stays open: about three hours at 1 s blocks."""
-VOTING_PERIOD_MAX = 1_000_000
+VOTING_PERIOD_BLOCKS_MAX = 1_000_000
 VALIDATORS_MAX = 100
 
 
@@ -24,13 +24,13 @@ class Department:
     id: str
     name: str
     admin: AccountId
-    created_height: int
+    created_at_height: int
 
 
 @dataclass(frozen=True, slots=True)
 class RoleGrant:
     granted_by: AccountId
-    height: int
+    granted_at_height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +72,9 @@ class Proposal:
     action: ProposedAction
     approvals: list[AccountId]
     status: str  # "open" | "executed" | "failed" | "expired"
-    submitted_height: int
+    submitted_at_height: int
     expires_at_height: int
-    closed_height: int = 0
+    closed_at_height: int = 0
     result_code: str = ""
     result_message: str = ""
 
@@ -104,7 +104,7 @@ class SubmitProposal:
 
     title: str
     action: ProposedAction
-    voting_period: int = VOTING_PERIOD_DEFAULT
+    voting_period_blocks: int = VOTING_PERIOD_BLOCKS_DEFAULT
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ def withdraw_issuer(ctx: Context, sender: AccountId, args: WithdrawIssuer) -> No
     if not trust.current:
         raise NotTrusted(f"{args.issuer} is not trusted for {args.vct}")
     ended = dataclasses.replace(
-        trust.periods[-1], until_height=ctx.block.height, until_ms=ctx.block.time_ms
+        trust.periods[-1], until_at_height=ctx.block.height, until_ms=ctx.block.time_ms
     )
     ctx.state.put_record(
         keys.trust(args.vct, args.issuer), TrustRecord([*trust.periods[:-1], ended])
@@ -113,7 +113,7 @@ def set_status(ctx: Context, sender: AccountId, args: SetStatus) -> None:
     )
     ctx.state.put_record(
         keys.status_list(sender, args.list_id),
-        dataclasses.replace(status_list, updated_height=ctx.block.height),
+        dataclasses.replace(status_list, updated_at_height=ctx.block.height),
     )
     ctx.emit(
         "identity.status_changed",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from urbis.chain.codec import from_wire
-from urbis.chain.context import Context, StateReader
+from urbis.chain.context import Context, StateReader, view_of
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted
-from urbis.modules.accounts.keeper import read_account
 from urbis.modules.identity import keys
+from urbis.modules.identity.needs import AccountsView
 from urbis.modules.identity.records import PAGE_BYTES, StatusList, TrustRecord
 
 
@@ -23,7 +23,7 @@ def read_list(state: StateReader, issuer: AccountId, list_id: int) -> StatusList
 
 def keys_at(state: StateReader, account: AccountId, time_ms: int) -> list[bytes]:
     """The keys an account held at `time_ms`, from its key history (for old signatures)."""
-    record = read_account(state, account)
+    record = view_of("accounts", AccountsView, state).account(account)
     if record is None:
         return []
     held: set[bytes] = set()
@@ -70,12 +70,23 @@ def status_of(state: StateReader, issuer: AccountId, list_id: int, index: int) -
     return get_status(page, index % per_page, status_list.bits)
 
 
-class IdentityKeeper:
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+class IdentityView:
+    """Read-only: whether an issuer was trusted for a type at a time, a credential's status."""
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
 
     def trusted(self, vct: str, issuer: AccountId, at_ms: int) -> bool:
-        return read_trust(self._ctx.state, vct, issuer).trusted_at(at_ms)
+        return read_trust(self._state, vct, issuer).trusted_at(at_ms)
 
-    def status(self, issuer: AccountId, list_id: int, index: int) -> int | None:
-        return status_of(self._ctx.state, issuer, list_id, index)
+    def status_of(self, issuer: AccountId, list_id: int, index: int) -> int | None:
+        """The status of one entry (None: no such list or index)."""
+        return status_of(self._state, issuer, list_id, index)
+
+
+class IdentityKeeper(IdentityView):
+    """The writer other modules get: identity changes only by its own actions, so the
+    writer reads the transaction's state and offers nothing more than the view."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx.state)

@@ -20,20 +20,21 @@ import zlib
 from typing import Any
 
 from urbis.chain.codec import from_wire
-from urbis.chain.context import StateReader
+from urbis.chain.context import StateReader, view_of
 from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.ids import AccountId
 from urbis.chain.module import ActionSpec, Module
 from urbis.crypto.encoding import decode_trusted
-from urbis.modules.accounts.keeper import read_account
 from urbis.modules.identity import handlers, keys
 from urbis.modules.identity.keeper import (
     IdentityKeeper,
+    IdentityView,
     entries_per_page,
     read_list,
     read_page,
     status_of,
 )
+from urbis.modules.identity.needs import AccountsView
 from urbis.modules.identity.records import (
     CreateStatusList,
     CredentialType,
@@ -66,7 +67,7 @@ def _int(params: dict[str, str], name: str) -> int:
 def query_did(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
     """The DID document of an account: its current keys (JWK) and key history."""
     account_id = _account(params, "did")
-    account = read_account(state, account_id)
+    account = view_of("accounts", AccountsView, state).account(account_id)
     if account is None:
         raise NotFound(f"no account {account_id}")
     did = account_id.did
@@ -93,7 +94,12 @@ def query_did(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
         "urbis": {
             "threshold": account.threshold,
             "keyHistory": [
-                {"key": c.key.hex(), "change": c.change, "height": c.height, "time_ms": c.time_ms}
+                {
+                    "key": c.key.hex(),
+                    "change": c.change,
+                    "changed_at_height": c.changed_at_height,
+                    "time_ms": c.time_ms,
+                }
                 for c in account.key_history
             ],
         },
@@ -141,7 +147,7 @@ def query_status_list(state: StateReader, params: dict[str, str]) -> dict[str, A
         "list_id": list_id,
         "size": status_list.size,
         "bits": status_list.bits,
-        "updated_height": status_list.updated_height,
+        "updated_at_height": status_list.updated_at_height,
         "lst": base64.urlsafe_b64encode(compressed).rstrip(b"=").decode(),
         "compressed_bytes": len(compressed),
     }
@@ -169,7 +175,7 @@ def query_verifier(state: StateReader, params: dict[str, str]) -> dict[str, Any]
         "account": account.text,
         "name": record.name,
         "allowed_claims": record.allowed_claims,
-        "registered_height": record.registered_height,
+        "registered_at_height": record.registered_at_height,
     }
 
 
@@ -213,5 +219,6 @@ module = Module(
         "verifier": query_verifier,
     },
     keeper=IdentityKeeper,
+    view=IdentityView,
     prefix=keys.PREFIX,
 )

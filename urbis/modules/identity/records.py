@@ -46,15 +46,15 @@ class CredentialType:
     claims: list[str]
     disclosable: list[str]
     validity_days: int
-    defined_height: int
+    defined_at_height: int
 
 
 @dataclass(frozen=True, slots=True)
 class TrustGrant:
     granted_by: AccountId
-    since_height: int
+    since_at_height: int
     since_ms: int
-    until_height: int = 0  # 0: still trusted
+    until_at_height: int = 0  # 0: still trusted
     until_ms: int = 0
 
 
@@ -73,7 +73,7 @@ class TrustRecord:
 
     @property
     def current(self) -> bool:
-        return bool(self.periods) and self.periods[-1].until_height == 0
+        return bool(self.periods) and self.periods[-1].until_at_height == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +82,15 @@ class StatusList:
     list_id: int
     size: int
     bits: int
-    created_height: int
-    updated_height: int
+    created_at_height: int
+    updated_at_height: int
 
 
 @dataclass(frozen=True, slots=True)
 class VerifierRegistration:
     name: str
     allowed_claims: dict[str, list[str]]  # vct -> claims the verifier may request
-    registered_height: int
+    registered_at_height: int
 
 
 # -- actions ------------------------------------------------------------------------
