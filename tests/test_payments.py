@@ -68,7 +68,7 @@ def transfer(transfer_id: bytes, recipient: str, amount: int, pending: int = 0) 
         recipient=account(recipient),
         asset="EUR",
         amount_minor=amount,
-        pending_timeout=pending,
+        pending_timeout_blocks=pending,
     )
 
 
@@ -189,7 +189,7 @@ def test_transfer_to_an_unknown_account_is_payments_unknown_account(city: CityCh
         recipient=nobody,
         asset="EUR",
         amount_minor=5,
-        pending_timeout=5,
+        pending_timeout_blocks=5,
     )
     assert city.run("alice", pending).code == "payments.unknown_account"
     escrow = action(
@@ -200,7 +200,7 @@ def test_transfer_to_an_unknown_account_is_payments_unknown_account(city: CityCh
         asset="EUR",
         amount_minor=5,
         approvers=[account("bob")],
-        timeout=5,
+        timeout_blocks=5,
     )
     assert city.run("alice", escrow).code == "payments.unknown_account"
     htlc = action(
@@ -211,7 +211,7 @@ def test_transfer_to_an_unknown_account_is_payments_unknown_account(city: CityCh
         asset="EUR",
         amount_minor=5,
         hashlock=hashlib.sha256(b"x").digest(),
-        timeout=5,
+        timeout_blocks=5,
     )
     assert city.run("alice", htlc).code == "payments.unknown_account"
     assert balance(city, "alice") == 10_000 and check_supply(city.app.store) == []

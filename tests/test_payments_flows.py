@@ -23,7 +23,7 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
 
 
 def open_escrow(
-    escrow_id: bytes, beneficiary: str, amount: int, approvers: list[str], timeout: int = 100
+    escrow_id: bytes, beneficiary: str, amount: int, approvers: list[str], timeout_blocks: int = 100
 ) -> object:
     return action(
         "payments",
@@ -33,7 +33,7 @@ def open_escrow(
         asset="EUR",
         amount_minor=amount,
         approvers=[account(a) for a in approvers],
-        timeout=timeout,
+        timeout_blocks=timeout_blocks,
     )
 
 
@@ -57,7 +57,7 @@ def test_escrow_releases_only_when_every_approver_agrees(city: CityChain) -> Non
 
 
 def test_escrow_returns_to_payer_at_its_deadline(city: CityChain) -> None:
-    assert city.run("alice", open_escrow(b"escrow-2", "bob", 1_000, ["land"], timeout=2)).ok
+    assert city.run("alice", open_escrow(b"escrow-2", "bob", 1_000, ["land"], timeout_blocks=2)).ok
     city.block()
     _, result = city.block()
     assert "payments.escrow_returned" in [e.type for e in result.block_events]
@@ -97,7 +97,7 @@ def test_mandate_collects_within_its_limits(city: CityChain) -> None:
 
 
 def htlc_lock(
-    htlc_id: bytes, recipient: str, asset: str, amount: int, hashlock: bytes, timeout: int
+    htlc_id: bytes, recipient: str, asset: str, amount: int, hashlock: bytes, timeout_blocks: int
 ) -> object:
     return action(
         "payments",
@@ -107,7 +107,7 @@ def htlc_lock(
         asset=asset,
         amount_minor=amount,
         hashlock=hashlock,
-        timeout=timeout,
+        timeout_blocks=timeout_blocks,
     )
 
 

@@ -93,7 +93,7 @@ def transfer(
     amount: Amount,
     signer: FromOption,
     transfer_id: IdOption = None,
-    pending_timeout: Annotated[
+    pending_timeout_blocks: Annotated[
         int, typer.Option(help="Reserve only; post or void within this many blocks")
     ] = 0,
     home: HomeOption = DEFAULT_HOME,
@@ -114,7 +114,7 @@ def transfer(
         recipient=account_or_key(recipient, home_path(home)),
         asset=asset,
         amount_minor=amount,
-        pending_timeout=pending_timeout,
+        pending_timeout_blocks=pending_timeout_blocks,
     )
 
 
@@ -445,7 +445,7 @@ def escrow_open(
     amount: Amount,
     signer: FromOption,
     approvers: Annotated[str, typer.Option(help="Comma-separated accounts or keys")],
-    timeout: Annotated[int, typer.Option(help="Blocks before it returns")] = 10_000,
+    timeout_blocks: Annotated[int, typer.Option(help="Blocks before it returns")] = 10_000,
     escrow_id: IdOption = None,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
@@ -469,7 +469,7 @@ def escrow_open(
         asset=asset,
         amount_minor=amount,
         approvers=[account_or_key(a.strip(), root) for a in approvers.split(",") if a.strip()],
-        timeout=timeout,
+        timeout_blocks=timeout_blocks,
     )
     if not as_json:
         stdout.print(f"escrow id: {new_id.hex()}")
@@ -497,7 +497,7 @@ def htlc_lock(
     amount: Amount,
     signer: FromOption,
     hashlock: Annotated[str, typer.Option(help="SHA-256 of the secret, hex")],
-    timeout: Annotated[int, typer.Option(help="Blocks until refundable")] = 1000,
+    timeout_blocks: Annotated[int, typer.Option(help="Blocks until refundable")] = 1000,
     htlc_id: IdOption = None,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
@@ -519,7 +519,7 @@ def htlc_lock(
         asset=asset,
         amount_minor=amount,
         hashlock=_hex(hashlock, "--hashlock"),
-        timeout=timeout,
+        timeout_blocks=timeout_blocks,
     )
     if not as_json:
         stdout.print(f"htlc id: {new_id.hex()}")

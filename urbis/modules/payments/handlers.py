@@ -112,7 +112,7 @@ def burn(ctx: Context, sender: AccountId, args: Burn) -> None:
 
 def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
     payments = PaymentsKeeper(ctx)
-    payments.asset(args.asset)
+    payments.require_asset(args.asset)
     if args.recipient == sender:
         raise SameAccount("a transfer needs two different accounts")
     payments.require_account(args.recipient)
@@ -122,7 +122,7 @@ def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
             ctx.emit("payments.transfer_repeated", id=args.id)  # a retry: nothing moves
             return
         raise TransferIdConflict(f"transfer id {args.id.hex()} was used for another transfer")
-    if args.pending_timeout == 0:
+    if args.pending_timeout_blocks == 0:
         payments.move(args.asset, sender, args.recipient, args.amount_minor, "transfer", args.id)
         record = TransferRecord(
             args.id,
@@ -137,14 +137,14 @@ def transfer(ctx: Context, sender: AccountId, args: Transfer) -> None:
         ctx.state.put_record(keys.transfer(sender, args.id), record)
         return
     payments.reserve(args.asset, sender, args.amount_minor)
-    expires = ctx.block.height + args.pending_timeout
+    expires = ctx.block.height + args.pending_timeout_blocks
     record = TransferRecord(
         args.id,
         sender,
         args.recipient,
         args.asset,
         args.amount_minor,
-        args.pending_timeout,
+        args.pending_timeout_blocks,
         "pending",
         ctx.block.height,
         expires,
@@ -227,12 +227,12 @@ def _same_request(record: TransferRecord, sender: AccountId, args: Transfer) -> 
         record.recipient,
         record.asset,
         record.amount_minor,
-        record.pending_timeout,
-    ) == (sender, args.recipient, args.asset, args.amount_minor, args.pending_timeout)
+        record.pending_timeout_blocks,
+    ) == (sender, args.recipient, args.asset, args.amount_minor, args.pending_timeout_blocks)
 
 
 def _require_issuer(payments: PaymentsKeeper, code: str, sender: AccountId) -> None:
-    if payments.asset(code).issuer != sender:
+    if payments.require_asset(code).issuer != sender:
         raise NotIssuer(f"only the issuer of {code} may mint or burn it")
 
 
@@ -240,7 +240,7 @@ def _require_issuer(payments: PaymentsKeeper, code: str, sender: AccountId) -> N
 
 
 def issue_invoice(ctx: Context, sender: AccountId, args: IssueInvoice) -> None:
-    PaymentsKeeper(ctx).asset(args.asset)
+    PaymentsKeeper(ctx).require_asset(args.asset)
     department = ctx.keeper("governance", GovernanceView).department(args.department)
     if department is None:
         raise UnknownDepartment(f"no department {args.department}")
@@ -263,7 +263,7 @@ def issue_invoice(ctx: Context, sender: AccountId, args: IssueInvoice) -> None:
         paid_minor=0,
         refunded_minor=0,
         status="open",
-        issued_height=ctx.block.height,
+        issued_at_height=ctx.block.height,
     )
     ctx.state.put_record(keys.invoice(args.id), invoice)
     ctx.emit(
@@ -376,12 +376,12 @@ def _invoice(ctx: Context, invoice_id: bytes, department: str | None = None) -> 
 
 def open_escrow(ctx: Context, sender: AccountId, args: OpenEscrow) -> None:
     payments = PaymentsKeeper(ctx)
-    payments.asset(args.asset)
+    payments.require_asset(args.asset)
     if ctx.state.get(keys.escrow(args.id)) is not None:
         raise EscrowExists(f"escrow {args.id.hex()} exists")
     payments.require_account(args.beneficiary)
     payments.reserve(args.asset, sender, args.amount_minor)
-    deadline = ctx.block.height + args.timeout
+    deadline = ctx.block.height + args.timeout_blocks
     escrow = Escrow(
         args.id,
         sender,
@@ -402,7 +402,7 @@ def open_escrow(ctx: Context, sender: AccountId, args: OpenEscrow) -> None:
         beneficiary=args.beneficiary,
         asset=args.asset,
         amount_minor=args.amount_minor,
-        deadline_height=deadline,
+        deadline_at_height=deadline,
     )
 
 
@@ -469,7 +469,7 @@ def return_expired_escrows(ctx: Context) -> None:
 
 
 def set_mandate(ctx: Context, sender: AccountId, args: SetMandate) -> None:
-    PaymentsKeeper(ctx).asset(args.asset)
+    PaymentsKeeper(ctx).require_asset(args.asset)
     if ctx.keeper("governance", GovernanceView).department(args.department) is None:
         raise UnknownDepartment(f"no department {args.department}")
     mandate = Mandate(
@@ -529,14 +529,14 @@ def collect_invoice(ctx: Context, sender: AccountId, args: CollectInvoice) -> No
 
 def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
     payments = PaymentsKeeper(ctx)
-    payments.asset(args.asset)
+    payments.require_asset(args.asset)
     if args.recipient == sender:
         raise SameAccount("an HTLC needs two different accounts")
     if ctx.state.get(keys.htlc(args.id)) is not None:
         raise HtlcExists(f"HTLC {args.id.hex()} exists")
     payments.require_account(args.recipient)
     payments.reserve(args.asset, sender, args.amount_minor)
-    deadline = ctx.block.height + args.timeout
+    deadline = ctx.block.height + args.timeout_blocks
     htlc = Htlc(
         args.id,
         sender,
@@ -556,7 +556,7 @@ def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
         asset=args.asset,
         amount_minor=args.amount_minor,
         hashlock=args.hashlock,
-        deadline_height=deadline,
+        deadline_at_height=deadline,
     )
 
 
@@ -564,8 +564,8 @@ def claim_htlc(ctx: Context, sender: AccountId, args: ClaimHtlc) -> None:
     htlc = _htlc(ctx, args.id)
     if sender != htlc.recipient:
         raise NotHtlcParty(f"only {htlc.recipient} may claim HTLC {args.id.hex()}")
-    if ctx.block.height > htlc.deadline_height:
-        raise HtlcExpired(f"HTLC {args.id.hex()} expired at height {htlc.deadline_height}")
+    if ctx.block.height > htlc.deadline_at_height:
+        raise HtlcExpired(f"HTLC {args.id.hex()} expired at height {htlc.deadline_at_height}")
     if sha256(args.preimage) != htlc.hashlock:
         raise WrongPreimage("the preimage does not hash to the lock")
     PaymentsKeeper(ctx).release(htlc.asset, htlc.recipient, htlc.amount_minor)
@@ -587,9 +587,9 @@ def refund_htlc(ctx: Context, sender: AccountId, args: RefundHtlc) -> None:
     htlc = _htlc(ctx, args.id)
     if sender != htlc.sender:
         raise NotHtlcParty(f"only {htlc.sender} may take back HTLC {args.id.hex()}")
-    if ctx.block.height <= htlc.deadline_height:
+    if ctx.block.height <= htlc.deadline_at_height:
         raise HtlcNotExpired(
-            f"HTLC {args.id.hex()} is claimable until height {htlc.deadline_height}"
+            f"HTLC {args.id.hex()} is claimable until height {htlc.deadline_at_height}"
         )
     PaymentsKeeper(ctx).release(htlc.asset, htlc.sender, htlc.amount_minor)
     ctx.state.put_record(keys.htlc(args.id), dataclasses.replace(htlc, status="refunded"))

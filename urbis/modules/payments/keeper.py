@@ -19,7 +19,15 @@ from urbis.modules.payments.errors import (
     UnknownAsset,
 )
 from urbis.modules.payments.needs import AccountsView
-from urbis.modules.payments.records import AMOUNT_MAX, Asset, Escrow, Invoice, Mandate
+from urbis.modules.payments.records import (
+    AMOUNT_MAX,
+    Asset,
+    Escrow,
+    Htlc,
+    Invoice,
+    Mandate,
+    TransferRecord,
+)
 
 
 def read_asset(state: StateReader, code: str) -> Asset | None:
@@ -77,20 +85,63 @@ def can_collect(
     return read_balance(state, asset, payer) >= amount
 
 
-class PaymentsKeeper:
-    """Balances and assets; other modules (contracts, escrow) move money only through this."""
+class PaymentsView:
+    """What any module or query may read of payments; it cannot move money.
+
+    Reach it as `ctx.view("payments", YourProtocol)` in a handler, or
+    `view_of("payments", YourProtocol, state)` in a query.
+    """
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
+
+    def asset(self, code: str) -> Asset | None:
+        return read_asset(self._state, code)
+
+    def balance(self, code: str, account: AccountId) -> int:
+        return read_balance(self._state, code, account)
+
+    def overdraft(self, code: str, account: AccountId) -> int:
+        return read_overdraft(self._state, code, account)
+
+    def transfer(self, sender: AccountId, transfer_id: bytes) -> TransferRecord | None:
+        raw = self._state.get(keys.transfer(sender, transfer_id))
+        return None if raw is None else from_wire(TransferRecord, decode_trusted(raw))
+
+    def invoice(self, invoice_id: bytes) -> Invoice | None:
+        return read_invoice(self._state, invoice_id)
+
+    def escrow(self, escrow_id: bytes) -> Escrow | None:
+        return read_escrow(self._state, escrow_id)
+
+    def htlc(self, htlc_id: bytes) -> Htlc | None:
+        raw = self._state.get(keys.htlc(htlc_id))
+        return None if raw is None else from_wire(Htlc, decode_trusted(raw))
+
+    def mandate(self, payer: AccountId, department: str) -> Mandate | None:
+        raw = self._state.get(keys.mandate(payer, department))
+        return None if raw is None else from_wire(Mandate, decode_trusted(raw))
+
+    def can_collect(
+        self, payer: AccountId, department: str, asset: str, amount: int, now_ms: int
+    ) -> bool:
+        """Would collecting `amount` at block time `now_ms` pass the mandate and the balance?"""
+        return can_collect(self._state, payer, department, asset, amount, now_ms)
+
+
+class PaymentsKeeper(PaymentsView):
+    """The writer: balances and assets; every movement of money goes through `move`,
+    `credit_new`, `debit_out`, `reserve` or `release`."""
 
     def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx.state)
         self._ctx = ctx
 
-    def asset(self, code: str) -> Asset:
+    def require_asset(self, code: str) -> Asset:
         asset = read_asset(self._ctx.state, code)
         if asset is None:
             raise UnknownAsset(f"no asset {code!r}")
         return asset
-
-    def balance(self, code: str, account: AccountId) -> int:
-        return read_balance(self._ctx.state, code, account)
 
     def require_account(self, account: AccountId) -> None:
         """Money only goes to accounts that exist: a mistyped id must not swallow it."""
@@ -136,7 +187,7 @@ class PaymentsKeeper:
 
     def credit_new(self, code: str, recipient: AccountId, amount: int) -> None:
         """Mint: money enters circulation."""
-        asset = self.asset(code)
+        asset = self.require_asset(code)
         self.require_account(recipient)
         if asset.minted_minor + amount > AMOUNT_MAX:
             raise Overflow(f"minting {amount} would take {code}'s supply past 128 bits")
@@ -148,7 +199,7 @@ class PaymentsKeeper:
 
     def debit_out(self, code: str, account: AccountId, amount: int) -> None:
         """Burn: money leaves circulation."""
-        asset = self.asset(code)
+        asset = self.require_asset(code)
         self.require_funds(code, account, amount)
         self._ctx.state.put_record(
             keys.asset(code), _with(asset, burned_minor=asset.burned_minor + amount)
@@ -158,7 +209,7 @@ class PaymentsKeeper:
 
     def reserve(self, code: str, account: AccountId, amount: int) -> None:
         """Two-phase, first phase: funds leave the balance into the asset's pending total."""
-        asset = self.asset(code)
+        asset = self.require_asset(code)
         self.require_funds(code, account, amount)
         self._set(code, account, self.balance(code, account) - amount)
         self._ctx.state.put_record(
@@ -167,7 +218,7 @@ class PaymentsKeeper:
 
     def release(self, code: str, recipient: AccountId, amount: int) -> None:
         """Two-phase, second phase: pending funds land with `recipient` (post or void)."""
-        asset = self.asset(code)
+        asset = self.require_asset(code)
         if asset.pending_minor < amount:
             raise AssertionError(f"{code} pending total below a pending transfer")
         self._ctx.state.put_record(

@@ -25,7 +25,7 @@ from urbis.chain.ids import AccountId
 from urbis.chain.module import COUNCIL_ROLE, ActionSpec, Module
 from urbis.crypto.encoding import decode_trusted
 from urbis.modules.payments import handlers, keys
-from urbis.modules.payments.keeper import PaymentsKeeper, read_asset, read_balance
+from urbis.modules.payments.keeper import PaymentsKeeper, PaymentsView, read_asset, read_balance
 from urbis.modules.payments.records import (
     ApproveEscrow,
     Burn,
@@ -133,7 +133,10 @@ module = Module(
         ),
         "burn": ActionSpec(Burn, handlers.burn, None, "Issuer: destroy money"),
         "transfer": ActionSpec(
-            Transfer, handlers.transfer, None, "Move money (or reserve it, with pending_timeout)"
+            Transfer,
+            handlers.transfer,
+            None,
+            "Move money (or reserve it, with pending_timeout_blocks)",
         ),
         "post_pending": ActionSpec(
             PostPending, handlers.post_pending, None, "Complete a pending transfer"
@@ -190,6 +193,7 @@ module = Module(
         "htlc": query_htlc,
     },
     keeper=PaymentsKeeper,
+    view=PaymentsView,
     end_block=handlers.end_block,
     prefix=keys.PREFIX,
 )

@@ -13,7 +13,9 @@ ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
 DECIMALS_MAX = 18
 ID_SIZE_MIN = 8
 ID_SIZE_MAX = 32
-PENDING_TIMEOUT_MAX = 1_000_000
+TIMEOUT_BLOCKS_MAX = 1_000_000
+"""The longest hold (pending transfer, escrow, HTLC), in blocks: about a year at a few
+seconds a block, so no hold outlives the money's purpose by decades."""
 INVOICE_KINDS = ("tax", "utility", "fee", "fine")
 DAY_MS = 86_400_000
 
@@ -36,7 +38,7 @@ class Asset:
     minted_minor: int
     burned_minor: int
     pending_minor: int
-    created_height: int
+    created_at_height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,9 @@ class TransferRecord:
     recipient: AccountId
     asset: str
     amount_minor: int
-    pending_timeout: int
+    pending_timeout_blocks: int
     status: str  # "posted" | "pending" | "voided"
-    height: int
+    created_at_height: int
     expires_at_height: int = 0
 
 
@@ -70,7 +72,7 @@ class Invoice:
     paid_minor: int
     refunded_minor: int
     status: str  # "open" | "partially_paid" | "paid" | "cancelled"
-    issued_height: int
+    issued_at_height: int
 
 
 # -- actions ------------------------------------------------------------------------
@@ -132,21 +134,21 @@ class Transfer:
     """Move `amount_minor` of `asset` from the sender to `recipient`.
 
     `id` is chosen by the client: the same id twice never moves money twice.
-    With `pending_timeout` > 0 the funds are only reserved, until the sender
-    posts or voids them, or the timeout (in blocks) voids them.
+    With `pending_timeout_blocks` > 0 the funds are only reserved, until the
+    sender posts or voids them, or that many blocks pass and the chain voids them.
     """
 
     id: bytes
     recipient: AccountId
     asset: str
     amount_minor: int
-    pending_timeout: int = 0
+    pending_timeout_blocks: int = 0
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
         check_amount(self.amount_minor)
-        if not 0 <= self.pending_timeout <= PENDING_TIMEOUT_MAX:
-            raise ValueError(f"pending_timeout must be 0 to {PENDING_TIMEOUT_MAX} blocks")
+        if not 0 <= self.pending_timeout_blocks <= TIMEOUT_BLOCKS_MAX:
+            raise ValueError(f"pending_timeout_blocks must be 0 to {TIMEOUT_BLOCKS_MAX}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +229,7 @@ class Escrow:
     amount_minor: int
     approvers: list[AccountId]
     approvals: list[AccountId]
-    deadline_height: int
+    deadline_at_height: int
     status: str  # "open" | "released" | "returned"
 
 
@@ -255,7 +257,7 @@ class Htlc:
     asset: str
     amount_minor: int
     hashlock: bytes
-    deadline_height: int
+    deadline_at_height: int
     status: str  # "locked" | "claimed" | "refunded"
     preimage: bytes = b""
 
@@ -269,15 +271,15 @@ class OpenEscrow:
     asset: str
     amount_minor: int
     approvers: list[AccountId]
-    timeout: int
+    timeout_blocks: int
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
         check_amount(self.amount_minor)
         if not 1 <= len(self.approvers) <= 16 or len(set(self.approvers)) != len(self.approvers):
             raise ValueError("1 to 16 distinct approvers")
-        if not 1 <= self.timeout <= PENDING_TIMEOUT_MAX:
-            raise ValueError(f"timeout must be 1 to {PENDING_TIMEOUT_MAX} blocks")
+        if not 1 <= self.timeout_blocks <= TIMEOUT_BLOCKS_MAX:
+            raise ValueError(f"timeout_blocks must be 1 to {TIMEOUT_BLOCKS_MAX}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,15 +319,15 @@ class LockHtlc:
     asset: str
     amount_minor: int
     hashlock: bytes
-    timeout: int
+    timeout_blocks: int
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
         check_amount(self.amount_minor)
         if len(self.hashlock) != 32:
             raise ValueError("hashlock must be a 32-byte SHA-256 digest")
-        if not 1 <= self.timeout <= PENDING_TIMEOUT_MAX:
-            raise ValueError(f"timeout must be 1 to {PENDING_TIMEOUT_MAX} blocks")
+        if not 1 <= self.timeout_blocks <= TIMEOUT_BLOCKS_MAX:
+            raise ValueError(f"timeout_blocks must be 1 to {TIMEOUT_BLOCKS_MAX}")
 
 
 @dataclass(frozen=True, slots=True)
