@@ -24,6 +24,7 @@ MODULES = (
     "payments",
     "identity",
     "contracts",
+    "petitions",
 )
 """The order is part of consensus: genesis is written and end-of-block hooks run in it.
 Accounts come first (every other genesis step names accounts), governance second
