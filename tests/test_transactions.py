@@ -229,3 +229,41 @@ def test_account_history_is_indexed_from_receipts_and_never_from_forgeries(
     assert granted.tx_id in {s.tx_id for s in chain.app.blocks.account_txs(account("land").raw)}
     finance = {s.tx_id for s in chain.app.blocks.account_txs(account("finance").raw)}
     assert forged.id not in finance
+
+
+def test_a_module_writing_outside_its_prefix_halts_the_node(tmp_path: Path) -> None:
+    """A handler's write under another module's prefix is our bug: InvariantBroken, the
+    block is not built and the node halts (it never becomes a receipt)."""
+    from dataclasses import dataclass
+
+    from tests.helpers.city import CHAIN_ID, city_genesis
+    from urbis.chain.app import Application
+    from urbis.chain.context import BlockInfo, Context
+    from urbis.chain.errors import InvariantBroken, NodeHalted
+    from urbis.chain.module import ActionSpec, Module
+    from urbis.modules import default_modules
+    from urbis.modules.accounts.keeper import AccountsAuthenticator
+    from urbis.modules.governance.keeper import GovernanceRoles
+    from urbis.state.database import Database
+
+    @dataclass(frozen=True, slots=True)
+    class Mint:
+        amount: int
+
+    def mint(ctx: Context, sender: object, args: Mint) -> None:
+        ctx.state.put(b"payments/balance/EUR/" + bytes(20), b"\x18\x64")
+
+    rogue = Module(name="rogue", actions={"mint": ActionSpec(Mint, mint)}, prefix=b"rogue/")
+    db = Database(tmp_path / "urbis.db")
+    app = Application(db, [*default_modules(), rogue], AccountsAuthenticator(), GovernanceRoles())
+    try:
+        app.init_chain(city_genesis())
+        body = TxBody(CHAIN_ID, account("land"), 0, (action("rogue", "mint", amount=1),), 50, "")
+        tx = sign_tx(body, [key("land").signer()])
+        block = BlockInfo(CHAIN_ID, 1, 1_700_000_001_000, key("validator").public_key.raw)
+        with pytest.raises(InvariantBroken, match="outside its prefix"):
+            app.finalize_block(block, [tx.raw])
+        with pytest.raises(NodeHalted):
+            app.check_tx(tx.raw)
+    finally:
+        db.close()

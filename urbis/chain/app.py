@@ -131,6 +131,10 @@ class Application:
         self.blocks = BlockStore(db)
         self.modules = {m.name: m for m in modules}
         self.keepers = {m.name: m.keeper for m in modules if m.keeper is not None}
+        self.prefixes = {m.name: m.prefix for m in modules}
+        unowned = [m.name for m in modules if not m.prefix]
+        if unowned:
+            raise ValueError(f"modules {unowned} declare no key prefix to write under")
         for module in modules:
             if module.view is not None:
                 register_view(module.name, module.view)
@@ -163,7 +167,7 @@ class Application:
         ctx.state.put(GENESIS_HASH_KEY, genesis.hash)
         for module in self.modules.values():
             if module.init_genesis is not None:
-                module.init_genesis(ctx, genesis)
+                module.init_genesis(ctx.owned_by(module.name), genesis)
         ctx.state.merge()
         root = self.store.commit(block_state.writes, 0)
         self.chain_id = genesis.chain_id
@@ -432,7 +436,7 @@ class Application:
             and not self.roles.has_role(ctx.state, sender, role)
         ):
             raise MissingRole(f"{sender} lacks role {role}", role=role)
-        spec.handler(ctx, sender, args)
+        spec.handler(ctx.owned_by(action.module), sender, args)
 
     def _end_block(self, block_state: BlockState, block: BlockInfo) -> list[Any]:
         events = []
@@ -441,7 +445,7 @@ class Application:
                 continue
             ctx = self._context(block, TxState(block_state))
             try:
-                module.end_block(ctx)
+                module.end_block(ctx.owned_by(module.name))
             except UrbisError as error:
                 raise InvariantBroken(f"{module.name}.end_block failed: {error}") from error
             ctx.state.merge()
@@ -451,7 +455,7 @@ class Application:
     def _context(
         self, block: BlockInfo, state: TxState, tx_id: bytes = b"", sender: AccountId | None = None
     ) -> Context:
-        return Context(block, state, self.keepers, self._dispatch, tx_id, sender)
+        return Context(block, state, self.keepers, self._dispatch, tx_id, sender, self.prefixes)
 
     # -- authentication ------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from urbis.chain.block import Event
 from urbis.chain.codec import from_wire, to_wire
-from urbis.chain.errors import TooManyWrites
+from urbis.chain.errors import InvariantBroken, TooManyWrites
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted, encode_trusted
 
@@ -113,6 +113,44 @@ class TxState:
     def merge(self) -> None:
         self.parent.writes.update(self.writes)
 
+    def absorb(self, writes: dict[bytes, bytes | None]) -> None:
+        """Take a nested layer's writes as they are: each was made under the guard of the
+        module that made it (contract calls into other modules' actions)."""
+        for key, value in writes.items():
+            if value is None:
+                TxState.delete(self, key)
+            else:
+                TxState.put(self, key, value)
+
+
+class OwnedState(TxState):
+    """The same layer of writes as `layer`, through which one module may write only under
+    its own prefix. A write elsewhere is our bug, not the sender's: InvariantBroken, and
+    the node halts rather than commit it."""
+
+    __slots__ = ("owner", "prefix")
+
+    def __init__(self, layer: TxState, owner: str, prefix: bytes) -> None:
+        self.parent = layer.parent
+        self.writes = layer.writes  # the very same dict: writes land in `layer` at once
+        self.max_writes = layer.max_writes
+        self.owner = owner
+        self.prefix = prefix
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._own(key)
+        super().put(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self._own(key)
+        super().delete(key)
+
+    def _own(self, key: bytes) -> None:
+        if not key.startswith(self.prefix):
+            raise InvariantBroken(
+                f"module {self.owner} wrote {key!r}, outside its prefix {self.prefix!r}"
+            )
+
 
 Dispatcher = Callable[["Context", AccountId, "Action", bool], None]
 
@@ -137,6 +175,7 @@ class Context:
     __slots__ = (
         "_dispatch",
         "_keepers",
+        "_prefixes",
         "block",
         "events",
         "sender",
@@ -152,6 +191,7 @@ class Context:
         dispatch: Dispatcher,
         tx_id: bytes = b"",
         sender: AccountId | None = None,
+        prefixes: dict[str, bytes] | None = None,
     ) -> None:
         self.block = block
         self.state = state
@@ -160,6 +200,23 @@ class Context:
         self.sender = sender
         self._keepers = keepers
         self._dispatch = dispatch
+        self._prefixes = prefixes or {}
+        """Each module's key prefix: what `owned_by` lets it write."""
+
+    def owned_by(self, module: str) -> Context:
+        """This context as module `module` sees it: same block, events and writes, but a
+        write outside the module's prefix is refused (InvariantBroken)."""
+        owned = Context(
+            self.block,
+            OwnedState(self.state, module, self._prefixes[module]),
+            self._keepers,
+            self._dispatch,
+            self.tx_id,
+            self.sender,
+            self._prefixes,
+        )
+        owned.events = self.events  # one list: what the module emits is the caller's
+        return owned
 
     def emit(self, event_type: str, **attrs: Any) -> None:
         self.events.append(Event(event_type, {k: _event_value(v) for k, v in attrs.items()}))
@@ -167,7 +224,7 @@ class Context:
     def keeper(self, module: str, kind: type[T]) -> T:
         """Another module's writer, typed by the Protocol the caller wrote in its `needs.py`
         (the caller never imports the other module)."""
-        return cast(T, self._keepers[module](self))
+        return cast(T, self._keepers[module](self.owned_by(module)))
 
     def view(self, module: str, kind: type[T]) -> T:
         """Another module's read-only view of this transaction's state."""
@@ -185,6 +242,7 @@ class Context:
             self._dispatch,
             self.tx_id,
             self.sender,
+            self._prefixes,
         )
 
     def commit_nested(self, child: Context) -> None:

@@ -151,11 +151,7 @@ def apply(ctx: Context, outcome: Outcome) -> None:
     """Write a successful call's native layers, then its EVM diff."""
     for index in outcome.alive:
         layer = outcome.layers[index]
-        for key, value in layer.writes.items():
-            if value is None:
-                ctx.state.delete(key)
-            else:
-                ctx.state.put(key, value)
+        ctx.state.absorb(layer.writes)  # other modules' writes, made under their own guard
         ctx.events.extend(layer.events)
     for address, nonce, code_hash, code, destroyed, slots in outcome.diff:
         if destroyed:
