@@ -210,7 +210,7 @@ def main() -> None:
                     asset="EUR",
                     amount_minor=50_000,
                     approvers=[land],
-                    timeout=1_000,
+                    timeout_blocks=1_000,
                 ),
                 city.call(land, "fund", p, p),
             )

@@ -100,7 +100,7 @@ def test_a_parcel_is_sold_with_escrow_and_transfer_tax(city: CityChain, land: Ac
         asset="EUR",
         amount_minor=50_000,
         approvers=[land],
-        timeout=100,
+        timeout_blocks=100,
     )
     assert city.run("bob", opened).ok
     assert call(city, "bob", land, "fund", parcel, escrow).ok
