@@ -7,9 +7,15 @@ identity through native bridges at fixed addresses, acting as themselves.
 
 I1  every EVM account, code and slot is Urbis state under contracts/ (provable)
 I2  a failed call (revert, out of gas, native failure) changes nothing but the block's gas meter
+    (and the sender's nonce, which every failed transaction spends)
 I3  code exists only at addresses a council deployment created; calls cannot create code
 I4  a bridge acts for its direct caller only; never through DELEGATECALL or CALLCODE
 I5  the block's calls use at most GAS_PER_BLOCK_MAX gas
+
+Each has a checker in keeper.py (check_layout I1, check_failed_call I2,
+check_deployments I3, check_bridge_callers I4, check_block_gas I5, asserted
+at every end of block); tests/test_contracts_invariants.py runs them after
+random sequences of actions.
 """
 
 from __future__ import annotations
