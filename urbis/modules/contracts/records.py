@@ -12,7 +12,8 @@ GAS_PER_TX_MAX = 30_000_000
 GAS_PER_BLOCK_MAX = 200_000_000
 """Bounds the EVM work one block can make every validator do (no fees, so gas is only a meter)."""
 
-SOURCE_MAX = 64 * 1024
+SOURCE_BYTES_MAX = 64 * 1024
+"""Bounds what every node compiles per deployment (the largest shipped contract is ~7 KiB)."""
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{1,47}$")
 
 
@@ -59,8 +60,8 @@ class Deploy:
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
             raise ValueError("name is 2-48 of a-z, 0-9, _ and -, starting with a letter")
-        if not 0 < len(self.source.encode()) <= SOURCE_MAX:
-            raise ValueError(f"source must be 1 to {SOURCE_MAX} bytes")
+        if not 0 < len(self.source.encode()) <= SOURCE_BYTES_MAX:
+            raise ValueError(f"source must be 1 to {SOURCE_BYTES_MAX} bytes")
         if len(self.bytecode_hash) != 32:
             raise ValueError("bytecode_hash must be the 32-byte keccak-256 of the bytecode")
         check_gas(self.gas_limit)
