@@ -1,5 +1,9 @@
 """The one place money moves: every path (transfer, invoice, refund) goes through
-`move`, so every movement is checked and reported the same way."""
+`move`, so every movement is checked and reported the same way.
+
+`PaymentsView` reads (any module, any query); `PaymentsKeeper` extends it with the
+writes. `check_supply` stays importable from here for other modules' tests.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from urbis.modules.payments.errors import (
     UnknownAccount,
     UnknownAsset,
 )
+from urbis.modules.payments.invariants import check_supply as check_supply
 from urbis.modules.payments.needs import AccountsView
 from urbis.modules.payments.records import (
     AMOUNT_MAX,
@@ -238,26 +243,3 @@ def _with(record: Any, **changes: Any) -> Any:
 
     return dataclasses.replace(record, **changes)
 
-
-def check_supply(store: Any) -> list[str]:
-    """Describe each asset whose books do not balance; empty means fine.
-
-    minted - burned = Σ balances + pending, for every asset (I2), and no balance
-    below its floor: 0, or minus the overdraft its issuer granted (I1).
-    """
-    problems = []
-    for _, raw in store.scan_prefix(keys.ASSET_PREFIX, limit=10_000):
-        asset = from_wire(Asset, decode_trusted(raw))
-        rows = store.scan_prefix(keys.balance_prefix(asset.code), limit=10_000_000)
-        balances = [int(decode_trusted(v)) for _, v in rows]
-        for key, value in rows:
-            account = AccountId(key[-20:])
-            if int(decode_trusted(value)) < -read_overdraft(store, asset.code, account):
-                problems.append(f"{asset.code}: {account} is below its floor")
-        total = sum(balances) + asset.pending_minor
-        if asset.minted_minor - asset.burned_minor != total:
-            problems.append(
-                f"{asset.code}: minted {asset.minted_minor} - burned "
-                f"{asset.burned_minor} ≠ balances + pending {total}"
-            )
-    return problems

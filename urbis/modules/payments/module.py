@@ -7,11 +7,17 @@ fee, fine); paying one moves money to the department's revenue account (its
 admin account) and emits a receipt event in the same transaction.
 
 I1  no balance is below its floor: 0, or minus the overdraft the issuer granted
-I2  per asset: minted - burned = Σ balances + pending                (check_supply)
+I2  per asset: minted - burned = Σ balances + pending, and pending = what the unsettled
+    holds (pending transfers, open escrows, locked HTLCs) hold
 I3  per invoice: refunded ≤ paid ≤ amount + late fee accrued when paid
 I4  a transfer id moves money at most once; a pending transfer is posted or voided once
-I6  an escrow or HTLC settles once: released, returned, claimed or refunded
 I5  a failed action changes nothing
+I6  an escrow or HTLC settles once: released, returned, claimed or refunded
+I7  a mandate never collects more in a month than its monthly limit
+
+Each has a checker in `invariants.py` (`check_invariants` for one state,
+`check_settled_once` for a history of events, `check_unchanged` for I5), run after
+every step of random action sequences in tests/test_payments_invariants.py.
 """
 
 from __future__ import annotations
