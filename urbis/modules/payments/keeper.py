@@ -242,4 +242,3 @@ def _with(record: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(record, **changes)
-
