@@ -5,6 +5,9 @@ from urbis.chain.keyparts import fixed_width
 
 PREFIX = b"identity/"
 TYPE_PREFIX = b"identity/type/"
+TRUST_PREFIX = b"identity/trust/"
+STATUS_PREFIX = b"identity/status/"
+VERIFIER_PREFIX = b"identity/verifier/"
 
 
 def credential_type(vct: str) -> bytes:
@@ -12,15 +15,15 @@ def credential_type(vct: str) -> bytes:
 
 
 def trust(vct: str, issuer: AccountId) -> bytes:
-    return b"identity/trust/" + vct.encode() + b"/" + issuer.raw
+    return TRUST_PREFIX + vct.encode() + b"/" + issuer.raw
 
 
 def trust_prefix(vct: str) -> bytes:
-    return b"identity/trust/" + vct.encode() + b"/"
+    return TRUST_PREFIX + vct.encode() + b"/"
 
 
 def status_list(issuer: AccountId, list_id: int) -> bytes:
-    return b"identity/status/" + issuer.raw + b"/" + fixed_width(list_id, 4, "a status list id")
+    return STATUS_PREFIX + issuer.raw + b"/" + fixed_width(list_id, 4, "a status list id")
 
 
 def status_page(issuer: AccountId, list_id: int, page: int) -> bytes:
@@ -28,4 +31,4 @@ def status_page(issuer: AccountId, list_id: int, page: int) -> bytes:
 
 
 def verifier(account: AccountId) -> bytes:
-    return b"identity/verifier/" + account.raw
+    return VERIFIER_PREFIX + account.raw
