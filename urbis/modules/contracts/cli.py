@@ -286,7 +286,8 @@ def storage(
     except (ValueError, TypeError, OverflowError) as error:
         fail("cli.bad_args", str(error), 2)
     key = contract_keys.slot(address.raw, slot)
-    text = "contracts/storage/0x" + key[len(b"contracts/storage/") :].hex()
+    storage = contract_keys.slot(b"", b"")  # the prefix, as keys.py spells it
+    text = storage.decode() + "0x" + key[len(storage) :].hex()
     with reported():
         data = node.call("state", text, None, prove)
         verified = None
