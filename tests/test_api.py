@@ -279,7 +279,7 @@ def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
         asset="EUR",
         amount_minor=200,
         approvers=[account("finance")],
-        timeout=100,
+        timeout_blocks=100,
     )
     send(
         "land",
@@ -290,7 +290,7 @@ def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
         asset="EUR",
         amount_minor=300,
         hashlock=b"\x05" * 32,
-        timeout=100,
+        timeout_blocks=100,
     )
     sent = api.get(f"/v1/payments/transfers/{account('land').text}/{b'api-transfer-1'.hex()}")
     assert sent.status_code == 200 and sent.json()["amount_minor"] == 100

@@ -501,7 +501,7 @@ def templates(rng: random.Random) -> dict[str, Action]:
             recipient=account("bob"),
             asset="EUR",
             amount_minor=rng.randint(1, 100),
-            pending_timeout=rng.choice((0, 5)),
+            pending_timeout_blocks=rng.choice((0, 5)),
         ),
         "bob": action(
             "payments",
@@ -511,7 +511,7 @@ def templates(rng: random.Random) -> dict[str, Action]:
             asset="EUR",
             amount_minor=rng.randint(1, 100),
             approvers=[account("alice")],
-            timeout=50,
+            timeout_blocks=50,
         ),
         "carol": action(
             "payments",
@@ -521,7 +521,7 @@ def templates(rng: random.Random) -> dict[str, Action]:
             asset="EUR",
             amount_minor=rng.randint(1, 100),
             hashlock=digest,
-            timeout=20,
+            timeout_blocks=20,
         ),
         "dave": action("accounts", "add_key", key=key("dave-" + label.hex()).public_key.raw),
         "erin": action(
