@@ -6,6 +6,7 @@ reach the threshold. Keys rotate without changing the account id, so an
 identity survives the loss of a device. The DID `did:urbis:<id>` names it.
 
 I1  every account's threshold is between 1 and its keys' total weight
+    (a keyless account, a contract's, has no keys and threshold 1)
 I2  an account's nonce only grows, by one per included authenticated transaction
 I3  an account id is the tagged hash of its first key; ids never change
 """

@@ -1,11 +1,7 @@
-"""Every state key the documents module writes."""
+"""Every state key the documents module writes (a batch root is stored as a document)."""
 
 PREFIX = b"documents/"
 
 
 def document(digest: bytes) -> bytes:
     return b"documents/doc/" + digest
-
-
-def batch(root: bytes) -> bytes:
-    return b"documents/batch/" + root
