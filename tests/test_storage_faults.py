@@ -458,3 +458,23 @@ def test_blocks_holding_refused_transactions_read_back_as_sound(tmp_path: Path) 
         assert [t.raw for t in reopened.app.blocks.block_txs(reopened.height)] == raws
     finally:
         reopened.close()
+
+
+def test_data_of_another_app_version_is_refused_with_store_incompatible(tmp_path: Path) -> None:
+    """A data folder from before a format change is refused by name, never misread."""
+    from urbis.chain.app import APP_VERSION_KEY
+    from urbis.state.errors import IncompatibleStore
+
+    chain = CityChain(city_folder(tmp_path))
+    chain.close()
+    db = Database(tmp_path / "city" / "urbis.db")
+    app = build_application(db)
+    app.store.commit({APP_VERSION_KEY: None}, 1)  # as written by version 1, which had no key
+    db.close()
+    db = Database(tmp_path / "city" / "urbis.db")
+    try:
+        with pytest.raises(IncompatibleStore, match="app version 1") as caught:
+            build_application(db)
+        assert caught.value.code == "store.incompatible"
+    finally:
+        db.close()

@@ -64,6 +64,7 @@ from urbis.chain.module import COUNCIL_ROLE, Module
 from urbis.chain.tx import Action, Transaction, decode_tx
 from urbis.crypto.keys import verify_stream
 from urbis.state.database import Database
+from urbis.state.errors import IncompatibleStore
 from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
 
 TX_LIFETIME_MAX = 100_000
@@ -81,6 +82,12 @@ VERIFIED_CACHE_MAX = 200_000
 
 CHAIN_ID_KEY = b"chain/chain_id"
 GENESIS_HASH_KEY = b"chain/genesis_hash"
+APP_VERSION_KEY = b"chain/app_version"
+
+APP_VERSION = 2
+"""The state machine's version: its stored formats and rules. A node refuses data written
+by another version rather than misread it. 2: transfer ids per sender, `_blocks` and
+`_at_height` field names, payments.unknown_account (1: everything before)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +153,15 @@ class Application:
         self._pending: _PendingBlock | None = None
         chain_id = self.store.get(CHAIN_ID_KEY)
         self.chain_id = "" if chain_id is None else chain_id.decode()
+        if chain_id is not None:
+            stored = self.store.get(APP_VERSION_KEY)
+            version = 1 if stored is None else int.from_bytes(stored, "big")
+            if version != APP_VERSION:
+                raise IncompatibleStore(
+                    f"the data in {db.path} was written by app version {version}; this node "
+                    f"runs version {APP_VERSION}: found the city again (a fresh data folder "
+                    "and genesis) or run the release that wrote it"
+                )
         db.check_no_strangers()
         check_chain(self.store, self.blocks, self.chain_id)
         self.halted: str | None = None
@@ -165,6 +181,7 @@ class Application:
         ctx = self._context(block, TxState(block_state, max_writes=None))
         ctx.state.put(CHAIN_ID_KEY, genesis.chain_id.encode())
         ctx.state.put(GENESIS_HASH_KEY, genesis.hash)
+        ctx.state.put(APP_VERSION_KEY, APP_VERSION.to_bytes(2, "big"))
         for module in self.modules.values():
             if module.init_genesis is not None:
                 module.init_genesis(ctx.owned_by(module.name), genesis)

@@ -169,7 +169,7 @@ def _run_node(
     from urbis.api.server import create_api
     from urbis.node.home import HomeError
     from urbis.node.runner import Node
-    from urbis.state.errors import StoreCorrupt
+    from urbis.state.errors import IncompatibleStore, StoreCorrupt
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -188,7 +188,7 @@ def _run_node(
         running = Node(home, config)
     except HomeError as error:
         fail("node.bad_home", str(error))
-    except StoreCorrupt as error:
+    except (StoreCorrupt, IncompatibleStore) as error:
         fail(error.code, str(error))
     url = f"http://{config.api_host}:{config.api_port}"
     info = running.app.info()

@@ -31,5 +31,15 @@ class StoreCorrupt(InvariantBroken):
         self.message = str(self)
 
 
+class IncompatibleStore(Exception):
+    """The data folder was written by another version of the state machine."""
+
+    code = "store.incompatible"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class UnknownHeight(LookupError):
     """The height is in the future or older than the proofs kept."""
