@@ -416,10 +416,10 @@ def run_urbis(
     if os.environ.get("URBIS_PPROF"):
         cfg = Path(testnet.nodes[0].home) / "cometbft" / "config" / "config.toml"
         cfg.write_text(network.set_toml(cfg.read_text(), "rpc", "pprof_laddr", '"localhost:6060"'))
-    for node in testnet.nodes:
-        net.start(node)
     rpcs = [f"http://127.0.0.1:{n.rpc}" for n in testnet.nodes]
     try:
+        for node in testnet.nodes:
+            net.start(node)
         wait_blocks(rpcs)
         processes = urbis_processes(testnet)
         samples = iter(load.samples)
