@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import commit_block, libsodium_rate, timed
+from bench.common import CHAIN_ID, commit_block, libsodium_rate, timed
 from urbis.chain.genesis import (
     Genesis,
     GenesisAccount,
@@ -36,9 +36,6 @@ from urbis.crypto.keys import PrivateKey, verify_many
 from urbis.modules import build_application
 from urbis.sdk.builder import action
 from urbis.state.database import Database
-
-CHAIN_ID = "bench-city"
-
 
 BLOCK = 5_000
 

@@ -6,7 +6,6 @@ wrong nonces and failing actions are all exercised; the checkers must find nothi
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, city_genesis, key
+from tests.helpers.city import CityChain, account, city_genesis, key, scratch_chain
 from urbis.chain.ids import AccountId
 from urbis.chain.tx import Action
 from urbis.modules.accounts.invariants import check_invariants, check_transition, snapshot
@@ -114,12 +113,8 @@ def run_steps(chain: CityChain, drawn: list[tuple[str, list[str], int, Action]])
 def test_random_account_actions_keep_every_invariant(
     drawn: list[tuple[str, list[str], int, Action]],
 ) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        chain = CityChain(Path(directory), city_genesis(extra_accounts=PEOPLE))
-        try:
-            assert run_steps(chain, drawn) == []
-        finally:
-            chain.close()
+    with scratch_chain(lambda path: CityChain(path, city_genesis(extra_accounts=PEOPLE))) as chain:
+        assert run_steps(chain, drawn) == []
 
 
 def test_checker_finds_a_nonce_that_went_back(tmp_path: Path) -> None:

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers.city import CHAIN_ID, account, anchor, city_home, doc_hash, key
+from tests.helpers.city import (
+    CHAIN_ID,
+    account,
+    anchor,
+    asset_proposal,
+    billing_grant,
+    city_home,
+    doc_hash,
+    key,
+)
 from urbis.api.server import create_api
 from urbis.chain.tx import TxBody, sign_tx
 from urbis.node.runner import Node
@@ -207,26 +216,10 @@ def test_payments_routes_prove_and_report(api: TestClient, node: Node) -> None:
 
     send = Sender(api)
 
-    send(
-        "mayor",
-        "governance",
-        "submit_proposal",
-        title="EUR",
-        action={
-            "module": "payments",
-            "name": "create_asset",
-            "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
-        },
-    )
+    send("mayor", "governance", "submit_proposal", **asset_proposal("EUR"))
     send("councillor_a", "governance", "approve_proposal", id=1)
-    send(
-        "finance",
-        "governance",
-        "grant_role",
-        department="finance",
-        role="billing",
-        account=account("finance"),
-    )
+    grant = billing_grant()
+    send("finance", grant.module, grant.name, **grant.args)
     send("finance", "payments", "mint", asset="EUR", recipient=account("land"), amount_minor=10_000)
     send(
         "finance",

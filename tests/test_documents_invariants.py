@@ -3,13 +3,12 @@ batches, revocations and supersessions by notaries of two departments (and by ot
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, doc_hash
+from tests.helpers.city import CityChain, doc_hash, scratch_chain
 from urbis.chain.tx import Action
 from urbis.modules.documents.invariants import check_invariants, check_transition, snapshot
 from urbis.sdk.builder import action
@@ -57,8 +56,7 @@ def run_steps(chain: CityChain, drawn: list[tuple[bool, Action]]) -> list[str]:
     for impostor, step in drawn:
         sender = "registry" if impostor else str(step.args["department"])
         before = snapshot(chain.app.store)
-        tx = chain.sign(sender, [step], nonce=chain.app.next_nonce(account(sender).raw))
-        (receipt,) = chain.execute_raw([tx.raw]).receipts
+        receipt = chain.run_as_next(sender, step)
         acted = [str(step.args["department"])] if receipt.ok else []
         problems += check_transition(before, snapshot(chain.app.store), acted)
         problems += check_invariants(chain.app.store)
@@ -67,12 +65,8 @@ def run_steps(chain: CityChain, drawn: list[tuple[bool, Action]]) -> list[str]:
 
 @given(drawn=steps)
 def test_random_document_actions_keep_every_invariant(drawn: list[tuple[bool, Action]]) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        chain = CityChain(Path(directory))
-        try:
-            assert run_steps(chain, drawn) == []
-        finally:
-            chain.close()
+    with scratch_chain() as chain:
+        assert run_steps(chain, drawn) == []
 
 
 def test_checker_finds_a_deleted_record(tmp_path: Path) -> None:

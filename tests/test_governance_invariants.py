@@ -3,14 +3,13 @@ proposals of every council action (valid or not), approvals, role grants and rev
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import COUNCIL, CityChain, account, key
+from tests.helpers.city import COUNCIL, CityChain, account, key, scratch_chain
 from urbis.chain.tx import Action
 from urbis.modules.governance.invariants import check_invariants, check_transition, snapshot
 from urbis.sdk.builder import action
@@ -101,8 +100,7 @@ def run_steps(chain: CityChain, drawn: list[tuple[str, Action]]) -> list[str]:
             latest = chain.query("governance", "proposals")
             step = action("governance", "approve_proposal", id=latest[0]["id"] if latest else 1)
         before = snapshot(chain.app.store)
-        tx = chain.sign(sender, [step], nonce=chain.app.next_nonce(account(sender).raw))
-        chain.execute_raw([tx.raw])
+        chain.run_as_next(sender, step)
         problems += check_transition(before, snapshot(chain.app.store))
         problems += check_invariants(chain.app.store)
     return problems
@@ -110,12 +108,8 @@ def run_steps(chain: CityChain, drawn: list[tuple[str, Action]]) -> list[str]:
 
 @given(drawn=steps)
 def test_random_governance_actions_keep_every_invariant(drawn: list[tuple[str, Action]]) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        chain = CityChain(Path(directory))
-        try:
-            assert run_steps(chain, drawn) == []
-        finally:
-            chain.close()
+    with scratch_chain() as chain:
+        assert run_steps(chain, drawn) == []
 
 
 def test_checker_finds_a_closed_proposal_that_changed(tmp_path: Path) -> None:

@@ -12,17 +12,10 @@ import pytest
 
 from tests.helpers.city import CityChain, account, city_genesis, key
 from urbis.modules.identity.keeper import status_of
+from urbis.modules.identity.types import STANDARD_TYPES
 from urbis.sdk.builder import action
 
-RESIDENT_CLAIMS = [
-    "given_name",
-    "family_name",
-    "birthdate",
-    "address",
-    "resident_since",
-    "age_over_18",
-    "age_over_65",
-]
+RESIDENT_CLAIMS = STANDARD_TYPES["ResidentID"]["claims"]
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ actions, trust grants and withdrawals, and status list changes."""
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, city_genesis
+from tests.helpers.city import CityChain, account, city_genesis, scratch_chain
 from urbis.chain.tx import Action
 from urbis.modules.identity.invariants import check_invariants, check_transition, snapshot
 from urbis.sdk.builder import action
@@ -93,8 +92,7 @@ def run_steps(chain: CityChain, drawn: list[tuple[str, Action]]) -> list[str]:
     problems = check_invariants(chain.app.store)
     for sender, step in drawn:
         before = snapshot(chain.app.store)
-        tx = chain.sign(sender, [step], nonce=chain.app.next_nonce(account(sender).raw))
-        chain.execute_raw([tx.raw])
+        chain.run_as_next(sender, step)
         problems += check_transition(before, snapshot(chain.app.store))
         problems += check_invariants(chain.app.store)
     return problems
@@ -115,12 +113,8 @@ def identity_city(path: Path) -> CityChain:
 
 @given(drawn=steps)
 def test_random_identity_actions_keep_every_invariant(drawn: list[tuple[str, Action]]) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        chain = identity_city(Path(directory))
-        try:
-            assert run_steps(chain, drawn) == []
-        finally:
-            chain.close()
+    with scratch_chain(identity_city) as chain:
+        assert run_steps(chain, drawn) == []
 
 
 def test_checker_finds_a_rewritten_trust_period(tmp_path: Path) -> None:

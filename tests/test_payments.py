@@ -10,7 +10,7 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, city_genesis
+from tests.helpers.city import CityChain, account, billing_grant, city_genesis, create_eur
 from urbis.modules.payments.keeper import check_supply
 from urbis.sdk.builder import action
 
@@ -20,28 +20,8 @@ DAY_MS = 86_400_000
 
 def setup_city(chain: CityChain) -> None:
     """EUR issued by finance (through the council), finance bills, residents funded."""
-    create = action(
-        "governance",
-        "submit_proposal",
-        title="EUR",
-        action={
-            "module": "payments",
-            "name": "create_asset",
-            "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
-        },
-    )
-    assert chain.run("mayor", create).ok
-    assert chain.run("councillor_a", action("governance", "approve_proposal", id=1)).ok
-    assert chain.run(
-        "finance",
-        action(
-            "governance",
-            "grant_role",
-            department="finance",
-            role="billing",
-            account=account("finance"),
-        ),
-    ).ok
+    create_eur(chain)
+    assert chain.run("finance", billing_grant()).ok
     for resident in RESIDENTS:
         assert chain.run("finance", mint(resident, 10_000)).ok
 

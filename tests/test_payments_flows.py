@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.city import CityChain, account, city_genesis
+from tests.helpers.city import CityChain, account, city_genesis, create_eur
 from tests.test_payments import RESIDENTS, balance, invoice, setup_city
 from urbis.modules.payments.keeper import check_supply
 from urbis.sdk.builder import action
@@ -118,18 +118,7 @@ def two_cities(tmp_path: Path) -> tuple[CityChain, CityChain]:
     a = CityChain(tmp_path / "a", genesis=city_genesis("city-a", extra_accounts=RESIDENTS))
     setup_city(a)
     b = CityChain(tmp_path / "b", genesis=city_genesis("city-b", extra_accounts=RESIDENTS))
-    create = action(
-        "governance",
-        "submit_proposal",
-        title="SGD",
-        action={
-            "module": "payments",
-            "name": "create_asset",
-            "args": {"code": "SGD", "decimals": 2, "issuer": account("finance").raw},
-        },
-    )
-    assert b.run("mayor", create).ok
-    assert b.run("councillor_a", action("governance", "approve_proposal", id=1)).ok
+    create_eur(b, code="SGD")
     for resident in RESIDENTS:
         assert b.run(
             "finance",

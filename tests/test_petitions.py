@@ -13,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.helpers.city import CHAIN_ID, CityChain, account, city_genesis, city_home, key
+from tests.helpers.city import (
+    CHAIN_ID,
+    CityChain,
+    account,
+    city_genesis,
+    city_home,
+    key,
+    scratch_chain,
+)
 from urbis.modules.petitions.module import check_counts
 from urbis.sdk.builder import TxBuilder, action
 
@@ -99,13 +107,12 @@ steps = st.lists(
 
 
 @given(steps)
-def test_counts_match_signatures_after_every_step(
-    tmp_path_factory: pytest.TempPathFactory, plan: list[tuple[str, str, bytes]]
-) -> None:
+def test_counts_match_signatures_after_every_step(plan: list[tuple[str, str, bytes]]) -> None:
     """P1 and P2 hold whatever residents do, including what is refused."""
-    chain = CityChain(tmp_path_factory.mktemp("p"), genesis=city_genesis(extra_accounts=RESIDENTS))
     signed: set[tuple[bytes, str]] = set()
-    try:
+    with scratch_chain(
+        lambda path: CityChain(path, city_genesis(extra_accounts=RESIDENTS))
+    ) as chain:
         for step, resident, petition_id in plan:
             if step == "wait":
                 chain.block()
@@ -115,8 +122,6 @@ def test_counts_match_signatures_after_every_step(
                 assert (petition_id, resident) not in signed  # P2
                 signed.add((petition_id, resident))
             assert check_counts(chain.app.store) == []  # P1
-    finally:
-        chain.close()
 
 
 def test_route_and_command_read_the_petition(tmp_path: Path) -> None:

@@ -36,7 +36,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, city_genesis, key
+from tests.helpers.city import (
+    CityChain,
+    account,
+    billing_grant,
+    city_genesis,
+    create_eur,
+    key,
+)
 from urbis.chain.block import Receipt
 from urbis.chain.errors import ERRORS, UrbisError
 from urbis.chain.tx import SIGNING_DOMAIN, Action, Transaction, TxBody, sign_tx
@@ -430,25 +437,8 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
 
 def setup_city(chain: CityChain) -> None:
     """EUR issued by finance, finance may bill, every resident funded."""
-    eur = {
-        "module": "payments",
-        "name": "create_asset",
-        "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
-    }
-    steps = [
-        ("mayor", action("governance", "submit_proposal", title="EUR", action=eur)),
-        ("councillor_a", action("governance", "approve_proposal", id=1)),
-        (
-            "finance",
-            action(
-                "governance",
-                "grant_role",
-                department="finance",
-                role="billing",
-                account=account("finance"),
-            ),
-        ),
-    ]
+    create_eur(chain)
+    steps = [("finance", billing_grant())]
     steps += [("finance", mint(resident, 1_000_000)) for resident in RESIDENTS]
     for sender, step in steps:
         receipt = chain.run(sender, step)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,16 +56,32 @@ def city_genesis(chain_id: str = CHAIN_ID, extra_accounts: Sequence[str] = ()) -
     )
 
 
-def create_eur(chain: CityChain, proposer: str = "mayor", approver: str = "councillor_a") -> None:
-    """The council creates EUR with finance as its issuer (proposal, then approval)."""
-    eur = {
+def asset_proposal(code: str = "EUR", issuer: str = "finance") -> dict[str, Any]:
+    """The arguments of a council proposal that creates `code` (2 decimals) for `issuer`."""
+    create = {
         "module": "payments",
         "name": "create_asset",
-        "args": {"code": "EUR", "decimals": 2, "issuer": account("finance").raw},
+        "args": {"code": code, "decimals": 2, "issuer": account(issuer).raw},
     }
-    submitted = chain.run(
-        proposer, action("governance", "submit_proposal", title="EUR", action=eur)
+    return {"title": code, "action": create}
+
+
+def billing_grant(department: str = "finance") -> Action:
+    """The department's admin gives itself the billing role (to issue invoices)."""
+    return action(
+        "governance",
+        "grant_role",
+        department=department,
+        role="billing",
+        account=account(department),
     )
+
+
+def create_eur(
+    chain: CityChain, proposer: str = "mayor", approver: str = "councillor_a", code: str = "EUR"
+) -> None:
+    """The council creates an asset (EUR by default) with finance as its issuer."""
+    submitted = chain.run(proposer, action("governance", "submit_proposal", **asset_proposal(code)))
     assert submitted.ok, submitted.message
     (event,) = [e for e in submitted.events if e.type == "governance.proposal_submitted"]
     approved = chain.run(approver, action("governance", "approve_proposal", id=event.attrs["id"]))
@@ -170,11 +188,29 @@ class CityChain:
         self.app.commit(signed)
         return result
 
+    def run_as_next(self, sender: str, step: Action) -> Receipt:
+        """Put one transaction with the sender's next committed nonce straight into a block."""
+        tx = self.sign(sender, [step], nonce=self.app.next_nonce(account(sender).raw))
+        (receipt,) = self.execute_raw([tx.raw]).receipts
+        return receipt
+
     def query(self, module: str, name: str, **params: str) -> Any:
         return self.app.query(module, name, params)
 
     def close(self) -> None:
         self.db.close()
+
+
+@contextmanager
+def scratch_chain(make: Callable[[Path], CityChain] = CityChain) -> Iterator[CityChain]:
+    """A chain in a folder of its own, closed after: for property tests, whose examples
+    cannot share a pytest fixture."""
+    with tempfile.TemporaryDirectory() as directory:
+        chain = make(Path(directory))
+        try:
+            yield chain
+        finally:
+            chain.close()
 
 
 def anchor(department: str, label: str, doc_type: str = "deed") -> Action:

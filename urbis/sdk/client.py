@@ -39,6 +39,20 @@ class Request:
     timeout: float | None = None
 
 
+def _http_args(request: Request, default_timeout: Any) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "url": request.path,
+        "params": request.params,
+        "json": request.json,
+        "timeout": request.timeout or default_timeout,
+    }
+
+
+def _unreachable(base_url: Any, error: Exception) -> ApiError:
+    return ApiError(0, "client.unreachable", f"cannot reach {base_url}: {error}", {})
+
+
 def _submit(tx: Transaction | bytes, wait: bool, timeout: float) -> Request:
     raw = tx if isinstance(tx, bytes) else tx.raw
     params = {"wait": "commit", "timeout": timeout} if wait else None
@@ -147,17 +161,9 @@ class Client:
 
     def send(self, request: Request) -> Any:
         try:
-            response = self._http.request(
-                request.method,
-                request.path,
-                params=request.params,
-                json=request.json,
-                timeout=request.timeout or self._http.timeout,
-            )
+            response = self._http.request(**_http_args(request, self._http.timeout))
         except httpx.TransportError as error:
-            raise ApiError(
-                0, "client.unreachable", f"cannot reach {self._http.base_url}: {error}", {}
-            ) from None
+            raise _unreachable(self._http.base_url, error) from None
         return _answer(response)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -194,17 +200,9 @@ class AsyncClient:
 
     async def send(self, request: Request) -> Any:
         try:
-            response = await self._http.request(
-                request.method,
-                request.path,
-                params=request.params,
-                json=request.json,
-                timeout=request.timeout or self._http.timeout,
-            )
+            response = await self._http.request(**_http_args(request, self._http.timeout))
         except httpx.TransportError as error:
-            raise ApiError(
-                0, "client.unreachable", f"cannot reach {self._http.base_url}: {error}", {}
-            ) from None
+            raise _unreachable(self._http.base_url, error) from None
         return _answer(response)
 
     async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -14,17 +14,15 @@ from urbis.cli.common import (
     FromOption,
     HomeOption,
     JsonOption,
+    act,
     client,
     emit,
     fail,
     home_path,
     read_bytes,
     reported,
-    require_ok,
-    send_actions,
     table,
 )
-from urbis.sdk.builder import TxBuilder
 from urbis.sdk.client import Request
 
 app = typer.Typer(help="Petitions to departments", no_args_is_help=True)
@@ -59,26 +57,19 @@ def open_petition(
     Example: urbis petition open bike-lanes-2027 --text petition.md --department transport
     --title "Protected bike lanes on Main St" --from alice
     """
-    petition_id = _petition_id(petition)
     digest = hashlib.sha256(read_bytes(text, "petition text")).digest()
-
-    def build(builder: TxBuilder) -> None:
-        builder.add(
-            "petitions",
-            "open",
-            id=petition_id,
-            department=department,
-            title=title,
-            text_hash=digest,
-            open_blocks=open_blocks,
-        )
-
-    with reported():
-        receipt = require_ok(send_actions(api, home_path(home), signer, build))
-    emit(
-        {"id": petition_id.hex(), "receipt": receipt},
+    act(
+        "petitions",
+        "open",
+        home_path(home),
+        api,
+        signer,
         as_json,
-        lambda _: _said("Opened", petition_id),
+        id=_petition_id(petition),
+        department=department,
+        title=title,
+        text_hash=digest,
+        open_blocks=open_blocks,
     )
 
 
@@ -94,18 +85,7 @@ def sign(
 
     Example: urbis petition sign bike-lanes-2027 --from bob
     """
-    petition_id = _petition_id(petition)
-
-    def build(builder: TxBuilder) -> None:
-        builder.add("petitions", "sign", id=petition_id)
-
-    with reported():
-        receipt = require_ok(send_actions(api, home_path(home), signer, build))
-    emit(
-        {"id": petition_id.hex(), "receipt": receipt},
-        as_json,
-        lambda _: _said("Signed", petition_id),
-    )
+    act("petitions", "sign", home_path(home), api, signer, as_json, id=_petition_id(petition))
 
 
 @app.command("show")
@@ -133,10 +113,6 @@ def show(petition: IdArgument, api: ApiOption = None, as_json: JsonOption = Fals
         )
 
     emit(record, as_json, human)
-
-
-def _said(what: str, petition_id: bytes) -> None:
-    table(what, [("petition", petition_id.hex())])
 
 
 COMMANDS = [("petition", app)]
