@@ -54,7 +54,7 @@ from urbis.node import testnet as net
 from urbis.node.home import DEV_DEPARTMENTS, dev_city_genesis
 from urbis.sdk.builder import action
 from urbis.sdk.cometbft_verify import Timestamp
-from urbis.sdk.wallet import Wallet
+from urbis.sdk.keystore import KeyStore
 
 VALIDATORS = 4
 BATCH = 100
@@ -288,7 +288,7 @@ def start_kvstore(folder: Path, base: int) -> tuple[list[subprocess.Popen[bytes]
         subprocess.run([stock, "init", "--home", str(home)], check=True, capture_output=True)
         identities.append(network.identity(home))
     genesis = dev_city_genesis(
-        Wallet(folder / "keys"),
+        KeyStore(folder / "keys"),
         "kvstore-bench",
         [GenesisValidator(f"kv{i}", ident.validator_key, 10) for i, ident in enumerate(identities)],
     )
@@ -332,7 +332,7 @@ def prepare(
     rate_cap: int,
     chain_id: str,
 ) -> Load:
-    wallet = Wallet(keys)
+    wallet = KeyStore(keys)
     anchors_by_node: list[list[bytes]] = [[] for _ in range(VALIDATORS)]
     per_notary = rate_cap // len(notaries)
     for index, (department, key) in enumerate(notaries):

@@ -64,7 +64,7 @@ def test_keys_new_list_show(tmp_path: Path) -> None:
     )
     assert [k["name"] for k in listed] == ["alice"]
     again = runner.invoke(app, ["keys", "new", "alice", "--home", str(tmp_path)], env=env)
-    assert again.exit_code == 1 and "wallet.error" in again.output
+    assert again.exit_code == 1 and "keystore.error" in again.output
 
 
 def urbis(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -217,7 +217,7 @@ def test_init_founds_a_city_from_city_toml(tmp_path: Path) -> None:
     genesis = founded.load_genesis()
     assert genesis.chain_id == "zug-1" and genesis.departments[0].id == "land"
     assert founded.load_config().api_port == 9123
-    assert founded.wallet.load("land-admin", "pw")
+    assert founded.keystore.load("land-admin", "pw")
     assert genesis.validators[0].key == founded.load_validator_key().public_key.raw
     again = runner.invoke(
         app, ["init", "--home", str(home), "--config", str(city)], env={"URBIS_PASSPHRASE": "pw"}

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from urbis.cli.main import app
 from urbis.crypto.keys import PrivateKey
-from urbis.sdk.wallet import seal_key
+from urbis.sdk.keystore import seal_key
 
 runner = CliRunner()
 LONG = os.environ.get("URBIS_FUZZ") == "long"
@@ -255,7 +255,7 @@ def test_key_file_asking_2_pow_30_is_wallet_bad_kdf(tmp_path: Path) -> None:
     argv = ["role", "grant", "land.registrar", "greedy", "--from", "greedy"]
     result = runner.invoke(app, argv, env={"URBIS_HOME": str(tmp_path), "URBIS_API": UNREACHABLE})
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("wallet.bad_kdf: ")
+    assert result.stderr.startswith("keystore.bad_kdf: ")
 
 
 @pytest.mark.parametrize(
@@ -263,13 +263,13 @@ def test_key_file_asking_2_pow_30_is_wallet_bad_kdf(tmp_path: Path) -> None:
     [{"n": 3}, {"n": 2**21}, {"r": 0}, {"r": 10**6}, {"p": 99}, {"n": "x"}, {"n": 2**20, "r": 32}],
 )
 def test_kdf_parameters_out_of_bounds_are_wallet_bad_kdf(kdf: dict[str, Any]) -> None:
-    from urbis.sdk.wallet import WalletError, open_key
+    from urbis.sdk.keystore import KeyStoreError, open_key
 
     data = seal_key("k", PrivateKey.generate(), "", n=2**4)
     data["kdf"].update(kdf)
-    with pytest.raises(WalletError) as caught:
+    with pytest.raises(KeyStoreError) as caught:
         open_key(data, "")
-    assert caught.value.code == "wallet.bad_kdf"
+    assert caught.value.code == "keystore.bad_kdf"
 
 
 def test_real_process_bad_input_is_one_coded_line(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.helpers.process import dev_city
-from urbis.sdk.wallet import Wallet
+from urbis.sdk.keystore import KeyStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PARCEL = "0x" + hashlib.sha256(b"parcel 7, Harbour Street").hexdigest()
@@ -68,7 +68,7 @@ class Tour:
         self.invoices: list[str] = []
 
     def account(self, key: str) -> str:
-        return Wallet(self.city / "keys").info(key).account.text
+        return KeyStore(self.city / "keys").info(key).account.text
 
     def fill(self, command: str) -> str:
         values = {

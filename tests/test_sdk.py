@@ -14,15 +14,15 @@ from tests.helpers.city import CHAIN_ID, anchor, city_home, key
 from tests.helpers.process import free_port
 from urbis.api.server import create_api
 from urbis.node.runner import Node
-from urbis.sdk import ApiError, AsyncClient, TxBuilder, Wallet, WalletError
+from urbis.sdk import ApiError, AsyncClient, KeyStore, KeyStoreError, TxBuilder
 
 
 def test_wallet_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
-    wallet = Wallet(tmp_path)
+    wallet = KeyStore(tmp_path)
     info = wallet.create("alice", "s3cret", key("alice"))
     assert (info.path.stat().st_mode & 0o777) == 0o600
     assert wallet.load("alice", "s3cret").seed == key("alice").seed
-    with pytest.raises(WalletError, match="wrong passphrase"):
+    with pytest.raises(KeyStoreError, match="wrong passphrase"):
         wallet.load("alice", "guess")
     assert (
         "seed" not in info.path.read_text() and key("alice").seed.hex() not in info.path.read_text()
@@ -30,18 +30,18 @@ def test_wallet_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
 
 
 def test_relabelled_key_file_fails_to_open(tmp_path: Path) -> None:
-    wallet = Wallet(tmp_path)
+    wallet = KeyStore(tmp_path)
     wallet.create("alice", "pw", key("alice"))
     data = json.loads((tmp_path / "alice.json").read_text())
     data["name"] = "mallory"
     (tmp_path / "mallory.json").write_text(json.dumps(data))
-    with pytest.raises(WalletError):
+    with pytest.raises(KeyStoreError):
         wallet.load("mallory", "pw")
 
 
 def test_bad_key_names_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(WalletError):
-        Wallet(tmp_path).create("../escape", "pw")
+    with pytest.raises(KeyStoreError):
+        KeyStore(tmp_path).create("../escape", "pw")
 
 
 def test_builder_needs_actions_and_keys() -> None:

@@ -20,7 +20,7 @@ from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PrivateKey
 from urbis.node import testnet as net
 from urbis.sdk.builder import TxBuilder
-from urbis.sdk.wallet import Wallet
+from urbis.sdk.keystore import KeyStore
 
 
 def require_cometbft() -> None:
@@ -91,7 +91,7 @@ class Network:
 
     def key(self, name: str) -> PrivateKey:
         if name not in self.keys:
-            self.keys[name] = Wallet(self.testnet.folder / "keys").load(name, "")
+            self.keys[name] = KeyStore(self.testnet.folder / "keys").load(name, "")
         return self.keys[name]
 
     def account(self, name: str) -> AccountId:

@@ -22,8 +22,8 @@ from urbis.crypto.jsonshape import nests_deeper_than
 from urbis.crypto.keys import PrivateKey
 from urbis.sdk.builder import EXPIRY_BLOCKS_DEFAULT, TxBuilder
 from urbis.sdk.client import ApiError, Client, default_api
+from urbis.sdk.keystore import KeyStore, KeyStoreError
 from urbis.sdk.verify import ProofError
-from urbis.sdk.wallet import Wallet, WalletError
 
 DEFAULT_HOME = Path("~/.urbis")
 """Where the node and its keys live unless --home or URBIS_HOME says otherwise."""
@@ -41,7 +41,7 @@ HomeOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 FromOption = Annotated[
-    str, typer.Option("--from", help="Name of the signing key in the home's wallet")
+    str, typer.Option("--from", help="Name of the signing key in the home's key store")
 ]
 
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def reported() -> Iterator[None]:
         yield
     except ApiError as error:
         fail(error.code, error.detail)
-    except WalletError as error:
+    except KeyStoreError as error:
         fail(error.code, str(error))
     except ProofError as error:
         fail("proof.invalid", str(error))
@@ -148,7 +148,7 @@ def print_grid(grid: Table) -> None:
     stdout.print(grid, width=None if stdout.is_terminal else PIPE_WIDTH)
 
 
-def passphrase_for(wallet: Wallet, name: str) -> PrivateKey:
+def passphrase_for(keystore: KeyStore, name: str) -> PrivateKey:
     """URBIS_PASSPHRASE, then the empty passphrase (dev keys), else ask on a terminal.
 
     Both are tried so one shell can sign with its own keys and a dev city's keys.
@@ -158,14 +158,14 @@ def passphrase_for(wallet: Wallet, name: str) -> PrivateKey:
         candidates.append("")
     for passphrase in candidates:
         try:
-            return wallet.load(name, passphrase)
-        except WalletError as error:
-            if error.code != "wallet.wrong_passphrase":
+            return keystore.load(name, passphrase)
+        except KeyStoreError as error:
+            if error.code != "keystore.wrong_passphrase":
                 raise
     if sys.stdin.isatty():
-        return wallet.load(name, typer.prompt(f"Passphrase for {name}", hide_input=True))
-    raise WalletError(
-        f"wrong passphrase for key {name!r} (set URBIS_PASSPHRASE)", "wallet.wrong_passphrase"
+        return keystore.load(name, typer.prompt(f"Passphrase for {name}", hide_input=True))
+    raise KeyStoreError(
+        f"wrong passphrase for key {name!r} (set URBIS_PASSPHRASE)", "keystore.wrong_passphrase"
     )
 
 
@@ -177,9 +177,9 @@ def send_actions(
     memo: str = "",
 ) -> dict[str, Any]:
     """Sign the actions `build` adds with the named key, submit, wait for the receipt."""
-    wallet = Wallet(home / "keys")
-    key = passphrase_for(wallet, signer_name)
-    sender = wallet.info(signer_name).account
+    keystore = KeyStore(home / "keys")
+    key = passphrase_for(keystore, signer_name)
+    sender = keystore.info(signer_name).account
     node = client(api)
     status = node.status()
     builder = TxBuilder(status["chain_id"], sender).with_memo(memo)
@@ -249,12 +249,12 @@ def parse_account(text: str) -> AccountId:
 
 
 def account_or_key(text: str, home: Path) -> AccountId:
-    """An account id, or the name of a key in the wallet (its account)."""
+    """An account id, or the name of a key in the key store (its account)."""
     if text.startswith(("urbis1", "did:urbis:")):
         return parse_account(text)
     try:
-        return Wallet(home / "keys").info(text).account
-    except WalletError:
+        return KeyStore(home / "keys").info(text).account
+    except KeyStoreError:
         fail("cli.bad_account", f"{text!r} is neither an account id nor a key name", 2)
 
 

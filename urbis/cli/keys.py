@@ -1,4 +1,4 @@
-"""`urbis keys`: keys in the home's wallet, encrypted with a passphrase."""
+"""`urbis keys`: the home's key store, each key encrypted with a passphrase."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from urbis.cli.common import (
     stdout,
     table,
 )
-from urbis.sdk.wallet import KeyInfo, Wallet
+from urbis.sdk.keystore import KeyInfo, KeyStore
 
-app = typer.Typer(help="Keys in the wallet (HOME/keys)", no_args_is_help=True)
+app = typer.Typer(help="Signing keys in the key store (HOME/keys)", no_args_is_help=True)
 
 
 def _view(info: KeyInfo) -> dict[str, Any]:
@@ -46,17 +46,17 @@ def new(name: str, home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False)
             fail("cli.passphrase_needed", "set URBIS_PASSPHRASE or run in a terminal", 2)
         passphrase = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
     with reported():
-        info = Wallet(home_path(home) / "keys").create(name, passphrase)
+        info = KeyStore(home_path(home) / "keys").create(name, passphrase)
     emit(_view(info), as_json, lambda d: table(f"Key {d['name']}", list(d.items())))
 
 
 @app.command("list")
 def list_keys(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None:
-    """List the wallet's keys (no passphrase needed).
+    """List the key store's keys (no passphrase needed).
 
     Example: urbis keys list --json
     """
-    infos = [_view(i) for i in Wallet(home_path(home) / "keys").list()]
+    infos = [_view(i) for i in KeyStore(home_path(home) / "keys").list()]
 
     def human(rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -74,5 +74,5 @@ def show(name: str, home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False
     Example: urbis keys show land
     """
     with reported():
-        info = Wallet(home_path(home) / "keys").info(name)
+        info = KeyStore(home_path(home) / "keys").info(name)
     emit(_view(info), as_json, lambda d: table(f"Key {d['name']}", list(d.items())))

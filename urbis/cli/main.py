@@ -207,7 +207,7 @@ def _run_node(
     table("Node", rows)
     if created:
         stdout.print(
-            "Dev keys (empty passphrase): " + ", ".join(k.name for k in home.wallet.list())
+            "Dev keys (empty passphrase): " + ", ".join(k.name for k in home.keystore.list())
         )
     stdout.print(
         f"Use it from another terminal:\n  export URBIS_HOME={home.path} "

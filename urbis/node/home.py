@@ -28,7 +28,7 @@ from urbis.chain.genesis import (
 )
 from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PrivateKey
-from urbis.sdk.wallet import Wallet
+from urbis.sdk.keystore import KeyStore
 
 DEV_PASSPHRASE = ""
 """Dev-city keys use the empty passphrase so the demo works with no prompt. Never in production."""
@@ -122,8 +122,8 @@ class Home:
         return self.path / "data" / "urbis.db"
 
     @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.path / "keys")
+    def keystore(self) -> KeyStore:
+        return KeyStore(self.path / "keys")
 
     def is_initialized(self) -> bool:
         if not self.genesis_path.exists():
@@ -174,7 +174,7 @@ def create_dev_city(
     validator = PrivateKey.generate()
     home.write_validator_key(validator)
     genesis = dev_city_genesis(
-        home.wallet, chain_id, [GenesisValidator("city-hall", validator.public_key.raw, 10)]
+        home.keystore, chain_id, [GenesisValidator("city-hall", validator.public_key.raw, 10)]
     )
     genesis.save(home.genesis_path)
     home.save_config(config or NodeConfig())
@@ -182,13 +182,13 @@ def create_dev_city(
 
 
 def dev_city_genesis(
-    wallet: Wallet,
+    keystore: KeyStore,
     chain_id: str,
     validators: list[GenesisValidator],
     departments: tuple[tuple[str, str], ...] = DEV_DEPARTMENTS,
     extra: tuple[tuple[GenesisAccount, str], ...] = (),
 ) -> Genesis:
-    """The dev city's genesis; its keys are made in `wallet` (empty passphrase) if missing.
+    """The dev city's genesis; its keys are made in `keystore` (empty passphrase) if missing.
 
     `extra` adds accounts with one role each (e.g. many notaries for a load test).
     """
@@ -196,13 +196,13 @@ def dev_city_genesis(
     founded: list[GenesisDepartment] = []
     roles: list[tuple[str, AccountId]] = [(role, account.id) for account, role in extra]
     for department_id, name in departments:
-        info = _dev_key(wallet, department_id)
+        info = _dev_key(keystore, department_id)
         accounts.append(GenesisAccount(department_id, (GenesisKey(info.public_key),)))
         founded.append(GenesisDepartment(department_id, name, info.account))
         roles.append((f"{department_id}.notary", info.account))
     council = []
     for member in DEV_COUNCIL:
-        info = _dev_key(wallet, member)
+        info = _dev_key(keystore, member)
         accounts.append(GenesisAccount(member, (GenesisKey(info.public_key),)))
         council.append(info.account)
     genesis = Genesis(
@@ -220,11 +220,11 @@ def dev_city_genesis(
     return genesis
 
 
-def _dev_key(wallet: Wallet, name: str) -> Any:
+def _dev_key(keystore: KeyStore, name: str) -> Any:
     try:
-        return wallet.info(name)
+        return keystore.info(name)
     except Exception:
-        return wallet.create(name, DEV_PASSPHRASE)
+        return keystore.create(name, DEV_PASSPHRASE)
 
 
 def init_from_city_file(home: Home, city_file: Path, passphrase: str) -> Genesis:
@@ -240,14 +240,14 @@ def init_from_city_file(home: Home, city_file: Path, passphrase: str) -> Genesis
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise HomeError(f"cannot read {city_file}: {error}") from None
     home.ensure_dirs()
-    wallet = home.wallet
+    keystore = home.keystore
     by_name: dict[str, AccountId] = {}
     accounts: list[GenesisAccount] = []
     try:
         for entry in city.get("accounts", []):
             name = entry["name"]
             if entry.get("generate"):
-                info = wallet.create(name, passphrase)
+                info = keystore.create(name, passphrase)
                 key_list: list[bytes] = [info.public_key]
             else:
                 key_list = [bytes.fromhex(k) for k in entry["keys"]]

@@ -37,7 +37,7 @@ from urbis.node.home import (
     NodeConfig,
     dev_city_genesis,
 )
-from urbis.sdk.wallet import Wallet
+from urbis.sdk.keystore import KeyStore
 
 BASE_PORT_DEFAULT = 26600
 API_PORT_DEFAULT = 8080
@@ -171,7 +171,7 @@ def create(
                 validator_key=identities[-1].validator_key.hex(),
             )
         )
-    wallet = Wallet(folder / "keys")
+    wallet = KeyStore(folder / "keys")
     genesis = dev_city_genesis(
         wallet,
         chain_id,

@@ -27,14 +27,14 @@ from urbis.cli.common import (
 )
 from urbis.modules.accounts.records import AccountKey
 from urbis.sdk.builder import TxBuilder
-from urbis.sdk.wallet import Wallet
+from urbis.sdk.keystore import KeyStore
 
 app = typer.Typer(help="Accounts", no_args_is_help=True)
 
 
 @app.command("create")
 def create(
-    key: Annotated[str, typer.Option("--key", help="Wallet key name or hex public key")],
+    key: Annotated[str, typer.Option("--key", help="KeyStore key name or hex public key")],
     signer: FromOption,
     threshold: Annotated[int, typer.Option(help="Signature threshold")] = 1,
     home: HomeOption = DEFAULT_HOME,
@@ -69,7 +69,7 @@ def create(
 
 @app.command("show")
 def show(
-    account: Annotated[str, typer.Argument(help="Account id, DID or wallet key name")],
+    account: Annotated[str, typer.Argument(help="Account id, DID or key name")],
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
@@ -102,7 +102,7 @@ def show(
 @app.command("rotate-key")
 def rotate_key(
     signer: FromOption,
-    new_key: Annotated[str, typer.Option("--new-key", help="Wallet key that replaces --from")],
+    new_key: Annotated[str, typer.Option("--new-key", help="KeyStore key that replaces --from")],
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
@@ -114,9 +114,9 @@ def rotate_key(
     Example: urbis account rotate-key --from alice --new-key alice-phone
     """
     root = home_path(home)
-    wallet = Wallet(root / "keys")
+    keystore = KeyStore(root / "keys")
     with reported():
-        old = wallet.info(signer)
+        old = keystore.info(signer)
         new_public = _public_key(new_key, root)
         if new_public == old.public_key:
             fail("cli.same_key", "the new key is the key being replaced", 2)
@@ -126,7 +126,7 @@ def rotate_key(
 
         answer = send_actions(api, root, signer, build)
         receipt = require_ok(answer)
-        wallet.set_account(new_key, old.account)
+        keystore.set_account(new_key, old.account)
     emit(
         {"account": old.account.text, "tx_id": receipt["tx_id"], "new_key": new_public.hex()},
         as_json,
@@ -137,7 +137,7 @@ def rotate_key(
 def _public_key(text: str, home: Path) -> bytes:
     if len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower()):
         return bytes.fromhex(text)
-    return Wallet(home / "keys").info(text).public_key
+    return KeyStore(home / "keys").info(text).public_key
 
 
 COMMANDS = [("account", app)]

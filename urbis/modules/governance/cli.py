@@ -186,7 +186,7 @@ def show(proposal_id: int, api: ApiOption = None, as_json: JsonOption = False) -
 
 role_app = typer.Typer(help="Department roles", no_args_is_help=True)
 RoleArgument = Annotated[str, typer.Argument(help="Role as department.role, e.g. land.registrar")]
-AccountArgument = Annotated[str, typer.Argument(help="Account id or wallet key name")]
+AccountArgument = Annotated[str, typer.Argument(help="Account id or key name")]
 
 
 def _split(role: str) -> tuple[str, str]:

@@ -46,7 +46,7 @@ def _act(
 
 @app.command("did")
 def did(
-    account: Annotated[str, typer.Argument(help="DID, account id or wallet key name")],
+    account: Annotated[str, typer.Argument(help="DID, account id or key name")],
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
@@ -220,14 +220,14 @@ def issue_command(
     import time
 
     from urbis.cli.common import passphrase_for
+    from urbis.sdk.keystore import KeyStore
     from urbis.sdk.sdjwt import StatusReference, issue
-    from urbis.sdk.wallet import Wallet
 
     root = home_path(home)
     with reported():
-        wallet = Wallet(root / "keys")
-        issuer_key = passphrase_for(wallet, signer)
-        issuer = wallet.info(signer).account
+        keystore = KeyStore(root / "keys")
+        issuer_key = passphrase_for(keystore, signer)
+        issuer = keystore.info(signer).account
         definition = _get(api, f"/v1/identity/types/{vct}")
         listing = _get(api, f"/v1/identity/status/{issuer.text}/{status_list}")
     from datetime import UTC, datetime

@@ -88,7 +88,7 @@ def _act(
 
 @app.command("transfer")
 def transfer(
-    recipient: Annotated[str, typer.Argument(help="Account id or wallet key name")],
+    recipient: Annotated[str, typer.Argument(help="Account id or key name")],
     asset: Asset,
     amount: Amount,
     signer: FromOption,

@@ -34,29 +34,31 @@ SCRYPT_MEMORY_MAX = 1 << 30
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class WalletError(Exception):
+class KeyStoreError(Exception):
     """A key file is missing, unreadable, or the passphrase is wrong; `code` is stable."""
 
-    def __init__(self, message: str, code: str = "wallet.error") -> None:
+    def __init__(self, message: str, code: str = "keystore.error") -> None:
         super().__init__(message)
         self.code = code
 
 
 def check_kdf(n: object, r: object, p: object) -> tuple[int, int, int]:
-    """scrypt parameters as a key file gives them, refused (`wallet.bad_kdf`) unless sane."""
+    """scrypt parameters as a key file gives them, refused (`keystore.bad_kdf`) unless sane."""
     if not all(type(v) is int for v in (n, r, p)):
-        raise WalletError("key file is damaged: KDF parameters must be integers", "wallet.bad_kdf")
+        raise KeyStoreError(
+            "key file is damaged: KDF parameters must be integers", "keystore.bad_kdf"
+        )
     assert isinstance(n, int) and isinstance(r, int) and isinstance(p, int)
     if not (2 <= n <= SCRYPT_N_MAX and n & (n - 1) == 0):
-        raise WalletError(
+        raise KeyStoreError(
             f"key file asks for scrypt n={n}; allowed: a power of two up to {SCRYPT_N_MAX}",
-            "wallet.bad_kdf",
+            "keystore.bad_kdf",
         )
     if not (1 <= r <= SCRYPT_R_MAX and 1 <= p <= SCRYPT_P_MAX) or 128 * n * r > SCRYPT_MEMORY_MAX:
-        raise WalletError(
+        raise KeyStoreError(
             f"key file asks for scrypt r={r}, p={p} (n={n}); allowed r <= {SCRYPT_R_MAX}, "
             f"p <= {SCRYPT_P_MAX}, memory <= {SCRYPT_MEMORY_MAX} bytes",
-            "wallet.bad_kdf",
+            "keystore.bad_kdf",
         )
     return n, r, p
 
@@ -94,7 +96,7 @@ def open_key(data: dict[str, Any], passphrase: str) -> PrivateKey:
     try:
         kdf, cipher = data["kdf"], data["cipher"]
         if kdf["name"] != "scrypt" or cipher["name"] != "chacha20-poly1305":
-            raise WalletError("unsupported key file format")
+            raise KeyStoreError("unsupported key file format")
         n, r, p = check_kdf(kdf["n"], kdf["r"], kdf["p"])
         secret = _derive(passphrase, bytes.fromhex(kdf["salt"]), n, r, p)
         public = bytes.fromhex(data["public_key"])
@@ -104,20 +106,20 @@ def open_key(data: dict[str, Any], passphrase: str) -> PrivateKey:
             data["name"].encode() + public,
         )
     except InvalidTag:
-        raise WalletError(
-            f"wrong passphrase for key {data.get('name')!r}", "wallet.wrong_passphrase"
+        raise KeyStoreError(
+            f"wrong passphrase for key {data.get('name')!r}", "keystore.wrong_passphrase"
         ) from None
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise WalletError(f"key file is damaged: {error!r}", "wallet.damaged_key") from None
+        raise KeyStoreError(f"key file is damaged: {error!r}", "keystore.damaged_key") from None
     key = PrivateKey(seed)
     if key.public_key.raw != public:
-        raise WalletError(
-            "key file is damaged: the seed does not match the public key", "wallet.damaged_key"
+        raise KeyStoreError(
+            "key file is damaged: the seed does not match the public key", "keystore.damaged_key"
         )
     return key
 
 
-class Wallet:
+class KeyStore:
     """A folder of key files, one per name (`<home>/keys/<name>.json`)."""
 
     def __init__(self, folder: Path) -> None:
@@ -125,15 +127,15 @@ class Wallet:
 
     def path(self, name: str) -> Path:
         if not KEY_NAME.match(name):
-            raise WalletError(
-                f"key name {name!r}: letters, digits, '_', '.', '-' (max 64)", "wallet.bad_name"
+            raise KeyStoreError(
+                f"key name {name!r}: letters, digits, '_', '.', '-' (max 64)", "keystore.bad_name"
             )
         return self.folder / f"{name}.json"
 
     def create(self, name: str, passphrase: str, key: PrivateKey | None = None) -> KeyInfo:
         path = self.path(name)
         if path.exists():
-            raise WalletError(f"a key named {name!r} exists already ({path})")
+            raise KeyStoreError(f"a key named {name!r} exists already ({path})")
         key = key or PrivateKey.generate()
         self.folder.mkdir(parents=True, exist_ok=True)
         data = seal_key(name, key, passphrase)
@@ -159,7 +161,7 @@ class Wallet:
         for path in sorted(self.folder.glob("*.json")):
             try:
                 infos.append(self._info(json.loads(path.read_text()), path))
-            except (OSError, ValueError, WalletError, RecursionError):
+            except (OSError, ValueError, KeyStoreError, RecursionError):
                 continue  # a damaged file is reported when it is used, not when listing
         return infos
 
@@ -168,11 +170,15 @@ class Wallet:
         try:
             data: dict[str, Any] = json.loads(path.read_text())
         except FileNotFoundError:
-            raise WalletError(f"no key named {name!r} in {self.folder}", "wallet.no_key") from None
+            raise KeyStoreError(
+                f"no key named {name!r} in {self.folder}", "keystore.no_key"
+            ) from None
         except (OSError, ValueError, RecursionError) as error:
-            raise WalletError(f"cannot read key {name!r}: {error}", "wallet.damaged_key") from None
+            raise KeyStoreError(
+                f"cannot read key {name!r}: {error}", "keystore.damaged_key"
+            ) from None
         if not isinstance(data, dict):
-            raise WalletError(f"key file {path} is not a JSON object", "wallet.damaged_key")
+            raise KeyStoreError(f"key file {path} is not a JSON object", "keystore.damaged_key")
         return data
 
     def set_account(self, name: str, account: AccountId) -> None:
@@ -193,7 +199,7 @@ class Wallet:
             if not isinstance(name, str) or len(public) != 32:
                 raise ValueError("name or public key has the wrong form")
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise WalletError(
-                f"key file {path} is damaged: {error!r}", "wallet.damaged_key"
+            raise KeyStoreError(
+                f"key file {path} is damaged: {error!r}", "keystore.damaged_key"
             ) from None
         return KeyInfo(name, account or AccountId.from_key(public), public, path)
