@@ -30,7 +30,7 @@ def test_vote_sign_bytes_match_cometbft_types(
     chain_id: str,
 ) -> None:
     require_cometbft()
-    from urbis.consensus.cometbft.abci import uvarint
+    from urbis.crypto.encoding import uvarint
     from urbis.consensus.cometbft.proto import canonical
 
     vote = canonical.CanonicalVote(type=2, height=height, round=round_, chain_id=chain_id)

@@ -26,13 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 import urbis
-from urbis.chain.app import Application
+from urbis.chain.app import APP_VERSION, Application
 from urbis.chain.block import BlockHeader, BlockResult, SignedHeader
 from urbis.chain.context import BlockInfo
 from urbis.chain.errors import UrbisError
 from urbis.chain.genesis import Genesis
 from urbis.chain.tx import decode_tx
 from urbis.consensus.cometbft.proto import abci, crypto_keys
+from urbis.crypto.encoding import uvarint
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.store import UnknownHeight
 
@@ -41,7 +42,6 @@ log = logging.getLogger("urbis.abci")
 MESSAGE_SIZE_MAX = 256 * 1024 * 1024
 """A block of 64 KiB transactions at CometBFT's default 21 MiB limit fits with room."""
 
-APP_VERSION = 1
 PROPOSAL_SLICE = 1000
 YIELD_EVERY = 32
 """Requests answered on one connection before the others get a turn."""
@@ -59,18 +59,6 @@ def read_uvarint_prefix(data: bytes) -> tuple[int, int] | None:
         if shift > 63:
             raise ValueError("uvarint too long")
     return None
-
-
-def uvarint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def timestamp_ms(ts: Any) -> int:
