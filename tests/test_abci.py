@@ -37,8 +37,8 @@ def forged(chain: CityChain) -> bytes:
 
 def test_socket_frames_echo_flush_info(abci_app: tuple) -> None:
     from urbis.consensus.cometbft.abci import AbciServer, read_uvarint_prefix
-    from urbis.crypto.encoding import uvarint
     from urbis.consensus.cometbft.proto import abci
+    from urbis.crypto.encoding import uvarint
 
     handler, _ = abci_app
     port = free_port()

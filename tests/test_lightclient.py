@@ -30,8 +30,8 @@ def test_vote_sign_bytes_match_cometbft_types(
     chain_id: str,
 ) -> None:
     require_cometbft()
-    from urbis.crypto.encoding import uvarint
     from urbis.consensus.cometbft.proto import canonical
+    from urbis.crypto.encoding import uvarint
 
     vote = canonical.CanonicalVote(type=2, height=height, round=round_, chain_id=chain_id)
     vote.block_id.hash = block_hash
