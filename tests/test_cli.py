@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +10,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from tests.helpers.process import dev_city
+from tests.helpers.process import dev_city, urbis
 from urbis.cli.main import app
 
 runner = CliRunner()
@@ -65,17 +62,6 @@ def test_keys_new_list_show(tmp_path: Path) -> None:
     assert [k["name"] for k in listed] == ["alice"]
     again = runner.invoke(app, ["keys", "new", "alice", "--home", str(tmp_path)], env=env)
     assert again.exit_code == 1 and "keystore.error" in again.output
-
-
-def urbis(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api}
-    return subprocess.run(
-        [sys.executable, "-m", "urbis.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.slow

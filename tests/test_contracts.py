@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, city_genesis, create_eur, replay
+from tests.helpers.city import CityChain, account, city_genesis, create_eur, replay, role_grant
 from tests.helpers.contracts import call, deploy, propose_deploy, view
 from urbis.chain.ids import AccountId
 from urbis.modules.contracts import abi, keys
@@ -349,13 +349,7 @@ def test_a_solidity_contract_deploys_runs_and_proves_a_mapping_slot(city: CityCh
     source = (CONTRACTS / "parking_permits.sol").read_text()
     permits = deploy(city, "parking", source, [("string", "land")], compiler=SOLC)
     assert city.query("contracts", "contract", ref="parking")["compiler"] == SOLC
-    grant = action(
-        "governance",
-        "grant_role",
-        department="land",
-        role="parking_officer",
-        account=account("bob"),
-    )
+    grant = role_grant("land", "parking_officer", "bob")
     assert city.run("land", grant).ok
     permit, plate = ref("permit-1"), ref("ZG 1234")
     refused = call(city, "alice", permits, "issue", permit, account("alice"), plate, 30)

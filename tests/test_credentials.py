@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.city import CityChain, account, city_genesis, key
-from tests.helpers.identity import view
+from tests.helpers.city import CityChain, account, city_genesis, key, role_grant
+from tests.helpers.identity import define_type, view
 from urbis.sdk.builder import action
 from urbis.sdk.sdjwt import (
     CredentialRejected,
@@ -37,25 +36,11 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
     run = chain.run
     assert run(
         "registry",
-        action(
-            "governance",
-            "grant_role",
-            department="registry",
-            role="trust_admin",
-            account=account("registry"),
-        ),
+        role_grant("registry", "trust_admin"),
     ).ok
     assert run(
         "registry",
-        action(
-            "identity",
-            "define_type",
-            vct="ResidentID",
-            schema_hash=hashlib.sha256(b"schema").digest(),
-            claims=list(CLAIMS),
-            disclosable=list(CLAIMS),
-            validity_days=365,
-        ),
+        define_type("ResidentID", CLAIMS),
     ).ok
     assert run(
         "registry", action("identity", "trust_issuer", vct="ResidentID", issuer=account("registry"))

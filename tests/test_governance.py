@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers.city import CityChain, account, anchor
+from tests.helpers.city import CityChain, account, anchor, role_grant
 from urbis.sdk.builder import action
 
 
@@ -18,9 +18,7 @@ def proposal(title: str, module: str, name: str, /, **args: object) -> object:
 def test_admin_grants_role_and_holder_can_act(chain: CityChain) -> None:
     receipt = chain.run(
         "land",
-        action(
-            "governance", "grant_role", department="land", role="notary", account=account("finance")
-        ),
+        role_grant("land", "notary", "finance"),
     )
     assert receipt.ok, receipt.message
     assert chain.run("finance", anchor("land", "deed-1")).ok
@@ -40,9 +38,7 @@ def test_admin_grants_role_and_holder_can_act(chain: CityChain) -> None:
 def test_non_admin_cannot_grant_is_auth_missing_role(chain: CityChain) -> None:
     receipt = chain.run(
         "finance",
-        action(
-            "governance", "grant_role", department="land", role="notary", account=account("finance")
-        ),
+        role_grant("land", "notary", "finance"),
     )
     assert receipt.code == "auth.missing_role"
 
@@ -50,9 +46,7 @@ def test_non_admin_cannot_grant_is_auth_missing_role(chain: CityChain) -> None:
 def test_granting_admin_is_governance_invalid_name(chain: CityChain) -> None:
     receipt = chain.run(
         "land",
-        action(
-            "governance", "grant_role", department="land", role="admin", account=account("finance")
-        ),
+        role_grant("land", "admin", "finance"),
     )
     assert receipt.code == "governance.invalid_name"
 

@@ -40,6 +40,14 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             assert result.returncode == 0, f"{args}: {result.stderr}{result.stdout}"
             return result.stdout
 
+        def present(
+            name: str, claims: str, audience: str, nonce: str, offline: bool = False
+        ) -> str:
+            """Alice presents `claims` of one credential from her wallet."""
+            args = ["wallet", "present", name, "--claims", claims, "--audience", audience]
+            args += ["--nonce", nonce, *(["--offline"] if offline else [])]
+            return ok(*args, home=alice)
+
         ok("role", "grant", "registry.trust_admin", "registry", "--from", "registry")
         ok(
             "id",
@@ -129,20 +137,7 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             home=alice,
         )
         assert greedy.returncode == 1 and "wallet.claim_not_registered" in greedy.stderr
-        (tmp_path / "age.txt").write_text(
-            ok(
-                "wallet",
-                "present",
-                "resident-id",
-                "--claims",
-                "age_over_18",
-                "--audience",
-                transport,
-                "--nonce",
-                "n1",
-                home=alice,
-            )
-        )
+        (tmp_path / "age.txt").write_text(present("resident-id", "age_over_18", transport, "n1"))
         verified = json.loads(
             ok("id", "verify", "age.txt", "--audience", transport, "--nonce", "n1", "--json")
         )
@@ -159,19 +154,7 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             "turnstile.json",
         )
         (tmp_path / "ride.txt").write_text(
-            ok(
-                "wallet",
-                "present",
-                "transit",
-                "--claims",
-                "zone",
-                "--audience",
-                "turnstile-17",
-                "--nonce",
-                "t1",
-                "--offline",
-                home=alice,
-            )
+            present("transit", "zone", "turnstile-17", "t1", offline=True)
         )
         ride = json.loads(
             ok(
@@ -191,20 +174,7 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
 
         ok("id", "revoke", "1", "5", "--from", "registry")
         ok("id", "revoke", "1", "6", "--from", "registry")
-        (tmp_path / "age2.txt").write_text(
-            ok(
-                "wallet",
-                "present",
-                "resident-id",
-                "--claims",
-                "age_over_18",
-                "--audience",
-                transport,
-                "--nonce",
-                "n2",
-                home=alice,
-            )
-        )
+        (tmp_path / "age2.txt").write_text(present("resident-id", "age_over_18", transport, "n2"))
         online = run("id", "verify", "age2.txt", "--audience", transport, "--nonce", "n2")
         assert online.returncode == 1 and "credential.revoked" in online.stderr
         ok(
@@ -218,19 +188,7 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             "turnstile.json",
         )
         (tmp_path / "ride2.txt").write_text(
-            ok(
-                "wallet",
-                "present",
-                "transit",
-                "--claims",
-                "zone",
-                "--audience",
-                "turnstile-17",
-                "--nonce",
-                "t2",
-                "--offline",
-                home=alice,
-            )
+            present("transit", "zone", "turnstile-17", "t2", offline=True)
         )
         offline = run(
             "id",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.city import CityChain, account, city_genesis, key
+from tests.helpers.city import CityChain, account, city_genesis, key, role_grant
+from tests.helpers.identity import define_type
 from urbis.modules.identity.keeper import status_of
 from urbis.modules.identity.types import STANDARD_TYPES
 from urbis.sdk.builder import action
@@ -23,13 +23,7 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
     chain = CityChain(tmp_path, genesis=city_genesis(extra_accounts=("transit", "alice")))
     assert chain.run(
         "registry",
-        action(
-            "governance",
-            "grant_role",
-            department="registry",
-            role="trust_admin",
-            account=account("registry"),
-        ),
+        role_grant("registry", "trust_admin"),
     ).ok
     assert chain.run("registry", define("ResidentID", RESIDENT_CLAIMS)).ok
     yield chain
@@ -37,15 +31,7 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
 
 
 def define(vct: str, claims: list[str]) -> object:
-    return action(
-        "identity",
-        "define_type",
-        vct=vct,
-        schema_hash=hashlib.sha256(vct.encode()).digest(),
-        claims=claims,
-        disclosable=claims,
-        validity_days=365,
-    )
+    return define_type(vct, claims)
 
 
 def trust(vct: str, issuer: str, withdraw: bool = False) -> object:
@@ -80,15 +66,7 @@ def test_registry_actions_need_the_trust_admin_role(city: CityChain) -> None:
     assert city.run("land", trust("ResidentID", "land")).code == "auth.missing_role"
     assert city.run("registry", trust("TransitPass", "transport")).code == "identity.unknown_type"
     assert city.run("registry", define("ResidentID", ["x"])).code == "identity.type_exists"
-    bad = action(
-        "identity",
-        "define_type",
-        vct="Bad",
-        schema_hash=b"\x00" * 32,
-        claims=["a"],
-        disclosable=["b"],
-        validity_days=1,
-    )
+    bad = define_type("Bad", ["a"], disclosable=["b"], days=1)
     assert city.run("registry", bad).code == "tx.invalid_args"
 
 

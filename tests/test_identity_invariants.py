@@ -3,13 +3,13 @@ actions, trust grants and withdrawals, and status list changes."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.city import CityChain, account, city_genesis, scratch_chain
+from tests.helpers.city import CityChain, account, city_genesis, role_grant, scratch_chain
+from tests.helpers.identity import define_type
 from urbis.chain.tx import Action
 from urbis.modules.identity.invariants import check_invariants, check_transition, snapshot
 from urbis.sdk.builder import action
@@ -20,16 +20,7 @@ issuers = st.sampled_from(ISSUERS)
 
 
 def define(vct: str) -> Action:
-    claims = ["zone", "age_over_18"]
-    return action(
-        "identity",
-        "define_type",
-        vct=vct,
-        schema_hash=hashlib.sha256(vct.encode()).digest(),
-        claims=claims,
-        disclosable=claims,
-        validity_days=365,
-    )
+    return define_type(vct, ["zone", "age_over_18"])
 
 
 def registry_actions() -> st.SearchStrategy[Action]:
@@ -100,13 +91,7 @@ def run_steps(chain: CityChain, drawn: list[tuple[str, Action]]) -> list[str]:
 
 def identity_city(path: Path) -> CityChain:
     chain = CityChain(path, city_genesis(extra_accounts=("transit",)))
-    grant = action(
-        "governance",
-        "grant_role",
-        department="registry",
-        role="trust_admin",
-        account=account("registry"),
-    )
+    grant = role_grant("registry", "trust_admin")
     assert chain.run("registry", grant).ok
     return chain
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.process import dev_city
-from tests.test_cli import urbis
+from tests.helpers.process import dev_city, urbis
 
 pytestmark = pytest.mark.slow
 
@@ -148,13 +146,5 @@ def test_property_tax_season(tmp_path: Path) -> None:
 
 
 def urbis_env(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api, "URBIS_PASSPHRASE": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "urbis.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`urbis` with the empty passphrase of the dev keys and of keys made in the test."""
+    return urbis(home, api, *args, passphrase="")

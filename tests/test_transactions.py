@@ -8,7 +8,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from tests.helpers.city import CityChain, account, anchor, doc_hash, key
+from tests.helpers.city import CityChain, account, anchor, doc_hash, key, role_grant
 from urbis.chain.errors import UrbisError
 from urbis.chain.tx import TX_SIZE_MAX, Action, Signature, Transaction, TxBody, sign_tx
 from urbis.crypto.encoding import encode
@@ -204,13 +204,7 @@ def test_account_history_is_indexed_from_receipts_and_never_from_forgeries(
     """An account's history holds what it signed and what names it, not what claims to be it."""
     granted = chain.run(
         "land",
-        action(
-            "governance",
-            "grant_role",
-            department="land",
-            role="notary",
-            account=account("registry"),
-        ),
+        role_grant("land", "notary", "registry"),
     )
     assert granted.ok
     body = TxBody(

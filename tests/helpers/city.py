@@ -66,15 +66,20 @@ def asset_proposal(code: str = "EUR", issuer: str = "finance") -> dict[str, Any]
     return {"title": code, "action": create}
 
 
-def billing_grant(department: str = "finance") -> Action:
-    """The department's admin gives itself the billing role (to issue invoices)."""
+def role_grant(department: str, role: str, holder: str | None = None) -> Action:
+    """The department's admin grants `department.role` to `holder` (by default itself)."""
     return action(
         "governance",
         "grant_role",
         department=department,
-        role="billing",
-        account=account(department),
+        role=role,
+        account=account(holder or department),
     )
+
+
+def billing_grant(department: str = "finance") -> Action:
+    """The department's admin gives itself the billing role (to issue invoices)."""
+    return role_grant(department, "billing")
 
 
 def create_eur(

@@ -120,3 +120,19 @@ def serving(node: Any, listener: socket.socket | None = None) -> Iterator[str]:
         thread.join(10)
         if own:
             listener.close()
+
+
+def urbis(
+    home: Path, api: str, *args: str, passphrase: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `urbis` command against a node, as a person runs it from a shell."""
+    env = {**os.environ, "URBIS_HOME": str(home), "URBIS_API": api}
+    if passphrase is not None:
+        env["URBIS_PASSPHRASE"] = passphrase
+    return subprocess.run(
+        [sys.executable, "-m", "urbis.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
