@@ -29,12 +29,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from tests.helpers.city import CHAIN_ID, account, city_home, doc_hash, key
+from tests.helpers.city import account, city_home, doc_hash, signed_anchor
 from tests.helpers.process import serving
 from urbis.api.server import create_api
 from urbis.node.home import NodeConfig
 from urbis.node.runner import Node
-from urbis.sdk.builder import TxBuilder
 
 LONG = os.environ.get("URBIS_FUZZ") == "long"
 EXAMPLES_PER_OPERATION = 150 if LONG else 8
@@ -74,18 +73,7 @@ class Live:
 
     def anchor(self, department: str, label: str) -> dict[str, Any]:
         nonce = self.client.get(f"/v1/accounts/{account(department).text}").json()["nonce"]
-        tx = (
-            TxBuilder(CHAIN_ID)
-            .add(
-                "documents",
-                "anchor",
-                department=department,
-                hash=doc_hash(label),
-                doc_type="deed",
-                reference=label[:60],
-            )
-            .sign([key(department)], nonce, 100_000)
-        )
+        tx = signed_anchor(department, label, nonce)
         answer = self.client.post(
             "/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
         )

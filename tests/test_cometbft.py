@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,32 +93,14 @@ def _post(network: Network, sender: str, module: str, name: str, **args: object)
 def test_kill_one_validator_under_load_then_it_catches_up(network: Network) -> None:
     victim = network.node("transport")
     survivors = [n for n in network.nodes if n is not victim]
-    stop = threading.Event()
-    committed: list[str] = []
-
-    def load() -> None:
-        count = 0
-        while not stop.is_set():
-            count += 1
-            try:
-                answer = network.anchor(survivors[count % 3], "land", f"load-{count}-{time.time()}")
-            except httpx.HTTPError:
-                network.nonces.pop("land", None)  # unknown whether it landed: re-read the nonce
-                continue
-            if answer.get("receipt", {}).get("ok"):
-                committed.append(answer["tx_id"])
-
-    worker = threading.Thread(target=load)
-    worker.start()
-    time.sleep(1.0)
-    network.kill(victim)
-    before = min(network.height(n) for n in survivors)
-    time.sleep(6.0)
-    assert min(network.height(n) for n in survivors) >= before + 2, "chain stopped with 3 of 4"
-    network.restart(victim)
-    time.sleep(1.0)
-    stop.set()
-    worker.join(60)
+    with network.anchoring(survivors, "land", "load") as committed:
+        time.sleep(1.0)
+        network.kill(victim)
+        before = min(network.height(n) for n in survivors)
+        time.sleep(6.0)
+        assert min(network.height(n) for n in survivors) >= before + 2, "chain stopped with 3 of 4"
+        network.restart(victim)
+        time.sleep(1.0)
     assert len(committed) >= 5
     target = max(network.height(n) for n in survivors)
     network.wait_height(target, [victim], timeout_s=90)
@@ -271,28 +252,9 @@ def test_paused_validator_resumes_and_catches_up(network: Network) -> None:
 
     victim = network.node("registry")
     survivors = [n for n in network.nodes if n is not victim]
-    stop = threading.Event()
-    committed: list[str] = []
-
-    def load() -> None:
-        count = 0
-        while not stop.is_set():
-            count += 1
-            try:
-                answer = network.anchor(
-                    survivors[count % 3], "finance", f"pause-{count}-{time.time()}"
-                )
-            except httpx.HTTPError:
-                network.nonces.pop("finance", None)
-                continue
-            if answer.get("receipt", {}).get("ok"):
-                committed.append(answer["tx_id"])
-
     pid = net.pid_of(victim)
     assert pid is not None
-    worker = threading.Thread(target=load)
-    worker.start()
-    try:
+    with network.anchoring(survivors, "finance", "pause") as committed:
         time.sleep(1.0)
         os.killpg(pid, signal.SIGSTOP)
         try:
@@ -304,9 +266,6 @@ def test_paused_validator_resumes_and_catches_up(network: Network) -> None:
         finally:
             os.killpg(pid, signal.SIGCONT)
         time.sleep(2.0)
-    finally:
-        stop.set()
-        worker.join(60)
     assert during >= before + 2, "the chain stopped while one of four was paused"
     assert frozen >= 3, "no load was committed while the validator was paused"
     target = max(network.height(n) for n in survivors)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers.contracts import CONTRACTS
 from tests.helpers.process import dev_city
-from tests.test_pay_cli import ok, urbis_env
+from tests.test_pay_cli import mint_eur, ok, urbis_env
 
 pytestmark = pytest.mark.slow
 
@@ -64,19 +64,7 @@ def test_three_processes_from_the_cli(tmp_path: Path) -> None:
             {"id": "licensing", "name": "Licensing Office", "admin": who["licensing"]},
         )
         for resident in ("alice", "bob"):
-            ok(
-                run(
-                    "pay",
-                    "mint",
-                    resident,
-                    "--asset",
-                    "EUR",
-                    "--amount",
-                    "100000",
-                    "--from",
-                    "finance",
-                )
-            )
+            ok(run(*mint_eur(resident)))
 
         deployments = {
             "land-registry": ("land_registry.vy", ["EUR", "200", who["finance"]]),

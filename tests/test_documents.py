@@ -57,32 +57,29 @@ def test_revoking_unknown_is_documents_not_found(chain: CityChain) -> None:
     assert receipt.code == "documents.not_found"
 
 
+def supersede(old: str, new: str) -> object:
+    return action(
+        "documents",
+        "supersede",
+        department="land",
+        old_hash=doc_hash(old),
+        new_hash=doc_hash(new),
+        doc_type="deed",
+    )
+
+
 def test_supersede_links_both_versions(chain: CityChain) -> None:
     chain.run("land", anchor("land", "v1"))
     receipt = chain.run(
         "land",
-        action(
-            "documents",
-            "supersede",
-            department="land",
-            old_hash=doc_hash("v1"),
-            new_hash=doc_hash("v2"),
-            doc_type="deed",
-        ),
+        supersede("v1", "v2"),
     )
     assert receipt.ok
     assert record(chain, "v1")["superseded_by"] == doc_hash("v2").hex()
     assert record(chain, "v2")["supersedes"] == doc_hash("v1").hex()
     again = chain.run(
         "land",
-        action(
-            "documents",
-            "supersede",
-            department="land",
-            old_hash=doc_hash("v1"),
-            new_hash=doc_hash("v3"),
-            doc_type="deed",
-        ),
+        supersede("v1", "v3"),
     )
     assert again.code == "documents.not_current"
 

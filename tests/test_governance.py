@@ -59,17 +59,17 @@ def test_council_action_directly_is_auth_missing_role(chain: CityChain) -> None:
     assert receipt.code == "auth.missing_role"
 
 
+def parks_proposal() -> object:
+    """The mayor's favourite: a Parks department with the mayor as its admin."""
+    return proposal(
+        "Parks", "governance", "add_department", id="parks", name="Parks", admin=account("mayor")
+    )
+
+
 def test_proposal_executes_at_threshold(chain: CityChain) -> None:
     submit = chain.run(
         "mayor",
-        proposal(
-            "Parks",
-            "governance",
-            "add_department",
-            id="parks",
-            name="Parks",
-            admin=account("mayor"),
-        ),
+        parks_proposal(),
     )
     assert submit.ok, submit.message
     assert chain.query("governance", "proposal", id="1")["status"] == "open"
@@ -92,14 +92,7 @@ def test_non_member_is_governance_not_council_member(chain: CityChain) -> None:
 def test_double_approval_is_governance_already_approved(chain: CityChain) -> None:
     chain.run(
         "mayor",
-        proposal(
-            "Parks",
-            "governance",
-            "add_department",
-            id="parks",
-            name="Parks",
-            admin=account("mayor"),
-        ),
+        parks_proposal(),
     )
     assert chain.run("mayor", action("governance", "approve_proposal", id=1)).code == (
         "governance.already_approved"

@@ -40,6 +40,19 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             assert result.returncode == 0, f"{args}: {result.stderr}{result.stdout}"
             return result.stdout
 
+        def export_turnstile_bundle() -> None:
+            """The transit operator refreshes the turnstile's offline bundle."""
+            ok(
+                "id",
+                "cache-export",
+                "--vct",
+                "TransitPass",
+                "--status",
+                "registry/1",
+                "--out",
+                "turnstile.json",
+            )
+
         def present(
             name: str, claims: str, audience: str, nonce: str, offline: bool = False
         ) -> str:
@@ -143,16 +156,7 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
         )
         assert verified["claims"] == {"age_over_18": True}
 
-        ok(
-            "id",
-            "cache-export",
-            "--vct",
-            "TransitPass",
-            "--status",
-            "registry/1",
-            "--out",
-            "turnstile.json",
-        )
+        export_turnstile_bundle()
         (tmp_path / "ride.txt").write_text(
             present("transit", "zone", "turnstile-17", "t1", offline=True)
         )
@@ -177,16 +181,7 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
         (tmp_path / "age2.txt").write_text(present("resident-id", "age_over_18", transport, "n2"))
         online = run("id", "verify", "age2.txt", "--audience", transport, "--nonce", "n2")
         assert online.returncode == 1 and "credential.revoked" in online.stderr
-        ok(
-            "id",
-            "cache-export",
-            "--vct",
-            "TransitPass",
-            "--status",
-            "registry/1",
-            "--out",
-            "turnstile.json",
-        )
+        export_turnstile_bundle()
         (tmp_path / "ride2.txt").write_text(
             present("transit", "zone", "turnstile-17", "t2", offline=True)
         )

@@ -42,19 +42,7 @@ def test_property_tax_season(tmp_path: Path) -> None:
         for resident in ("alice", "bob"):
             assert urbis_env(home, api, "keys", "new", resident).returncode == 0
             ok(run("account", "create", "--key", resident, "--from", "registry"))
-            ok(
-                run(
-                    "pay",
-                    "mint",
-                    resident,
-                    "--asset",
-                    "EUR",
-                    "--amount",
-                    "100000",
-                    "--from",
-                    "finance",
-                )
-            )
+            ok(run(*mint_eur(resident)))
         issued = {}
         for resident in ("alice", "bob"):
             invoice_id = ("a1" if resident == "alice" else "b2") * 8
@@ -143,6 +131,21 @@ def test_property_tax_season(tmp_path: Path) -> None:
         receipt = ok(run("pay", "receipt", "verify", issued["alice"], "--json"))
         assert receipt["status"] == "paid" and receipt["refunded_minor"] == 1_250
         assert receipt["pinned_genesis"]
+
+
+def mint_eur(resident: str, amount_minor: int = 100_000) -> tuple[str, ...]:
+    """`urbis pay mint` arguments: finance, the EUR issuer, funds a resident."""
+    return (
+        "pay",
+        "mint",
+        resident,
+        "--asset",
+        "EUR",
+        "--amount",
+        str(amount_minor),
+        "--from",
+        "finance",
+    )
 
 
 def urbis_env(home: Path, api: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -28,9 +28,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.helpers.city import CHAIN_ID, city_home, doc_hash, key
+from tests.helpers.city import city_home, signed_anchor
 from tests.helpers.process import free_port, serving, start_node
-from urbis.sdk.builder import TxBuilder
 
 LONG = os.environ.get("URBIS_FUZZ") == "long"
 CHURN_CONNECTIONS = 3_000 if LONG else 1_200
@@ -99,18 +98,7 @@ def anchor_txs(count: int, start_nonce: int = 0, department: str = "land") -> li
     out = []
     for index in range(count):
         nonce = start_nonce + index
-        tx = (
-            TxBuilder(CHAIN_ID)
-            .add(
-                "documents",
-                "anchor",
-                department=department,
-                hash=doc_hash(f"{department}-{nonce}"),
-                doc_type="deed",
-                reference=f"r{nonce}",
-            )
-            .sign([key(department)], nonce, 100_000)
-        )
+        tx = signed_anchor(department, f"{department}-{nonce}", nonce)
         out.append(base64.b64encode(tx.raw).decode())
     return out
 

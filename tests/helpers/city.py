@@ -229,6 +229,16 @@ def anchor(department: str, label: str, doc_type: str = "deed") -> Action:
     )
 
 
+def signed_anchor(
+    department: str, label: str, nonce: int, expires_at: int = 100_000
+) -> Transaction:
+    """A department's anchor of `label`, signed by its admin key with `nonce` (for the API)."""
+    body = TxBody(
+        CHAIN_ID, account(department), nonce, (anchor(department, label),), expires_at, ""
+    )
+    return sign_tx(body, [key(department).signer()])
+
+
 def city_home(path: Path, block_interval_ms: int = 50, api_port: int = 8080) -> Any:
     """A node home holding the test city (keys from `key(name)`), ready for `Node`."""
     from urbis.node.home import Home, NodeConfig

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import random
 import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +112,37 @@ class Network:
         height = self.height(via)
         tx = TxBuilder(self.testnet.chain_id, self.account(sender)).add(module, name, **args)
         return tx.sign([self.key(sender)], nonce, height + 10_000).raw
+
+    @contextlib.contextmanager
+    def anchoring(
+        self, via: list[net.TestnetNode], department: str, label: str
+    ) -> Iterator[list[str]]:
+        """Anchor documents through `via` in turn on a thread until the block ends; yields
+        the ids of those committed so far (a list that grows)."""
+        stop = threading.Event()
+        committed: list[str] = []
+
+        def load() -> None:
+            count = 0
+            while not stop.is_set():
+                count += 1
+                try:
+                    answer = self.anchor(
+                        via[count % len(via)], department, f"{label}-{count}-{time.time()}"
+                    )
+                except httpx.HTTPError:
+                    self.nonces.pop(department, None)  # it may have landed: re-read the nonce
+                    continue
+                if answer.get("receipt", {}).get("ok"):
+                    committed.append(answer["tx_id"])
+
+        worker = threading.Thread(target=load)
+        worker.start()
+        try:
+            yield committed
+        finally:
+            stop.set()
+            worker.join(60)
 
     def anchor(self, via: net.TestnetNode, department: str, label: str, wait: bool = True) -> Any:
         raw = self.signed(
