@@ -8,13 +8,13 @@ traces back to `payments.invoice_paid` / `payments.refunded` events.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from urbis.chain.codec import from_wire
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted
 from urbis.modules.payments import keys
+from urbis.modules.payments.keeper import month_of
 from urbis.modules.payments.records import Invoice
 
 
@@ -23,11 +23,6 @@ def invoices(store: Any) -> list[Invoice]:
         from_wire(Invoice, decode_trusted(v))
         for _, v in store.scan_prefix(keys.INVOICE_PREFIX, limit=1_000_000)
     ]
-
-
-def month_of(time_ms: int) -> str:
-    moment = datetime.fromtimestamp(time_ms // 1000, tz=UTC)
-    return f"{moment.year:04d}-{moment.month:02d}"
 
 
 def revenue(store: Any, blocks: Any, department: str, payee: AccountId) -> list[dict[str, Any]]:
