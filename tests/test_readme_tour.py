@@ -128,6 +128,7 @@ def test_readme_tour_runs_against_a_dev_city(tmp_path: Path) -> None:
     (work / "permits").mkdir(parents=True)
     (work / "people").mkdir()
     (work / "deed.pdf").write_bytes(DEED)
+    (work / "petition.md").write_text("We ask for protected bike lanes on Main Street.\n")
     for number in (1, 2, 3):
         (work / "permits" / f"p{number}.pdf").write_bytes(b"permit %d\n" % number)
     shutil.copytree(ROOT / "contracts", work / "contracts")
@@ -147,4 +148,5 @@ def test_readme_tour_runs_against_a_dev_city(tmp_path: Path) -> None:
     revenue = output_of("urbis pay report revenue")
     assert not revenue.lstrip().startswith(("[", "{")) and "EUR" in revenue
     assert "age_over_18" in output_of("urbis id verify presentation.txt")
+    assert re.search(r"signatures\W+1\b", output_of("urbis petition show bike-lanes-2027"))
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", output_of("urbis block show latest"))
