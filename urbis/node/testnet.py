@@ -79,8 +79,12 @@ class TestnetNode:
         return "127.0.0.1" if self.host == "127.0.0.1" else "0.0.0.0"
 
     def ports(self) -> list[tuple[str, int]]:
-        """Every port the node and its CometBFT child bind, with what each is for."""
-        return [("api", self.api), ("p2p", self.p2p), ("rpc", self.rpc), ("abci", self.abci)]
+        """Every port the node and its CometBFT child bind, with what each is for (the
+        ABCI port only when ABCI goes over TCP, not over the home's unix socket)."""
+        bound = [("api", self.api), ("p2p", self.p2p), ("rpc", self.rpc)]
+        if abci_address(self).startswith("tcp://"):
+            bound.append(("abci", self.abci))
+        return bound
 
     def identity(self) -> tuple[str, str]:
         """(node id, validator key hex) this node must report, read from its home if unset.
