@@ -32,7 +32,7 @@ from urbis.cli.common import (
     trusted_validators,
 )
 from urbis.cli.money import moment
-from urbis.modules import module_commands
+from urbis.modules import module_commands, module_demos
 from urbis.sdk.verify import verify_state_proof
 
 app = typer.Typer(
@@ -48,6 +48,14 @@ app.add_typer(testnet_cli.app, name="testnet")
 app.add_typer(wallet_cli.app, name="wallet")
 for command, module_app in module_commands():  # each module's own commands
     app.add_typer(module_app, name=command)
+demo_app = typer.Typer(
+    help="Guided demos of the city's capabilities, run against a node.\n\n"
+    "Example: `urbis demo vehicles` (each module that offers one adds it here).",
+    no_args_is_help=True,
+)
+for demo_name, demo_command in module_demos():
+    demo_app.command(demo_name)(demo_command)
+app.add_typer(demo_app, name="demo")
 
 
 def _version(value: bool) -> None:

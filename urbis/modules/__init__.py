@@ -49,6 +49,14 @@ def module_commands() -> list[tuple[str, Any]]:
     return [command for name in MODULES for command in _part(name, "cli").COMMANDS]
 
 
+def module_demos() -> list[tuple[str, Any]]:
+    """(demo name, Typer command function) of every module that offers `urbis demo NAME`.
+
+    A module's cli.py may set `DEMOS = [("vehicles", run_vehicles_demo)]`; the function is
+    an ordinary Typer command (its parameters become the demo's options)."""
+    return [demo for name in MODULES for demo in getattr(_part(name, "cli"), "DEMOS", [])]
+
+
 def build_application(db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) -> Application:
     from urbis.modules.accounts.keeper import AccountsAuthenticator
     from urbis.modules.governance.keeper import GovernanceRoles
