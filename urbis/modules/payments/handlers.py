@@ -537,6 +537,7 @@ def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
     payments.require_account(args.recipient)
     payments.reserve(args.asset, sender, args.amount_minor)
     deadline = ctx.block.height + args.timeout_blocks
+    deadline_ms = ctx.block.time_ms + args.timeout_ms if args.timeout_ms else 0
     htlc = Htlc(
         args.id,
         sender,
@@ -546,6 +547,7 @@ def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
         args.hashlock,
         deadline,
         "locked",
+        deadline_at_ms=deadline_ms,
     )
     ctx.state.put_record(keys.htlc(args.id), htlc)
     ctx.emit(
@@ -557,6 +559,7 @@ def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
         amount_minor=args.amount_minor,
         hashlock=args.hashlock,
         deadline_at_height=deadline,
+        deadline_at_ms=deadline_ms,
     )
 
 
@@ -564,8 +567,8 @@ def claim_htlc(ctx: Context, sender: AccountId, args: ClaimHtlc) -> None:
     htlc = _htlc(ctx, args.id)
     if sender != htlc.recipient:
         raise NotHtlcParty(f"only {htlc.recipient} may claim HTLC {args.id.hex()}")
-    if ctx.block.height > htlc.deadline_at_height:
-        raise HtlcExpired(f"HTLC {args.id.hex()} expired at height {htlc.deadline_at_height}")
+    if htlc.expired(ctx.block.height, ctx.block.time_ms):
+        raise HtlcExpired(f"HTLC {args.id.hex()} expired: {_deadlines(htlc)}")
     if sha256(args.preimage) != htlc.hashlock:
         raise WrongPreimage("the preimage does not hash to the lock")
     PaymentsKeeper(ctx).release(htlc.asset, htlc.recipient, htlc.amount_minor)
@@ -587,13 +590,18 @@ def refund_htlc(ctx: Context, sender: AccountId, args: RefundHtlc) -> None:
     htlc = _htlc(ctx, args.id)
     if sender != htlc.sender:
         raise NotHtlcParty(f"only {htlc.sender} may take back HTLC {args.id.hex()}")
-    if ctx.block.height <= htlc.deadline_at_height:
-        raise HtlcNotExpired(
-            f"HTLC {args.id.hex()} is claimable until height {htlc.deadline_at_height}"
-        )
+    if not htlc.expired(ctx.block.height, ctx.block.time_ms):
+        raise HtlcNotExpired(f"HTLC {args.id.hex()} is claimable until {_deadlines(htlc)}")
     PaymentsKeeper(ctx).release(htlc.asset, htlc.sender, htlc.amount_minor)
     ctx.state.put_record(keys.htlc(args.id), dataclasses.replace(htlc, status="refunded"))
     ctx.emit("payments.htlc_refunded", id=args.id, sender=sender, amount_minor=htlc.amount_minor)
+
+
+def _deadlines(htlc: Htlc) -> str:
+    at_height = f"height {htlc.deadline_at_height}"
+    if not htlc.deadline_at_ms:
+        return at_height
+    return f"{at_height} or block time {htlc.deadline_at_ms} ms, whichever comes first"
 
 
 def _htlc(ctx: Context, htlc_id: bytes) -> Htlc:

@@ -16,6 +16,8 @@ ID_SIZE_MAX = 32
 TIMEOUT_BLOCKS_MAX = 1_000_000
 """The longest hold (pending transfer, escrow, HTLC), in blocks: about a year at a few
 seconds a block, so no hold outlives the money's purpose by decades."""
+HTLC_TIMEOUT_MS_MAX = 366 * 24 * 3600 * 1000
+"""The longest time deadline on an HTLC: a year, as TIMEOUT_BLOCKS_MAX is in blocks."""
 INVOICE_KINDS = ("tax", "utility", "fee", "fine")
 DAY_MS = 86_400_000
 
@@ -260,6 +262,13 @@ class Htlc:
     deadline_at_height: int
     status: str  # "locked" | "claimed" | "refunded"
     preimage: bytes = b""
+    deadline_at_ms: int = 0
+    """Block time after which it is no longer claimable (0: the height alone decides)."""
+
+    def expired(self, height: int, time_ms: int) -> bool:
+        """Past either deadline: no longer claimable, refundable to its sender."""
+        late = self.deadline_at_ms != 0 and time_ms > self.deadline_at_ms
+        return height > self.deadline_at_height or late
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +329,9 @@ class LockHtlc:
     amount_minor: int
     hashlock: bytes
     timeout_blocks: int
+    timeout_ms: int = 0
+    """Also expire this long after the block's time (0: by height only). A swap with another
+    chain needs deadlines both chains measure alike: block time, not heights."""
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
@@ -328,6 +340,8 @@ class LockHtlc:
             raise ValueError("hashlock must be a 32-byte SHA-256 digest")
         if not 1 <= self.timeout_blocks <= TIMEOUT_BLOCKS_MAX:
             raise ValueError(f"timeout_blocks must be 1 to {TIMEOUT_BLOCKS_MAX}")
+        if not 0 <= self.timeout_ms <= HTLC_TIMEOUT_MS_MAX:
+            raise ValueError(f"timeout_ms must be 0 to {HTLC_TIMEOUT_MS_MAX}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,102 @@
+"""The Urbis HTLC's time deadline (`timeout_ms`): what a swap with another chain needs.
+
+Another chain cannot see Urbis heights, but both chains keep block time; so the Urbis leg
+of a corridor expires by block time, as the Ethereum leg does by `block.timestamp`.
+The chain here cuts a block every 1,000 ms of its clock (tests.helpers.city.CityChain).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.city import CityChain, account, city_genesis
+from tests.test_payments import RESIDENTS, setup_city
+from urbis.modules.payments.keeper import check_supply
+from urbis.modules.payments.records import HTLC_TIMEOUT_MS_MAX, LockHtlc
+from urbis.sdk.builder import action
+
+SECRET = b"corridor secret"
+HASHLOCK = hashlib.sha256(SECRET).digest()
+
+
+@pytest.fixture
+def city(tmp_path: Path) -> Iterator[CityChain]:
+    chain = CityChain(tmp_path, genesis=city_genesis(extra_accounts=RESIDENTS))
+    setup_city(chain)
+    yield chain
+    chain.close()
+
+
+def lock(htlc_id: bytes, timeout_ms: int, timeout_blocks: int = 1_000) -> object:
+    return action(
+        "payments",
+        "lock_htlc",
+        id=htlc_id,
+        recipient=account("bob"),
+        asset="EUR",
+        amount_minor=1_000,
+        hashlock=HASHLOCK,
+        timeout_blocks=timeout_blocks,
+        timeout_ms=timeout_ms,
+    )
+
+
+def claim(htlc_id: bytes, preimage: bytes = SECRET) -> object:
+    return action("payments", "claim_htlc", id=htlc_id, preimage=preimage)
+
+
+def refund(htlc_id: bytes) -> object:
+    return action("payments", "refund_htlc", id=htlc_id)
+
+
+def eur(city: CityChain, name: str) -> int:
+    answer = city.query("payments", "balance", account=account(name).text, asset="EUR")
+    return int(answer["balance_minor"])
+
+
+def test_lock_records_the_time_deadline_from_block_time(city: CityChain) -> None:
+    locked = city.run("alice", lock(b"corridor-1", 2_500))
+    assert locked.ok
+    event = next(e for e in locked.events if e.type == "payments.htlc_locked")
+    htlc = city.query("payments", "htlc", id=b"corridor-1".hex())
+    assert htlc["deadline_at_ms"] == event.attrs["deadline_at_ms"] == city.clock + 2_500
+
+
+def test_claim_within_the_time_deadline(city: CityChain) -> None:
+    assert city.run("alice", lock(b"corridor-2", 2_500)).ok
+    city.block()  # +1,000 ms: still within
+    assert city.run("bob", claim(b"corridor-2")).ok
+    assert eur(city, "bob") == 11_000
+
+
+def test_claim_after_the_time_deadline_is_payments_htlc_expired(city: CityChain) -> None:
+    """The height deadline is far off; block time alone closes the lock."""
+    assert city.run("alice", lock(b"corridor-3", 2_500)).ok
+    assert city.run("alice", refund(b"corridor-3")).code == "payments.htlc_not_expired"
+    city.block()
+    city.block()  # the next block is 3,000 ms after the lock's
+    before = (eur(city, "alice"), eur(city, "bob"))
+    assert city.run("bob", claim(b"corridor-3")).code == "payments.htlc_expired"
+    assert (eur(city, "alice"), eur(city, "bob")) == before
+    assert city.query("payments", "htlc", id=b"corridor-3".hex())["status"] == "locked"
+    assert city.run("alice", refund(b"corridor-3")).ok
+    assert eur(city, "alice") == 10_000 and eur(city, "bob") == 10_000
+    assert check_supply(city.app.store) == []
+
+
+def test_the_height_deadline_still_applies_when_it_comes_first(city: CityChain) -> None:
+    assert city.run("alice", lock(b"corridor-4", HTLC_TIMEOUT_MS_MAX, timeout_blocks=1)).ok
+    city.block()
+    assert city.run("bob", claim(b"corridor-4")).code == "payments.htlc_expired"
+    assert city.run("alice", refund(b"corridor-4")).ok
+
+
+def test_timeout_ms_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="timeout_ms"):
+        LockHtlc(b"corridor-5", account("bob"), "EUR", 1, HASHLOCK, 10, HTLC_TIMEOUT_MS_MAX + 1)
+    with pytest.raises(ValueError, match="timeout_ms"):
+        LockHtlc(b"corridor-5", account("bob"), "EUR", 1, HASHLOCK, 10, -1)
