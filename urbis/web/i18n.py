@@ -1,0 +1,164 @@
+"""English and German (Zug): chosen by `?lang=`, then the `lang` cookie, then the browser.
+
+Messages are keyed by their English text, so a page reads as English in the code and a
+missing German line falls back to English rather than to a blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = {"en": "English", "de": "Deutsch"}
+DEFAULT = "en"
+
+GERMAN = {
+    "Explorer": "Explorer",
+    "Documents": "Dokumente",
+    "Money": "Finanzen",
+    "Contracts": "Verträge",
+    "Resident": "Einwohner",
+    "Department": "Verwaltung",
+    "Search": "Suche",
+    "Block height, transaction, account, DID, document hash or invoice":
+        "Blockhöhe, Transaktion, Konto, DID, Dokument-Hash oder Rechnung",
+    "Skip to content": "Zum Inhalt springen",
+    "Main": "Hauptnavigation",
+    "Language": "Sprache",
+    "Latest blocks": "Neueste Blöcke",
+    "Latest transactions": "Neueste Transaktionen",
+    "Height": "Höhe",
+    "Time": "Zeit",
+    "Transactions": "Transaktionen",
+    "Hash": "Hash",
+    "Transaction": "Transaktion",
+    "Block": "Block",
+    "Sender": "Absender",
+    "Actions": "Aktionen",
+    "Status": "Status",
+    "ok": "ok",
+    "failed": "fehlgeschlagen",
+    "Live: new blocks appear here as they are committed.":
+        "Live: neue Blöcke erscheinen hier, sobald sie bestätigt sind.",
+    "Chain": "Kette",
+    "Validators": "Validatoren",
+    "State keys": "Zustandsschlüssel",
+    "Header": "Kopf",
+    "Previous block": "Vorheriger Block",
+    "Next block": "Nächster Block",
+    "Proposer": "Vorschlagender",
+    "Signature": "Signatur",
+    "State root (app hash)": "Zustandswurzel (App-Hash)",
+    "Transactions root": "Transaktionswurzel",
+    "Results root": "Ergebniswurzel",
+    "No transactions in this block.": "Keine Transaktionen in diesem Block.",
+    "Receipt": "Beleg",
+    "Events": "Ereignisse",
+    "Nonce": "Nonce",
+    "Memo": "Notiz",
+    "Expires at height": "Gültig bis Höhe",
+    "Code": "Code",
+    "Message": "Meldung",
+    "Account": "Konto",
+    "Keys": "Schlüssel",
+    "Weight": "Gewicht",
+    "Threshold": "Schwelle",
+    "Created at height": "Erstellt bei Höhe",
+    "Key history": "Schlüsselverlauf",
+    "Balances": "Guthaben",
+    "Asset": "Währung",
+    "Balance": "Guthaben",
+    "No balances.": "Keine Guthaben.",
+    "No transactions.": "Keine Transaktionen.",
+    "DID document": "DID-Dokument",
+    "Department of": "Verwaltung für",
+    "Roles": "Rollen",
+    "Verify in this browser": "In diesem Browser prüfen",
+    "Not verified yet. Verification runs in your browser: it checks the state proof against "
+    "the block header and the header against the validator keys pinned from genesis.":
+        "Noch nicht geprüft. Die Prüfung läuft in Ihrem Browser: Sie prüft den Zustandsbeweis "
+        "gegen den Blockkopf und den Kopf gegen die aus der Genesis gespeicherten "
+        "Validatorschlüssel.",
+    "Verify this header in this browser": "Diesen Kopf im Browser prüfen",
+    "Not found": "Nicht gefunden",
+    "Error": "Fehler",
+    "Verify a document": "Ein Dokument prüfen",
+    "Drop a file here, or choose one. Its SHA-256 is computed in your browser; the file is "
+    "never uploaded.":
+        "Datei hier ablegen oder auswählen. Ihr SHA-256 wird im Browser berechnet; die Datei "
+        "wird nie hochgeladen.",
+    "File to verify": "Zu prüfende Datei",
+    "Or enter a SHA-256 hash": "Oder einen SHA-256-Hash eingeben",
+    "Look up": "Nachschlagen",
+    "Document": "Dokument",
+    "Type": "Art",
+    "Reference": "Referenz",
+    "Anchored by": "Verankert von",
+    "Anchored at height": "Verankert bei Höhe",
+    "No document with this hash is anchored.": "Kein Dokument mit diesem Hash ist verankert.",
+    "Supply check per asset": "Mengenprüfung je Währung",
+    "Minted": "Ausgegeben",
+    "Burned": "Vernichtet",
+    "Pending": "Ausstehend",
+    "Sum of balances": "Summe der Guthaben",
+    "Check": "Prüfung",
+    "balanced": "ausgeglichen",
+    "does not add up": "geht nicht auf",
+    "Revenue by month": "Einnahmen pro Monat",
+    "No revenue yet.": "Noch keine Einnahmen.",
+    "Month": "Monat",
+    "Kind": "Art",
+    "Net": "Netto",
+    "Payments": "Zahlungen",
+    "No assets yet.": "Noch keine Währungen.",
+    "Departments": "Verwaltungen",
+    "Administrator": "Verwalter",
+    "Contract": "Vertrag",
+    "Versions": "Versionen",
+    "Source": "Quelltext",
+    "No contracts deployed.": "Keine Verträge bereitgestellt.",
+    "Call (read-only)": "Aufruf (nur lesen)",
+    "Function": "Funktion",
+    "Arguments (JSON list)": "Argumente (JSON-Liste)",
+    "Call": "Aufrufen",
+    "Result": "Ergebnis",
+    "Nothing matches this search.": "Nichts entspricht dieser Suche.",
+    "Value": "Wert",
+    "Validator keys pinned in this browser": "In diesem Browser gespeicherte Validatorschlüssel",
+    "Sign in": "Anmelden",
+    "Sign out": "Abmelden",
+    "Invoices": "Rechnungen",
+}
+
+CATALOGUES = {"en": {}, "de": GERMAN}
+
+
+def pick(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """The reader's language: an explicit switch first, then the browser's preference."""
+    for choice in (query, cookie):
+        if choice in LANGUAGES:
+            return choice
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    catalogue = CATALOGUES.get(lang, {})
+
+    def translate(text: str) -> str:
+        return catalogue.get(text, text)
+
+    return translate
+
+
+GERMAN.update(
+    {
+        "Invoice": "Rechnung",
+        "Payer": "Zahler",
+        "Amount": "Betrag",
+        "Paid": "Bezahlt",
+        "Due": "Fällig",
+    }
+)

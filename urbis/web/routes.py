@@ -1,0 +1,110 @@
+"""The portal's URLs. Each page is a plain function of a Reader (explorer.py); this file
+turns requests into Readers and errors into HTML pages with their codes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from urbis.api.deps import HEIGHT_MAX
+from urbis.chain.errors import UrbisError
+from urbis.web import explorer
+from urbis.web.i18n import LANGUAGES
+from urbis.web.layout import Reader, reader
+
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+
+
+def router() -> APIRouter:
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    def html(view: Callable[..., tuple[Any, int]]) -> Callable[..., Response]:
+        """Run a page; an UrbisError becomes an HTML page with its code, never a traceback."""
+
+        @functools.wraps(view)
+        def respond(request: Request, *args: Any, **kwargs: Any) -> Response:
+            r = reader(request)
+            try:
+                body, status = view(r, *args, **kwargs)
+            except UrbisError as error:
+                body, status = explorer.error_page(r, error, error.http_status)
+            response = HTMLResponse(body, status_code=status)
+            choice = request.query_params.get("lang")
+            if choice in LANGUAGES:
+                response.set_cookie("lang", choice, max_age=LANG_COOKIE_MAX_AGE_S, samesite="lax")
+            response.headers["Content-Security-Policy"] = CSP
+            return response
+
+        return respond
+
+    @router.get("/")
+    def home(request: Request) -> Response:
+        return html(explorer.home)(request)
+
+    @router.get("/blocks/{height}")
+    def block(request: Request, height: Annotated[int, Path(ge=0, le=HEIGHT_MAX)]) -> Response:
+        return html(explorer.block)(request, height)
+
+    @router.get("/txs/{tx_id}")
+    def transaction(request: Request, tx_id: str) -> Response:
+        return html(explorer.transaction)(request, tx_id)
+
+    @router.get("/accounts/{account_id}")
+    def account(request: Request, account_id: str) -> Response:
+        return html(explorer.account)(request, account_id)
+
+    @router.get("/dids/{did:path}")
+    def did(request: Request, did: str) -> Response:
+        return html(explorer.did)(request, did)
+
+    @router.get("/documents")
+    def documents(request: Request) -> Response:
+        return html(explorer.documents)(request)
+
+    @router.get("/documents/lookup")
+    def document_lookup(request: Request, hash: str = "") -> Response:
+        return RedirectResponse(f"/documents/{quote(hash.strip().lower())}", status_code=303)
+
+    @router.get("/documents/{digest}")
+    def document(request: Request, digest: str) -> Response:
+        return html(explorer.document)(request, digest)
+
+    @router.get("/invoices/{invoice_id}")
+    def invoice(request: Request, invoice_id: str) -> Response:
+        return html(explorer.invoice)(request, invoice_id)
+
+    @router.get("/money")
+    def money(request: Request) -> Response:
+        return html(explorer.money_page)(request)
+
+    @router.get("/contracts")
+    def contracts(request: Request) -> Response:
+        return html(explorer.contracts)(request)
+
+    @router.get("/contracts/{ref}")
+    def contract(request: Request, ref: str) -> Response:
+        return html(explorer.contract)(request, ref)
+
+    @router.get("/search")
+    def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> Response:
+        r: Reader = reader(request)
+        target = explorer.search_target(r, q)
+        if target is None:
+            return html(lambda r: explorer.no_match(r, q))(request)
+        return RedirectResponse(target, status_code=303)
+
+    return router
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+"""Only the portal's own scripts run: a value shown on a page can never become code.
+Inline styles are allowed for the charts' legend swatches only."""
