@@ -37,6 +37,7 @@ from urbis.modules import module_routers
 from urbis.node.runner import Node
 from urbis.state.errors import StoreCorrupt
 from urbis.state.store import UnknownHeight
+from urbis.web import mount as mount_portal
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def create_api(node: Node) -> FastAPI:
     api.include_router(state_router())
     for router in module_routers():
         api.include_router(router)
+    mount_portal(api)  # the portal's HTML pages at / (urbis/web), after every /v1 route
     api.add_api_route(
         "/metrics",
         _metrics,
