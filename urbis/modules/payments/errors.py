@@ -39,3 +39,17 @@ WrongPreimage = error_class("payments.wrong_preimage", "Wrong preimage", 403)
 HtlcExpired = error_class("payments.htlc_expired", "HTLC deadline passed", 409)
 HtlcNotExpired = error_class("payments.htlc_not_expired", "HTLC deadline not reached", 409, True)
 NotHtlcParty = error_class("payments.not_htlc_party", "Not the HTLC's party", 403)
+# -- the cross-border corridor's driver (corridor.py): raised by the client, never on chain --
+CorridorUnreachable = error_class(
+    "payments.corridor_unreachable", "The foreign chain's node does not answer", 502, True
+)
+CorridorRejected = error_class("payments.corridor_rejected", "The foreign chain refused", 409)
+CorridorMismatch = error_class(
+    "payments.corridor_mismatch", "The counterparty's lock differs from the agreed terms", 409
+)
+CorridorUnsafeDeadline = error_class(
+    "payments.corridor_unsafe_deadline", "The deadlines would let one party take both", 409
+)
+CorridorNoPreimage = error_class(
+    "payments.corridor_no_preimage", "The preimage is not public yet", 409, True
+)
