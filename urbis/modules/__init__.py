@@ -25,6 +25,7 @@ MODULES = (
     "identity",
     "contracts",
     "petitions",
+    "vehicles",
 )
 """The order is part of consensus: genesis is written and end-of-block hooks run in it.
 Accounts come first (every other genesis step names accounts), governance second
