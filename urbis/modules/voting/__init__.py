@@ -1,0 +1,1 @@
+"""Voting: ElectionGuard 2.1 elections on the ledger, with unlinkable eligibility."""

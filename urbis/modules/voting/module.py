@@ -1,0 +1,151 @@
+"""Voting: ElectionGuard 2.1 elections on the ledger, with unlinkable eligibility.
+
+An election commission (`<department>.elections`) creates an election; its guardians run
+the key ceremony in transactions; the registrar gives each eligible resident one RFC 9474
+blind signature on a ballot key it never sees; any relay casts ballots signed by those
+keys; the guardians decrypt the fixed aggregate. README.md is the spec.
+
+V1  an election's `registrations` equals its registration keys              (check_counts)
+V2  ballot_keys <= registrations; counted == ballot_keys; counted + replaced == next_ballot
+V3  the joint key is set exactly when every share is confirmed or revealed
+V4  a ballot key maps to its last ballot, which is `counted`; every earlier one is `replaced`
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from urbis.chain.context import StateReader
+from urbis.chain.errors import BadQuery, NotFound, jsonable
+from urbis.chain.module import ActionSpec, Module
+from urbis.modules.voting import handlers, keys
+from urbis.modules.voting.keeper import VotingView
+from urbis.modules.voting.records import (
+    AmendManifest,
+    Cast,
+    Challenge,
+    CloseElection,
+    ComplainShare,
+    ConfirmShare,
+    CreateElection,
+    Election,
+    JoinTally,
+    PostDecryption,
+    PostGuardianKey,
+    PostShare,
+    RecordRegistration,
+    RevealShare,
+    Tally,
+    check_election_id,
+)
+
+ELECTIONS_ROLE = "{department}.elections"
+"""The election commission of the department that runs the election."""
+
+
+def _election_id(params: dict[str, str]) -> bytes:
+    raw = params.get("id", "").encode()
+    try:
+        check_election_id(raw)
+    except ValueError as error:
+        raise BadQuery(str(error)) from None
+    return raw
+
+
+def status(election: Election) -> dict[str, Any]:
+    """What the tally is waiting for, in words a person reads."""
+    n = len(election.guardians)
+    if election.phase == "ceremony":
+        waiting = "the key ceremony: guardian keys, shares and confirmations"
+    elif election.phase == "open":
+        waiting = f"ballots until block {election.closes_at_height}, then `close`"
+    elif election.phase == "closed":
+        more = max(0, election.quorum - election.decryptions)
+        joined = len(election.tally_guardians)
+        waiting = (
+            f"{more} more guardian decryption(s) of {n} (quorum {election.quorum}; {joined} joined)"
+            if more
+            else "a `tally` transaction: the quorum has decrypted"
+        )
+    else:
+        waiting = "nothing: the result is recorded"
+    return {"phase": election.phase, "waiting_for": waiting}
+
+
+def query_election(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    election_id = _election_id(params)
+    election = VotingView(state).election(election_id)
+    if election is None:
+        raise NotFound(f"no election {election_id.decode()}")
+    data = jsonable({name: getattr(election, name) for name in election.__slots__})
+    data["id"] = election_id.decode()
+    data["manifest"] = election.manifest.decode(errors="replace")
+    data["status"] = status(election)
+    return data
+
+
+def check_counts(store: Any) -> list[str]:
+    """V1 and V2: describe each election whose counters disagree with its keys."""
+    problems = []
+    for key, _ in store.scan_prefix(keys.PREFIX + b"election/", limit=1_000_000):
+        election_id = key[len(keys.PREFIX + b"election/") :]
+        election = VotingView(store).election(election_id)
+        assert election is not None
+        registered = store.scan_prefix(keys.PREFIX + b"registration/" + election_id + b"/", 10**7)
+        if election.registrations != len(registered):
+            problems.append(f"{election_id!r}: registrations {election.registrations}")
+        ballot_keys = store.scan_prefix(keys.PREFIX + b"ballot_key/" + election_id + b"/", 10**7)
+        if (
+            election.ballot_keys != len(ballot_keys)
+            or election.ballot_keys > election.registrations
+        ):
+            problems.append(f"{election_id!r}: ballot keys {election.ballot_keys}")
+        if election.counted != election.ballot_keys:
+            problems.append(f"{election_id!r}: counted {election.counted}")
+        if election.counted + election.replaced != election.next_ballot:
+            problems.append(f"{election_id!r}: ballots {election.next_ballot}")
+    return problems
+
+
+module = Module(
+    name="voting",
+    actions={
+        "create": ActionSpec(
+            CreateElection, handlers.create_election, ELECTIONS_ROLE, "Create an election"
+        ),
+        "amend_manifest": ActionSpec(
+            AmendManifest, handlers.amend_manifest, ELECTIONS_ROLE, "Change the manifest"
+        ),
+        "post_guardian_key": ActionSpec(
+            PostGuardianKey, handlers.post_guardian_key, None, "A guardian's keys and proofs"
+        ),
+        "post_share": ActionSpec(PostShare, handlers.post_share, None, "An encrypted share"),
+        "confirm_share": ActionSpec(
+            ConfirmShare, handlers.confirm_share, None, "A share decrypted and verified"
+        ),
+        "complain_share": ActionSpec(
+            ComplainShare, handlers.complain_share, None, "A share that does not verify"
+        ),
+        "reveal_share": ActionSpec(
+            RevealShare, handlers.reveal_share, None, "Answer a complaint in the clear"
+        ),
+        "record_registration": ActionSpec(
+            RecordRegistration, handlers.record_registration, None, "Registrar: one nullifier"
+        ),
+        "cast": ActionSpec(Cast, handlers.cast, None, "Cast or replace a ballot (relayed)"),
+        "challenge": ActionSpec(Challenge, handlers.challenge, None, "Benaloh-challenge a ballot"),
+        "close": ActionSpec(CloseElection, handlers.close_election, None, "Fix the aggregate"),
+        "join_tally": ActionSpec(
+            JoinTally, handlers.join_tally, None, "Guardian: present to decrypt"
+        ),
+        "post_decryption": ActionSpec(
+            PostDecryption, handlers.post_decryption, None, "One step of a partial decryption"
+        ),
+        "tally": ActionSpec(Tally, handlers.tally, None, "Combine k decryptions into the result"),
+    },
+    queries={"election": query_election},
+    view=VotingView,
+    prefix=keys.PREFIX,
+)
+
+__all__ = ["check_counts", "module", "status"]
