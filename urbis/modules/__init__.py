@@ -26,6 +26,7 @@ MODULES = (
     "contracts",
     "petitions",
     "vehicles",
+    "voting",
 )
 """The order is part of consensus: genesis is written and end-of-block hooks run in it.
 Accounts come first (every other genesis step names accounts), governance second
