@@ -66,6 +66,7 @@ def vehicles_genesis(chain_id: str = CHAIN_ID) -> Genesis:
 def vehicles_city(path: Path, chain_id: str = CHAIN_ID) -> CityChain:
     """EUR minted to the residents, a VehicleInspector credential for the inspection
     centre (list 1, index 0) and its accreditation, Toyota's manufacturer account."""
+    path.mkdir(parents=True, exist_ok=True)
     chain = CityChain(path, vehicles_genesis(chain_id))
     create_eur(chain)
     mints = [

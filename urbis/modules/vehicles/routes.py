@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from urbis.api.deps import NodeDep, state_answer
 from urbis.api.views import header_view
+from urbis.chain.block import SignedHeader
 from urbis.chain.errors import BadQuery, NotFound
 from urbis.modules.vehicles import keys
 from urbis.modules.vehicles.keeper import VehiclesView
@@ -28,19 +29,28 @@ def _vin(vin: str) -> str:
 def proven_history(node: Any, vin: str) -> dict[str, Any]:
     """The vehicle and every event, each with its state proof, all at one height whose
     signed header comes along: a buyer checks it with the city's validator keys only."""
-    store = node.app.store
     with node.driver.block_lock:
         at = node.provable_height()
-        vehicle_proof = store.prove(keys.vehicle(vin), at)
-        if vehicle_proof.value is None:
-            raise NotFound(f"no vehicle {vin}")
-        vehicle = VehiclesView(_ValueOf(vehicle_proof.value, keys.vehicle(vin))).vehicle(vin)
-        assert vehicle is not None
-        if vehicle.events > EVENTS_MAX:
-            raise BadQuery(f"{vin} has {vehicle.events} events; this answer proves {EVENTS_MAX}")
-        events = [store.prove(keys.event(vin, seq), at) for seq in range(vehicle.events)]
-    signed = node.app.blocks.header(at)
-    answer: dict[str, Any] = {
+        answer = history_answer(node.app.store, node.app.blocks.header(at), at, vin)
+    if node.config.consensus == "cometbft":
+        consensus = node.driver.signed_header(at + 1)
+        if consensus is None:
+            raise UnknownHeight(f"height {at + 1} is not committed yet: ask again in a moment")
+        answer["cometbft"] = {"signed_header": consensus}
+    return answer
+
+
+def history_answer(store: Any, signed: SignedHeader | None, at: int, vin: str) -> dict[str, Any]:
+    """The history answer (also the export bundle) from a store at height `at`."""
+    vehicle_proof = store.prove(keys.vehicle(vin), at)
+    if vehicle_proof.value is None:
+        raise NotFound(f"no vehicle {vin}")
+    vehicle = VehiclesView(_ValueOf(vehicle_proof.value, keys.vehicle(vin))).vehicle(vin)
+    assert vehicle is not None
+    if vehicle.events > EVENTS_MAX:
+        raise BadQuery(f"{vin} has {vehicle.events} events; this answer proves {EVENTS_MAX}")
+    events = [store.prove(keys.event(vin, seq), at) for seq in range(vehicle.events)]
+    return {
         "vin": vin,
         "height": at,
         "header": None if signed is None else header_view(signed),
@@ -48,12 +58,6 @@ def proven_history(node: Any, vin: str) -> dict[str, Any]:
         "vehicle": {"proof": vehicle_proof.to_json()},
         "events": [{"proof": proof.to_json()} for proof in events],
     }
-    if node.config.consensus == "cometbft":
-        consensus = node.driver.signed_header(at + 1)
-        if consensus is None:
-            raise UnknownHeight(f"height {at + 1} is not committed yet: ask again in a moment")
-        answer["cometbft"] = {"signed_header": consensus}
-    return answer
 
 
 class _ValueOf:
