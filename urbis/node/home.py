@@ -71,6 +71,22 @@ class NodeConfig:
     """Largest request body the API reads (413 above it): one transaction is far smaller."""
     api_batch_body_max_bytes: int = 8 << 20
     """Largest body for `POST /v1/txs/batch`: 10,000 typical transactions fit."""
+    public_url: str = ""
+    """The city's public base URL (https://id.city.example): every identifier a wallet or
+    verifier dereferences (issuer, credential type, status list) is under it. Empty: this
+    node's own API address, as the dev city uses."""
+    identity_keys: str = ""
+    """Comma-separated key names (in HOME/keys) of departments whose credential issuance
+    and Status List Tokens this node's API serves; unlocked with URBIS_PASSPHRASE."""
+
+    @property
+    def base_url(self) -> str:
+        """`public_url`, or this node's API address when none is set."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def identity_key_names(self) -> list[str]:
+        return [name.strip() for name in self.identity_keys.split(",") if name.strip()]
 
     def to_toml(self) -> str:
         lines = ["# Urbis node settings; see `urbis up --help`.", "[node]"]
@@ -98,6 +114,13 @@ class NodeConfig:
             raise HomeError("block_interval_ms >= 10, max_block_txs >= 1, keep_versions >= 1")
         if config.api_body_max_bytes < 1024 or config.api_batch_body_max_bytes < 1024:
             raise HomeError("api_body_max_bytes and api_batch_body_max_bytes must be >= 1024")
+        if config.public_url:
+            from urbis.sdk.identity_urls import normalise_base
+
+            try:
+                config.public_url = normalise_base(config.public_url)
+            except ValueError as error:
+                raise HomeError(str(error)) from None
         return config
 
 
@@ -177,7 +200,11 @@ def create_dev_city(
         home.keystore, chain_id, [GenesisValidator("city-hall", validator.public_key.raw, 10)]
     )
     genesis.save(home.genesis_path)
-    home.save_config(config or NodeConfig())
+    config = config or NodeConfig()
+    if not config.identity_keys:
+        # every dev department issues and signs status tokens from this node's API
+        config.identity_keys = ",".join(department for department, _ in DEV_DEPARTMENTS)
+    home.save_config(config)
     return genesis
 
 

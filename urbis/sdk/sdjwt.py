@@ -29,6 +29,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from urbis.crypto.keys import PrivateKey, verify
+from urbis.sdk.identity_urls import (
+    DID_URBIS,
+    issuer_account,
+    status_target,
+    status_url,
+    vct_name,
+)
 
 TYP = "dc+sd-jwt"
 KB_TYP = "kb+jwt"
@@ -145,13 +152,21 @@ class IssuedJwt:
     payload: dict[str, Any]
     signing_input: bytes
     signature: bytes
-    issuer_did: str
-    vct: str
+    issuer_did: str  # did:urbis:<account>, whichever alias `iss` used
+    vct: str  # the registry's name of the type (the last part of a type URL)
     issued_at: int
     expires_at: int
     digests: frozenset[str]
     holder_jwk: dict[str, Any]
     status: tuple[str, int, int] | None  # status list issuer, list id, index
+    issuer_id: str = ""  # `iss` as written: an issuer URL or did:urbis
+    vct_id: str = ""  # `vct` as written: a type URL or a bare name
+    status_uri: str | None = None  # status.status_list.uri as written
+
+    @property
+    def issuer(self) -> str:
+        """The issuing account (urbis1…)."""
+        return self.issuer_did.removeprefix(DID_URBIS)
 
 
 def _int_claim(payload: dict[str, Any], name: str) -> int:
@@ -166,9 +181,12 @@ def parse_jwt(jwt: str) -> IssuedJwt:
     header, payload, signing_input, signature = _parse_jws(jwt)
     if header.get("typ") != TYP or header.get("alg") != "EdDSA":
         raise CredentialRejected("malformed", f"expected typ {TYP} and alg EdDSA")
-    issuer_did, vct = payload.get("iss"), payload.get("vct")
-    if not isinstance(issuer_did, str) or not issuer_did.startswith("did:urbis:"):
-        raise CredentialRejected("malformed", "claim iss must be a did:urbis: DID")
+    issuer_id, vct = payload.get("iss"), payload.get("vct")
+    account = issuer_account(issuer_id) if isinstance(issuer_id, str) else None
+    if not isinstance(issuer_id, str) or account is None:
+        raise CredentialRejected(
+            "malformed", "claim iss must be an issuer URL (…/identity/issuers/ID) or did:urbis"
+        )
     if not isinstance(vct, str) or not vct:
         raise CredentialRejected("malformed", "claim vct (the credential type) is missing")
     digests = payload.get("_sd", [])
@@ -177,41 +195,39 @@ def parse_jwt(jwt: str) -> IssuedJwt:
     cnf = payload.get("cnf")
     if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
         raise CredentialRejected("malformed", "claim cnf.jwk (the holder key) is missing")
+    status, status_uri = _status_of(payload)
     return IssuedJwt(
         jwt,
         payload,
         signing_input,
         signature,
-        issuer_did,
-        vct,
+        DID_URBIS + account,
+        vct_name(vct),
         _int_claim(payload, "iat"),
         _int_claim(payload, "exp"),
         frozenset(digests),
         cnf["jwk"],
-        _status_of(payload),
+        status,
+        issuer_id,
+        vct,
+        status_uri,
     )
 
 
-def _status_of(payload: dict[str, Any]) -> tuple[str, int, int] | None:
+def _status_of(payload: dict[str, Any]) -> tuple[tuple[str, int, int] | None, str | None]:
     status = payload.get("status")
     if status is None:
-        return None
+        return None, None
     entry = status.get("status_list") if isinstance(status, dict) else None
     if not isinstance(entry, dict):
         raise CredentialRejected("malformed", "claim status must hold a status_list")
     uri, index = entry.get("uri"), entry.get("idx")
-    prefix = "urbis:status/"
-    issuer, _, list_id = (
-        uri.removeprefix(prefix).partition("/") if isinstance(uri, str) else ("", "", "")
-    )
-    if (
-        not isinstance(uri, str)
-        or not uri.startswith(prefix)
-        or not (list_id.isascii() and list_id.isdigit() and len(list_id) <= 10)
-        or type(index) is not int
-    ):
-        raise CredentialRejected("malformed", "status_list needs uri urbis:status/ISSUER/N and idx")
-    return issuer, int(list_id), index
+    target = status_target(uri) if isinstance(uri, str) else None
+    if target is None or type(index) is not int or index < 0:
+        raise CredentialRejected(
+            "malformed", "status_list needs uri …/identity/status/ISSUER/N and idx"
+        )
+    return (target[0], target[1], index), uri
 
 
 @dataclass(frozen=True)
@@ -263,13 +279,19 @@ def check_issuer_signature(issued: IssuedJwt, keys: Iterable[bytes]) -> None:
 
 @dataclass(frozen=True)
 class StatusReference:
-    issuer: str  # the issuer's account id (urbis1…)
+    issuer: str  # the list owner's account id (urbis1…)
     list_id: int
     index: int
+    base_url: str | None = None  # the city's public_url; None: the old urbis:status/ form
+
+    @property
+    def uri(self) -> str:
+        if self.base_url is None:
+            return f"urbis:status/{self.issuer}/{self.list_id}"
+        return status_url(self.base_url, self.issuer, self.list_id)
 
     def claim(self) -> dict[str, Any]:
-        uri = f"urbis:status/{self.issuer}/{self.list_id}"
-        return {"status_list": {"idx": self.index, "uri": uri}}
+        return {"status_list": {"idx": self.index, "uri": self.uri}}
 
 
 def issue(
@@ -283,7 +305,11 @@ def issue(
     expires_at: int,
     status: StatusReference | None = None,
 ) -> str:
-    """An SD-JWT: the signed JWT, then one disclosure per disclosable claim, then `~`."""
+    """An SD-JWT: the signed JWT, then one disclosure per disclosable claim, then `~`.
+
+    `issuer_did` is the `iss` to write: the issuer URL under the city's public_url
+    (what wallets resolve) or, for older callers, `did:urbis:<account>`.
+    """
     payload: dict[str, Any] = {
         "iss": issuer_did,
         "vct": vct,
@@ -303,7 +329,9 @@ def issue(
         else:
             payload[name] = value
     payload["_sd"] = sorted(digest(d) for d in disclosures)  # order says nothing
-    header = {"alg": "EdDSA", "typ": TYP, "kid": f"{issuer_did}#{issuer_key.public_key.hex()[:16]}"}
+    key_id = issuer_key.public_key.hex()[:16]
+    kid = f"{issuer_did}#{key_id}" if issuer_did.startswith(DID_URBIS) else key_id
+    header = {"alg": "EdDSA", "typ": TYP, "kid": kid}
     jwt = _jws(header, payload, issuer_key.sign)
     return "~".join([jwt, *disclosures, ""])
 
@@ -386,7 +414,7 @@ def verify_presentation(
     issued = parse_jwt(jwt)
     issuer_did, issued_at, vct = issued.issuer_did, issued.issued_at, issued.vct
     check_issuer_signature(issued, view.key_at(issuer_did, issued_at * 1000))
-    issuer = issuer_did.removeprefix("did:urbis:")
+    issuer = issued.issuer
     if not view.trusted_at(vct, issuer, issued_at * 1000):
         raise CredentialRejected(
             "issuer_not_trusted", f"{issuer} was not trusted for {vct} when it issued"

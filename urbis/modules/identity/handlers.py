@@ -9,6 +9,7 @@ from urbis.chain.ids import AccountId
 from urbis.modules.identity import keys
 from urbis.modules.identity.errors import (
     AlreadyTrusted,
+    IndexAllocated,
     IndexOutOfRange,
     InvalidStatus,
     ListExists,
@@ -19,7 +20,9 @@ from urbis.modules.identity.errors import (
     UnknownType,
 )
 from urbis.modules.identity.keeper import (
+    allocated,
     entries_per_page,
+    read_allocation,
     read_list,
     read_page,
     read_trust,
@@ -28,6 +31,8 @@ from urbis.modules.identity.keeper import (
     set_status as set_status_bits,
 )
 from urbis.modules.identity.records import (
+    ALLOCATION_ENTRIES_PER_PAGE,
+    AllocateStatus,
     CreateStatusList,
     CredentialType,
     DefineType,
@@ -121,6 +126,30 @@ def set_status(ctx: Context, sender: AccountId, args: SetStatus) -> None:
         list_id=args.list_id,
         index=args.index,
         status=args.status,
+    )
+
+
+def allocate_status(ctx: Context, sender: AccountId, args: AllocateStatus) -> None:
+    status_list = read_list(ctx.state, sender, args.list_id)
+    if status_list is None:
+        raise UnknownList(f"{sender} has no status list {args.list_id}")
+    for index in args.indexes:
+        if not 0 <= index < status_list.size:
+            raise IndexOutOfRange(f"index {index} outside 0..{status_list.size - 1}")
+        if allocated(ctx.state, sender, args.list_id, index):
+            raise IndexAllocated(f"index {index} of list {args.list_id} is handed out already")
+    pages: dict[int, bytes] = {}
+    for index in sorted(args.indexes):
+        number, offset = divmod(index, ALLOCATION_ENTRIES_PER_PAGE)
+        page = pages.get(number) or read_allocation(ctx.state, sender, args.list_id, number)
+        pages[number] = set_status_bits(page, offset, 1, 1)
+    for number in sorted(pages):
+        ctx.state.put(keys.allocation_page(sender, args.list_id, number), pages[number])
+    ctx.emit(
+        "identity.status_allocated",
+        issuer=sender,
+        list_id=args.list_id,
+        count=len(args.indexes),
     )
 
 

@@ -3,7 +3,7 @@
 I1 (no personal data) is checked by shape: every key is one of the layouts in keys.py and
 every value decodes as the record that layout holds (a status page is bits, of a fixed
 size), so no free-form value can hide among them. `check_transition` compares the module's
-state before and after some blocks (snapshots from `snapshot`) for I2 and I3.
+state before and after some blocks (snapshots from `snapshot`) for I2, I3 and I4.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def check_invariants(state: Any) -> list[str]:
             problems.append(f"I1: unexpected key {key!r}")
         elif kind == "page":
             problems += _check_page(key, raw, lists)
+        elif kind == "allocation":
+            problems += _check_allocation(key, raw, lists)
         elif kind == "trust":
             problems += _check_periods(key, from_wire(TrustRecord, decode_trusted(raw)))
         else:
@@ -68,6 +70,9 @@ def _kind(key: bytes) -> str | None:
         return "trust"
     if key.startswith(keys.VERIFIER_PREFIX):
         return "verifier" if len(key) == len(keys.VERIFIER_PREFIX) + ID_BYTES else None
+    if key.startswith(keys.ALLOCATION_PREFIX):
+        size = len(keys.allocation_page(AccountId(bytes(ID_BYTES)), 0, 0))
+        return "allocation" if len(key) == size else None
     list_key = keys.status_list(AccountId(bytes(ID_BYTES)), 0)
     if key.startswith(keys.STATUS_PREFIX):
         if len(key) == len(list_key):
@@ -96,6 +101,19 @@ def _check_page(key: bytes, raw: bytes, lists: Mapping[bytes, StatusList]) -> li
     return []
 
 
+def _check_allocation(key: bytes, raw: bytes, lists: Mapping[bytes, StatusList]) -> list[str]:
+    start = len(keys.ALLOCATION_PREFIX)
+    issuer = AccountId(key[start : start + ID_BYTES])
+    list_id = int.from_bytes(key[start + ID_BYTES + 1 : start + ID_BYTES + 1 + NUMBER_BYTES], "big")
+    owner = lists.get(keys.status_list(issuer, list_id))
+    if owner is None:
+        return [f"I4: allocation page {key!r} has no list"]
+    page = int.from_bytes(key[-NUMBER_BYTES:], "big")
+    if len(raw) != PAGE_BYTES or page >= -(-owner.size // (PAGE_BYTES * 8)):
+        return [f"I4: allocation page {page} of {issuer}'s list {list_id} outside its size"]
+    return []
+
+
 def _check_periods(key: bytes, record: TrustRecord) -> list[str]:
     for index, period in enumerate(record.periods):
         is_last = index == len(record.periods) - 1
@@ -108,7 +126,7 @@ def _check_periods(key: bytes, record: TrustRecord) -> list[str]:
 
 def check_transition(before: Mapping[bytes, bytes], after: Mapping[bytes, bytes]) -> list[str]:
     """I2: trust periods are only appended or ended, never rewritten or removed; I3: a
-    status list stays, with the same size and bits."""
+    status list stays, with the same size and bits; I4: a handed-out index stays handed out."""
     problems: list[str] = []
     for key, raw in before.items():
         kind = _kind(key)
@@ -124,6 +142,10 @@ def check_transition(before: Mapping[bytes, bytes], after: Mapping[bytes, bytes]
             )
             if len(kept) < len(old_periods) or ended != opened or closed_changed:
                 problems.append(f"I2: trust {key!r} was rewritten")
+        elif kind == "allocation":
+            still = bytes(a & b for a, b in zip(raw, new or bytes(len(raw)), strict=False))
+            if still != raw:
+                problems.append(f"I4: allocation page {key!r} lost a handed-out index")
         elif kind == "list":
             old_list = from_wire(StatusList, decode_trusted(raw))
             new_list = None if new is None else from_wire(StatusList, decode_trusted(new))

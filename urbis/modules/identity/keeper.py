@@ -8,7 +8,12 @@ from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted
 from urbis.modules.identity import keys
 from urbis.modules.identity.needs import AccountsView
-from urbis.modules.identity.records import PAGE_BYTES, StatusList, TrustRecord
+from urbis.modules.identity.records import (
+    ALLOCATION_ENTRIES_PER_PAGE,
+    PAGE_BYTES,
+    StatusList,
+    TrustRecord,
+)
 
 
 def read_trust(state: StateReader, vct: str, issuer: AccountId) -> TrustRecord:
@@ -58,6 +63,17 @@ def set_status(page: bytes, offset: int, bits: int, status: int) -> bytes:
     updated = bytearray(page)
     updated[position // 8] = (updated[position // 8] & ~mask) | (status << (position % 8))
     return bytes(updated)
+
+
+def read_allocation(state: StateReader, issuer: AccountId, list_id: int, page: int) -> bytes:
+    raw = state.get(keys.allocation_page(issuer, list_id, page))
+    return bytes(PAGE_BYTES) if raw is None else raw
+
+
+def allocated(state: StateReader, issuer: AccountId, list_id: int, index: int) -> bool:
+    """Whether the issuer has handed out entry `index` of its list."""
+    page, offset = divmod(index, ALLOCATION_ENTRIES_PER_PAGE)
+    return get_status(read_allocation(state, issuer, list_id, page), offset, 1) == 1
 
 
 def status_of(state: StateReader, issuer: AccountId, list_id: int, index: int) -> int | None:

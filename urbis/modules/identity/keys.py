@@ -8,6 +8,7 @@ TYPE_PREFIX = b"identity/type/"
 TRUST_PREFIX = b"identity/trust/"
 STATUS_PREFIX = b"identity/status/"
 VERIFIER_PREFIX = b"identity/verifier/"
+ALLOCATION_PREFIX = b"identity/allocation/"
 
 
 def credential_type(vct: str) -> bytes:
@@ -32,3 +33,15 @@ def status_page(issuer: AccountId, list_id: int, page: int) -> bytes:
 
 def verifier(account: AccountId) -> bytes:
     return VERIFIER_PREFIX + account.raw
+
+
+def allocation_page(issuer: AccountId, list_id: int, page: int) -> bytes:
+    """One bit per status entry: set once the issuer has handed the index out."""
+    return (
+        ALLOCATION_PREFIX
+        + issuer.raw
+        + b"/"
+        + fixed_width(list_id, 4, "a status list id")
+        + b"/"
+        + fixed_width(page, 4, "an allocation page")
+    )

@@ -36,6 +36,7 @@ from urbis.modules.identity.keeper import (
 )
 from urbis.modules.identity.needs import AccountsView
 from urbis.modules.identity.records import (
+    AllocateStatus,
     CreateStatusList,
     CredentialType,
     DefineType,
@@ -131,16 +132,24 @@ def query_trust(state: Any, params: dict[str, str]) -> list[dict[str, Any]]:
     return out
 
 
-def query_status_list(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
-    """A status list as the Token Status List publishes it: bits, lst (DEFLATE, base64url)."""
-    issuer, list_id = _account(params, "issuer"), _int(params, "list_id")
+def packed_list(state: StateReader, issuer: AccountId, list_id: int) -> tuple[int, bytes]:
+    """A status list's bits per entry and its packed entries (NotFound if there is none)."""
     status_list = read_list(state, issuer, list_id)
     if status_list is None:
         raise NotFound(f"{issuer} has no status list {list_id}")
     per_page = entries_per_page(status_list.bits)
     pages = -(-status_list.size // per_page)
     packed = b"".join(read_page(state, issuer, list_id, p) for p in range(pages))
-    packed = packed[: -(-status_list.size * status_list.bits // 8)]
+    return status_list.bits, packed[: -(-status_list.size * status_list.bits // 8)]
+
+
+def query_status_list(state: StateReader, params: dict[str, str]) -> dict[str, Any]:
+    """A status list as the Token Status List publishes it: bits, lst (DEFLATE, base64url)."""
+    issuer, list_id = _account(params, "issuer"), _int(params, "list_id")
+    status_list = read_list(state, issuer, list_id)
+    if status_list is None:
+        raise NotFound(f"{issuer} has no status list {list_id}")
+    _, packed = packed_list(state, issuer, list_id)
     compressed = zlib.compress(packed, 9)
     return {
         "issuer": issuer.text,
@@ -202,6 +211,12 @@ module = Module(
             handlers.set_status,
             None,
             "Revoke, suspend or reinstate one of your credentials",
+        ),
+        "allocate_status": ActionSpec(
+            AllocateStatus,
+            handlers.allocate_status,
+            None,
+            "Hand out status entries of your list to credentials being issued",
         ),
         "register_verifier": ActionSpec(
             RegisterVerifier,

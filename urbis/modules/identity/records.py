@@ -24,6 +24,10 @@ LIST_SIZE_MIN = 1024
 LIST_SIZE_MAX = 16 * 1024 * 1024
 """Lists are large so an index says nothing about the person it belongs to."""
 VALID, INVALID, SUSPENDED = 0, 1, 2
+ALLOCATION_ENTRIES_PER_PAGE = PAGE_BYTES * 8
+"""An allocation page holds one bit per entry: 32,768 entries."""
+ALLOCATE_MAX = 64
+"""Indexes one allocation may take: a batch issuance of a few dozen copies, not a sweep."""
 
 
 def _check_claims(claims: list[str]) -> None:
@@ -151,6 +155,24 @@ class SetStatus:
     list_id: int
     index: int
     status: int
+
+
+@dataclass(frozen=True, slots=True)
+class AllocateStatus:
+    """Hand out status entries of one of your lists to credentials being issued.
+
+    Issuance is recorded on chain only as this: the indexes, never the claims or the
+    holder. An index is handed out once, so two credentials never share a status.
+    """
+
+    list_id: int
+    indexes: list[int]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.indexes) <= ALLOCATE_MAX:
+            raise ValueError(f"allocate 1 to {ALLOCATE_MAX} indexes at a time")
+        if len(set(self.indexes)) != len(self.indexes):
+            raise ValueError("indexes must be distinct")
 
 
 @dataclass(frozen=True, slots=True)
