@@ -19,6 +19,7 @@ HEIGHT = 240
 MARGIN_LEFT = 8
 MARGIN_BOTTOM = 28
 BAR_GAP = 6
+BAR_WIDTH_MAX = 48
 
 
 class ShowValue:
@@ -43,10 +44,10 @@ def bar_chart(
     plot_height = HEIGHT - MARGIN_BOTTOM - 16
     groups = max(len(labels), 1)
     group_width = (WIDTH - MARGIN_LEFT) // groups
-    bar_width = max((group_width - BAR_GAP * 2) // max(len(series), 1), 2)
+    bar_width = min(max((group_width - BAR_GAP * 2) // max(len(series), 1), 2), BAR_WIDTH_MAX)
     shapes = []
     for g, label in enumerate(labels):
-        x0 = MARGIN_LEFT + g * group_width + BAR_GAP
+        x0 = MARGIN_LEFT + g * group_width + (group_width - bar_width * len(series)) // 2
         for s, (name, values) in enumerate(series):
             value = values[g]
             height = value * plot_height // top if value > 0 else 0
@@ -65,7 +66,7 @@ def bar_chart(
             tag(
                 "text",
                 label,
-                x=str(x0 + (group_width - BAR_GAP * 2) // 2),
+                x=str(x0 + bar_width * len(series) // 2),
                 y=str(HEIGHT - 8),
                 text_anchor="middle",
                 font_size="12",

@@ -298,7 +298,7 @@ def account(r: Reader, account_id: str) -> Page:
         facts(
             [
                 (t("Account"), tag("code", parsed.text)),
-                (t("DID document"), tag("a", parsed.did, href=f"/dids/{quote(parsed.did)}")),
+                (t("DID document"), tag("a", parsed.did, href=f"/dids/{parsed.did}")),
                 (
                     t("Threshold"),
                     proven(account_key, "threshold", "int", str(record["threshold"])),
@@ -335,7 +335,7 @@ def account(r: Reader, account_id: str) -> Page:
     parts.append(
         table(
             t("Keys"),
-            [t("Keys"), t("Weight")],
+            [t("Key"), t("Weight")],
             [
                 [
                     tag("code", proven(account_key, f"keys.{i}.key", "hex", k["key"].hex())),
@@ -348,7 +348,7 @@ def account(r: Reader, account_id: str) -> Page:
     parts.append(
         table(
             t("Key history"),
-            [t("Height"), t("Time"), t("Keys"), t("Status")],
+            [t("Height"), t("Time"), t("Key"), t("Change")],
             [
                 [
                     block_link(c["changed_at_height"]),
@@ -752,7 +752,7 @@ def search_target(r: Reader, query: str) -> str | None:
         height = int(text)
         return f"/blocks/{height}" if 0 < height <= r.node.app.blocks.latest_height() else None
     if text.startswith(DID_PREFIX):
-        return f"/dids/{quote(text)}"
+        return f"/dids/{quote(text, safe=':')}"
     if text.startswith("urbis1"):
         try:
             return f"/accounts/{AccountId.parse(text).text}"

@@ -160,5 +160,7 @@ GERMAN.update(
         "Amount": "Betrag",
         "Paid": "Bezahlt",
         "Due": "Fällig",
+        "Key": "Schlüssel",
+        "Change": "Änderung",
     }
 )
