@@ -359,8 +359,8 @@ def _check_window(ctx: Context, election: Election) -> None:
 def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
     """Sender is whichever relay submitted it; nothing here names the resident."""
     election = _election(ctx, args.election_id)
-    _phase(election, "open")
     _check_window(ctx, election)
+    _phase(election, "open")
     _check_ballot_key(election, args.ballot_key, args.key_prefix, args.registrar_signature)
     if not ed25519_verify(
         args.ballot_key, ballot_message("cast", args.election_id, args.ballot), args.signature
@@ -425,8 +425,8 @@ def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
 def challenge(ctx: Context, sender: AccountId, args: Challenge) -> None:
     """A Benaloh challenge: the ballot opens with its nonces, and is never counted."""
     election = _election(ctx, args.election_id)
-    _phase(election, "open")
     _check_window(ctx, election)
+    _phase(election, "open")
     _check_ballot_key(election, args.ballot_key, args.key_prefix, args.registrar_signature)
     if not ed25519_verify(
         args.ballot_key, ballot_message("challenge", args.election_id, args.ballot), args.signature
