@@ -41,16 +41,8 @@ def test_the_drafts_one_bit_example_reads_as_the_draft_says() -> None:
     """draft-ietf-oauth-status-list §4.1: bits 1, lst eNrbuRgAAhcBXQ is 0xB9 0xA3."""
     packed = decompress("eNrbuRgAAhcBXQ")
     assert packed == bytes([0xB9, 0xA3])
-    assert [entry(packed, 1, i) for i in range(16)] == [1, 0, 0, 1, 1, 1, 0, 1] + [
-        1,
-        1,
-        0,
-        0,
-        0,
-        1,
-        0,
-        1,
-    ]
+    first, second = [1, 0, 0, 1, 1, 1, 0, 1], [1, 1, 0, 0, 0, 1, 0, 1]
+    assert [entry(packed, 1, i) for i in range(16)] == [*first, *second]
 
 
 def test_the_drafts_two_bit_example_reads_as_the_draft_says() -> None:
