@@ -1,0 +1,349 @@
+"""Data streams end to end on a real node (in process, real HTTP and WebSocket): publish,
+anchor, read with proofs, live push, grants with HPKE-wrapped epoch keys, revocation,
+shredding, personal streams' access log, datasets; and every bad input by its code."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.helpers.city import account, city_home, key, role_grant
+from tests.helpers.process import serving
+from urbis.modules.data import crypto
+from urbis.modules.data.sdk import DataSession, Producer, Reader, new_data_key, public_bytes
+from urbis.node.runner import Node
+from urbis.sdk.client import ApiError, Client
+
+SCHEMA = json.dumps(
+    {
+        "type": "object",
+        "required": ["sensor", "speed_kmh"],
+        "properties": {
+            "sensor": {"type": "string"},
+            "speed_kmh": {"type": "integer", "minimum": 0},
+        },
+    }
+)
+DATA_KEYS = {d: new_data_key() for d in ("land", "finance")}
+
+
+class City:
+    def __init__(self, api: str, node: Node) -> None:
+        self.api = api
+        self.node = node
+        self.sessions: dict[str, DataSession] = {}
+
+    def session(self, name: str) -> DataSession:
+        if name not in self.sessions:
+            self.sessions[name] = DataSession(
+                self.api,
+                key(name),
+                account(name),
+                validators=frozenset({key("validator").public_key.raw}),
+            )
+        return self.sessions[name]
+
+    def height(self) -> int:
+        return int(Client(self.api).status()["height"])
+
+
+def _governance(api: str, department: str, *actions: Any) -> None:
+    from urbis.sdk.builder import TxBuilder
+
+    with Client(api) as client:
+        status = client.status()
+        builder = TxBuilder(status["chain_id"], account(department))
+        builder.actions.extend(actions)
+        tx = builder.sign(
+            [key(department)], client.next_nonce(account(department).text), status["height"] + 100
+        )
+        receipt = client.submit(tx)["receipt"]
+        assert receipt["ok"], receipt
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    home = city_home(tmp_path_factory.mktemp("data-city"), block_interval_ms=50)
+    node = Node(home)
+    node.start()
+    try:
+        with serving(node) as api:
+            for department in ("land", "finance"):
+                _governance(api, department, role_grant(department, "data"))
+            city = City(api, node)
+            for department in ("land", "finance"):
+                city.session(department).act(
+                    "register_key",
+                    department=department,
+                    public_key=public_bytes(DATA_KEYS[department]),
+                )
+            yield city
+    finally:
+        node.stop()
+
+
+def register(city: City, stream_id: str, classification: str, owner: str = "land") -> None:
+    city.session(owner).act(
+        "register_stream",
+        id=stream_id,
+        department=owner,
+        schema=SCHEMA,
+        classification=classification,
+        retention_blocks=100_000,
+        purpose="traffic management",
+    )
+
+
+def reading(n: int, sensor: str = "s1") -> dict[str, Any]:
+    return {"sensor": sensor, "speed_kmh": n}
+
+
+def wait_anchored(city: City, stream_id: str, head: int, timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if city.session("land").stream(stream_id)["anchored_head"] >= head:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{stream_id} not anchored to {head}")
+
+
+def test_public_stream_publish_anchor_read_with_proof_and_live(city: City) -> None:
+    register(city, "traffic.public", "public")
+    producer = Producer(city.session("land"), "traffic.public", DATA_KEYS["land"])
+    producer.publish([reading(i) for i in range(10)])
+    wait_anchored(city, "traffic.public", 10)
+    anyone = DataSession(city.api, validators=frozenset({key("validator").public_key.raw}))
+    records = Reader(anyone, "traffic.public").read(0, 100)
+    assert [r.record["speed_kmh"] for r in records] == list(range(10))
+    anchors = city.node.app.query("data", "anchors", {"id": "traffic.public"})
+    assert anchors[0]["count"] == 10 and anchors[0]["first_seq"] == 0
+
+    async def follow() -> list[int]:
+        url = city.api.replace("http", "ws") + "/v1/data/streams/traffic.public/records?from=7"
+        seqs = []
+        async with websockets.connect(url) as ws:
+            await asyncio.to_thread(producer.publish, [reading(i) for i in range(10, 13)])
+            while len(seqs) < 6:
+                seqs.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["seq"])
+        return seqs
+
+    assert asyncio.run(follow()) == [7, 8, 9, 10, 11, 12]
+
+
+def code_of(call: Any) -> str:
+    with pytest.raises(ApiError) as caught:
+        call()
+    return caught.value.code
+
+
+def test_grant_wraps_epoch_key_and_revocation_rotates_it(city: City) -> None:
+    register(city, "traffic.internal", "internal")
+    producer = Producer(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    producer.grant("finance", "fare planning", city.height() + 10_000)
+    producer.publish([reading(i) for i in range(5)])
+    wait_anchored(city, "traffic.internal", 5)
+    finance = Reader(city.session("finance"), "traffic.internal", DATA_KEYS["finance"])
+    assert [r.record["speed_kmh"] for r in finance.read(0, 10)] == [0, 1, 2, 3, 4]
+    # the node holds only ciphertext: no plaintext field appears in what it serves
+    served = finance.fetch(0, 10, prove=False)
+    assert all(b"speed_kmh" not in base64.b64decode(r["envelope"]) for r in served["records"])
+
+    producer.revoke("finance")
+    assert producer.epoch == 2
+    producer.publish([reading(i) for i in range(5, 8)])
+    wait_anchored(city, "traffic.internal", 8)
+    assert code_of(lambda: finance.read(0, 10)) == "data.no_grant"
+    # even holding every envelope, the new epoch's key was never wrapped for finance
+    keys_left = city.node  # the owner's view: epoch 2 is wrapped for land only
+    del keys_left
+    owner = Reader(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    assert [r.record["speed_kmh"] for r in owner.read(0, 10)] == list(range(8))
+    epochs = city.session("land").stream("traffic.internal")["epochs"]
+    assert epochs[1]["grantees"] == ["land"]
+
+
+def test_tampered_ciphertext_and_root_are_refused(city: City) -> None:
+    owner = Reader(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    answer = owner.fetch(0, 3, prove=True)
+    raw = bytearray(base64.b64decode(answer["records"][0]["envelope"]))
+    raw[-1] ^= 1
+    with pytest.raises(crypto.EnvelopeError):  # the tag no longer matches
+        owner.open(bytes(raw))
+    answer["records"][0]["envelope"] = base64.b64encode(bytes(raw)).decode()
+    with pytest.raises(crypto.EnvelopeError, match="not under its anchored root"):
+        owner.verify(answer)
+    answer = owner.fetch(0, 3, prove=True)
+    answer["batches"][0]["root"] = "00" * 32
+    with pytest.raises(crypto.EnvelopeError):
+        owner.verify(answer)
+    producer = Producer(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    envelopes = producer.seal([reading(1)])
+    raw_tx = producer.session.signed_tx(
+        "data",
+        "anchor",
+        stream="traffic.internal",
+        department="land",
+        first_seq=producer.next_seq,
+        count=1,
+        root=bytes(32),
+        epoch=producer.epoch,
+    )
+    producer.session.forget_nonce()
+    import cbor2
+
+    body = cbor2.dumps({"tx": raw_tx, "envelopes": envelopes})
+    assert (
+        code_of(
+            lambda: producer.session.request(
+                "POST",
+                "/v1/data/streams/traffic.internal/batches",
+                body=body,
+                content_type="application/cbor",
+                signed=False,
+            )
+        )
+        == "data.root_mismatch"
+    )
+
+
+def test_replayed_and_skipped_sequence_numbers(city: City) -> None:
+    producer = Producer(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    envelopes = producer.seal([reading(1)])
+    assert code_of(lambda: producer.hand_in(envelopes, first_seq=0)) == "data.bad_envelope"
+    replay = Producer(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    replay.next_seq = 0
+    assert code_of(lambda: replay.publish([reading(1)])) == "data.sequence_replayed"
+    skip = Producer(city.session("land"), "traffic.internal", DATA_KEYS["land"])
+    skip.next_seq += 5
+    assert code_of(lambda: skip.publish([reading(1)])) == "data.sequence_skipped"
+
+
+def test_bad_input_codes(city: City) -> None:
+    register(city, "traffic.checked", "public")
+    producer = Producer(city.session("land"), "traffic.checked", DATA_KEYS["land"])
+    assert code_of(lambda: producer.publish([{"sensor": "s1", "speed_kmh": -3}])) == (
+        "data.schema_violation"
+    )
+    assert city.session("land").stream("traffic.checked")["stored_head"] == 0  # nothing stored
+    # finance holds finance.data, but the stream is land's
+    register(city, "fares.internal", "internal", owner="finance")
+    land = city.session("land")
+    assert code_of(
+        lambda: land.act(
+            "anchor",
+            stream="fares.internal",
+            department="land",
+            first_seq=0,
+            count=1,
+            root=bytes(32),
+            epoch=1,
+        )
+    ) == ("data.not_owner")
+    height = city.height()
+    assert (
+        code_of(
+            lambda: land.act(
+                "grant",
+                stream="traffic.internal",
+                department="land",
+                grantee="parks",
+                role="data",
+                purpose="x",
+                expires_at_height=height + 100,
+                projection=[],
+            )
+        )
+        == "data.unknown_department"
+    )
+    assert code_of(
+        lambda: land.act(
+            "grant",
+            stream="traffic.internal",
+            department="land",
+            grantee="registry",
+            role="data",
+            purpose="x",
+            expires_at_height=height + 100,
+            projection=[],
+        )
+    ) == ("data.no_data_key")
+    # reading without a grant: registry's admin signs, holds no role a grant names
+    stranger = Reader(city.session("registry"), "traffic.internal", DATA_KEYS["finance"])
+    assert code_of(lambda: stranger.read(0, 1)) == "data.no_grant"
+
+    async def too_far() -> int:
+        url = city.api.replace("http", "ws") + "/v1/data/streams/traffic.public/records?from=999"
+        async with websockets.connect(url) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.reason.startswith("data.not_yet")
+        return closed.value.rcvd.code
+
+    assert asyncio.run(too_far()) == 4004
+
+
+def test_grant_expiry_stops_reads(city: City) -> None:
+    register(city, "traffic.short", "internal")
+    producer = Producer(city.session("land"), "traffic.short", DATA_KEYS["land"])
+    producer.grant("finance", "one incident", city.height() + 3)
+    producer.publish([reading(1)])
+    wait_anchored(city, "traffic.short", 1)
+    finance = Reader(city.session("finance"), "traffic.short", DATA_KEYS["finance"])
+    assert len(finance.read(0, 1)) == 1
+    expires = producer.session.stream("traffic.short")["grants"][0]["expires_at_height"]
+    while city.height() < expires:  # each anchor is a block (the solo node cuts no empty ones)
+        producer.publish([reading(0)])
+        wait_anchored(city, "traffic.short", producer.next_seq)
+    assert code_of(lambda: finance.read(0, 1)) == "data.grant_expired"
+
+
+def test_shredding_an_epoch_or_a_subject_keeps_every_root_verifying(city: City) -> None:
+    register(city, "health.cases", "personal")
+    producer = Producer(city.session("land"), "health.cases", DATA_KEYS["land"])
+    producer.grant("finance", "billing of care", city.height() + 10_000)
+    alice, bob = account("mayor").raw, account("councillor_a").raw
+    producer.publish([reading(1), reading(2), reading(3)], subjects=[alice, bob, alice])
+    wait_anchored(city, "health.cases", 3)
+    finance = Reader(city.session("finance"), "health.cases", DATA_KEYS["finance"])
+    # personal: a grantee must log the read on chain first
+    assert code_of(lambda: finance.read(0, 3)) == "data.no_grant"
+    finance.log_access(0, 2)
+    assert [r.record["speed_kmh"] for r in finance.read(0, 3)] == [1, 2, 3]
+    log = city.node.app.query("data", "access_log", {"id": "health.cases"})
+    assert log[0]["reader"] == account("finance").text and log[0]["purpose"] == "billing of care"
+    # alice (the subject) sees the accesses to records about her, and only hers
+    mine = city.session("mayor").get("/v1/data/streams/health.cases/my-accesses")
+    assert mine["records"] == [0, 2] and mine["accesses"][0]["records"] == [0, 2]
+
+    land = city.session("land")
+    land.act(
+        "shred_subject",
+        stream="health.cases",
+        department="land",
+        pseudonym=crypto.pseudonym("health.cases", alice),
+    )
+    fresh = Reader(city.session("finance"), "health.cases", DATA_KEYS["finance"])
+    answer = fresh.fetch(0, 3, prove=True)
+    verified = fresh.verify(answer)  # every root and proof still verifies
+    assert len(verified) == 3
+    assert fresh.open(verified[1][1]).record["speed_kmh"] == 2
+    for index in (0, 2):
+        with pytest.raises(crypto.EnvelopeError, match="shredded"):
+            fresh.open(verified[index][1])
+
+    land.act("shred_epoch", stream="health.cases", department="land", epoch=1)
+    gone = Reader(city.session("land"), "health.cases", DATA_KEYS["land"])
+    verified = gone.verify(gone.fetch(0, 3, prove=True))
+    assert len(verified) == 3
+    with pytest.raises(crypto.EnvelopeError, match="no key for epoch 1"):
+        gone.open(verified[1][1])
+    assert code_of(lambda: producer.publish([reading(4)], subjects=[bob])) == "data.shredded"

@@ -1,0 +1,249 @@
+"""The node's off-chain datastore: record envelopes, batches, wrapped keys, dataset files.
+
+SQLite in WAL mode beside the chain's database (HOME/data/datastore.db). A batch is
+stored *pending* when its producer hands it in with the anchor transaction, and becomes
+*anchored* when a committed block carries that anchor with the same root; a batch whose
+transaction failed is deleted. Only anchored records are served. Shredding deletes keys
+here; envelopes stay (they are ciphertext, and the chain's roots still cover them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    stream TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
+    root BLOB NOT NULL, tx_id BLOB, height INTEGER,
+    PRIMARY KEY (stream, first_seq));
+CREATE TABLE IF NOT EXISTS records (
+    stream TEXT NOT NULL, seq INTEGER NOT NULL, envelope BLOB NOT NULL, pseudonym BLOB,
+    PRIMARY KEY (stream, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_subject ON records (stream, pseudonym);
+CREATE TABLE IF NOT EXISTS wrapped_keys (
+    stream TEXT NOT NULL, epoch INTEGER NOT NULL, department TEXT NOT NULL,
+    wrapped BLOB NOT NULL, PRIMARY KEY (stream, epoch, department));
+CREATE TABLE IF NOT EXISTS subject_keys (
+    stream TEXT NOT NULL, pseudonym BLOB NOT NULL, epoch INTEGER NOT NULL,
+    wrapped BLOB NOT NULL, PRIMARY KEY (stream, pseudonym, epoch));
+CREATE TABLE IF NOT EXISTS dataset_files (
+    id TEXT NOT NULL, version INTEGER NOT NULL, content BLOB NOT NULL,
+    PRIMARY KEY (id, version));
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    stream: str
+    first_seq: int
+    count: int
+    root: bytes
+    tx_id: bytes | None
+    height: int | None
+
+    @property
+    def last_seq(self) -> int:
+        return self.first_seq + self.count - 1
+
+
+class Datastore:
+    """One SQLite file, one connection, one lock: the API's threads and the block
+    listener share it; each call is one short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- records -------------------------------------------------------------------
+
+    def add_batch(
+        self,
+        batch: Batch,
+        envelopes: Sequence[bytes],
+        pseudonyms: Sequence[bytes | None],
+    ) -> None:
+        """Store a batch and its records in one transaction (pending until anchored, unless
+        `batch.height` is given: a replica stores batches it already checked)."""
+        rows = [
+            (batch.stream, batch.first_seq + i, envelope, pseudonyms[i])
+            for i, envelope in enumerate(envelopes)
+        ]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        batch.stream,
+                        batch.first_seq,
+                        batch.count,
+                        batch.root,
+                        batch.tx_id,
+                        batch.height,
+                    ),
+                )
+                self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def head(self, stream: str, anchored_only: bool = False) -> int:
+        """The next sequence number after the stored (or anchored) batches."""
+        where = " AND height IS NOT NULL" if anchored_only else ""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT MAX(first_seq + count) FROM batches WHERE stream = ?{where}", (stream,)
+            ).fetchone()
+        return int(row[0] or 0)
+
+    def mark_anchored(self, stream: str, first_seq: int, root: bytes, height: int) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE batches SET height = ? WHERE stream = ? AND first_seq = ? AND root = ?"
+                " AND height IS NULL",
+                (height, stream, first_seq, root),
+            )
+        return cursor.rowcount == 1
+
+    def drop_pending(self, tx_id: bytes) -> list[Batch]:
+        """Delete the batches (and records) a failed transaction carried."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, first_seq, count, root, tx_id, height FROM batches"
+                " WHERE tx_id = ? AND height IS NULL",
+                (tx_id,),
+            ).fetchall()
+            for stream, first_seq, count, *_ in rows:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "DELETE FROM records WHERE stream = ? AND seq >= ? AND seq < ?",
+                    (stream, first_seq, first_seq + count),
+                )
+                self._db.execute(
+                    "DELETE FROM batches WHERE stream = ? AND first_seq = ?", (stream, first_seq)
+                )
+                self._db.execute("COMMIT")
+        return [Batch(*row) for row in rows]
+
+    def pending(self) -> list[Batch]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, first_seq, count, root, tx_id, height FROM batches"
+                " WHERE height IS NULL ORDER BY stream, first_seq"
+            ).fetchall()
+        return [Batch(*row) for row in rows]
+
+    def batches(self, stream: str, start: int, end: int) -> list[Batch]:
+        """Anchored batches holding any of the records start .. end-1."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, first_seq, count, root, tx_id, height FROM batches"
+                " WHERE stream = ? AND height IS NOT NULL AND first_seq < ?"
+                " AND first_seq + count > ? ORDER BY first_seq",
+                (stream, end, start),
+            ).fetchall()
+        return [Batch(*row) for row in rows]
+
+    def envelopes(self, stream: str, start: int, end: int) -> list[tuple[int, bytes]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, envelope FROM records WHERE stream = ? AND seq >= ? AND seq < ?"
+                " ORDER BY seq",
+                (stream, start, end),
+            ).fetchall()
+        return [(int(seq), bytes(envelope)) for seq, envelope in rows]
+
+    def subject_seqs(self, stream: str, pseudonym: bytes) -> list[int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq FROM records WHERE stream = ? AND pseudonym = ? ORDER BY seq",
+                (stream, pseudonym),
+            ).fetchall()
+        return [int(seq) for (seq,) in rows]
+
+    # -- keys ----------------------------------------------------------------------
+
+    def put_wrapped_keys(self, stream: str, epoch: int, wrapped: dict[str, bytes]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO wrapped_keys VALUES (?, ?, ?, ?)",
+                [(stream, epoch, department, blob) for department, blob in wrapped.items()],
+            )
+
+    def wrapped_keys(self, stream: str, department: str) -> dict[int, bytes]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT epoch, wrapped FROM wrapped_keys WHERE stream = ? AND department = ?",
+                (stream, department),
+            ).fetchall()
+        return {int(epoch): bytes(blob) for epoch, blob in rows}
+
+    def put_subject_keys(self, stream: str, rows: Iterable[tuple[bytes, int, bytes]]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO subject_keys VALUES (?, ?, ?, ?)",
+                [(stream, pseudonym, epoch, blob) for pseudonym, epoch, blob in rows],
+            )
+
+    def subject_keys(
+        self, stream: str, pseudonyms: Iterable[bytes]
+    ) -> list[tuple[bytes, int, bytes]]:
+        out: list[tuple[bytes, int, bytes]] = []
+        with self._lock:
+            for pseudonym in set(pseudonyms):
+                rows = self._db.execute(
+                    "SELECT epoch, wrapped FROM subject_keys WHERE stream = ? AND pseudonym = ?",
+                    (stream, pseudonym),
+                ).fetchall()
+                out.extend((pseudonym, int(epoch), bytes(blob)) for epoch, blob in rows)
+        return out
+
+    def shred_epoch(self, stream: str, epoch: int) -> int:
+        """Delete every copy of the epoch's key held here, and the subject keys it wraps."""
+        with self._lock:
+            gone = self._db.execute(
+                "DELETE FROM wrapped_keys WHERE stream = ? AND epoch = ?", (stream, epoch)
+            ).rowcount
+            gone += self._db.execute(
+                "DELETE FROM subject_keys WHERE stream = ? AND epoch = ?", (stream, epoch)
+            ).rowcount
+        return int(gone)
+
+    def shred_subject(self, stream: str, pseudonym: bytes) -> int:
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "DELETE FROM subject_keys WHERE stream = ? AND pseudonym = ?",
+                    (stream, pseudonym),
+                ).rowcount
+            )
+
+    # -- dataset files --------------------------------------------------------------
+
+    def put_dataset_file(self, dataset_id: str, version: int, content: bytes) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO dataset_files VALUES (?, ?, ?)",
+                (dataset_id, version, content),
+            )
+
+    def dataset_file(self, dataset_id: str, version: int) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT content FROM dataset_files WHERE id = ? AND version = ?",
+                (dataset_id, version),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
