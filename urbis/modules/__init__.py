@@ -26,6 +26,7 @@ MODULES = (
     "contracts",
     "petitions",
     "vehicles",
+    "data",
     "voting",
 )
 """The order is part of consensus: genesis is written and end-of-block hooks run in it.
