@@ -26,8 +26,8 @@ MODULES = (
     "contracts",
     "petitions",
     "vehicles",
-    "data",
     "voting",
+    "data",
 )
 """The order is part of consensus: genesis is written and end-of-block hooks run in it.
 Accounts come first (every other genesis step names accounts), governance second
