@@ -259,7 +259,23 @@ class Application:
         tx = self.decode(raw)
         signatures_ok = self._signatures_valid([tx])[0]
         self.authenticate(self.store, tx, self.store.version + 1, signatures_ok, nonce_in_window)
+        self._admit(tx)
         return tx
+
+    def _admit(self, tx: Transaction) -> None:
+        """Each module's `admit` for its actions in `tx` (most modules have none)."""
+        for action in tx.body.actions:
+            module = self.modules.get(action.module)
+            if module is None or module.admit is None:
+                continue
+            spec = module.actions.get(action.name)
+            if spec is None:
+                raise UnknownAction(f"no action {action.module}.{action.name}")
+            try:
+                args: Any = from_wire(spec.args, action.args)
+            except CodecError as error:
+                raise InvalidArgs(f"{action.module}.{action.name}: {error}") from None
+            module.admit(self.store, self.store.version + 1, action.name, args)
 
     def check_txs(self, raws: Sequence[bytes]) -> list[Transaction | UrbisError]:
         """check_tx for many, verifying all their signatures in one parallel pass first."""

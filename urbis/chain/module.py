@@ -53,3 +53,7 @@ class Module:
     validator_updates: Callable[[StateReader, StateReader], list[tuple[bytes, int]]] | None = None
     """(committed, pending) -> [(ed25519 public key, new power; 0 removes)] for consensus."""
     prefix: bytes = b""
+    admit: Callable[[StateReader, int, str, Any], None] | None = None
+    """CheckTx's look at an action's content (committed state, next height, action name,
+    decoded args): raise the UrbisError that keeps it out of the mempool. Voting verifies
+    every ballot proof here; execution checks everything again."""
