@@ -12,7 +12,7 @@ from typing import Any
 import gmpy2
 import pytest
 
-from tests.helpers.city import CityChain
+from tests.helpers.city import CityChain, account
 from tests.helpers.voting import (
     MANIFEST,
     TOY,
@@ -22,6 +22,7 @@ from tests.helpers.voting import (
     voting_chain,
 )
 from urbis.chain.block import Receipt
+from urbis.chain.errors import UrbisError
 from urbis.crypto import blindrsa
 from urbis.election import hash as eghash
 from urbis.election.ballot import encrypt_contest, prove_range
@@ -91,6 +92,19 @@ def refused(run: ElectionRun, receipt: Receipt, code: str, before: Any) -> None:
     assert run.election() == before, "a refused action changed the election"
 
 
+def refused_ballot(run: ElectionRun, ballot_action: Any, code: str) -> None:
+    """CheckTx keeps the ballot out of the mempool with `code`; a proposer that includes it
+    anyway gets a failed receipt with the same code and no change."""
+    before = run.election()
+    relay = account("relay").raw
+    tx = run.chain.sign("relay", [ballot_action], nonce=run.chain.app.next_nonce(relay))
+    with pytest.raises(UrbisError) as raised:
+        run.chain.app.check_tx(tx.raw)
+    assert raised.value.code == code, str(raised.value)
+    (receipt,) = run.chain.execute_raw([tx.raw]).receipts
+    refused(run, receipt, code, before)
+
+
 def _ballot_json(run: ElectionRun, choice: int = 1) -> dict[str, Any]:
     return json.loads(run.encrypt(choice)[0])
 
@@ -113,8 +127,7 @@ def test_ciphertext_element_is_voting_bad_element(opened: Any, value: str) -> No
     data["contests"][0]["selections"][0]["ciphertext"]["alpha"] = format(bad, "X").zfill(
         2 * group.p_bytes
     )
-    before = run.election()
-    refused(run, run.cast(keys[0], _raw(data)), "voting.bad_element", before)
+    refused_ballot(run, run.cast_action(keys[0], _raw(data)), "voting.bad_element")
 
 
 def test_a_broken_range_proof_is_voting_bad_range_proof(opened: Any) -> None:
@@ -123,8 +136,7 @@ def test_a_broken_range_proof_is_voting_bad_range_proof(opened: Any) -> None:
     proof = data["contests"][0]["selections"][1]["proof"]
     group = eg.context(run.election()).group
     proof["v"][0] = group.q_hex((int(proof["v"][0], 16) + 1) % int(group.q))
-    before = run.election()
-    refused(run, run.cast(keys[0], _raw(data)), "voting.bad_range_proof", before)
+    refused_ballot(run, run.cast_action(keys[0], _raw(data)), "voting.bad_range_proof")
 
 
 def test_a_broken_limit_proof_is_voting_bad_limit_proof(opened: Any) -> None:
@@ -133,8 +145,7 @@ def test_a_broken_limit_proof_is_voting_bad_limit_proof(opened: Any) -> None:
     proof = data["contests"][0]["limit_proof"]
     group = eg.context(run.election()).group
     proof["c"][1] = group.q_hex((int(proof["c"][1], 16) + 1) % int(group.q))
-    before = run.election()
-    refused(run, run.cast(keys[0], _raw(data)), "voting.bad_limit_proof", before)
+    refused_ballot(run, run.cast_action(keys[0], _raw(data)), "voting.bad_limit_proof")
 
 
 def _over_vote(run: ElectionRun, claimed_limit: int) -> bytes:
@@ -160,14 +171,12 @@ def _over_vote(run: ElectionRun, claimed_limit: int) -> bytes:
 
 def test_an_over_vote_is_voting_over_vote(opened: Any) -> None:
     run, keys = opened
-    before = run.election()
-    refused(run, run.cast(keys[0], _over_vote(run, 2)), "voting.over_vote", before)
+    refused_ballot(run, run.cast_action(keys[0], _over_vote(run, 2)), "voting.over_vote")
 
 
 def test_an_over_vote_behind_an_in_range_proof_is_voting_bad_limit_proof(opened: Any) -> None:
     run, keys = opened
-    before = run.election()
-    refused(run, run.cast(keys[0], _over_vote(run, 1)), "voting.bad_limit_proof", before)
+    refused_ballot(run, run.cast_action(keys[0], _over_vote(run, 1)), "voting.bad_limit_proof")
 
 
 def test_a_key_the_registrar_never_signed_is_voting_bad_registrar_signature(opened: Any) -> None:
@@ -176,22 +185,24 @@ def test_a_key_the_registrar_never_signed_is_voting_bad_registrar_signature(open
     # a signature the registrar made for someone else's key does not carry over
     stranger.registrar_signature = keys[0].registrar_signature
     stranger.key_prefix = keys[0].key_prefix
-    before = run.election()
-    receipt = run.cast(stranger, run.encrypt(1)[0])
-    refused(run, receipt, "voting.bad_registrar_signature", before)
+    refused_ballot(
+        run, run.cast_action(stranger, run.encrypt(1)[0]), "voting.bad_registrar_signature"
+    )
     other = BallotKey.fresh(run.election_id)
     other_key = blindrsa.generate_private_key(2048)
     blinded = other.blind(other_key.public_key())
     other.finalize(other_key.public_key(), blindrsa.blind_sign(other_key, blinded))
-    refused(run, run.cast(other, run.encrypt(1)[0]), "voting.bad_registrar_signature", before)
+    refused_ballot(run, run.cast_action(other, run.encrypt(1)[0]), "voting.bad_registrar_signature")
 
 
 def test_a_ballot_signed_by_another_key_is_voting_bad_ballot_signature(opened: Any) -> None:
     run, keys = opened
     ballot = run.encrypt(1)[0]
-    before = run.election()
-    receipt = run.cast(keys[0], ballot, signature=keys[1].sign("cast", ballot))
-    refused(run, receipt, "voting.bad_ballot_signature", before)
+    refused_ballot(
+        run,
+        run.cast_action(keys[0], ballot, signature=keys[1].sign("cast", ballot)),
+        "voting.bad_ballot_signature",
+    )
 
 
 def test_a_second_blind_signature_for_a_nullifier_is_voting_already_registered(
@@ -280,12 +291,11 @@ def test_ballots_outside_the_window_are_voting_outside_window(chain: CityChain) 
     key = run.register(bytes(32))
     before = run.election()
     assert chain.height < before.opens_at_height
-    refused(run, run.cast(key, run.encrypt(1)[0]), "voting.outside_window", before)
+    refused_ballot(run, run.cast_action(key, run.encrypt(1)[0]), "voting.outside_window")
     run.wait_until_open()
     ok(run.cast(key, run.encrypt(1)[0]))
     ok(run.close())
-    after = run.election()
-    refused(run, run.cast(key, run.encrypt(2)[0]), "voting.outside_window", after)
+    refused_ballot(run, run.cast_action(key, run.encrypt(2)[0]), "voting.outside_window")
 
 
 def test_the_manifest_may_change_until_the_first_guardian_key(chain: CityChain) -> None:

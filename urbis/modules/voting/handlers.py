@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from urbis.chain.context import Context
+from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
 from urbis.crypto import blindrsa
 from urbis.crypto.keys import verify as ed25519_verify
@@ -345,8 +345,7 @@ def _check_ballot_key(
         ) from None
 
 
-def _check_window(ctx: Context, election: Election) -> None:
-    height = ctx.block.height
+def _check_window(height: int, election: Election) -> None:
     if not election.opens_at_height <= height < election.closes_at_height:
         raise OutsideWindow(
             f"voting is open from block {election.opens_at_height} until before block "
@@ -356,17 +355,31 @@ def _check_window(ctx: Context, election: Election) -> None:
         )
 
 
-def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
-    """Sender is whichever relay submitted it; nothing here names the resident."""
-    election = _election(ctx, args.election_id)
-    _check_window(ctx, election)
+def check_ballot(
+    state: StateReader, height: int, kind: str, args: Cast | Challenge
+) -> tuple[Election, eg.CheckedBallot]:
+    """Everything about a ballot that needs no write: window, phase, the registrar's
+    signature on the ballot key, the ballot key's signature, every proof (and a challenge's
+    nonces). CheckTx runs it (module `admit`) and execution runs it again."""
+    election = VotingView(state).election(args.election_id)
+    if election is None:
+        raise ElectionNotFound(f"no election {args.election_id.decode(errors='replace')}")
+    _check_window(height, election)
     _phase(election, "open")
     _check_ballot_key(election, args.ballot_key, args.key_prefix, args.registrar_signature)
     if not ed25519_verify(
-        args.ballot_key, ballot_message("cast", args.election_id, args.ballot), args.signature
+        args.ballot_key, ballot_message(kind, args.election_id, args.ballot), args.signature
     ):
-        raise BadBallotSignature("the ballot is not signed by its ballot key")
+        raise BadBallotSignature(f"the {kind} ballot is not signed by its ballot key")
     checked = eg.checked_ballot(election, args.ballot)
+    if isinstance(args, Challenge):
+        eg.check_challenge(election, checked, args.nonces)
+    return election, checked
+
+
+def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
+    """Sender is whichever relay submitted it; nothing here names the resident."""
+    election, checked = check_ballot(ctx.state, ctx.block.height, "cast", args)
     view = VotingView(ctx.state)
     if view.ballot_of_code(args.election_id, checked.code) is not None:
         raise DuplicateBallot(f"a ballot with confirmation code {checked.code.hex()} is on chain")
@@ -424,16 +437,7 @@ def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
 
 def challenge(ctx: Context, sender: AccountId, args: Challenge) -> None:
     """A Benaloh challenge: the ballot opens with its nonces, and is never counted."""
-    election = _election(ctx, args.election_id)
-    _check_window(ctx, election)
-    _phase(election, "open")
-    _check_ballot_key(election, args.ballot_key, args.key_prefix, args.registrar_signature)
-    if not ed25519_verify(
-        args.ballot_key, ballot_message("challenge", args.election_id, args.ballot), args.signature
-    ):
-        raise BadBallotSignature("the challenged ballot is not signed by its ballot key")
-    checked = eg.checked_ballot(election, args.ballot)
-    eg.check_challenge(election, checked, args.nonces)
+    election, checked = check_ballot(ctx.state, ctx.block.height, "challenge", args)
     seq = election.challenged
     record = ChallengedBallot(seq, args.ballot, args.nonces, checked.code, ctx.block.height)
     ctx.state.put_record(keys.challenged(args.election_id, seq), record)

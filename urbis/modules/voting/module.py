@@ -84,6 +84,12 @@ def query_election(state: StateReader, params: dict[str, str]) -> dict[str, Any]
     return data
 
 
+def admit(state: StateReader, height: int, name: str, args: Any) -> None:
+    """CheckTx: a ballot enters the mempool only with every proof verified."""
+    if name in ("cast", "challenge"):
+        handlers.check_ballot(state, height, name, args)
+
+
 def check_counts(store: Any) -> list[str]:
     """V1 and V2: describe each election whose counters disagree with its keys."""
     problems = []
@@ -146,6 +152,7 @@ module = Module(
     queries={"election": query_election},
     view=VotingView,
     prefix=keys.PREFIX,
+    admit=admit,
 )
 
 __all__ = ["check_counts", "module", "status"]
