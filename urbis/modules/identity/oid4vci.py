@@ -168,7 +168,7 @@ class IssuerService:
         }
 
     def _forget_expired(self, now: int) -> None:
-        for code in [c for c, o in self.offers.items() if o.expires_at <= now or o.redeemed]:
+        for code in [c for c, o in self.offers.items() if o.expires_at <= now]:
             del self.offers[code]
         for token in [t for t, g in self.grants.items() if g.expires_at <= now]:
             del self.grants[token]
