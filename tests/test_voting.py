@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from urbis.crypto import blindrsa
 from urbis.election import hash as eghash
 from urbis.election.ballot import encrypt_contest, prove_range
 from urbis.election.ceremony import ShareInvalid
-from urbis.election.record import Ciphertext
+from urbis.election.record import Ciphertext, ElectionRecord
+from urbis.election.verify import verify_record
 from urbis.modules.voting import electionguard as eg
+from urbis.modules.voting.export import record_files, write_files
 from urbis.modules.voting.keeper import VotingView
 from urbis.modules.voting.module import check_counts
 from urbis.modules.voting.parties import BallotKey, Guardian
@@ -406,3 +409,73 @@ def test_decryption_faults_and_a_short_quorum(chain: CityChain) -> None:
     recorded = VotingView(chain.app.store).result(run.election_id)
     assert recorded is not None and recorded.counts == [[0, 1]]
     assert recorded.guardians == [2, 3, 5]
+
+
+def test_the_exported_record_passes_the_independent_verifier(
+    chain: CityChain, tmp_path: Path
+) -> None:
+    """The record built from chain state alone passes every applicable §6.2 step; a flipped
+    ciphertext, a forged decryption share and a removed ballot each fail the right step."""
+    run = ElectionRun(chain, window_blocks=60)
+    ok(run.create())
+    run.ceremony()
+    keys = [run.register(bytes([i]) * 32) for i in range(3)]
+    run.wait_until_open()
+    held = []
+    for key, choice in zip(keys, (1, 2, 1), strict=True):
+        raw = run.encrypt(choice)[0]
+        held.append(bytes.fromhex(json.loads(raw)["confirmation_code"]))
+        ok(run.cast(key, raw))
+    ok(run.cast(keys[2], run.encrypt(2)[0]))  # replaces keys[2]'s first ballot
+    ok(run.challenge(keys[1], 1))
+    ok(run.close())
+    nonces = run.decrypt([1, 2, 4])
+    for index in (1, 2, 4):
+        ok(run.post_decryption(index, "response", run.respond(index, nonces[index])))
+    ok(run.guardian_step(1, "tally"))
+    files = record_files(chain.app.store, run.election())
+    assert any(name.startswith("urbis/replaced/") for name in files)
+    folder = tmp_path / "record"
+    write_files(files, folder)
+    record = ElectionRecord.from_dir(folder)
+    report = verify_record(record, held_codes=held[:2], allowed_parameter_sets=(TOY,))
+    assert report.ok, report.to_text()
+    assert [o.tally for o in record.tally.options] == [1, 2] if record.tally else False
+    # a flipped ballot ciphertext fails step 6
+    flipped = copy_record(folder, tmp_path / "flipped")
+    path = next((flipped / "ballots").glob("*.json"))
+    data = json.loads(path.read_text())
+    selection = data["contests"][0]["selections"][0]["ciphertext"]
+    selection["alpha"], selection["beta"] = selection["beta"], selection["alpha"]
+    path.write_text(json.dumps(data))
+    assert (
+        6
+        in verify_record(
+            ElectionRecord.from_dir(flipped), allowed_parameter_sets=(TOY,)
+        ).failed_steps
+    )
+    # a forged decryption share fails step 10
+    forged = copy_record(folder, tmp_path / "forged")
+    tally = json.loads((forged / "tally.json").read_text())
+    share = tally["results"][0]["shares"][0]
+    group = record.group
+    share["v_i"] = group.q_hex((int(share["v_i"], 16) + 1) % int(group.q))
+    (forged / "tally.json").write_text(json.dumps(tally))
+    assert (
+        10
+        in verify_record(
+            ElectionRecord.from_dir(forged), allowed_parameter_sets=(TOY,)
+        ).failed_steps
+    )
+    # a ballot removed whose code a voter holds fails step 8
+    removed = copy_record(folder, tmp_path / "removed")
+    (removed / "ballots" / f"{held[0].hex().upper()}.json").unlink()
+    report = verify_record(
+        ElectionRecord.from_dir(removed), held_codes=held[:2], allowed_parameter_sets=(TOY,)
+    )
+    assert 8 in report.failed_steps
+
+
+def copy_record(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
