@@ -19,6 +19,7 @@ from urbis.election.group import (
     ExponentOutOfRange,
     FixedBase,
     multi_exp,
+    powers,
 )
 
 toy_exponents = st.integers(min_value=0, max_value=int(TOY.q) - 1)
@@ -147,3 +148,26 @@ def test_hash_key_must_be_32_bytes() -> None:
 def test_hq_reduces_mod_q() -> None:
     value = eghash.Hq(TOY, bytes(32), b"\x00")
     assert 0 <= value < TOY.q
+
+
+@given(st.integers(1, int(TOY.q) - 1), st.lists(toy_exponents, max_size=4))
+def test_powers_match_powmod_and_detect_membership(k: int, exps: list[int]) -> None:
+    """The shared-squaring path against one powmod per power, members and non-members alike."""
+    member = TOY.g_pow(k)
+    for base, expected_member in (
+        (member, True),
+        (TOY.p - member, False),
+        (member * 3 % TOY.p, False),
+    ):
+        values, is_member = powers(TOY, base, exps, check_subgroup=True)
+        assert values == [gmpy2.powmod(base, e, TOY.p) for e in exps]
+        assert is_member == expected_member == TOY.is_element(base)
+
+
+def test_powers_standard_group() -> None:
+    base = STANDARD.g_pow(2**255 + 12345)
+    exps = [int(STANDARD.q) - 1, 2**200 + 3, 0]
+    values, member = powers(STANDARD, base, exps, check_subgroup=True)
+    assert member and values == [gmpy2.powmod(base, e, STANDARD.p) for e in exps]
+    _, member = powers(STANDARD, STANDARD.p - base, exps, check_subgroup=True)
+    assert not member

@@ -439,3 +439,38 @@ def test_standard_group_round_trip() -> None:
     assert record.tally is not None
     counts = {(o.contest, o.option): o.tally for o in record.tally.options}
     assert counts == {(1, 1): 1, (1, 2): 1, (2, 1): 1, (2, 2): 1, (2, 3): 1}
+
+
+def test_fast_range_check_agrees_with_the_plain_one(context: egballot.ElectionContext) -> None:
+    """Differential test: `check_range` (shared squarings, fixed-base tables) and
+    `check_range_plain` (one powmod per power) accept and reject the same proofs."""
+    ballot, _ = _encrypt(context, {1: [1, 0], 2: [0, 1, 1]})
+    for encrypted in ballot.contests:
+        contest = context.manifest.contest(encrypted.contest)
+        for selection, option in zip(encrypted.selections, contest.options, strict=True):
+            args = (context, ballot.h_i, contest.index, option.index, selection.ciphertext)
+            good = selection.proof
+            bad = dataclasses.replace(good, responses=(good.responses[0] + 1, *good.responses[1:]))
+            for proof, expected in ((good, True), (bad, False)):
+                assert (
+                    egballot.check_range(*args, proof, option.selection_limit, check_subgroup=True)
+                    is expected
+                )
+                assert egballot.check_range_plain(*args, proof, option.selection_limit) is expected
+
+
+def test_deferred_membership_decode_still_refuses_a_non_member(
+    context: egballot.ElectionContext,
+) -> None:
+    """The ledger's fast path (decode without the powmod, verify with membership in the proof
+    pass) refuses a beta outside the subgroup exactly like the full decode."""
+    ballot, _ = _encrypt(context, {1: [0, 1]})
+    data = ballot.to_json(TOY)
+    data["contests"][0]["selections"][1]["ciphertext"]["beta"] = TOY.p_hex(TOY.p - 1)
+    decoded = EncryptedBallot.from_json(TOY, data, subgroup=False)
+    check = egballot.verify_ballot(context, decoded)
+    assert check.failed == "element"
+    with pytest.raises(ElementNotInSubgroup):
+        check.raise_for_failure()
+    honest = EncryptedBallot.from_bytes(TOY, ballot.to_bytes(TOY), subgroup=False)
+    assert egballot.verify_ballot(context, honest).ok

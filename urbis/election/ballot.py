@@ -20,7 +20,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from urbis.election import hash as eghash
-from urbis.election.group import ElectionCryptoError, Group
+from urbis.election.group import ElectionCryptoError, ElementNotInSubgroup, Group, powers
 from urbis.election.record import (
     ChallengedBallot,
     Ciphertext,
@@ -181,17 +181,59 @@ def check_range(
     ciphertext: Ciphertext,
     proof: RangeProof,
     limit: int,
+    *,
+    check_subgroup: bool = False,
 ) -> bool:
-    """Verification 6 / 7 for one proof: recompute (a_j, b_j), then c and Σ c_j."""
+    """Verification 6 / 7 for one proof: recompute (a_j, b_j), then c and Σ c_j.
+
+    The powers α^c_j and β^c_j share one chain of squarings per base (`powers`); with
+    `check_subgroup` the same pass tests α, β ∈ Z_p^r and raises `ElementNotInSubgroup`.
+    `check_range_plain` is the one-powmod-per-power reference this is tested against."""
     group = context.group
     if len(proof.challenges) != limit + 1 or len(proof.responses) != limit + 1:
         return False
     p, q = group.p, group.q
     key = group.fixed_base(context.joint_key)
+    alpha_powers, alpha_ok = powers(
+        group, ciphertext.alpha, proof.challenges, check_subgroup=check_subgroup
+    )
+    beta_powers, beta_ok = powers(
+        group, ciphertext.beta, proof.challenges, check_subgroup=check_subgroup
+    )
+    if not (alpha_ok and beta_ok):
+        raise ElementNotInSubgroup(
+            "a ciphertext value is not in the order-q subgroup", what="alpha/beta"
+        )
     commitments = []
     for j, (c_j, v_j) in enumerate(zip(proof.challenges, proof.responses, strict=True)):
-        a_j = group.g_pow(v_j) * gmpy2.powmod(ciphertext.alpha, c_j, p) % p
-        b_j = key.pow((v_j - j * c_j) % q) * gmpy2.powmod(ciphertext.beta, c_j, p) % p
+        a_j = group.g_pow(v_j) * alpha_powers[j] % p
+        b_j = key.pow((v_j - j * c_j) % q) * beta_powers[j] % p
+        commitments.append((a_j, b_j))
+    challenge = eghash.range_challenge(
+        group, h_i, contest, option, ciphertext.alpha, ciphertext.beta, commitments
+    )
+    return challenge == sum(proof.challenges) % q
+
+
+def check_range_plain(
+    context: ElectionContext,
+    h_i: bytes,
+    contest: int,
+    option: int | None,
+    ciphertext: Ciphertext,
+    proof: RangeProof,
+    limit: int,
+) -> bool:
+    """The reference path of `check_range`: every power by `powmod`, straight from eq. 6.1-6.3."""
+    group = context.group
+    if len(proof.challenges) != limit + 1 or len(proof.responses) != limit + 1:
+        return False
+    p, q = group.p, group.q
+    commitments = []
+    for j, (c_j, v_j) in enumerate(zip(proof.challenges, proof.responses, strict=True)):
+        a_j = gmpy2.powmod(group.g, v_j, p) * gmpy2.powmod(ciphertext.alpha, c_j, p) % p
+        w_j = (v_j - j * c_j) % q
+        b_j = gmpy2.powmod(context.joint_key, w_j, p) * gmpy2.powmod(ciphertext.beta, c_j, p) % p
         commitments.append((a_j, b_j))
     challenge = eghash.range_challenge(
         group, h_i, contest, option, ciphertext.alpha, ciphertext.beta, commitments
@@ -367,8 +409,12 @@ def verify_ballot(
     context: ElectionContext, ballot: EncryptedBallot, *, check_elements: bool = True
 ) -> BallotCheck:
     """Every check a validator makes on one ballot (Verifications 5.B, 6, 7, 8.A-B, and the
-    ballot-nonce proof). Set `check_elements=False` only for ballots decoded through
-    `EncryptedBallot.from_json`, which already checked every element."""
+    ballot-nonce proof), in that order; the result names the first that failed.
+
+    With `check_elements` (the default) every value's range and Z_p^r membership is checked
+    too, membership in the same pass as the proofs; so the fast ledger path is
+    `EncryptedBallot.from_bytes(group, raw, subgroup=False)` then `verify_ballot(...)`.
+    Pass `check_elements=False` only for a ballot decoded with full checks."""
     group = context.group
     manifest = context.manifest
     if ballot.h_i != eghash.identifier_hash(context.h_e, ballot.id_b):
@@ -380,59 +426,25 @@ def verify_ballot(
     if tuple(c.contest for c in ballot.contests) != style.contests:
         return BallotCheck("style", f"contests must be exactly {list(style.contests)} in order")
     if check_elements:
+        # Ranges here (0 < x < p, proof values in Z_q); Z_p^r membership of α, β and C0 is
+        # tested below in the same pass as the proofs.
         try:
-            group.element(ballot.ballot_nonce.c0, "ballot nonce C0")
+            group.element(ballot.ballot_nonce.c0, "ballot nonce C0", subgroup=False)
             for checked in ballot.contests:
                 for selection in checked.selections:
-                    group.element(selection.ciphertext.alpha, "alpha")
-                    group.element(selection.ciphertext.beta, "beta")
+                    group.element(selection.ciphertext.alpha, "alpha", subgroup=False)
+                    group.element(selection.ciphertext.beta, "beta", subgroup=False)
                 for proof in (checked.limit_proof, *(s.proof for s in checked.selections)):
                     for x in (*proof.challenges, *proof.responses):
                         group.exponent(x, "proof value")
         except ElectionCryptoError as error:
             return BallotCheck("element", str(error), error)
-    for encrypted in ballot.contests:
-        contest = manifest.contest(encrypted.contest)
-        if tuple(s.option for s in encrypted.selections) != tuple(o.index for o in contest.options):
-            return BallotCheck(
-                "options", f"contest {contest.index}: options out of order or missing"
-            )
-        alpha_bar, beta_bar = mpz(1), mpz(1)
-        for selection, option in zip(encrypted.selections, contest.options, strict=True):
-            if not check_range(
-                context,
-                ballot.h_i,
-                contest.index,
-                option.index,
-                selection.ciphertext,
-                selection.proof,
-                option.selection_limit,
-            ):
-                return BallotCheck("range_proof", f"contest {contest.index} option {option.index}")
-            alpha_bar = alpha_bar * selection.ciphertext.alpha % group.p
-            beta_bar = beta_bar * selection.ciphertext.beta % group.p
-        if not check_range(
-            context,
-            ballot.h_i,
-            contest.index,
-            None,
-            Ciphertext(alpha_bar, beta_bar),
-            encrypted.limit_proof,
-            contest.selection_limit,
-        ):
-            return BallotCheck("limit_proof", f"contest {contest.index}")
-        chi = eghash.contest_hash(
-            group,
-            ballot.h_i,
-            contest.index,
-            [(s.ciphertext.alpha, s.ciphertext.beta) for s in encrypted.selections],
-        )
-        if chi != encrypted.contest_hash:
-            return BallotCheck("contest_hash", f"contest {contest.index}")
-    nonce = ballot.ballot_nonce
-    a_b = group.g_pow(nonce.response) * gmpy2.powmod(nonce.c0, nonce.challenge, group.p) % group.p
-    if eghash.ballot_nonce_challenge(group, ballot.h_i, a_b, nonce.c0, nonce.c1) != nonce.challenge:
-        return BallotCheck("ballot_nonce_proof", "the Schnorr proof of the ballot nonce fails")
+    try:
+        failed = _check_proofs(context, ballot, check_elements)
+    except ElementNotInSubgroup as error:
+        return BallotCheck("element", str(error), error)
+    if failed is not None:
+        return failed
     code = eghash.confirmation_code(
         ballot.h_i, [c.contest_hash for c in ballot.contests], ballot.chaining_field
     )
@@ -520,3 +532,58 @@ def verify_challenged(
     if code != ballot.confirmation_code:
         return BallotCheck("challenge_code", "re-encryption does not give the confirmation code")
     return BallotCheck()
+
+
+def _check_proofs(
+    context: ElectionContext, ballot: EncryptedBallot, check_subgroup: bool
+) -> BallotCheck | None:
+    """Range proofs, selection-limit proofs, contest hashes and the ballot-nonce proof."""
+    group = context.group
+    manifest = context.manifest
+    for encrypted in ballot.contests:
+        contest = manifest.contest(encrypted.contest)
+        if tuple(s.option for s in encrypted.selections) != tuple(o.index for o in contest.options):
+            return BallotCheck(
+                "options", f"contest {contest.index}: options out of order or missing"
+            )
+        alpha_bar, beta_bar = mpz(1), mpz(1)
+        for selection, option in zip(encrypted.selections, contest.options, strict=True):
+            if not check_range(
+                context,
+                ballot.h_i,
+                contest.index,
+                option.index,
+                selection.ciphertext,
+                selection.proof,
+                option.selection_limit,
+                check_subgroup=check_subgroup,
+            ):
+                return BallotCheck("range_proof", f"contest {contest.index} option {option.index}")
+            alpha_bar = alpha_bar * selection.ciphertext.alpha % group.p
+            beta_bar = beta_bar * selection.ciphertext.beta % group.p
+        if not check_range(
+            context,
+            ballot.h_i,
+            contest.index,
+            None,
+            Ciphertext(alpha_bar, beta_bar),
+            encrypted.limit_proof,
+            contest.selection_limit,
+        ):
+            return BallotCheck("limit_proof", f"contest {contest.index}")
+        chi = eghash.contest_hash(
+            group,
+            ballot.h_i,
+            contest.index,
+            [(s.ciphertext.alpha, s.ciphertext.beta) for s in encrypted.selections],
+        )
+        if chi != encrypted.contest_hash:
+            return BallotCheck("contest_hash", f"contest {contest.index}")
+    nonce = ballot.ballot_nonce
+    (c0_power,), c0_ok = powers(group, nonce.c0, [nonce.challenge], check_subgroup=check_subgroup)
+    if not c0_ok:
+        raise ElementNotInSubgroup("ballot nonce C0 is not in the order-q subgroup", what="C0")
+    a_b = group.g_pow(nonce.response) * c0_power % group.p
+    if eghash.ballot_nonce_challenge(group, ballot.h_i, a_b, nonce.c0, nonce.c1) != nonce.challenge:
+        return BallotCheck("ballot_nonce_proof", "the Schnorr proof of the ballot nonce fails")
+    return None

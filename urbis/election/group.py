@@ -1,5 +1,5 @@
 # Spec notation (α, β, ℓ, σ, ...) is kept in text so it reads against the spec.
-# ruff: noqa: RUF003
+# ruff: noqa: RUF002, RUF003
 """The ElectionGuard group: parameter sets, element checks, fast exponentiation (§3.1, §6.1).
 
 Every received value goes through `element()` (a member of the order-q subgroup of Z_p^*)
@@ -78,8 +78,11 @@ class Group:
         """x is in Z_p^r: 0 <= x < p and x^q mod p == 1 (which also excludes 0)."""
         return 0 < x < self.p and gmpy2.powmod(x, self.q, self.p) == 1
 
-    def element(self, x: int, what: str = "value") -> mpz:
-        """Return x as an mpz if it is in the subgroup; otherwise raise with a precise code."""
+    def element(self, x: int, what: str = "value", *, subgroup: bool = True) -> mpz:
+        """Return x as an mpz if it is in the subgroup; otherwise raise with a precise code.
+
+        `subgroup=False` checks only 0 < x < p: for callers that test membership later in
+        the same pass as a proof (`powers(..., check_subgroup=True)`), never to skip it."""
         if not isinstance(x, int | type(mpz(0))):
             raise ElementOutOfRange(f"{what} is not an integer", what=what)
         if x == 0:
@@ -87,7 +90,7 @@ class Group:
         if x < 0 or x >= self.p:
             raise ElementOutOfRange(f"{what} is outside 1..p-1", what=what)
         value = mpz(x)
-        if gmpy2.powmod(value, self.q, self.p) != 1:
+        if subgroup and gmpy2.powmod(value, self.q, self.p) != 1:
             raise ElementNotInSubgroup(f"{what} is not in the order-q subgroup", what=what)
         return value
 
@@ -145,9 +148,9 @@ class Group:
     def q_hex(self, x: int) -> str:
         return int(x).to_bytes(self.q_bytes, "big").hex().upper()
 
-    def element_from_hex(self, text: str, what: str = "value") -> mpz:
+    def element_from_hex(self, text: str, what: str = "value", *, subgroup: bool = True) -> mpz:
         """Decode a Z_p^r value written as exactly 2*l_p hex digits, then check membership."""
-        return self.element(_fixed_hex(text, self.p_bytes, what), what)
+        return self.element(_fixed_hex(text, self.p_bytes, what), what, subgroup=subgroup)
 
     def exponent_from_hex(self, text: str, what: str = "value") -> mpz:
         return self.exponent(_fixed_hex(text, self.q_bytes, what), what)
@@ -251,6 +254,51 @@ def multi_exp(group: Group, pairs: Sequence[tuple[int, int]]) -> mpz:
             if digit:
                 result = result * row[digit] % p
     return result
+
+
+def powers(
+    group: Group, base: int, exponents: Sequence[int], *, check_subgroup: bool = False
+) -> tuple[list[mpz], bool]:
+    """[base^e for e in exponents] sharing one chain of squarings (right-to-left, 4-bit digits),
+    and, if asked, whether base is in the order-q subgroup at almost no extra cost.
+
+    A proof check raises the same α or β to several challenges (and to q for the membership
+    test); a separate `powmod` per exponent repeats the ~256 squarings each time. Here they
+    are done once: base^(16^i) for every digit position, each exponent then costs one
+    multiplication per non-zero digit plus a 30-multiplication combine (Yao's method). The
+    membership test uses q = 2^B - δ with δ small: base^q == 1 iff base^(2^B) == base^δ.
+    Exponents must lie in 0..q-1. Same values as `powmod` (the tests compare them).
+    """
+    p = group.p
+    x = mpz(base) % p
+    bits = int(group.q).bit_length()
+    digits = (bits + 3) // 4
+    buckets = [[mpz(1)] * 16 for _ in exponents]
+    nibbles = [[(int(e) >> (4 * i)) & 15 for i in range(digits)] for e in exponents]
+    power = x
+    for i in range(digits):
+        for row, digit_row in zip(buckets, nibbles, strict=True):
+            digit = digit_row[i]
+            if digit:
+                row[digit] = row[digit] * power % p
+        if i + 1 < digits or check_subgroup:
+            for _ in range(4):
+                power = power * power % p
+    results = []
+    for row in buckets:
+        running, acc = mpz(1), mpz(1)
+        for digit in range(15, 0, -1):
+            running = running * row[digit] % p
+            acc = acc * running % p
+        results.append(acc)
+    member = True
+    if check_subgroup:
+        delta = (1 << (4 * digits)) - int(group.q)
+        if x == 0 or delta >= 1 << 16:
+            member = x != 0 and gmpy2.powmod(x, group.q, p) == 1
+        else:
+            member = power == gmpy2.powmod(x, delta, p)
+    return results, member
 
 
 STANDARD = Group(

@@ -265,10 +265,12 @@ class Ciphertext:
         return {"alpha": group.p_hex(self.alpha), "beta": group.p_hex(self.beta)}
 
     @classmethod
-    def from_json(cls, group: Group, data: Mapping[str, Any]) -> Ciphertext:
+    def from_json(
+        cls, group: Group, data: Mapping[str, Any], *, subgroup: bool = True
+    ) -> Ciphertext:
         return cls(
-            group.element_from_hex(data["alpha"], "ciphertext alpha"),
-            group.element_from_hex(data["beta"], "ciphertext beta"),
+            group.element_from_hex(data["alpha"], "ciphertext alpha", subgroup=subgroup),
+            group.element_from_hex(data["beta"], "ciphertext beta", subgroup=subgroup),
         )
 
 
@@ -308,10 +310,12 @@ class EncryptedSelection:
         }
 
     @classmethod
-    def from_json(cls, group: Group, data: Mapping[str, Any]) -> EncryptedSelection:
+    def from_json(
+        cls, group: Group, data: Mapping[str, Any], *, subgroup: bool = True
+    ) -> EncryptedSelection:
         return cls(
             int(data["option"]),
-            Ciphertext.from_json(group, data["ciphertext"]),
+            Ciphertext.from_json(group, data["ciphertext"], subgroup=subgroup),
             RangeProof.from_json(group, data["proof"]),
         )
 
@@ -332,10 +336,15 @@ class EncryptedContest:
         }
 
     @classmethod
-    def from_json(cls, group: Group, data: Mapping[str, Any]) -> EncryptedContest:
+    def from_json(
+        cls, group: Group, data: Mapping[str, Any], *, subgroup: bool = True
+    ) -> EncryptedContest:
         return cls(
             int(data["contest"]),
-            tuple(EncryptedSelection.from_json(group, s) for s in data["selections"]),
+            tuple(
+                EncryptedSelection.from_json(group, s, subgroup=subgroup)
+                for s in data["selections"]
+            ),
             RangeProof.from_json(group, data["limit_proof"]),
             _hash_from_hex(data["contest_hash"], "contest hash"),
         )
@@ -359,9 +368,11 @@ class EncryptedBallotNonce:
         }
 
     @classmethod
-    def from_json(cls, group: Group, data: Mapping[str, Any]) -> EncryptedBallotNonce:
+    def from_json(
+        cls, group: Group, data: Mapping[str, Any], *, subgroup: bool = True
+    ) -> EncryptedBallotNonce:
         return cls(
-            group.element_from_hex(data["c0"], "ballot nonce C0"),
+            group.element_from_hex(data["c0"], "ballot nonce C0", subgroup=subgroup),
             _hash_from_hex(data["c1"], "ballot nonce C1"),
             group.exponent_from_hex(data["challenge"], "ballot nonce challenge"),
             group.exponent_from_hex(data["response"], "ballot nonce response"),
@@ -413,7 +424,12 @@ class EncryptedBallot:
         }
 
     @classmethod
-    def from_json(cls, group: Group, data: Mapping[str, Any]) -> EncryptedBallot:
+    def from_json(
+        cls, group: Group, data: Mapping[str, Any], *, subgroup: bool = True
+    ) -> EncryptedBallot:
+        """Decode and check every value. `subgroup=False` defers only the Z_p^r membership
+        test of α, β and C0 to `verify_ballot(..., check_elements=True)`, which does it in
+        the same pass as the proofs; the ledger uses that pair, never one without the other."""
         try:
             state = data.get("state", CAST)
             if state not in (CAST, CHALLENGED):
@@ -425,8 +441,13 @@ class EncryptedBallot:
                 _hash_from_hex(data["selection_encryption_identifier"], "id_B"),
                 _hash_from_hex(data["selection_encryption_identifier_hash"], "H_I"),
                 int(data["ballot_style"]),
-                tuple(EncryptedContest.from_json(group, c) for c in data["contests"]),
-                EncryptedBallotNonce.from_json(group, data["encrypted_ballot_nonce"]),
+                tuple(
+                    EncryptedContest.from_json(group, c, subgroup=subgroup)
+                    for c in data["contests"]
+                ),
+                EncryptedBallotNonce.from_json(
+                    group, data["encrypted_ballot_nonce"], subgroup=subgroup
+                ),
                 device,
                 _hash_from_hex(data["chaining_field"], "chaining field", 36),
                 _hash_from_hex(data["confirmation_code"], "confirmation code"),
@@ -442,14 +463,14 @@ class EncryptedBallot:
         return json.dumps(self.to_json(group), separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def from_bytes(cls, group: Group, raw: bytes) -> EncryptedBallot:
+    def from_bytes(cls, group: Group, raw: bytes, *, subgroup: bool = True) -> EncryptedBallot:
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise RecordInvalid("encrypted ballot is not UTF-8 JSON") from None
         if not isinstance(data, dict):
             raise RecordInvalid("encrypted ballot must be a JSON object")
-        return cls.from_json(group, data)
+        return cls.from_json(group, data, subgroup=subgroup)
 
 
 @dataclass(frozen=True)
