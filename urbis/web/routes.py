@@ -3,19 +3,28 @@ turns requests into Readers and errors into HTML pages with their codes."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from urbis.api.deps import HEIGHT_MAX
+from urbis.api.deps import HEIGHT_MAX, problem
 from urbis.chain.errors import UrbisError
-from urbis.web import explorer
+from urbis.web import explorer, spaces
 from urbis.web.i18n import LANGUAGES
 from urbis.web.layout import Reader, reader
+from urbis.web.signin import (
+    COOKIE,
+    RESIDENT_TYPE,
+    SESSION_TTL_S,
+    STAFF_TYPE,
+    IdentityModuleVerifier,
+    PresentationService,
+    Sessions,
+)
 
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
@@ -26,7 +35,6 @@ def router() -> APIRouter:
     def html(view: Callable[..., tuple[Any, int]]) -> Callable[..., Response]:
         """Run a page; an UrbisError becomes an HTML page with its code, never a traceback."""
 
-        @functools.wraps(view)
         def respond(request: Request, *args: Any, **kwargs: Any) -> Response:
             r = reader(request)
             try:
@@ -90,6 +98,66 @@ def router() -> APIRouter:
     def contract(request: Request, ref: str) -> Response:
         return html(explorer.contract)(request, ref)
 
+    @router.get("/resident")
+    def resident(request: Request) -> Response:
+        return space(request, "resident")
+
+    @router.get("/department")
+    def department(request: Request) -> Response:
+        return space(request, "staff")
+
+    def space(request: Request, kind: str) -> Response:
+        r = reader(request)
+        session = sessions_of(request).get(request.cookies.get(COOKIE), kind)
+        if session is not None:
+            show = spaces.resident_space if kind == "resident" else spaces.department_console
+            return html(lambda r: show(r, session))(request)
+        wanted = RESIDENT_TYPE if kind == "resident" else STAFF_TYPE
+        try:
+            created: dict[str, Any] | None = verifier_of(request, r).create(wanted)
+            problem = ""
+        except UrbisError as error:
+            created, problem = None, f"{error.code}: {error.message}"
+        except Exception as error:  # the identity service refusing (oid4vp.*, identity.*)
+            created, problem = None, f"{getattr(error, 'code', 'web.signin_unavailable')}: {error}"
+        response = html(lambda r: spaces.signin_page(r, kind, created, problem))(request)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @router.post("/signin")
+    async def signin(request: Request) -> Response:
+        """The browser, once the wallet answered: its key's signature over the request."""
+        r = reader(request)
+        try:
+            body = await request.json()
+            kind = body["kind"] if body.get("kind") in ("resident", "staff") else "resident"
+            session_id = await run_in_threadpool(
+                sessions_of(request).open,
+                r.node,
+                verifier_of(request, r),
+                kind,
+                str(body["state"]),
+                str(body["account"]),
+                bytes.fromhex(str(body["public_key"])),
+                bytes.fromhex(str(body["signature"])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return problem(400, "web.bad_signin", "Bad sign-in", "send state, account, "
+                           "public_key and signature (hex) as JSON")
+        except UrbisError as error:
+            return problem(error.http_status, error.code, error.title, error.message)
+        response = JSONResponse({"signed_in": True, "kind": kind})
+        response.set_cookie(COOKIE, session_id, max_age=SESSION_TTL_S, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @router.post("/signout")
+    def signout(request: Request) -> Response:
+        sessions_of(request).close(request.cookies.get(COOKIE))
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
     @router.get("/search")
     def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> Response:
         r: Reader = reader(request)
@@ -99,6 +167,23 @@ def router() -> APIRouter:
         return RedirectResponse(target, status_code=303)
 
     return router
+
+
+def sessions_of(request: Request) -> Sessions:
+    state = request.app.state
+    if not hasattr(state, "portal_sessions"):
+        state.portal_sessions = Sessions()
+    sessions: Sessions = state.portal_sessions
+    return sessions
+
+
+def verifier_of(request: Request, r: Reader) -> PresentationService:
+    """The OpenID4VP verifier the portal signs people in with (tests may set another)."""
+    found = getattr(request.app.state, "portal_verifier", None)
+    if found is None:
+        found = IdentityModuleVerifier(request.app.state, r.node)
+    service: PresentationService = found
+    return service
 
 
 CSP = (

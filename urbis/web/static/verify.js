@@ -227,11 +227,27 @@
     return level[0];
   }
 
+  // The value under `key` at `height`, proven against a header signed by a pinned validator
+  // (null when the proof shows the key absent). space.js checks an invoice this way before
+  // it lets the resident sign a payment for it.
+  async function provenValue(key, height, chainId) {
+    const pinned = await pinnedValidators(chainId);
+    const query = "?encoding=hex&prove=true" + (height ? "&height=" + height : "");
+    const answer = await (await fetch("/v1/state/" + key + query)).json();
+    if (answer.cometbft) throw new Error("CometBFT commits are not checked in the browser yet");
+    if (!answer.proof) throw new Error(answer.detail || "no proof");
+    await verifyHeader(answer.header, pinned.keys, chainId);
+    if (answer.proof.height !== answer.header.height) throw new Error("proof for another height");
+    const raw = await verifyProof(answer.proof, key, answer.header.app_hash);
+    return raw === null ? null : decodeCbor(raw);
+  }
+  window.urbisVerify = { encodeHeader, decodeCbor, bech32m, money, verifyProof, merkleRoot, toHex, fromHex, concat, sha256, tagged, head, compareBytes, provenValue, shown, at };
+
   // -- the page ------------------------------------------------------------------------------
   const status = document.getElementById("verify-status");
   const details = document.getElementById("verify-details");
   const button = document.getElementById("verify-button");
-  if (!status || !button) return;
+  if (!status || !button || !details) return;
   const main = document.querySelector("main");
   const chainId = main.dataset.chain;
   const height = Number(main.dataset.height);
@@ -315,5 +331,4 @@
       },
     ).finally(() => { button.disabled = false; });
   });
-  window.urbisVerify = { encodeHeader, decodeCbor, bech32m, money, verifyProof, merkleRoot, toHex, fromHex };
 })();

@@ -1,0 +1,237 @@
+"""The resident space and the department console in Chromium: sign-in over OpenID4VP with a
+wallet answering from outside the browser, an account key that never leaves the browser,
+a resident paying an invoice and seeing it verified, an officer issuing an invoice and
+anchoring a dropped document; refusals (a replayed sign-in, a signature by another key, a
+wallet answer the verifier refuses)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers.city import CHAIN_ID, account, asset_proposal
+from tests.helpers.identity import IdentityCity, define_type, identity_city
+from tests.test_web import CHROMIUM, shoot
+from urbis.chain.ids import AccountId
+from urbis.crypto.keys import PrivateKey
+from urbis.sdk.builder import TxBuilder
+from urbis.sdk.oid4vc import open_request, receive_offer, respond
+from urbis.sdk.sdjwt import HolderKey, present
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="run ./scripts/install-browser")
+INVOICE_ID = hashlib.sha256(b"resident-invoice").digest()
+
+
+def run(city: IdentityCity, sender: str | PrivateKey, module: str, name: str, **args: Any) -> Any:
+    if isinstance(sender, str):
+        return city.run(sender, module, name, **args)
+    signer_account = AccountId.from_key(sender.public_key.raw)
+    nonce = city.node.app.next_nonce(signer_account.raw)
+    tx = TxBuilder(CHAIN_ID).add(module, name, **args).sign(
+        [sender], nonce, city.node.app.store.version + 100
+    )
+    return city.http.post(
+        f"{city.url}/v1/txs?wait=commit", json={"tx": base64.b64encode(tx.raw).decode()}
+    ).json()["receipt"]
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityCity]:
+    with identity_city(tmp_path_factory.mktemp("spaces")) as served:
+        # officers present a StaffID the registry issues; the registry verifies it
+        staff = define_type("StaffID", ["department", "role"])
+        served.run("registry", staff.module, staff.name, **staff.args)
+        served.run("registry", "identity", "trust_issuer", vct="StaffID",
+                   issuer=account("registry"))
+        served.run("registry", "identity", "register_verifier", verifier=account("registry"),
+                   name="Department console", allowed_claims={"StaffID": ["department", "role"]})
+        submitted = served.run("mayor", "governance", "submit_proposal", **asset_proposal())
+        (event,) = [e for e in submitted["events"]
+                    if e["type"] == "governance.proposal_submitted"]
+        served.run("councillor_a", "governance", "approve_proposal", id=int(event["attrs"]["id"]))
+        served.run("finance", "governance", "grant_role", department="finance", role="billing",
+                   account=account("finance"))
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is missing: run ./scripts/install-browser")
+    with playwright_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+def credential(city: IdentityCity, vct: str, claims: dict[str, Any]) -> tuple[str, HolderKey]:
+    """The wallet receives a credential over OpenID4VCI (pre-authorised code)."""
+    issuer = f"{city.url}/identity/issuers/{account('registry').text}"
+    answer = city.http.post(
+        f"{issuer}/offers",
+        json=city.signed("registry", f"{issuer}/offers", vct=vct, claims=claims),
+    )
+    assert answer.status_code == 200, answer.text
+    offer = answer.json()
+    holder = HolderKey()
+    (issued,) = receive_offer(city.http, offer["uri"], offer["tx_code"], [holder],
+                              int(time.time()))
+    return issued, holder
+
+
+def wallet_respond(city: IdentityCity, link: str, issued: str, holder: HolderKey,
+                   nonce: str | None = None) -> Any:
+    """What `urbis wallet respond '<link>'` does: check the signed request against the chain,
+    disclose only the asked claims, bound to the verifier's nonce, and direct_post them."""
+    node = city.node
+
+    def did_keys(did: str) -> list[bytes]:
+        found = node.app.query("accounts", "account", {"id": did})
+        return [bytes.fromhex(k["key"]) for k in found["keys"]]
+
+    def registration(verifier: str) -> dict[str, list[str]] | None:
+        return dict(node.app.query("identity", "verifier", {"account": verifier})
+                    ["allowed_claims"])
+
+    ask = open_request(link, did_keys, registration, int(time.time()))
+    shown = present(issued, ask.claims, holder, ask.client_id, nonce or ask.nonce,
+                    int(time.time()))
+    return respond(city.http, ask, shown)
+
+
+def signed_in(city: IdentityCity, page: Any, path: str, issued: str, holder: HolderKey,
+              setup: Any = None) -> str:
+    """Open a space, give this browser's key an account, answer with the wallet; the account."""
+    page.goto(city.url + path)
+    page.wait_for_function("document.getElementById('device-public-key').textContent.length == 64")
+    public_key = bytes.fromhex(page.inner_text("#device-public-key"))
+    device_account = AccountId.from_key(public_key)
+    assert page.inner_text("#device-account") == device_account.text
+    assert page.locator(".qr svg").count() == 1  # the QR code for a phone's wallet
+    run(city, "registry", "accounts", "create", keys=[{"key": public_key, "weight": 1}])
+    if setup is not None:
+        setup(device_account)
+    wallet_respond(city, page.input_value("#signin-link"), issued, holder)
+    page.wait_for_selector("#session")
+    return device_account.text
+
+
+def test_resident_signs_in_with_the_wallet_pays_and_sees_the_receipt_verified(
+    city: IdentityCity, browser: Any
+) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    issued, holder = credential(city, "ResidentID",
+                                {"given_name": "Alice", "birthdate": "1990-04-01"})
+
+    def bill(resident: AccountId) -> None:
+        run(city, "finance", "payments", "mint", asset="EUR", recipient=resident,
+            amount_minor=100_000)
+        run(city, "finance", "payments", "issue_invoice", id=INVOICE_ID, department="finance",
+            payer=resident, kind="tax", asset="EUR", amount_minor=48_000,
+            due_at_ms=1_900_000_000_000, details_hash=hashlib.sha256(b"tax").digest())
+
+    page.goto(city.url + "/resident")
+    shoot(page, "resident-signin")
+    resident = signed_in(city, page, "/resident", issued, holder, bill)
+    assert "age_over_18" in page.inner_text("main")  # only what the verifier asked for
+    assert "Alice" not in page.inner_text("main")
+    shoot(page, "resident")
+    page.click("button.pay")
+    page.wait_for_selector("#my-invoices tr[data-paid=true]")
+    assert "Paid:" in page.inner_text("#space-status")
+    invoice = city.node.app.query("payments", "invoice", {"id": INVOICE_ID.hex()})
+    assert invoice["status"] == "paid" and invoice["payer"] == resident
+    page.goto(f"{city.url}/invoices/{INVOICE_ID.hex()}")
+    page.click("#verify-button")
+    page.wait_for_selector("main[data-verified]")
+    assert page.get_attribute("main", "data-verified") == "true"
+    assert page.locator(".proven.verified", has_text="paid").count() == 1
+    page.goto(city.url + "/resident")
+    assert page.locator("button.pay").count() == 0
+    page.click("#session button")
+    page.wait_for_url(city.url + "/")
+    page.goto(city.url + "/resident")
+    assert page.locator("#signin").count() == 1  # signed out
+    context.close()
+
+
+def test_officer_issues_an_invoice_and_anchors_a_dropped_document(
+    city: IdentityCity, browser: Any, tmp_path: Path
+) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    issued, holder = credential(city, "StaffID", {"department": "finance", "role": "billing"})
+
+    def appoint(officer: AccountId) -> None:
+        for role in ("billing", "notary"):
+            run(city, "finance", "governance", "grant_role", department="finance", role=role,
+                account=officer)
+
+    officer = signed_in(city, page, "/department", issued, holder, appoint)
+    shoot(page, "department")
+    page.fill("#invoice-payer", account("land").text)
+    page.select_option("#invoice-kind", "fee")
+    page.fill("#invoice-amount", "65.50")
+    page.fill("#invoice-due", "2030-01-31")
+    page.fill("#invoice-details", "Market stall, January")
+    page.click("#issue-form button[type=submit]")
+    page.wait_for_selector("#space-status[data-invoice]")
+    invoice_id = page.get_attribute("#space-status", "data-invoice")
+    invoice = city.node.app.query("payments", "invoice", {"id": invoice_id})
+    assert invoice["amount_minor"] == 6550 and invoice["payer"] == account("land").text
+    assert invoice["details_hash"] == hashlib.sha256(b"Market stall, January").hexdigest()
+    receipt = city.node.app.blocks.account_txs(AccountId.parse(officer).raw, 1)[0]
+    assert receipt.receipt.sender == AccountId.parse(officer).raw  # signed by the browser key
+    plan = tmp_path / "stall-plan.txt"
+    plan.write_bytes(b"Stall 14, Landsgemeindeplatz\n")
+    page.set_input_files("#anchor-file", str(plan))
+    page.fill("#anchor-reference", "M-14")
+    page.click("#anchor-form button[type=submit]")
+    page.wait_for_selector("#space-status[data-document]")
+    digest = hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert page.get_attribute("#space-status", "data-document") == digest
+    record = city.node.app.query("documents", "document", {"hash": digest})
+    assert record["reference"] == "M-14" and record["department"] == "finance"
+    context.close()
+
+
+def test_sign_in_refusals_have_codes(city: IdentityCity, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    issued, holder = credential(city, "ResidentID", {"given_name": "Bob",
+                                                     "birthdate": "1980-01-01"})
+    page.goto(city.url + "/resident")
+    state = page.get_attribute("#signin", "data-state")
+    link = page.input_value("#signin-link")
+    # a wallet answer bound to another nonce is refused by the verifier: the page says why
+    with pytest.raises(Exception, match="nonce"):
+        wallet_respond(city, link, issued, holder, nonce="not-the-request-nonce")
+    page.wait_for_selector("#signin-status.failed")
+    assert "web.signin_refused" in page.inner_text("#signin-status")
+    # a sign-in whose signature is not by the named account's key
+    page.goto(city.url + "/resident")
+    state = page.get_attribute("#signin", "data-state")
+    wallet_respond(city, page.input_value("#signin-link"), issued, holder)
+    stranger = PrivateKey(hashlib.sha256(b"stranger").digest())
+    message = b"urbis/portal-signin/v1\x00" + state.encode() + account("land").raw
+    for public_key, signature, code in [
+        (stranger.public_key.raw, b"\x00" * 64, "web.bad_signin_signature"),
+        (stranger.public_key.raw, stranger.signer().sign(message), "web.key_not_on_account"),
+    ]:
+        answer = httpx.post(f"{city.url}/signin", json={
+            "kind": "resident", "state": state, "account": account("land").text,
+            "public_key": public_key.hex(), "signature": signature.hex()})
+        assert answer.json()["code"] == code
+    assert httpx.post(f"{city.url}/signin", json={"state": 1}).json()["code"] == "web.bad_signin"
+    context.close()
