@@ -584,7 +584,12 @@ def fix_recall(ctx: Context, sender: AccountId, args: FixRecall) -> None:
         raise RecallAlreadyFixed(f"recall {args.recall_id.hex()} is fixed on {args.vin}")
     ctx.state.put(keys.fix(args.vin, args.recall_id), b"\x01")
     vehicle = _append(
-        ctx, vehicle, "recall_fixed", sender, reference=args.recall_id, note=args.reference.hex()
+        ctx,
+        vehicle,
+        "recall_fixed",
+        sender,
+        reference=args.reference,
+        note=f"recall {args.recall_id.hex()}",
     )
     _save(ctx, vehicle)
 
