@@ -299,6 +299,42 @@ def router() -> APIRouter:
             "subject_keys": subjects,
         }
 
+    @router.put("/streams/{stream_id}/replica", summary="Keep a checked copy of batches")
+    async def put_replica(stream_id: str, request: Request, node: NodeDep) -> dict[str, Any]:
+        """Signed by a reader of the stream (a grantee's replicator). Body: JSON
+        `{batches: [{first_seq, envelopes: [base64]}], keys: {epoch: base64},
+        subject_keys: [...]}`. Each batch must match the anchor on this node's chain."""
+        service = service_for(node)
+        stream = service.stream(stream_id)
+        body = await request.body()
+        reader = signed_by(request.headers, "PUT", _target(request.url), body, service.account_keys)
+        department = (
+            service.reader_department(stream, reader) if stream.classification != "public" else None
+        )
+        try:
+            data = json.loads(body)
+            batches = [
+                (int(b["first_seq"]), [_b64(e, "envelope") for e in b["envelopes"]])
+                for b in data["batches"]
+            ]
+        except (ValueError, KeyError, TypeError):
+            raise BadEnvelope("a replica is {batches: [{first_seq, envelopes}], keys}") from None
+        stored = await run_in_threadpool(service.accept_replica, stream_id, batches)
+        if department is not None:
+            wrapped = {int(e): _b64(w, "wrapped key") for e, w in data.get("keys", {}).items()}
+            for epoch, blob in wrapped.items():
+                service.store.put_wrapped_keys(stream_id, epoch, {department: blob})
+            rows = [
+                (bytes.fromhex(k["pseudonym"]), int(k["epoch"]), _b64(k["wrapped"], "key"))
+                for k in data.get("subject_keys", [])
+            ]
+            service.store.put_subject_keys(stream_id, rows)
+        return {
+            "stream": stream_id,
+            "stored": [list(r) for r in stored],
+            "anchored_head": service.store.head(stream_id, anchored_only=True),
+        }
+
     @router.get("/streams/{stream_id}/access-log", summary="Logged reads of a personal stream")
     def access_log(stream_id: str, node: NodeDep) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = node.app.query("data", "access_log", {"id": stream_id})

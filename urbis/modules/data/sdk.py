@@ -123,9 +123,10 @@ class DataSession:
         tx = builder.sign([key], self.next_nonce(), height + EXPIRY_BLOCKS_DEFAULT)
         return tx.raw
 
-    def act(self, name: str, **args: Any) -> dict[str, Any]:
-        """Send one data action and wait for its receipt; ApiError with the code if it fails."""
-        raw = self.signed_tx("data", name, **args)
+    def act(self, name: str, /, module: str = "data", **args: Any) -> dict[str, Any]:
+        """Send one action (of `data` unless `module` says) and wait for its receipt;
+        ApiError with the receipt's code if it failed."""
+        raw = self.signed_tx(module, name, **args)
         body = json.dumps({"tx": base64.b64encode(raw).decode()}).encode()
         answer = self.request(
             "POST", "/v1/txs", {"wait": "commit", "timeout": 30}, body, signed=False
@@ -475,3 +476,40 @@ class Reader:
 
 def pseudonym_of(stream_id: str, subject: AccountId) -> bytes:
     return crypto.pseudonym(stream_id, subject.raw)
+
+
+def replicate(
+    source: Reader, target: DataSession, start: int = 0, limit: int = 4_096
+) -> dict[str, Any]:
+    """Copy what `source` (a reader on the producer's node) may read into `target`'s node:
+    fetch with signed requests, check each record's path to its batch's anchored root here,
+    then hand the batches to the target node, which checks them against its own chain."""
+    answer = source.fetch(start, limit, prove=bool(source.session.validators))
+    verified = source.verify(answer)
+    by_batch: dict[int, list[bytes]] = {}
+    for item, (_, raw, _) in zip(answer["records"], verified, strict=True):
+        by_batch.setdefault(item["batch"], []).append(raw)
+    complete = [b for b in answer["batches"] if len(by_batch.get(b["first_seq"], [])) == b["count"]]
+    body: dict[str, Any] = {
+        "batches": [
+            {
+                "first_seq": b["first_seq"],
+                "envelopes": [base64.b64encode(e).decode() for e in by_batch[b["first_seq"]]],
+            }
+            for b in complete
+        ]
+    }
+    if source.classification != "public":
+        pseudonyms = {crypto.decode_envelope(e).pseudonym for b in by_batch.values() for e in b}
+        wanted = ",".join(sorted(p.hex() for p in pseudonyms if p is not None))
+        keys_answer = source.session.request(
+            "GET",
+            f"/v1/data/streams/{source.stream_id}/keys",
+            {"pseudonyms": wanted} if wanted else None,
+        )
+        body["keys"] = keys_answer["keys"]
+        body["subject_keys"] = keys_answer["subject_keys"]
+    result: dict[str, Any] = target.request(
+        "PUT", f"/v1/data/streams/{source.stream_id}/replica", body=json.dumps(body).encode()
+    )
+    return result

@@ -255,6 +255,31 @@ class DataService:
             pseudonyms.append(envelope.pseudonym)
         return pseudonyms
 
+    def accept_replica(
+        self, stream_id: str, batches: Sequence[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int]]:
+        """Store copies of anchored batches fetched from another node, each checked against
+        the anchor this node's own chain holds (count and Merkle root). Batches already held
+        are skipped; returns the (first, last) ranges stored."""
+        view = self.view()
+        stored = []
+        for first_seq, envelopes in batches:
+            anchor = view.anchor(stream_id, first_seq)
+            if anchor is None:
+                raise RootMismatch(f"no anchor of {stream_id} at {first_seq} on this chain")
+            if anchor.count != len(envelopes) or crypto.batch_root(envelopes) != anchor.root:
+                raise RootMismatch(f"batch {stream_id}@{first_seq} is not what the chain anchored")
+            if self.store.batches(stream_id, first_seq, first_seq + 1):
+                continue
+            pseudonyms = [crypto.decode_envelope(e).pseudonym for e in envelopes]
+            batch = Batch(stream_id, first_seq, anchor.count, anchor.root, None, anchor.height)
+            self.store.add_batch(batch, envelopes, pseudonyms)
+            stored.append((first_seq, batch.last_seq))
+        if stored and self.hub.loop is not None and not self.hub.loop.is_closed():
+            head = self.store.head(stream_id, anchored_only=True)
+            self.hub.loop.call_soon_threadsafe(self.hub.advance, stream_id, head)
+        return stored
+
     # -- commits ----------------------------------------------------------------------
 
     def _committed(self, signed: SignedHeader, result: BlockResult) -> None:
