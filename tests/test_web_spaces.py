@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from tests.helpers.city import CHAIN_ID, account, asset_proposal
 from tests.helpers.identity import IdentityCity, define_type, identity_city
-from tests.test_web import CHROMIUM, shoot
+from tests.test_web import AXE, CHROMIUM, WCAG_TAGS, shoot
 from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PrivateKey
 from urbis.sdk.builder import TxBuilder
@@ -106,11 +107,20 @@ def wallet_respond(city: IdentityCity, link: str, issued: str, holder: HolderKey
     return respond(city.http, ask, shown)
 
 
+def axe_violations(page: Any) -> list[Any]:
+    page.evaluate(AXE.read_text() + ";0")
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+    )
+    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+
+
 def signed_in(city: IdentityCity, page: Any, path: str, issued: str, holder: HolderKey,
               setup: Any = None) -> str:
     """Open a space, give this browser's key an account, answer with the wallet; the account."""
     page.goto(city.url + path)
-    page.wait_for_function("document.getElementById('device-public-key').textContent.length == 64")
+    # polling in the page would need eval, which the portal's CSP forbids: wait on the text
+    page.locator("#device-public-key", has_text=re.compile("^[0-9a-f]{64}$")).wait_for()
     public_key = bytes.fromhex(page.inner_text("#device-public-key"))
     device_account = AccountId.from_key(public_key)
     assert page.inner_text("#device-account") == device_account.text
@@ -140,10 +150,12 @@ def test_resident_signs_in_with_the_wallet_pays_and_sees_the_receipt_verified(
             due_at_ms=1_900_000_000_000, details_hash=hashlib.sha256(b"tax").digest())
 
     page.goto(city.url + "/resident")
+    assert axe_violations(page) == []
     shoot(page, "resident-signin")
     resident = signed_in(city, page, "/resident", issued, holder, bill)
     assert "age_over_18" in page.inner_text("main")  # only what the verifier asked for
     assert "Alice" not in page.inner_text("main")
+    assert axe_violations(page) == []
     shoot(page, "resident")
     page.click("button.pay")
     page.wait_for_selector("#my-invoices tr[data-paid=true]")
@@ -178,6 +190,7 @@ def test_officer_issues_an_invoice_and_anchors_a_dropped_document(
                 account=officer)
 
     officer = signed_in(city, page, "/department", issued, holder, appoint)
+    assert axe_violations(page) == []
     shoot(page, "department")
     page.fill("#invoice-payer", account("land").text)
     page.select_option("#invoice-kind", "fee")

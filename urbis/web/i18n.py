@@ -164,3 +164,39 @@ GERMAN.update(
         "Change": "Änderung",
     }
 )
+GERMAN.update(
+    {
+        "Present your credential from your wallet:": "Weisen Sie sich mit Ihrer Wallet aus:",
+        "Scan the code with a phone wallet, open the link on this device, or answer it from a "
+        "terminal with `urbis wallet respond`.":
+            "Scannen Sie den Code mit der Wallet auf dem Telefon, öffnen Sie den Link auf diesem "
+            "Gerät oder beantworten Sie ihn im Terminal mit `urbis wallet respond`.",
+        "Sign-in code for your wallet": "Anmeldecode für Ihre Wallet",
+        "Open in the wallet on this device": "In der Wallet auf diesem Gerät öffnen",
+        "Sign-in link": "Anmeldelink",
+        "This browser's key": "Der Schlüssel dieses Browsers",
+        "Your account key stays in this browser: it cannot be read out, only asked to sign. The "
+        "registry adds its public key to your account once.":
+            "Ihr Kontoschlüssel bleibt in diesem Browser: Er kann nicht ausgelesen, nur zum "
+            "Signieren verwendet werden. Das Register fügt seinen öffentlichen Schlüssel einmal "
+            "Ihrem Konto hinzu.",
+        "Public key": "Öffentlicher Schlüssel",
+        "Account to sign in with": "Konto für die Anmeldung",
+        "Waiting for the wallet…": "Warte auf die Wallet…",
+        "Pay": "Bezahlen",
+        "No invoices.": "Keine Rechnungen.",
+        "overdue": "überfällig",
+        "Issue an invoice": "Rechnung stellen",
+        "Payer account": "Konto des Zahlers",
+        "Due date": "Fälligkeitsdatum",
+        "Details (kept off chain; only their hash is recorded)":
+            "Einzelheiten (nicht auf der Kette; nur ihr Hash wird festgehalten)",
+        "Sign and issue": "Signieren und stellen",
+        "Anchor a document": "Dokument verankern",
+        "File to anchor": "Zu verankernde Datei",
+        "Sign and anchor": "Signieren und verankern",
+        "Open invoices": "Offene Rechnungen",
+        "No open invoices.": "Keine offenen Rechnungen.",
+        "Signed in as": "Angemeldet als",
+    }
+)
