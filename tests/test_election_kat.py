@@ -115,3 +115,18 @@ def test_chain_start_and_close_known_answers() -> None:
     assert h_0.hex().upper() == chain["H_0_hex"]
     closing = eghash.chain_close(h_e, bytes.fromhex(chain["H_last_hex"]), first)
     assert closing.hex().upper() == chain["closing_hex"]
+
+
+def test_serialization_draft_h_p_is_the_v2_0_formula() -> None:
+    """The serialization draft's example h_p (2B3B025E...) is H(ver "v2.0.0"; 0x00, p, q, g),
+    v2.0's H_P without n and k; v2.1's H_P (eq. 4) adds n and k and the new version bytes."""
+    ver_2_0 = b"v2.0.0" + bytes(26)
+    h_p_2_0 = eghash.H(
+        ver_2_0,
+        b"\x00",
+        STANDARD.p_to_bytes(STANDARD.p),
+        STANDARD.q_to_bytes(STANDARD.q),
+        STANDARD.p_to_bytes(STANDARD.g),
+    )
+    assert h_p_2_0.hex().upper() == "2B3B025E50E09C119CBA7E9448ACD1CABC9447EF39BF06327D81C665CDD86296"
+    assert eghash.parameter_base_hash(STANDARD, 5, 3) != h_p_2_0
