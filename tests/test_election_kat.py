@@ -128,5 +128,6 @@ def test_serialization_draft_h_p_is_the_v2_0_formula() -> None:
         STANDARD.q_to_bytes(STANDARD.q),
         STANDARD.p_to_bytes(STANDARD.g),
     )
-    assert h_p_2_0.hex().upper() == "2B3B025E50E09C119CBA7E9448ACD1CABC9447EF39BF06327D81C665CDD86296"
+    draft_h_p = "2B3B025E50E09C119CBA7E9448ACD1CABC9447EF39BF06327D81C665CDD86296"
+    assert h_p_2_0.hex().upper() == draft_h_p
     assert eghash.parameter_base_hash(STANDARD, 5, 3) != h_p_2_0

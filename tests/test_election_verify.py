@@ -208,3 +208,20 @@ def test_broken_record_directory_is_election_record_invalid(
     with pytest.raises(RecordInvalid) as error:
         ElectionRecord.from_dir(tmp_path)
     assert error.value.code == "election.record_invalid"
+
+
+def test_ciphertext_outside_the_subgroup_fails_step_6a(honest: ElectionRecord) -> None:
+    tampered = copy.copy(honest)
+    ballot = honest.ballots[0]
+    contest = ballot.contests[0]
+    yes = contest.selections[0]
+    outside = dataclasses.replace(yes.ciphertext, beta=TOY.p - yes.ciphertext.beta)
+    new_contest = dataclasses.replace(
+        contest, selections=(dataclasses.replace(yes, ciphertext=outside), *contest.selections[1:])
+    )
+    tampered.ballots = [
+        dataclasses.replace(ballot, contests=(new_contest, *ballot.contests[1:])),
+        *honest.ballots[1:],
+    ]
+    report = _verify(tampered)
+    assert any(f.startswith("6.A") for f in report.step(6).failures)

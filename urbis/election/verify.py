@@ -13,7 +13,7 @@ in the record.
 """
 
 # Spec notation (α, β, ℓ, σ, ...) is kept in text so it reads against the spec.
-# ruff: noqa: RUF001, RUF003
+# ruff: noqa: RUF001, RUF002, RUF003
 
 from __future__ import annotations
 
@@ -295,20 +295,31 @@ def _range_ok(
     ciphertext: Ciphertext,
     proof: RangeProof,
     limit: int,
-) -> bool:
-    """Verification 6.1-6.D / 7.3-7.D for one proof, from the equations."""
+    *,
+    check_subgroup: bool = False,
+) -> str:
+    """Verification 6.1-6.D / 7.3-7.D for one proof, from the equations: "ok", "proof", or
+    "element" (6.A: α or β outside Z_p^r, tested in the same squaring chain as the powers)."""
     group = context.group
     p, q = group.p, group.q
+    if check_subgroup and not (0 < ciphertext.alpha < p and 0 < ciphertext.beta < p):
+        return "element"
     if len(proof.challenges) != limit + 1 or len(proof.responses) != limit + 1:
-        return False
+        return "proof"
     if not all(0 <= c < q for c in proof.challenges) or not all(
         0 <= v < q for v in proof.responses
     ):
-        return False
+        return "proof"
     g_table = group.fixed_base(group.g)
     k_table = group.fixed_base(context.joint_key)
-    alpha_powers, _ = powers(group, ciphertext.alpha, proof.challenges)
-    beta_powers, _ = powers(group, ciphertext.beta, proof.challenges)
+    alpha_powers, alpha_member = powers(
+        group, ciphertext.alpha, proof.challenges, check_subgroup=check_subgroup
+    )
+    beta_powers, beta_member = powers(
+        group, ciphertext.beta, proof.challenges, check_subgroup=check_subgroup
+    )
+    if not (alpha_member and beta_member):
+        return "element"
     commitments = []
     for j, (c_j, v_j) in enumerate(zip(proof.challenges, proof.responses, strict=True)):
         a_j = g_table.pow(v_j) * alpha_powers[j] % p
@@ -318,7 +329,7 @@ def _range_ok(
     c = eghash.range_challenge(
         group, h_i, contest, option, ciphertext.alpha, ciphertext.beta, commitments
     )
-    return c == sum(proof.challenges) % q
+    return "ok" if c == sum(proof.challenges) % q else "proof"
 
 
 def _check_ballot(
@@ -349,10 +360,7 @@ def _check_ballot(
         for selection, option in zip(encrypted.selections, contest.options, strict=True):
             ct = selection.ciphertext
             label = f"ballot {name} contest {contest.index} option {option.index}"
-            if not (_member(group, ct.alpha) and _member(group, ct.beta)):
-                failed6.append(f"6.A {label}: α or β not in Z_p^r")
-                continue
-            if _range_ok(
+            outcome = _range_ok(
                 context,
                 ballot.h_i,
                 contest.index,
@@ -360,33 +368,33 @@ def _check_ballot(
                 ct,
                 selection.proof,
                 option.selection_limit,
-            ):
+                check_subgroup=True,
+            )
+            if outcome == "ok":
                 passed6 += 1
+            elif outcome == "element":
+                failed6.append(f"6.A {label}: α or β not in Z_p^r")
+                continue
             else:
                 failed6.append(f"6.B-D {label}: range proof")
             alpha_bar = alpha_bar * ct.alpha % group.p
             beta_bar = beta_bar * ct.beta % group.p
-        if _range_ok(
-            context,
-            ballot.h_i,
-            contest.index,
-            None,
-            Ciphertext(alpha_bar, beta_bar),
-            encrypted.limit_proof,
-            contest.selection_limit,
+        if (
+            _range_ok(
+                context,
+                ballot.h_i,
+                contest.index,
+                None,
+                Ciphertext(alpha_bar, beta_bar),
+                encrypted.limit_proof,
+                contest.selection_limit,
+            )
+            == "ok"
         ):
             passed7 += 1
         else:
             failed7.append(f"7.B-D ballot {name} contest {contest.index}: selection-limit proof")
     return passed6, failed6, passed7, failed7
-
-
-def _member(group: Group, x: int) -> bool:
-    """x ∈ Z_p^r: 0 <= x < p and x^q = 1 (the q-th power by `powers`' shared-squaring test)."""
-    if not 0 < x < group.p:
-        return False
-    _, member = powers(group, x, (), check_subgroup=True)
-    return member
 
 
 _WORKER_CONTEXT: _ProofContext | None = None
