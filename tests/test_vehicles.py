@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers.city import CityChain, account
 from tests.helpers.vehicles import (
@@ -326,3 +328,16 @@ def test_deregistration_refusals_and_scrapping(city: CityChain) -> None:
     refused(city, "alice", offer(1, "bob", PRICE, 12_000), "vehicles.not_registered")
     refused(city, "inspector", inspect(1, 90_000), "vehicles.not_registered")
     assert check_invariants(city.app.store) == []
+
+
+# -- the check digit against another implementation ------------------------------------------
+
+VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+@given(st.text(alphabet=VIN_CHARS, min_size=17, max_size=17))
+def test_check_digit_agrees_with_the_vin_package(text: str) -> None:
+    from vin import VIN
+
+    assert check_digit(text) == VIN.calculate_check_digit(text)
+    assert (vin_problem(text) is None) == (text[8] == VIN.calculate_check_digit(text))
