@@ -474,3 +474,23 @@ def test_deferred_membership_decode_still_refuses_a_non_member(
         check.raise_for_failure()
     honest = EncryptedBallot.from_bytes(TOY, ballot.to_bytes(TOY), subgroup=False)
     assert egballot.verify_ballot(context, honest).ok
+
+
+@settings(max_examples=20)
+@given(st.integers(1, 4), st.data())
+def test_range_proofs_verify_exactly_for_values_in_range(limit: int, data: st.DataObject) -> None:
+    """A proof made for the encrypted value verifies when 0 <= value <= limit and never
+    otherwise; changing any one challenge or response breaks it."""
+    context = egballot.ElectionContext.build(TOY, 1, 1, MANIFEST, [simulate_guardian()])
+    value = data.draw(st.integers(0, limit + 2))
+    nonce = data.draw(st.integers(0, int(TOY.q) - 1))
+    h_i = bytes(32)
+    ct = egballot.encrypt_selection(context, value, nonce)
+    proof = egballot.prove_range(context, h_i, 1, 1, ct, nonce, value, limit)
+    assert egballot.check_range(context, h_i, 1, 1, ct, proof, limit) is (value <= limit)
+    position = data.draw(st.integers(0, limit))
+    bumped = list(proof.responses)
+    bumped[position] = (bumped[position] + 1) % TOY.q
+    broken = dataclasses.replace(proof, responses=tuple(bumped))
+    assert not egballot.check_range(context, h_i, 1, 1, ct, broken, limit)
+    assert not egballot.check_range(context, h_i, 1, 2, ct, proof, limit)  # bound to the option
