@@ -235,5 +235,14 @@ def check_path(envelope: bytes, path: list[tuple[bool, bytes]], root: bytes) -> 
     return verify_merkle_path(envelope, path, root)
 
 
+def dataset_root(content: bytes) -> bytes:
+    """A dataset file's root: the Merkle root of its lines (JSON lines split on `\\n`, a
+    final newline ignored), each line's bytes one leaf."""
+    lines = content.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return merkle_root(lines)
+
+
 def new_key() -> bytes:
     return os.urandom(KEY_BYTES)

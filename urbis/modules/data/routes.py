@@ -174,6 +174,18 @@ def router() -> APIRouter:
         answer["anchored_head"] = service.store.head(stream_id, anchored_only=True)
         return answer
 
+    @router.get("/streams/{stream_id}/anchors", summary="Anchors from the one holding `from`")
+    def anchors(
+        stream_id: str,
+        node: NodeDep,
+        start: FromSeq = 0,
+        limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+    ) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = node.app.query(
+            "data", "anchors", {"id": stream_id, "from": str(start), "limit": str(limit)}
+        )
+        return answer
+
     @router.get("/streams/{stream_id}/schemas/{version}", summary="One schema version")
     def schema(stream_id: str, version: int, node: NodeDep) -> dict[str, Any]:
         answer: dict[str, Any] = node.app.query(
@@ -403,7 +415,7 @@ def router() -> APIRouter:
             raise UnknownDataset(f"no dataset {dataset_id} version {version} on chain")
         if reader is None or not service.has_role(reader, f"{published.department}.data"):
             raise NoGrant(f"only {published.department}'s data role uploads this file")
-        if dataset_root(body) != published.root:
+        if crypto.dataset_root(body) != published.root:
             raise BadEnvelope("the file's root is not the root published on chain")
         service.store.put_dataset_file(dataset_id, version, body)
         return {"id": dataset_id, "version": version, "size_bytes": len(body)}
@@ -421,18 +433,20 @@ def router() -> APIRouter:
     ) -> StreamingResponse:
         service = service_for(node)
         stream = service.stream(stream_id)
-        await _live_allowed(service, stream, await _reader(service, request))
+        reader = await _reader(service, request)
+        await _live_allowed(service, stream, reader)
         _check_start(service, stream, start)
         service.hub.attach(asyncio.get_running_loop())
 
         async def events() -> Any:
-            async for item in _follow(service, stream_id, start):
+            async for item in _follow(service, stream_id, start, reader):
                 if isinstance(item, str):
                     yield f"data: {item}\n\n"
                 elif item is None:
                     yield ": keep-alive\n\n"
                 else:
-                    yield f"event: behind\ndata: {json.dumps(item)}\n\n"
+                    kind = "behind" if item["code"] == "data.behind" else "refused"
+                    yield f"event: {kind}\ndata: {json.dumps(item)}\n\n"
                     return
                 if await request.is_disconnected():
                     return
@@ -441,15 +455,6 @@ def router() -> APIRouter:
 
     router.add_api_websocket_route("/streams/{stream_id}/records", live_endpoint)
     return router
-
-
-def dataset_root(content: bytes) -> bytes:
-    """A dataset file's root: the Merkle root of its lines (JSON lines, `\\n`-separated,
-    a final newline ignored), each line's bytes a leaf."""
-    lines = content.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return crypto.batch_root(lines)
 
 
 async def _live_allowed(service: DataService, stream: Stream, reader: AccountId | None) -> None:
@@ -472,11 +477,26 @@ def _check_start(service: DataService, stream: Stream, start: int) -> None:
         )
 
 
-async def _follow(service: DataService, stream_id: str, start: int) -> Any:
+async def _follow(
+    service: DataService, stream_id: str, start: int, reader: AccountId | None = None
+) -> Any:
     """Yield each anchored record's message from `start` on, None as a keep-alive, or a
-    dict (and stop) when the subscriber is too far behind."""
+    dict (and stop) when the subscriber is too far behind or no longer may read (its
+    grant was revoked or expired: checked again each time new records arrive)."""
     cursor = start
     while True:
+        stream = service.stream(stream_id)
+        if stream.classification != "public":
+            try:
+                service.reader_department(stream, reader)
+            except UrbisError as error:
+                yield {
+                    "code": error.code,
+                    "delivered_through": cursor - 1,
+                    "resume_from": cursor,
+                    "detail": str(error),
+                }
+                return
         event = service.hub.changed(stream_id)
         head = service.store.head(stream_id, anchored_only=True)
         if head - cursor > LIVE_LAG_MAX:
@@ -525,7 +545,7 @@ async def live_endpoint(websocket: WebSocket, stream_id: str) -> None:
         return
     disconnected = asyncio.ensure_future(_until_disconnect(websocket))
     try:
-        async for item in _follow(service, stream_id, start):
+        async for item in _follow(service, stream_id, start, reader):
             if disconnected.done():
                 return
             if item is None:

@@ -65,7 +65,9 @@ class DataSession:
     account: AccountId | None = None
     """None for anyone reading public streams and datasets: requests go unsigned."""
     chain_id: str = ""
-    validators: frozenset[bytes] = frozenset()
+    validators: Any = frozenset()
+    """Validator keys to check anchors' proofs against (a set, or {key: power} under
+    CometBFT); empty: trust the node's answers, check only paths to its roots."""
     _http: httpx.Client = field(init=False, repr=False)
     _nonce: int | None = field(default=None, init=False)
 
@@ -513,3 +515,122 @@ def replicate(
         "PUT", f"/v1/data/streams/{source.stream_id}/replica", body=json.dumps(body).encode()
     )
     return result
+
+
+def publish_dataset(
+    session: DataSession,
+    dataset_id: str,
+    version: int,
+    department: str,
+    content: bytes,
+    inputs: list[dict[str, Any]],
+    transformation: str,
+    code: bytes,
+) -> dict[str, Any]:
+    """Publish a dataset version on chain (root, inputs, transformation, code hash), then
+    upload its file to the node, which serves it to anyone."""
+    import hashlib
+
+    lines = [line for line in content.split(b"\n") if line]
+    receipt = session.act(
+        "publish_dataset",
+        id=dataset_id,
+        version=version,
+        department=department,
+        root=crypto.dataset_root(content),
+        records=len(lines),
+        size_bytes=len(content),
+        inputs=inputs,
+        transformation=transformation,
+        code_hash=hashlib.sha256(code).digest(),
+    )
+    session.request(
+        "PUT",
+        f"/v1/data/datasets/{dataset_id}/{version}/file",
+        body=content,
+        content_type="application/x-ndjson",
+    )
+    return receipt
+
+
+def verify_dataset(
+    session: DataSession, dataset_id: str, version: int, content: bytes
+) -> dict[str, Any]:
+    """Recompute the file's root and compare it with the root on chain (proven against a
+    signed header when the session pins validators). Raises EnvelopeError if it differs."""
+    published = session.get(
+        f"/v1/data/datasets/{dataset_id}",
+        version=version,
+        prove=str(bool(session.validators)).lower(),
+    )
+    root = crypto.dataset_root(content)
+    if session.validators:
+        from urbis.modules.data.records import Dataset
+
+        state = verify_state_proof(
+            published["proof"], session.validators, keys.dataset(dataset_id, version)
+        )
+        if state.value is None:
+            raise crypto.EnvelopeError(f"no dataset {dataset_id} v{version} on chain")
+        on_chain = from_wire(Dataset, decode_trusted(state.value)).root
+    else:
+        on_chain = bytes.fromhex(published["root"])
+    if root != on_chain:
+        raise crypto.EnvelopeError(
+            f"the file's root {root.hex()} is not the published root {on_chain.hex()}"
+        )
+    return {
+        "id": dataset_id,
+        "version": version,
+        "root": root.hex(),
+        "verified": True,
+        "attestations": published["attestations"],
+        "inputs": published["inputs"],
+    }
+
+
+def measure_quality(
+    content: bytes,
+    schema: dict[str, Any],
+    expected_records: int,
+    newest_field: str | None,
+    published_ms: int,
+) -> dict[str, dict[str, int]]:
+    """A steward's figures: schema validity (rows, invalid), completeness (records,
+    expected, permille), freshness (age of the newest record at publication, ms)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    rows = [json.loads(line) for line in content.split(b"\n") if line]
+    invalid = sum(1 for row in rows if not validator.is_valid(row))
+    figures: dict[str, dict[str, int]] = {
+        "schema": {"rows": len(rows), "invalid": invalid},
+        "completeness": {
+            "records": len(rows),
+            "expected": expected_records,
+            "permille": len(rows) * 1000 // max(expected_records, 1),
+        },
+    }
+    if newest_field and rows:
+        newest = max(int(row.get(newest_field, 0)) for row in rows)
+        figures["freshness"] = {"newest_ms": newest, "age_ms": max(published_ms - newest, 0)}
+    return figures
+
+
+def range_root(session: DataSession, stream_id: str, first_seq: int, last_seq: int) -> bytes:
+    """A dataset input's root for records first..last of a stream: the Merkle root of the
+    anchored batch roots covering them, in order (anyone can recompute it from the chain)."""
+    roots: list[bytes] = []
+    cursor = first_seq
+    while cursor <= last_seq:
+        page = session.get(
+            f"/v1/data/streams/{stream_id}/anchors", **{"from": cursor, "limit": 1_000}
+        )
+        if not page:
+            raise crypto.EnvelopeError(f"{stream_id} has no anchored records from {cursor}")
+        for anchor in page:
+            if anchor["first_seq"] > last_seq:
+                break
+            roots.append(bytes.fromhex(anchor["root"]))
+            cursor = anchor["first_seq"] + anchor["count"]
+    return crypto.batch_root(roots)
