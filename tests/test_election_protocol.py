@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from urbis.election import ballot as egballot
 from urbis.election import ceremony, simulate, tally
 from urbis.election import hash as eghash
-from urbis.election.group import STANDARD, TOY, ElementNotInSubgroup, ElementOutOfRange, ElementZero
+from urbis.election.group import (
+    STANDARD,
+    TOY,
+    ElementNotInSubgroup,
+    ElementOutOfRange,
+    ElementZero,
+    ExponentOutOfRange,
+)
 from urbis.election.record import Ciphertext, EncryptedBallot, Manifest, ManifestInvalid
 
 MANIFEST = json.dumps(
@@ -494,3 +501,46 @@ def test_range_proofs_verify_exactly_for_values_in_range(limit: int, data: st.Da
     broken = dataclasses.replace(proof, responses=tuple(bumped))
     assert not egballot.check_range(context, h_i, 1, 1, ct, broken, limit)
     assert not egballot.check_range(context, h_i, 1, 2, ct, proof, limit)  # bound to the option
+
+
+def test_guardians_open_a_challenged_ballot(
+    guardians: simulate.Guardians, context: egballot.ElectionContext
+) -> None:
+    """§3.6.7: k guardians decrypt ξ_B with their ẑ_i; the nonces it yields open the ballot."""
+    ballot, nonce = _encrypt(context, {1: [0, 1], 2: [1, 0, 1]})
+    shares = {
+        i: tally.ballot_nonce_share(context, guardians.shares[i - 1], ballot) for i in (2, 4, 5)
+    }
+    assert tally.open_ballot_nonce(context, ballot, shares) == nonce
+    opened = egballot.challenge_ballot(
+        context, ballot, tally.open_ballot_nonce(context, ballot, shares)
+    )
+    assert opened.selections == {1: (0, 1), 2: (1, 0, 1)}
+    assert egballot.verify_challenged(context, ballot, opened).ok
+    with pytest.raises(tally.QuorumNotMet):
+        tally.open_ballot_nonce(context, ballot, {2: shares[2], 4: shares[4]})
+    forged = {**shares, 4: TOY.g_pow(5)}
+    with pytest.raises(egballot.BallotInvalid):
+        egballot.challenge_ballot(context, ballot, tally.open_ballot_nonce(context, ballot, forged))
+    bad_proof = dataclasses.replace(
+        ballot, ballot_nonce=dataclasses.replace(ballot.ballot_nonce, c1=bytes(32))
+    )
+    with pytest.raises(egballot.BallotInvalid):
+        tally.ballot_nonce_share(context, guardians.shares[0], bad_proof)
+
+
+def test_responses_round_trip_through_json(
+    guardians: simulate.Guardians, context: egballot.ElectionContext
+) -> None:
+    responses = {(1, 1): TOY.random_exponent(), (1, 2): TOY.random_exponent()}
+    data = tally.responses_to_json(TOY, 3, responses)
+    assert tally.responses_from_json(TOY, data) == (3, responses)
+    data["options"][0]["v_i"] = TOY.q_hex(TOY.q - 1)[:-1] + "Z"
+    with pytest.raises(ExponentOutOfRange):
+        tally.responses_from_json(TOY, data)
+
+
+def test_manifest_with_a_repeated_property_is_refused() -> None:
+    raw = b'{"label": "a", "label": "b", "contests": [], "ballot_styles": []}'
+    with pytest.raises(ManifestInvalid, match="repeats"):
+        Manifest.parse(raw)

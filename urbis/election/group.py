@@ -153,7 +153,11 @@ class Group:
         return self.element(_fixed_hex(text, self.p_bytes, what), what, subgroup=subgroup)
 
     def exponent_from_hex(self, text: str, what: str = "value") -> mpz:
-        return self.exponent(_fixed_hex(text, self.q_bytes, what), what)
+        try:
+            value = _fixed_hex(text, self.q_bytes, what)
+        except ElementOutOfRange as error:
+            raise ExponentOutOfRange(error.message, what=what) from None
+        return self.exponent(value, what)
 
     def element_from_bytes(self, raw: bytes, what: str = "value") -> mpz:
         if len(raw) != self.p_bytes:

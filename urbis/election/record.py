@@ -115,9 +115,11 @@ class Manifest:
     @classmethod
     def parse(cls, raw: bytes) -> Manifest:
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ManifestInvalid(f"manifest is not UTF-8 JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise ManifestInvalid("manifest must be a JSON object")
         try:
             return cls._from_json(raw, data)
         except (KeyError, TypeError, ValueError) as error:
@@ -167,6 +169,16 @@ class Manifest:
         if not styles:
             raise ManifestInvalid("manifest has no ballot style")
         return cls(raw, label, tuple(contests), tuple(styles))
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: property names MUST be unique (serialization draft)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ManifestInvalid(f"manifest repeats the property {key!r}")
+        out[key] = value
+    return out
 
 
 def _small_int(value: Any) -> bool:

@@ -17,6 +17,9 @@ transactions:
    checks each guardian's response (Note 3.7, eq. 94-95), combines with Lagrange
    coefficients (eq. 85-86, 93) and finds each t (eq. 82) -> `TallyResult`.
 
+A challenged ballot is normally opened by the voter's device (`ballot.challenge_ballot`); if
+the device cannot, k guardians send `ballot_nonce_share` and `open_ballot_nonce` recovers ξ_B.
+
 Fewer than k guardians raises `QuorumNotMet` with the number still needed.
 """
 
@@ -30,7 +33,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from urbis.election import hash as eghash
-from urbis.election.ballot import ElectionContext, small_log
+from urbis.election.ballot import BallotInvalid, ElectionContext, small_log
 from urbis.election.ceremony import GuardianKeyShare
 from urbis.election.group import ElectionCryptoError, Group, multi_exp
 from urbis.election.record import (
@@ -333,6 +336,32 @@ def respond(
     }
 
 
+def responses_to_json(
+    group: Group, guardian: int, responses: Mapping[OptionKey, int]
+) -> dict[str, Any]:
+    """Guardian i's round-3 message as JSON: v_i per option."""
+    return {
+        "i": guardian,
+        "options": [
+            {"contest": c, "option": o, "v_i": group.q_hex(v)}
+            for (c, o), v in sorted(responses.items())
+        ],
+    }
+
+
+def responses_from_json(group: Group, data: Mapping[str, Any]) -> tuple[int, dict[OptionKey, mpz]]:
+    """Decode a round-3 message; each v_i must lie in Z_q."""
+    try:
+        return int(data["i"]), {
+            (int(e["contest"]), int(e["option"])): group.exponent_from_hex(e["v_i"], "v_i")
+            for e in data["options"]
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        if isinstance(error, ElectionCryptoError):
+            raise
+        raise DecryptionShareInvalid(f"decryption response is malformed: {error!r}") from None
+
+
 def guardian_public_share(
     context: ElectionContext, guardians: Sequence[GuardianPublicKey], i: int
 ) -> mpz:
@@ -423,3 +452,39 @@ def decrypt_tally(
         for share, (_, nonces) in zip(key_shares, rounds, strict=True)
     }
     return combine(context, guardians, tally, available, commits, reveals, responses, max_tally)
+
+
+# -- challenged ballots opened by the guardians (§3.6.7) ---------------------------------------
+
+
+def ballot_nonce_share(
+    context: ElectionContext, key_share: GuardianKeyShare, ballot: EncryptedBallot
+) -> mpz:
+    """Guardian i's m_i = C_ξB,0^ẑ_i (eq. 107), only after the Schnorr proof of eq. 38 verifies.
+
+    For a challenged ballot whose voter's device can no longer publish the nonces itself."""
+    group = context.group
+    nonce = ballot.ballot_nonce
+    group.element(nonce.c0, "ballot nonce C0")
+    a_b = group.g_pow(nonce.response) * gmpy2.powmod(nonce.c0, nonce.challenge, group.p) % group.p
+    if eghash.ballot_nonce_challenge(group, ballot.h_i, a_b, nonce.c0, nonce.c1) != nonce.challenge:
+        raise BallotInvalid("the ballot nonce's Schnorr proof fails; guardians must not decrypt it")
+    return gmpy2.powmod(nonce.c0, key_share.z_hat, group.p)
+
+
+def open_ballot_nonce(
+    context: ElectionContext, ballot: EncryptedBallot, shares: Mapping[int, int]
+) -> bytes:
+    """ξ_B from k or more guardians' m_i: β_B = ∏ m_i^w_i (eq. 108), then eq. 35-36.
+
+    Pass the result to `ballot.challenge_ballot`, which derives and publishes the selection
+    nonces; a wrong share yields a ξ_B that does not open the ballot (`BallotInvalid`)."""
+    group = context.group
+    available = check_quorum(context, list(shares))
+    beta = mpz(1)
+    for i in available:
+        m_i = group.element(shares[i], "m_i")
+        beta = beta * gmpy2.powmod(m_i, lagrange(group, available, i), group.p) % group.p
+    nonce = ballot.ballot_nonce
+    k1 = eghash.ballot_nonce_kdf(eghash.ballot_nonce_key(group, ballot.h_i, nonce.c0, beta))
+    return bytes(x ^ y for x, y in zip(nonce.c1, k1, strict=True))
