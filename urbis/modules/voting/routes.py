@@ -163,6 +163,37 @@ def router() -> APIRouter:
             "tally": recorded.tally.decode(),
         }
 
+    @router.get("/elections/{election_id}/aggregate", summary="The fixed aggregate (A, B)")
+    def aggregate(election_id: str, node: NodeDep) -> dict[str, Any]:
+        found = _election(node, election_id)
+        raw = VotingView(node.app.store).aggregate(found.id)
+        if raw is None:
+            raise NotFound(f"election {election_id} has no ballots yet")
+        return {"aggregate": raw.decode(), "phase": found.phase}
+
+    @router.get("/elections/{election_id}/decryptions", summary="The decryption's progress")
+    def decryptions(election_id: str, node: NodeDep) -> dict[str, Any]:
+        found = _election(node, election_id)
+        view = VotingView(node.app.store)
+        rows = []
+        for index in found.tally_guardians:
+            step = view.decryption(found.id, index)
+            assert step is not None
+            rows.append(
+                {
+                    "guardian": index,
+                    "commit": step.commit.decode() or None,
+                    "reveal": step.reveal.decode() or None,
+                    "response": step.response.decode() or None,
+                }
+            )
+        return {
+            "quorum": found.quorum,
+            "tally_guardians": found.tally_guardians,
+            "challenges": found.decryption_challenges.decode() or None,
+            "guardians": rows,
+        }
+
     @router.get("/elections/{election_id}/record", summary="The whole election record (JSON)")
     def record(election_id: str, node: NodeDep) -> dict[str, Any]:
         from urbis.modules.voting.export import record_json
