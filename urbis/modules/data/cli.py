@@ -659,4 +659,23 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _demo(
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    seconds: Annotated[int, typer.Option(min=1, max=3600, help="How long sensors publish")] = 10,
+    rate: Annotated[int, typer.Option(min=1, max=20_000, help="Readings per second")] = 1_000,
+) -> None:
+    """Traffic sensors publish at RATE/s to a transport stream; police and planning watch
+    live; planning is revoked mid-stream and stops; a daily open dataset with quality
+    attestations is published and verified.
+
+    Example: urbis up --home ./city &  urbis demo traffic --home ./city
+    """
+    from urbis.modules.data.demo import run_demo
+
+    with reported():
+        run_demo(home_path(home), api or default_api(), seconds, rate, stdout.print)
+
+
+DEMOS = [("traffic", _demo)]
 COMMANDS = [("data", app)]

@@ -49,8 +49,18 @@ LIST_MAX = 1_000
 
 
 def as_json(record: Any) -> dict[str, Any]:
-    out: dict[str, Any] = jsonable({name: getattr(record, name) for name in record.__slots__})
-    return out
+    """A record for the API: bytes as hex, accounts as text, nested records as maps."""
+    return {name: _json_value(getattr(record, name)) for name in record.__slots__}
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "__slots__") and not isinstance(value, bytes | str | int):
+        if hasattr(value, "text"):
+            return value.text
+        return as_json(value)
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return jsonable(value)
 
 
 def _id(params: dict[str, str], name: str) -> str:

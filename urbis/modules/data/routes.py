@@ -551,6 +551,13 @@ async def live_endpoint(websocket: WebSocket, stream_id: str) -> None:
             if item is None:
                 continue
             if isinstance(item, dict):
+                if item["code"] != "data.behind":
+                    await websocket.close(
+                        CLOSE_REFUSED,
+                        f"{item['code']}: no longer granted; delivered through "
+                        f"{item['delivered_through']}",
+                    )
+                    return
                 await websocket.close(
                     CLOSE_BEHIND, f"data.behind: reconnect with from={item['resume_from']}"
                 )
