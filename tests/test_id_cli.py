@@ -197,3 +197,75 @@ def test_resident_id_and_transit_pass(tmp_path: Path) -> None:
             "turnstile.json",
         )
         assert offline.returncode == 1 and "credential.revoked" in offline.stderr
+
+
+def test_a_resident_receives_presents_and_a_standard_verifier_sees_the_revocation(
+    tmp_path: Path,
+) -> None:
+    """The issue's "done when", from the terminal: `urbis wallet receive` an OpenID4VCI offer,
+    `urbis wallet respond` to a registered verifier's OpenID4VP request for age_over_18, and
+    the OpenWallet Foundation's verifier, with only the published metadata, sees the
+    credential valid, then revoked after `urbis id revoke`."""
+    import httpx
+
+    from tests.test_status_list_token import node_verify
+    from urbis.sdk.sdjwt import parse_credential
+
+    city, alice = tmp_path / "city", tmp_path / "alice"
+    with dev_city(city) as api:
+
+        def ok(*args: str, home: Path = city) -> str:
+            result = cli(home, api, *args, cwd=tmp_path)
+            assert result.returncode == 0, f"{args}: {result.stderr}{result.stdout}"
+            return result.stdout
+
+        ok("role", "grant", "registry.trust_admin", "registry", "--from", "registry")
+        ok("id", "define", "ResidentID", "--from", "registry")
+        ok("id", "trust", "ResidentID", "registry", "--from", "registry")
+        ok("id", "status-list", "1", "--from", "registry")
+        transport = json.loads(ok("keys", "show", "transport", "--json"))["account"]
+        ok("id", "register-verifier", transport, "City Transit", "--allow",
+           "ResidentID:age_over_18", "--from", "registry")  # fmt: skip
+        ok("wallet", "init", home=alice)
+
+        claims = {"given_name": "Alice", "family_name": "Muster", "birthdate": "1990-04-01"}
+        offer = json.loads(
+            ok("id", "offer", "ResidentID", "--claims", json.dumps(claims), "--from", "registry",
+               "--json")  # fmt: skip
+        )
+        ok("wallet", "receive", offer["uri"], "--tx-code", offer["tx_code"], "--name",
+           "resident-id", "--copies", "2", home=alice)  # fmt: skip
+        listed = json.loads(ok("wallet", "list", "--json", home=alice))
+        assert sorted(row["name"] for row in listed) == ["resident-id", "resident-id.2"]
+
+        request = json.loads(
+            ok("id", "request", "ResidentID", "--claims", "age_over_18", "--from", "transport",
+               "--json")  # fmt: skip
+        )
+        assert request["link"].startswith("openid4vp://")
+        ok("wallet", "respond", request["link"], home=alice)
+        outcome = httpx.get(request["result"]).json()
+        assert outcome["status"] == "verified" and outcome["claims"] == {"age_over_18": True}
+
+        shown = ok("wallet", "present", "resident-id", "--claims", "age_over_18", "--audience",
+                   "https://verifier.example", "--nonce", "n-1", "--offline", home=alice)  # fmt: skip
+        valid = node_verify(shown.strip(), "n-1", tmp_path)
+        assert valid["valid"] and valid["claims"]["age_over_18"] is True, valid
+
+        for copy in ("resident-id", "resident-id.2"):  # the registry revokes every copy
+            credential = (alice / "wallet" / "credentials" / f"{copy}.sdjwt").read_text()
+            status = parse_credential(credential).issued.status
+            assert status is not None
+            ok("id", "revoke", str(status[1]), str(status[2]), "--from", "registry")
+
+        again = ok("wallet", "present", "resident-id", "--claims", "age_over_18", "--audience",
+                   "https://verifier.example", "--nonce", "n-2", "--offline", home=alice)  # fmt: skip
+        revoked = node_verify(again.strip(), "n-2", tmp_path)
+        assert not revoked["valid"] and "Status is not valid" in revoked["error"], revoked
+
+        second = json.loads(
+            ok("id", "request", "ResidentID", "--claims", "age_over_18", "--from", "transport",
+               "--json")  # fmt: skip
+        )
+        refused = cli(alice, api, "wallet", "respond", second["link"], cwd=tmp_path)
+        assert refused.returncode == 1 and "oid4vp.revoked" in refused.stderr, refused.stderr

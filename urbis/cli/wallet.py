@@ -180,6 +180,153 @@ def present_command(
     typer.echo(shown)
 
 
+def _passphrase() -> bytes | None:
+    return os.environ.get("URBIS_PASSPHRASE", "").encode() or None
+
+
+@app.command("receive")
+def receive(
+    offer: Annotated[str, typer.Argument(help="The openid-credential-offer:// link")],
+    name: Annotated[str, typer.Option(help="Name to keep it under (letters, digits, _ . -)")],
+    tx_code: Annotated[
+        str | None, typer.Option(help="The code the issuer gave you apart from the link")
+    ] = None,
+    copies: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=10,
+            help="Copies, each bound to its own key, so verifiers cannot link them",
+        ),
+    ] = 1,
+    replace: Annotated[bool, typer.Option(help="Replace credentials kept under NAME")] = False,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+) -> None:
+    """Receive a credential over OpenID4VCI (pre-authorised code) and keep it.
+
+    The first copy is bound to this wallet's holder key and kept as NAME; further copies
+    get keys of their own and are kept as NAME.2, NAME.3, ...; `urbis wallet respond`
+    shows each verifier its own copy.
+
+    Example: urbis wallet receive 'openid-credential-offer://?credential_offer=…'
+    --tx-code 493817 --name resident-id --copies 3
+    """
+    import time
+
+    import httpx
+
+    from urbis.sdk.oid4vc import WalletError, receive_offer
+
+    wallet = _wallet(home)
+    names = [name] + [f"{name}.{n}" for n in range(2, copies + 1)]
+    for kept in names:
+        if wallet.path(kept).exists() and not replace:
+            fail("wallet.exists", f"{kept!r} is kept already; add --replace")
+    holders = [wallet.holder] + [HolderKey() for _ in names[1:]]
+    try:
+        with httpx.Client(timeout=60) as http:
+            credentials = receive_offer(http, offer, tx_code, holders, int(time.time()))
+    except WalletError as error:
+        fail(f"wallet.{error.reason}", error.detail, 2 if error.reason == "bad_offer" else 1)
+    except CredentialRejected as error:
+        fail(f"wallet.{error.reason}", error.detail)
+    node = client(api)
+
+    def issuer_keys(did: str, time_ms: int) -> list[bytes]:
+        with reported():
+            document = node.send(_request(f"/v1/dids/{did}"))
+        return keys_in_did_document(document, time_ms)
+
+    for kept, holder, credential in zip(names, holders, credentials, strict=True):
+        try:
+            claims = wallet.add(kept, credential, issuer_keys, replace=True)
+        except CredentialRejected as error:
+            fail(f"wallet.{error.reason}", error.detail)
+        if holder is not wallet.holder:
+            wallet.keep_key(kept, holder, _passphrase())
+    stdout.print(f"kept {', '.join(names)}: disclosable claims {', '.join(claims) or '-'}")
+
+
+@app.command("respond")
+def respond_command(
+    request: Annotated[str, typer.Argument(help="The openid4vp:// link (or QR payload)")],
+    name: Annotated[
+        str | None, typer.Option(help="Credential to present [default: one of the asked type]")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+) -> None:
+    """Answer a verifier's OpenID4VP request with only the claims it asked for.
+
+    The request must be signed by the verifier and ask only for what the registry lets it
+    ask for (else wallet.claim_not_registered). Each verifier is shown its own copy of the
+    credential when the wallet holds several.
+
+    Example: urbis wallet respond 'openid4vp://?client_id=…&request=…'
+    """
+    import time
+
+    import httpx
+
+    from urbis.sdk.oid4vc import WalletError, open_request, respond
+
+    wallet = _wallet(home)
+    node = client(api)
+    now = int(time.time())
+
+    def did_keys(did: str) -> list[bytes]:
+        with reported():
+            document = node.send(_request(f"/v1/dids/{did}"))
+        return keys_in_did_document(document, now * 1000)
+
+    def registration(verifier: str) -> dict[str, list[str]] | None:
+        from urbis.sdk.client import ApiError
+
+        try:
+            found = node.send(_request(f"/v1/identity/verifiers/{verifier}"))
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(found.get("allowed_claims", {}))
+
+    try:
+        with reported():
+            ask = open_request(request, did_keys, registration, now)
+        chosen = name or _copy_for(wallet, ask.vct, ask.client_id, home)
+        shown = wallet.present_copy(
+            chosen, ask.claims, ask.client_id, ask.nonce, now, _passphrase()
+        )
+        with httpx.Client(timeout=30) as http:
+            respond(http, ask, shown)
+    except WalletError as error:
+        fail(f"wallet.{error.reason}", error.detail)
+    except CredentialRejected as error:
+        fail(f"wallet.{error.reason}", error.detail)
+    stdout.print(f"presented {', '.join(ask.claims)} of {chosen} to {ask.verifier}")
+
+
+def _copy_for(wallet: CredentialWallet, vct: str, verifier: str, home: Path) -> str:
+    """The copy this verifier saw before, else one no verifier has seen, else any."""
+    rows = [r for r in wallet.list() if r.get("vct") == vct and "damaged" not in r]
+    if not rows:
+        raise CredentialRejected("no_credential", f"no {vct} in this wallet")
+    record = _folder(home) / "shown.json"
+    try:
+        shown: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
+    except (OSError, ValueError):
+        shown = {}
+    names = [r["name"] for r in rows]
+    chosen = shown.get(verifier)
+    if chosen not in names:
+        unseen = [n for n in names if n not in shown.values()]
+        chosen = (unseen or names)[0]
+        shown[verifier] = chosen
+        record.write_text(json.dumps(shown, indent=2, sort_keys=True))
+    return str(chosen)
+
+
 def _request(path: str) -> object:
     from urbis.sdk.client import Request
 

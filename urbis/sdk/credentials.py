@@ -119,6 +119,50 @@ class CredentialWallet:
         os.replace(temporary, path)
         return sorted(credential.disclosures)
 
+    def key_path(self, name: str) -> Path:
+        self.path(name)  # the same name rules
+        return self.folder / "keys" / f"{name}.pem"
+
+    def keep_key(self, name: str, holder: HolderKey, passphrase: bytes | None) -> None:
+        """Keep the holder key of one batch copy (each copy has its own, so verifiers that
+        see different copies cannot link them by `cnf`)."""
+        from cryptography.hazmat.primitives import serialization
+
+        path = self.key_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase)
+            if passphrase
+            else serialization.NoEncryption()
+        )
+        pem = holder.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+        temporary = path.with_name(f".{name}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        os.replace(temporary, path)
+
+    def holder_for(self, name: str, passphrase: bytes | None) -> HolderKey:
+        """The key `name` is bound to: its own (a batch copy) or the wallet's holder key."""
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        path = self.key_path(name)
+        if not path.exists():
+            return self.holder
+        try:
+            private = serialization.load_pem_private_key(path.read_bytes(), passphrase)
+        except (ValueError, TypeError, UnsupportedAlgorithm, OSError) as error:
+            raise CredentialRejected(
+                "damaged", f"cannot open the key of {name!r}: {error}"
+            ) from None
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            raise CredentialRejected("damaged", f"the key of {name!r} is not a P-256 key")
+        return HolderKey(private)
+
     def get(self, name: str) -> str:
         path = self.path(name)
         try:
@@ -156,6 +200,20 @@ class CredentialWallet:
     ) -> str:
         """Only `claims`, for `audience`; refuses what the verifier is not registered for."""
         return present(self.get(name), claims, self.holder, audience, nonce, now, allowed)
+
+    def present_copy(
+        self,
+        name: str,
+        claims: list[str],
+        audience: str,
+        nonce: str,
+        now: int,
+        passphrase: bytes | None,
+        allowed: list[str] | None = None,
+    ) -> str:
+        """As `present`, with the key this copy is bound to."""
+        holder = self.holder_for(name, passphrase)
+        return present(self.get(name), claims, holder, audience, nonce, now, allowed)
 
 
 @dataclass

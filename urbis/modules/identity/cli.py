@@ -213,6 +213,11 @@ def issue_command(
 ) -> None:
     """Issue an SD-JWT VC signed with your department key, bound to the holder's key.
 
+    The credential names its issuer, type and status list by the city's public URLs
+    (what standard wallets and verifiers resolve). Its status index is handed out on
+    chain first (`allocate_status`: no claims reach the chain). A wallet can instead
+    receive it over OpenID4VCI (`urbis id offer`).
+
     Example: urbis id issue TransitPass --holder-jwk alice.jwk
     --claims '{"zone": "A"}' --from registry
     """
@@ -251,19 +256,37 @@ def issue_command(
         fail("identity.unknown_claim", f"{vct} has no claim(s) {', '.join(unknown)}", 2)
     now = int(time.time())
     slot = index if index is not None else secrets.randbelow(int(listing["size"]))
+    with reported():
+        issuer_id = _get(api, f"/identity/issuers/{issuer.text}")["issuer"]
+    base = issuer_id.removesuffix(f"/identity/issuers/{issuer.text}")
+    _allocate(root, api, signer, status_list, slot)
+    from urbis.sdk.identity_urls import vct_url
+
     sd_jwt = issue(
         issuer_key,
-        issuer.did,
-        vct,
+        issuer_id,
+        vct_url(base, vct),
         values,
         definition["disclosable"],
         holder,
         now,
         now + int(definition["validity_days"]) * 86_400,
-        StatusReference(issuer.text, status_list, slot),
+        StatusReference(issuer.text, status_list, slot, base),
     )
     out.write_text(sd_jwt)
     stdout.print(f"issued {vct} to the holder key in {holder_jwk} → {out} (status index {slot})")
+
+
+def _allocate(home: Path, api: str | None, signer: str, list_id: int, index: int) -> None:
+    """Hand out status entry `index` on chain before the credential that uses it exists."""
+    from urbis.cli.common import require_ok, send_actions
+    from urbis.sdk.builder import TxBuilder
+
+    def build(builder: TxBuilder) -> None:
+        builder.add("identity", "allocate_status", list_id=list_id, indexes=[index])
+
+    with reported():
+        require_ok(send_actions(api, home, signer, build))
 
 
 @app.command("verify")
@@ -436,6 +459,130 @@ def register_verifier(
         verifier=account_or_key(verifier, home_path(home)),
         name=name,
         allowed_claims=allowed,
+    )
+
+
+def _signed_post(
+    home: Path, api: str | None, signer: str, endpoint: str, **payload: Any
+) -> dict[str, Any]:
+    """POST a request signed with the department key (`{"request": JWS}`) to the node."""
+    import secrets
+    import time
+
+    import httpx
+
+    from urbis.cli.common import passphrase_for
+    from urbis.sdk.keystore import KeyStore
+    from urbis.sdk.sdjwt import _jws
+
+    with reported():
+        key = passphrase_for(KeyStore(home_path(home) / "keys"), signer)
+    body = {"aud": endpoint, "iat": int(time.time()), "jti": secrets.token_urlsafe(12), **payload}
+    try:
+        answer = httpx.post(
+            endpoint, json={"request": _jws({"alg": "EdDSA"}, body, key.sign)}, timeout=30
+        )
+    except httpx.HTTPError as error:
+        fail("node.unreachable", f"cannot reach {endpoint}: {error}")
+    try:
+        data: dict[str, Any] = answer.json()
+    except ValueError:
+        fail("node.bad_answer", f"{endpoint} answered HTTP {answer.status_code}, not JSON")
+    if answer.status_code != 200:
+        fail(str(data.get("code", "request.failed")), str(data.get("detail", data)))
+    return data
+
+
+def _public_base(api: str | None) -> str:
+    """Where this node's public identity endpoints are: its API (the dev city's public_url)."""
+    from urbis.sdk.client import default_api
+
+    return (api or default_api()).rstrip("/")
+
+
+@app.command("offer")
+def offer_command(
+    vct: Annotated[str, typer.Argument(help="Credential type, e.g. ResidentID")],
+    claims: Annotated[str, typer.Option(help="Claims as JSON (age flags are derived)")],
+    signer: FromOption,
+    status_list: Annotated[int, typer.Option(help="Your status list for the copies")] = 1,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Offer a credential over OpenID4VCI: prints the offer link and the transaction code.
+
+    Give the resident the link (QR) and, apart from it, the code. The claims stay in the
+    node's memory until the wallet redeems the offer (or it expires in 10 minutes); the
+    chain records only the status entries handed out.
+
+    Example: urbis id offer ResidentID --claims '{"given_name": "Alice",
+    "birthdate": "1990-04-01"}' --from registry
+    """
+    given = parse_json(claims, "--claims")
+    if not isinstance(given, dict):
+        fail("cli.bad_claims", "--claims must be a JSON object of claim names and values", 2)
+    issuer = account_or_key(signer, home_path(home))
+    endpoint = f"{_public_base(api)}/identity/issuers/{issuer.text}/offers"
+    made = _signed_post(home, api, signer, endpoint, vct=vct, claims=given, status_list=status_list)
+
+    def human(d: dict[str, Any]) -> None:
+        stdout.print(d["uri"], soft_wrap=True)
+        stdout.print(f"transaction code (give it apart from the link): {d['tx_code']}")
+
+    emit(made, as_json, human)
+
+
+@app.command("request")
+def request_command(
+    vct: Annotated[str, typer.Argument(help="Credential type, e.g. ResidentID")],
+    claims: Annotated[str, typer.Option(help="Comma-separated claims to ask for")],
+    signer: FromOption,
+    wait: Annotated[
+        int, typer.Option(help="Seconds to wait for the wallet's answer (0: don't wait)")
+    ] = 0,
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """As a registered verifier, ask for claims over OpenID4VP: prints the openid4vp:// link.
+
+    With --wait, waits for the wallet's answer and prints the verified claims, or exits 1
+    with the refusal's code (oid4vp.revoked, oid4vp.claim_not_allowed, ...).
+
+    Example: urbis id request ResidentID --claims age_over_18 --from transport --wait 120
+    """
+    import time
+
+    import httpx
+
+    verifier = account_or_key(signer, home_path(home))
+    endpoint = f"{_public_base(api)}/identity/verifiers/{verifier.text}/requests"
+    wanted = [c.strip() for c in claims.split(",") if c.strip()]
+    made = _signed_post(home, api, signer, endpoint, vct=vct, claims=wanted)
+    if not wait:
+        emit(made, as_json, lambda d: stdout.print(d["link"], soft_wrap=True))
+        return
+    if not as_json:
+        stdout.print(made["link"], soft_wrap=True)
+    deadline = time.monotonic() + wait
+    outcome: dict[str, Any] = {"status": "waiting"}
+    while time.monotonic() < deadline:
+        try:
+            outcome = httpx.get(made["result"], timeout=10).json()
+        except (httpx.HTTPError, ValueError) as error:
+            fail("node.unreachable", f"cannot read {made['result']}: {error}")
+        if outcome.get("status") in ("verified", "refused"):
+            break
+        time.sleep(0.2)
+    if outcome.get("status") == "refused":
+        fail(str(outcome.get("code")), str(outcome.get("detail")))
+    if outcome.get("status") != "verified":
+        fail("oid4vp.no_answer", f"no answer from a wallet within {wait} s")
+    emit(
+        outcome,
+        as_json,
+        lambda d: table(f"Verified {d['vct']} from {d['issuer']}", list(d["claims"].items())),
     )
 
 
