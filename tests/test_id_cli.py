@@ -224,31 +224,76 @@ def test_a_resident_receives_presents_and_a_standard_verifier_sees_the_revocatio
         ok("id", "trust", "ResidentID", "registry", "--from", "registry")
         ok("id", "status-list", "1", "--from", "registry")
         transport = json.loads(ok("keys", "show", "transport", "--json"))["account"]
-        ok("id", "register-verifier", transport, "City Transit", "--allow",
-           "ResidentID:age_over_18", "--from", "registry")  # fmt: skip
+        ok(
+            "id",
+            "register-verifier",
+            transport,
+            "City Transit",
+            "--allow",
+            "ResidentID:age_over_18",
+            "--from",
+            "registry",
+        )
         ok("wallet", "init", home=alice)
 
         claims = {"given_name": "Alice", "family_name": "Muster", "birthdate": "1990-04-01"}
         offer = json.loads(
-            ok("id", "offer", "ResidentID", "--claims", json.dumps(claims), "--from", "registry",
-               "--json")  # fmt: skip
+            ok(
+                "id",
+                "offer",
+                "ResidentID",
+                "--claims",
+                json.dumps(claims),
+                "--from",
+                "registry",
+                "--json",
+            )
         )
-        ok("wallet", "receive", offer["uri"], "--tx-code", offer["tx_code"], "--name",
-           "resident-id", "--copies", "2", home=alice)  # fmt: skip
+        ok(
+            "wallet",
+            "receive",
+            offer["uri"],
+            "--tx-code",
+            offer["tx_code"],
+            "--name",
+            "resident-id",
+            "--copies",
+            "2",
+            home=alice,
+        )
         listed = json.loads(ok("wallet", "list", "--json", home=alice))
         assert sorted(row["name"] for row in listed) == ["resident-id", "resident-id.2"]
 
         request = json.loads(
-            ok("id", "request", "ResidentID", "--claims", "age_over_18", "--from", "transport",
-               "--json")  # fmt: skip
+            ok(
+                "id",
+                "request",
+                "ResidentID",
+                "--claims",
+                "age_over_18",
+                "--from",
+                "transport",
+                "--json",
+            )
         )
         assert request["link"].startswith("openid4vp://")
         ok("wallet", "respond", request["link"], home=alice)
         outcome = httpx.get(request["result"]).json()
         assert outcome["status"] == "verified" and outcome["claims"] == {"age_over_18": True}
 
-        shown = ok("wallet", "present", "resident-id", "--claims", "age_over_18", "--audience",
-                   "https://verifier.example", "--nonce", "n-1", "--offline", home=alice)  # fmt: skip
+        shown = ok(
+            "wallet",
+            "present",
+            "resident-id",
+            "--claims",
+            "age_over_18",
+            "--audience",
+            "https://verifier.example",
+            "--nonce",
+            "n-1",
+            "--offline",
+            home=alice,
+        )
         valid = node_verify(shown.strip(), "n-1", tmp_path)
         assert valid["valid"] and valid["claims"]["age_over_18"] is True, valid
 
@@ -258,14 +303,33 @@ def test_a_resident_receives_presents_and_a_standard_verifier_sees_the_revocatio
             assert status is not None
             ok("id", "revoke", str(status[1]), str(status[2]), "--from", "registry")
 
-        again = ok("wallet", "present", "resident-id", "--claims", "age_over_18", "--audience",
-                   "https://verifier.example", "--nonce", "n-2", "--offline", home=alice)  # fmt: skip
+        again = ok(
+            "wallet",
+            "present",
+            "resident-id",
+            "--claims",
+            "age_over_18",
+            "--audience",
+            "https://verifier.example",
+            "--nonce",
+            "n-2",
+            "--offline",
+            home=alice,
+        )
         revoked = node_verify(again.strip(), "n-2", tmp_path)
         assert not revoked["valid"] and "Status is not valid" in revoked["error"], revoked
 
         second = json.loads(
-            ok("id", "request", "ResidentID", "--claims", "age_over_18", "--from", "transport",
-               "--json")  # fmt: skip
+            ok(
+                "id",
+                "request",
+                "ResidentID",
+                "--claims",
+                "age_over_18",
+                "--from",
+                "transport",
+                "--json",
+            )
         )
         refused = cli(alice, api, "wallet", "respond", second["link"], cwd=tmp_path)
         assert refused.returncode == 1 and "oid4vp.revoked" in refused.stderr, refused.stderr
