@@ -60,6 +60,11 @@ def client_id(account: AccountId) -> str:
     return CLIENT_ID_PREFIX + account.did
 
 
+def chain_trusted_now(state: StateReader) -> Callable[[str, str], bool]:
+    """Whether an issuer is trusted for a type in the latest committed block."""
+    return lambda vct, issuer: read_trust(state, vct, AccountId.parse(issuer)).current
+
+
 def chain_trust_view(state: StateReader) -> TrustView:
     """What the ledger says: issuer keys at a time, trust periods, status entries."""
     return TrustView(
@@ -102,6 +107,8 @@ class PresentationVerifier:
     key: PrivateKey
     trust: Callable[[], TrustView]
     registration: Registration
+    trusted_now: Callable[[str, str], bool] | None = None
+    """vct, issuer account -> trusted in the latest block (None: judged at the wall clock)."""
     requests: dict[str, PresentationRequest] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -142,8 +149,7 @@ class PresentationVerifier:
                 }
             ]
         }
-        payload = {
-            "iss": self.client_id,
+        payload = {  # no `iss`: the kid's DID and the client_id say who signed
             "aud": SELF_ISSUED,
             "iat": now,
             "exp": now + REQUEST_TTL_S,
@@ -255,7 +261,12 @@ class PresentationVerifier:
             raise ProtocolError(
                 "oid4vp.wrong_type", "invalid_request", f"asked for {request.vct}, got {issued.vct}"
             )
-        if not view.trusted_at(issued.vct, issued.issuer, now * 1000):
+        still = (
+            self.trusted_now(issued.vct, issued.issuer)
+            if self.trusted_now is not None
+            else view.trusted_at(issued.vct, issued.issuer, now * 1000)
+        )
+        if not still:
             raise ProtocolError(
                 "oid4vp.issuer_not_trusted",
                 "invalid_request",

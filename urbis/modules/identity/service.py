@@ -27,7 +27,11 @@ from urbis.crypto.keys import PrivateKey, verify
 from urbis.modules.identity.keeper import allocated, read_list
 from urbis.modules.identity.metadata import account_keys
 from urbis.modules.identity.oid4vci import IssuerService, ProtocolError
-from urbis.modules.identity.oid4vp import PresentationVerifier, chain_trust_view
+from urbis.modules.identity.oid4vp import (
+    PresentationVerifier,
+    chain_trust_view,
+    chain_trusted_now,
+)
 from urbis.sdk.builder import TxBuilder
 from urbis.sdk.identity_urls import issuer_url, status_url
 from urbis.sdk.sdjwt import CredentialRejected, _parse_jws
@@ -116,6 +120,7 @@ class IdentityServices:
                     self.key_of(account),
                     lambda: chain_trust_view(store),
                     registration,
+                    chain_trusted_now(store),
                 )
                 self.verifiers[account] = verifier
             return verifier
