@@ -167,9 +167,12 @@ class UrbisLeg:
         self.account = account or (AccountId.from_key(key.public_key.raw) if key else None)
 
     def now_ms(self) -> int:
-        """The latest block's time: the clock the Urbis leg's deadline is measured by."""
+        """The earliest block time the next block can have: the latest block's, or this
+        machine's clock if later (an idle chain makes no blocks, so its latest block time
+        lags). Later is the safe side: a lock timed from it closes no later than meant,
+        but for the delay until its block is cut, which the margin covers."""
         status = self._answer(self.node.status)
-        return int(status.get("latest_block_time_ms") or 0)
+        return max(int(status.get("latest_block_time_ms") or 0), int(time.time() * 1000))
 
     def lock(
         self,
@@ -320,9 +323,17 @@ class EthereumLeg:
         return str(self.account.address)
 
     def now_ms(self) -> int:
-        """The latest block's timestamp: the clock the contract's deadline is measured by."""
-        block = self._rpc(lambda: self.web3.eth.get_block("latest"))
-        return int(block["timestamp"]) * 1000
+        """The chain's own clock: the timestamp of the block it would mine now (the pending
+        block), which the deadline checks will see. A node without a pending block: the
+        latest block's, or this machine's clock if later, as UrbisLeg.now_ms."""
+        from web3.exceptions import Web3Exception
+
+        try:
+            pending = self.web3.eth.get_block("pending")
+            return int(pending["timestamp"]) * 1000
+        except (Web3Exception, ValueError):
+            block = self._rpc(lambda: self.web3.eth.get_block("latest"))
+            return max(int(block["timestamp"]) * 1000, int(time.time() * 1000))
 
     def lock(
         self,
@@ -334,7 +345,7 @@ class EthereumLeg:
         deadline_ms: int,
     ) -> LegLock:
         """Approve the contract for `amount_minor` if needed, then lock until `deadline_ms`
-        (rounded down to the second: the contract's clock has seconds)."""
+        (the contract's clock has seconds: the last whole second that ends by then)."""
         erc20 = self.token(token)
         allowance = self._rpc(
             lambda: erc20.functions.allowance(self.address, self.htlc.address).call()
@@ -348,7 +359,7 @@ class EthereumLeg:
                 erc20.address,
                 amount_minor,
                 hashlock,
-                deadline_ms // 1000,
+                (deadline_ms + 1) // 1000 - 1,
             )
         )
         return self._require(swap_id)
@@ -398,11 +409,14 @@ class EthereumLeg:
         sender = self._address(self.address)
         assert self.account is not None
         account = self.account
-        self._rpc(lambda: call.call({"from": sender}))
+        # Against the block the transaction would go into: the latest one's time may lag.
+        self._rpc(lambda: call.call({"from": sender}, block_identifier="pending"))
+        gas = self._rpc(lambda: call.estimate_gas({"from": sender}, block_identifier="pending"))
         tx = self._rpc(
             lambda: call.build_transaction(
                 {
                     "from": sender,
+                    "gas": gas + gas // 5,  # headroom: storage costs can differ by a block
                     "nonce": self.web3.eth.get_transaction_count(sender, "pending"),
                     "chainId": self.web3.eth.chain_id,
                 }
@@ -423,16 +437,26 @@ class EthereumLeg:
         """Run one JSON-RPC exchange; a revert becomes its payments code, a dead node
         payments.corridor_unreachable."""
         from requests.exceptions import RequestException
-        from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+        from web3.exceptions import (
+            ContractCustomError,
+            ContractLogicError,
+            TimeExhausted,
+            Web3RPCError,
+        )
 
         try:
             return request()
         except ContractCustomError as error:
             raise self._decode(error.data) from None
         except ContractLogicError as error:
-            # Nodes put the revert data in the error's data, as text or under "data".
-            data = error.data.get("data") if isinstance(error.data, dict) else error.data
-            if isinstance(data, str) and len(data) >= 10:
+            data = _revert_data(error.data)
+            if data is not None:
+                raise self._decode(data) from None
+            raise CorridorRejected(f"the Ethereum node refused: {error.message}") from None
+        except Web3RPCError as error:
+            response = error.rpc_response or {}
+            data = _revert_data(response.get("error"))
+            if data is not None:
                 raise self._decode(data) from None
             raise CorridorRejected(f"the Ethereum node refused: {error.message}") from None
         except (RequestException, TimeExhausted) as error:
@@ -458,6 +482,18 @@ class EthereumLeg:
             return Web3.to_checksum_address(text)
         except ValueError:
             raise CorridorMismatch(f"{text[:60]!r} is not an Ethereum address") from None
+
+
+def _revert_data(found: Any) -> str | None:
+    """The revert's return data (0x + selector + arguments): nodes put it in the error's
+    data, as text or nested under "data"."""
+    for _ in range(3):
+        if isinstance(found, str):
+            return found if found.startswith("0x") and len(found) >= 10 else None
+        if not isinstance(found, dict):
+            return None
+        found = found.get("data")
+    return None
 
 
 def _error_table(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:

@@ -1,0 +1,500 @@
+"""The cross-border corridor against a real Ethereum node (Hardhat Network, a subprocess).
+
+Alice lives in the city: EUR on Urbis, and an Ethereum account. Bob is the partner abroad:
+an ERC-20 token on Ethereum, and an Urbis account. Each step runs as the party who would
+run it, through urbis.modules.payments.corridor: the Urbis leg over a node's API, the
+Ethereum leg through the HashTimeLock contract deployed on the dev node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.helpers.city import CHAIN_ID, account, asset_proposal, city_genesis, key
+from tests.helpers.process import free_port, serving
+from urbis.chain.errors import UrbisError
+from urbis.modules.payments import corridor
+from urbis.modules.payments.corridor import EthereumLeg, LegLock, Terms, UrbisLeg
+from urbis.node.home import Home, NodeConfig
+from urbis.node.runner import Node
+from urbis.sdk.builder import EXPIRY_BLOCKS_DEFAULT, TxBuilder, action
+from urbis.sdk.client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_KEYS = {
+    "deployer": "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "alice": "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "bob": "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+}
+"""Hardhat Network's first three funded dev accounts (its documented test mnemonic)."""
+EUR_PRICE = 1_000  # 10.00 EUR
+TOKEN_PRICE = 7_500_000  # 7.50 of a 6-decimal token
+MARGIN_MS = 5_000
+"""Seconds, not the hour a real corridor leaves: the dev node and the solo node answer at
+once, and the tests must stay short."""
+SHORT_MS = 10_000
+SHORT_MARGIN_MS = 3_000
+"""For the tests that wait the deadlines out: Bob's lock closes about 7 s after Alice's
+opens (room for his two transactions on a busy machine), hers 3 s later."""
+
+
+def hardhat_prefix() -> Path:
+    override = os.environ.get("URBIS_HARDHAT")
+    if override:
+        return Path(override)
+    package = json.loads((ROOT / "tools" / "ethereum" / "package.json").read_text())
+    version = package["dependencies"]["hardhat"]
+    return Path.home() / ".cache" / "urbis" / f"hardhat-{version}"
+
+
+@contextlib.contextmanager
+def hardhat_node(log: Path) -> Iterator[str]:
+    """A Hardhat Network node on a free loopback port; yields its JSON-RPC URL."""
+    prefix = hardhat_prefix()
+    cli = prefix / "node_modules" / "hardhat" / "internal" / "cli" / "cli.js"
+    assert cli.exists(), f"no Hardhat at {prefix}: run scripts/install-ethereum"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["node", str(cli), "node", "--hostname", "127.0.0.1", "--port", str(port)],
+            cwd=prefix,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, f"hardhat exited: {log.read_text()[-2000:]}"
+                try:
+                    answer = httpx.post(url, json=rpc_body("eth_chainId"), timeout=1)
+                    if answer.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "hardhat did not answer within 60 s"
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def rpc_body(method: str, *params: object) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+
+
+@dataclass(frozen=True)
+class Ethereum:
+    rpc: str
+    htlc: str
+    token: str
+
+    def leg(self, party: str | None = None) -> EthereumLeg:
+        return EthereumLeg(self.rpc, self.htlc, DEV_KEYS[party] if party else None)
+
+    def address(self, party: str) -> str:
+        return self.leg(party).address
+
+    def call(self, method: str, *params: object) -> object:
+        answer = httpx.post(self.rpc, json=rpc_body(method, *params), timeout=10).json()
+        assert "error" not in answer, answer
+        return answer["result"]
+
+
+@dataclass(frozen=True)
+class Urbis:
+    api: str
+
+    def leg(self, party: str | None = None) -> UrbisLeg:
+        return UrbisLeg(Client(self.api), key(party) if party else None)
+
+    def send(self, sender: str, *actions: object) -> dict[str, object]:
+        node = Client(self.api)
+        builder = TxBuilder(CHAIN_ID, account(sender))
+        builder.actions.extend(actions)  # type: ignore[arg-type]
+        expires_at = node.status()["height"] + EXPIRY_BLOCKS_DEFAULT
+        tx = builder.sign([key(sender)], node.next_nonce(account(sender).text), expires_at)
+        receipt: dict[str, object] = node.submit(tx, wait=True)["receipt"]
+        assert receipt["ok"], receipt
+        return receipt
+
+
+@pytest.fixture(scope="module")
+def ethereum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ethereum]:
+    """The dev node with the corridor's contract and a 6-decimal token, Bob and Alice funded."""
+    log = tmp_path_factory.mktemp("hardhat") / "node.log"
+    with hardhat_node(log) as rpc:
+        deployer = DEV_KEYS["deployer"]
+        htlc = corridor.deploy(rpc, deployer, "HashTimeLock")
+        token = corridor.deploy(rpc, deployer, "TestToken", "Partner dollar", "PXD", 6)
+        chain = Ethereum(rpc, htlc, token)
+        # The dev node's clock starts where its genesis was made; set it to this machine's,
+        # which the solo node's block time also follows, so the two chains' clocks agree.
+        chain.call("evm_setNextBlockTimestamp", int(time.time()) + 1)
+        chain.call("evm_mine")
+        minter = chain.leg("deployer")
+        for party in ("alice", "bob"):
+            mint = minter.token(token).functions.mint(chain.address(party), 100 * TOKEN_PRICE)
+            minter._send(mint)
+        yield chain
+
+
+@pytest.fixture(scope="module")
+def urbis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Urbis]:
+    """A solo node (50 ms blocks) serving its API, EUR issued, Alice and Bob funded."""
+    home = Home(tmp_path_factory.mktemp("urbis"))
+    home.ensure_dirs()
+    city_genesis(extra_accounts=("alice", "bob")).save(home.genesis_path)
+    home.write_validator_key(key("validator"))
+    home.save_config(NodeConfig(block_interval_ms=50))
+    node = Node(home)
+    node.start()
+    try:
+        with serving(node) as api:
+            city = Urbis(api)
+            submitted = city.send(
+                "mayor", action("governance", "submit_proposal", **asset_proposal())
+            )
+            (event,) = [
+                e for e in submitted["events"] if e["type"] == "governance.proposal_submitted"
+            ]  # type: ignore[attr-defined]
+            city.send(
+                "councillor_a",
+                action("governance", "approve_proposal", id=int(event["attrs"]["id"])),
+            )
+            for party in ("alice", "bob"):
+                mint = action(
+                    "payments",
+                    "mint",
+                    asset="EUR",
+                    recipient=account(party),
+                    amount_minor=100 * EUR_PRICE,
+                )
+                city.send("finance", mint)
+            yield city
+    finally:
+        node.stop()
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What Alice and Bob hold of each asset: EUR on Urbis, the token on Ethereum."""
+
+    alice_eur: int
+    bob_eur: int
+    alice_token: int
+    bob_token: int
+
+
+def holdings(urbis: Urbis, ethereum: Ethereum) -> Holdings:
+    city, foreign = urbis.leg(), ethereum.leg()
+    return Holdings(
+        city.balance(account("alice"), "EUR"),
+        city.balance(account("bob"), "EUR"),
+        foreign.balance(ethereum.token, ethereum.address("alice")),
+        foreign.balance(ethereum.token, ethereum.address("bob")),
+    )
+
+
+def swapped(before: Holdings) -> Holdings:
+    return Holdings(
+        before.alice_eur - EUR_PRICE,
+        before.bob_eur + EUR_PRICE,
+        before.alice_token + TOKEN_PRICE,
+        before.bob_token - TOKEN_PRICE,
+    )
+
+
+def locked(before: Holdings, eur: bool, token: bool) -> Holdings:
+    """Holdings while Alice's EUR and/or Bob's tokens sit in their locks."""
+    return Holdings(
+        before.alice_eur - (EUR_PRICE if eur else 0),
+        before.bob_eur,
+        before.alice_token,
+        before.bob_token - (TOKEN_PRICE if token else 0),
+    )
+
+
+def eur_terms(hashlock: bytes) -> Terms:
+    return Terms(account("alice").text, account("bob").text, "EUR", EUR_PRICE, hashlock)
+
+
+def token_terms(ethereum: Ethereum, hashlock: bytes) -> Terms:
+    alice, bob = ethereum.address("alice"), ethereum.address("bob")
+    return Terms(bob, alice, ethereum.token, TOKEN_PRICE, hashlock)
+
+
+def alice_starts_on_urbis(urbis: Urbis, timeout_ms: int) -> tuple[bytes, bytes, LegLock]:
+    """Alice (the initiator) draws the secret and locks her EUR for Bob first."""
+    secret, hashlock = corridor.new_secret()
+    swap_id = corridor.new_swap_id()
+    lock = urbis.leg("alice").lock(swap_id, account("bob"), "EUR", EUR_PRICE, hashlock, timeout_ms)
+    return secret, swap_id, lock
+
+
+def bob_answers_on_ethereum(
+    urbis: Urbis, ethereum: Ethereum, swap_id: bytes, hashlock: bytes, margin_ms: int = MARGIN_MS
+) -> LegLock:
+    """Bob checks Alice's lock on Urbis, then locks his tokens to close a margin earlier."""
+    first = corridor.check_terms(urbis.leg().show(swap_id), eur_terms(hashlock))
+    bob = ethereum.leg("bob")
+    now = bob.now_ms()
+    deadline = corridor.second_deadline_ms(first, now, now + 60_000, margin_ms)
+    alice = ethereum.address("alice")
+    return bob.lock(swap_id, alice, ethereum.token, TOKEN_PRICE, hashlock, deadline)
+
+
+def code_of(error: pytest.ExceptionInfo[UrbisError]) -> str:
+    return error.value.code
+
+
+# -- the swap, both ways -----------------------------------------------------------------------
+
+
+def test_swap_urbis_eur_for_erc20_tokens(urbis: Urbis, ethereum: Ethereum) -> None:
+    """Alice starts (her Urbis lock lives longest); the foreign leg closes a margin earlier."""
+    before = holdings(urbis, ethereum)
+    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=30_000)
+    second = bob_answers_on_ethereum(urbis, ethereum, swap_id, first.hashlock)
+    assert second.deadline_ms <= first.deadline_ms - MARGIN_MS
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
+
+    # Alice checks Bob's lock before revealing anything, then claims the tokens.
+    alice = ethereum.leg("alice")
+    corridor.check_terms(alice.show(swap_id), token_terms(ethereum, first.hashlock))
+    corridor.check_second_leg(second, first.deadline_ms, alice.now_ms(), MARGIN_MS)
+    assert alice.claim(swap_id, secret).status == "claimed"
+
+    # Bob reads the preimage the claim made public on Ethereum and takes the EUR.
+    preimage = corridor.wait_for_preimage(ethereum.leg(), swap_id, timeout_s=10)
+    assert preimage == secret
+    assert urbis.leg("bob").claim(swap_id, preimage).status == "claimed"
+    assert holdings(urbis, ethereum) == swapped(before)
+
+
+def test_swap_erc20_tokens_for_urbis_eur(urbis: Urbis, ethereum: Ethereum) -> None:
+    """Bob starts abroad: his Ethereum lock lives longest, so here the Urbis leg is the
+    shorter one (the second leg is always the shorter, whichever chain it is on)."""
+    before = holdings(urbis, ethereum)
+    secret, hashlock = corridor.new_secret()
+    swap_id = corridor.new_swap_id()
+    bob_foreign = ethereum.leg("bob")
+    alice_address = ethereum.address("alice")
+    first = bob_foreign.lock(
+        swap_id, alice_address, ethereum.token, TOKEN_PRICE, hashlock, bob_foreign.now_ms() + 30_000
+    )
+
+    # Alice checks Bob's tokens are locked for her, then locks her EUR to close earlier.
+    corridor.check_terms(ethereum.leg().show(swap_id), token_terms(ethereum, hashlock))
+    alice_city = urbis.leg("alice")
+    now = alice_city.now_ms()
+    deadline = corridor.second_deadline_ms(first, now, now + 60_000, MARGIN_MS)
+    second = alice_city.lock(swap_id, account("bob"), "EUR", EUR_PRICE, hashlock, deadline - now)
+    assert second.deadline_ms <= first.deadline_ms - MARGIN_MS + 1_000  # inclusion delay
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
+
+    # Bob claims the EUR on Urbis with his secret; Alice reads it there and takes the tokens.
+    bob_city = urbis.leg("bob")
+    corridor.check_terms(bob_city.show(swap_id), eur_terms(hashlock))
+    corridor.check_second_leg(second, first.deadline_ms, bob_city.now_ms(), MARGIN_MS - 1_000)
+    assert bob_city.claim(swap_id, secret).status == "claimed"
+    preimage = corridor.wait_for_preimage(urbis.leg(), swap_id, timeout_s=10)
+    assert ethereum.leg("alice").claim(swap_id, preimage).status == "claimed"
+    assert holdings(urbis, ethereum) == swapped(before)
+
+
+# -- refunds: the counterparty never claims ----------------------------------------------------
+
+
+def wait_past(leg: UrbisLeg | EthereumLeg, deadline_ms: int) -> None:
+    """Let the leg's chain clock pass `deadline_ms`. Both clocks follow this machine's, so
+    the tests wait out deadlines in real time: moving only the dev node's clock forward
+    (evm_increaseTime) would leave the two chains disagreeing for the tests after."""
+    while leg.now_ms() <= deadline_ms:
+        time.sleep(0.1)
+
+
+def test_refund_when_the_counterparty_never_claims(urbis: Urbis, ethereum: Ethereum) -> None:
+    """Bob locks in answer but Alice never claims: after each deadline its sender takes
+    its lock back, the foreign one first, and both end where they started."""
+    before = holdings(urbis, ethereum)
+    _, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=SHORT_MS)
+    second = bob_answers_on_ethereum(
+        urbis, ethereum, swap_id, first.hashlock, margin_ms=SHORT_MARGIN_MS
+    )
+    bob, alice = ethereum.leg("bob"), urbis.leg("alice")
+    with pytest.raises(UrbisError) as early:
+        bob.refund(swap_id)
+    assert code_of(early) == "payments.htlc_not_expired"
+    with pytest.raises(UrbisError) as early:
+        alice.refund(swap_id)
+    assert code_of(early) == "payments.htlc_not_expired"
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
+
+    wait_past(bob, second.deadline_ms)
+    assert bob.refund(swap_id).status == "refunded"
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=False)
+    wait_past(alice, first.deadline_ms)
+    assert alice.refund(swap_id).status == "refunded"
+    assert holdings(urbis, ethereum) == before
+
+
+# -- bad input: each refused with its code, nothing changed -----------------------------------
+
+
+def test_wrong_preimage_is_payments_wrong_preimage_on_both_legs(
+    urbis: Urbis, ethereum: Ethereum
+) -> None:
+    before = holdings(urbis, ethereum)
+    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=30_000)
+    second = bob_answers_on_ethereum(urbis, ethereum, swap_id, first.hashlock)
+    alice, bob = ethereum.leg("alice"), urbis.leg("bob")
+    for leg in (alice, bob):
+        with pytest.raises(UrbisError) as refused:
+            leg.claim(swap_id, secret[:-1] + bytes([secret[-1] ^ 1]))
+        assert code_of(refused) == "payments.wrong_preimage"
+    assert alice.show(swap_id) == second and bob.show(swap_id) == first
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
+
+
+def test_claim_after_the_deadline_is_payments_htlc_expired_on_both_legs(
+    urbis: Urbis, ethereum: Ethereum
+) -> None:
+    before = holdings(urbis, ethereum)
+    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=SHORT_MS)
+    second = bob_answers_on_ethereum(
+        urbis, ethereum, swap_id, first.hashlock, margin_ms=SHORT_MARGIN_MS
+    )
+    alice, bob = ethereum.leg("alice"), urbis.leg("bob")
+    wait_past(alice, second.deadline_ms)
+    wait_past(bob, first.deadline_ms)
+    for leg in (alice, bob):  # the right secret, too late
+        with pytest.raises(UrbisError) as refused:
+            leg.claim(swap_id, secret)
+        assert code_of(refused) == "payments.htlc_expired"
+    assert alice.show(swap_id) == second and bob.show(swap_id) == first
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
+
+
+def test_claim_by_someone_else_is_payments_not_htlc_party(urbis: Urbis, ethereum: Ethereum) -> None:
+    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=30_000)
+    bob_answers_on_ethereum(urbis, ethereum, swap_id, first.hashlock)
+    for leg in (ethereum.leg("bob"), urbis.leg("alice")):  # each sender claiming its own lock
+        with pytest.raises(UrbisError) as refused:
+            leg.claim(swap_id, secret)
+        assert code_of(refused) == "payments.not_htlc_party"
+
+
+# -- neither party can end up with both assets -------------------------------------------------
+
+
+def test_once_alice_claims_she_cannot_take_her_eur_back(urbis: Urbis, ethereum: Ethereum) -> None:
+    """Claiming abroad reveals the secret while the Urbis lock still runs: Alice cannot
+    refund it before its later deadline, so Bob always has the margin to claim it."""
+    before = holdings(urbis, ethereum)
+    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=30_000)
+    bob_answers_on_ethereum(urbis, ethereum, swap_id, first.hashlock)
+    ethereum.leg("alice").claim(swap_id, secret)
+    with pytest.raises(UrbisError) as refused:
+        urbis.leg("alice").refund(swap_id)
+    assert code_of(refused) == "payments.htlc_not_expired"
+    preimage = corridor.wait_for_preimage(ethereum.leg(), swap_id, timeout_s=10)
+    urbis.leg("bob").claim(swap_id, preimage)
+    with pytest.raises(UrbisError) as closed:
+        urbis.leg("alice").refund(swap_id)
+    assert code_of(closed) == "payments.htlc_closed"
+    assert holdings(urbis, ethereum) == swapped(before)
+
+
+def test_a_preimage_urbis_would_refuse_is_refused_abroad_too(
+    urbis: Urbis, ethereum: Ethereum
+) -> None:
+    """A 65-byte secret: Urbis never accepts it as a preimage, so the contract must not
+    either, or Alice could take the tokens with it and later refund her EUR."""
+    long_secret = bytes(range(65))
+    hashlock = hashlib.sha256(long_secret).digest()
+    swap_id = corridor.new_swap_id()
+    urbis.leg("alice").lock(swap_id, account("bob"), "EUR", EUR_PRICE, hashlock, 30_000)
+    bob_answers_on_ethereum(urbis, ethereum, swap_id, hashlock)
+    before = holdings(urbis, ethereum)
+    with pytest.raises(UrbisError) as refused:
+        ethereum.leg("alice").claim(swap_id, long_secret)
+    assert code_of(refused) == "payments.wrong_preimage"
+    assert holdings(urbis, ethereum) == before
+
+
+def test_alice_reveals_nothing_when_bob_locks_less(urbis: Urbis, ethereum: Ethereum) -> None:
+    _, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=30_000)
+    bob = ethereum.leg("bob")
+    deadline = corridor.second_deadline_ms(first, bob.now_ms(), first.deadline_ms, MARGIN_MS)
+    alice_address = ethereum.address("alice")
+    bob.lock(swap_id, alice_address, ethereum.token, TOKEN_PRICE - 1, first.hashlock, deadline)
+    with pytest.raises(UrbisError) as mismatch:
+        corridor.check_terms(bob.show(swap_id), token_terms(ethereum, first.hashlock))
+    assert code_of(mismatch) == "payments.corridor_mismatch"
+
+
+def test_bob_does_not_answer_a_lock_that_outlives_his_by_too_little(urbis: Urbis) -> None:
+    """The responder's lock must close a margin before the initiator's: a first leg too
+    short for that (or timed by height alone, which another chain cannot compare) is
+    refused before Bob locks anything."""
+    _, _, first = alice_starts_on_urbis(urbis, timeout_ms=MARGIN_MS)
+    now = urbis.leg().now_ms()
+    with pytest.raises(UrbisError) as unsafe:
+        corridor.second_deadline_ms(first, now, now + 60_000, MARGIN_MS)
+    assert code_of(unsafe) == "payments.corridor_unsafe_deadline"
+    by_height = dataclasses.replace(first, deadline_ms=0)
+    with pytest.raises(UrbisError) as unsafe:
+        corridor.second_deadline_ms(by_height, now, now + 60_000, MARGIN_MS)
+    assert code_of(unsafe) == "payments.corridor_unsafe_deadline"
+
+
+def test_alice_does_not_claim_a_second_leg_that_closes_too_late() -> None:
+    second = LegLock("ethereum", b"s" * 32, "0xb", "0xa", "0xt", 1, b"h" * 32, 100_000, "locked")
+    with pytest.raises(UrbisError) as unsafe:
+        corridor.check_second_leg(second, first_deadline_ms=104_000, now_ms=0, margin_ms=5_000)
+    assert code_of(unsafe) == "payments.corridor_unsafe_deadline"
+    corridor.check_second_leg(second, first_deadline_ms=105_000, now_ms=0, margin_ms=5_000)
+
+
+@given(
+    first_ms=st.integers(1, 10**13),
+    now_ms=st.integers(0, 10**13),
+    wanted_ms=st.integers(0, 10**13),
+    margin_ms=st.integers(0, 10**9),
+)
+def test_second_deadline_always_leaves_the_responder_its_margin(
+    first_ms: int, now_ms: int, wanted_ms: int, margin_ms: int
+) -> None:
+    """Whatever the clocks say: either no second leg, or one that closes at least the
+    margin before the first and after now + margin; and the initiator accepts it."""
+    first = LegLock("urbis", b"s" * 32, "a", "b", "EUR", 1, b"h" * 32, first_ms, "locked")
+    try:
+        deadline = corridor.second_deadline_ms(first, now_ms, wanted_ms, margin_ms)
+    except UrbisError as error:
+        assert error.code == "payments.corridor_unsafe_deadline"
+        return
+    assert now_ms + margin_ms < deadline <= first_ms - margin_ms
+    assert deadline <= wanted_ms
+    second = dataclasses.replace(first, chain="ethereum", deadline_ms=deadline)
+    corridor.check_second_leg(second, first_ms, now_ms, margin_ms)
