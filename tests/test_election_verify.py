@@ -225,3 +225,20 @@ def test_ciphertext_outside_the_subgroup_fails_step_6a(honest: ElectionRecord) -
     ]
     report = _verify(tampered)
     assert any(f.startswith("6.A") for f in report.step(6).failures)
+
+
+def test_malformed_record_gives_failed_steps_not_a_traceback(honest: ElectionRecord) -> None:
+    tampered = copy.copy(honest)
+    ballot = honest.ballots[0]
+    stray = dataclasses.replace(ballot.contests[0], contest=99)
+    tampered.ballots = [dataclasses.replace(ballot, contests=(stray,)), *honest.ballots[1:]]
+    report = _verify(tampered)
+    assert not report.ok and 6 in report.failed_steps
+
+
+def test_record_before_the_tally_reports_tally_steps_not_applicable(honest: ElectionRecord) -> None:
+    early = copy.copy(honest)
+    early.encrypted_tally, early.tally = {}, None
+    report = _verify(early)
+    assert report.ok, report.to_text()
+    assert not report.step(9).applicable and not report.step(10).applicable

@@ -18,7 +18,7 @@ in the record.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,38 +141,34 @@ def verify_record(
     """
     steps = {number: StepResult(number, name) for number, name in STEP_NAMES.items()}
     chosen = set(STEP_NAMES) if only is None else set(only)
-    group = record.group
     manifest = _parse_manifest(record, steps[1])
-    if 1 in chosen:
-        _verify_parameters(record, steps[1], allowed_parameter_sets)
-    if 2 in chosen:
-        _verify_guardians(record, steps[2])
-    if 3 in chosen:
-        _verify_joint_keys(record, steps[3])
-    if 4 in chosen:
-        steps[4].check(
-            eghash.extended_base_hash(group, record.h_b, record.joint_key, record.joint_data_key)
-            == record.h_e,
-            "H_E != H(H_B; 0x14, K, K̂)",
-        )
-    if 5 in chosen:
-        _verify_identifiers(record, steps[5])
+    runs: list[tuple[tuple[int, ...], Callable[[], None]]] = [
+        ((1,), lambda: _verify_parameters(record, steps[1], allowed_parameter_sets)),
+        ((2,), lambda: _verify_guardians(record, steps[2])),
+        ((3,), lambda: _verify_joint_keys(record, steps[3])),
+        ((4,), lambda: _verify_extended_hash(record, steps[4])),
+        ((5,), lambda: _verify_identifiers(record, steps[5])),
+    ]
     if manifest is not None:
-        if chosen & {6, 7}:
-            _verify_ballots(record, manifest, steps[6], steps[7], workers)
-        if 8 in chosen:
-            _verify_codes(record, manifest, steps[8], held_codes)
-        if 9 in chosen:
-            _verify_aggregation(record, manifest, steps[9])
-        if 10 in chosen:
-            _verify_tally(record, steps[10])
-        if 11 in chosen:
-            _verify_tally_contents(record, manifest, steps[11])
-        if chosen & {13, 14}:
-            _verify_challenged(record, manifest, steps[13], steps[14])
+        runs += [
+            ((6, 7), lambda: _verify_ballots(record, manifest, steps[6], steps[7], workers)),
+            ((8,), lambda: _verify_codes(record, manifest, steps[8], held_codes)),
+            ((9,), lambda: _verify_aggregation(record, manifest, steps[9])),
+            ((10,), lambda: _verify_tally(record, steps[10])),
+            ((11,), lambda: _verify_tally_contents(record, manifest, steps[11])),
+            ((13, 14), lambda: _verify_challenged(record, manifest, steps[13], steps[14])),
+        ]
     else:
         for number in (6, 7, 8, 9, 10, 11, 13, 14):
             steps[number].failures.append("the manifest cannot be read")
+    for numbers, run in runs:
+        if not chosen & set(numbers):
+            continue
+        try:
+            run()
+        except (ElectionCryptoError, ValueError, KeyError, IndexError, TypeError) as error:
+            # A malformed record must give a failed step, never a traceback.
+            steps[numbers[0]].failures.append(f"the record is malformed here: {error!r}")
     steps[12].applicable = False
     steps[12].note = "no contest data fields in Urbis ballots"
     for number in set(STEP_NAMES) - chosen - {12}:
@@ -262,6 +258,13 @@ def _verify_joint_keys(record: ElectionRecord, step: StepResult) -> None:
         data_product = data_product * guardian.data_commitments[0] % group.p
     step.check(product == record.joint_key, "3.A K != ∏ K_i")
     step.check(data_product == record.joint_data_key, "3.B K̂ != ∏ K̂_i")
+
+
+def _verify_extended_hash(record: ElectionRecord, step: StepResult) -> None:
+    h_e = eghash.extended_base_hash(
+        record.group, record.h_b, record.joint_key, record.joint_data_key
+    )
+    step.check(h_e == record.h_e, "4.A H_E != H(H_B; 0x14, K, K̂)")
 
 
 def _verify_identifiers(record: ElectionRecord, step: StepResult) -> None:
@@ -503,6 +506,10 @@ def _verify_codes(
 
 def _verify_aggregation(record: ElectionRecord, manifest: Manifest, step: StepResult) -> None:
     p = record.group.p
+    if not record.encrypted_tally and record.tally is None:
+        step.applicable = False
+        step.note = "no tally in the record yet"
+        return
     for contest in manifest.contests:
         for option in contest.options:
             key = (contest.index, option.index)
