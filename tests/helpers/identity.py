@@ -129,7 +129,9 @@ class IdentityCity:
 
 
 @contextlib.contextmanager
-def identity_city(path: Path, found: bool = True) -> Iterator[IdentityCity]:
+def identity_city(
+    path: Path, found: bool = True, status_signers: str = ""
+) -> Iterator[IdentityCity]:
     """A node serving identity on a loopback port (its own public_url), keys in its home."""
     from tests.helpers.process import serving
     from urbis.node.runner import Node
@@ -139,6 +141,7 @@ def identity_city(path: Path, found: bool = True) -> Iterator[IdentityCity]:
         home.keystore.create(name, "", key(name))
     config = home.load_config()
     config.identity_keys = f"{IdentityCity.ISSUER},{IdentityCity.VERIFIER}"
+    config.status_signers = status_signers
     home.save_config(config)
     node = Node(home)
     node.start()

@@ -172,8 +172,14 @@ def present_command(
             with reported():
                 registration = client(api).send(_request(f"/v1/identity/verifiers/{audience}"))
             allowed = list(registration.get("allowed_claims", {}).get(vct, []))
-        shown = wallet.present(
-            name, chosen, audience, nonce or secrets.token_hex(8), int(time.time()), allowed
+        shown = wallet.present_copy(
+            name,
+            chosen,
+            audience,
+            nonce or secrets.token_hex(8),
+            int(time.time()),
+            _passphrase(),
+            allowed,
         )
     except CredentialRejected as error:
         fail(f"wallet.{error.reason}", error.detail)

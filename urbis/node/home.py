@@ -79,6 +79,10 @@ class NodeConfig:
     """Comma-separated key names (in HOME/keys) of departments whose credential issuance
     and Status List Tokens this node's API serves; unlocked with URBIS_PASSPHRASE."""
 
+    status_signers: str = ""
+    """Comma-separated `ACCOUNT=KEYNAME` pairs: the department key (in HOME/keys) that signs
+    the Status List Tokens of a keyless account's lists (a contract's, e.g. licensing)."""
+
     @property
     def base_url(self) -> str:
         """`public_url`, or this node's API address when none is set."""
@@ -87,6 +91,12 @@ class NodeConfig:
     @property
     def identity_key_names(self) -> list[str]:
         return [name.strip() for name in self.identity_keys.split(",") if name.strip()]
+
+    @property
+    def status_signer_names(self) -> dict[str, str]:
+        """Account (as written) -> the key name that signs its lists' tokens."""
+        pairs = [item.split("=", 1) for item in self.status_signers.split(",") if item.strip()]
+        return {account.strip(): name.strip() for account, name in pairs}
 
     def to_toml(self) -> str:
         lines = ["# Urbis node settings; see `urbis up --help`.", "[node]"]
@@ -114,6 +124,8 @@ class NodeConfig:
             raise HomeError("block_interval_ms >= 10, max_block_txs >= 1, keep_versions >= 1")
         if config.api_body_max_bytes < 1024 or config.api_batch_body_max_bytes < 1024:
             raise HomeError("api_body_max_bytes and api_batch_body_max_bytes must be >= 1024")
+        if any("=" not in item for item in config.status_signers.split(",") if item.strip()):
+            raise HomeError("status_signers must be ACCOUNT=KEYNAME pairs, comma-separated")
         if config.public_url:
             from urbis.sdk.identity_urls import normalise_base
 

@@ -43,21 +43,46 @@ ALLOCATION_WAIT_S = 30.0
 ALLOCATION_EXPIRY_BLOCKS = 100
 
 
+def _open(keystore: Any, name: str) -> PrivateKey | None:
+    from urbis.sdk.keystore import KeyStoreError
+
+    for passphrase in (os.environ.get("URBIS_PASSPHRASE", ""), ""):
+        try:
+            key: PrivateKey = keystore.load(name, passphrase)
+            return key
+        except KeyStoreError:
+            continue
+    return None
+
+
 def load_keys(node: Any) -> dict[AccountId, PrivateKey]:
     """The configured departments' keys, by account (a key that will not open is skipped)."""
-    from urbis.sdk.keystore import KeyStore, KeyStoreError
+    from urbis.sdk.keystore import KeyStore
 
     keystore = KeyStore(node.home.path / "keys")
-    passphrases = [os.environ.get("URBIS_PASSPHRASE", ""), ""]
     keys: dict[AccountId, PrivateKey] = {}
     for name in node.config.identity_key_names:
-        for passphrase in passphrases:
-            try:
-                keys[keystore.info(name).account] = keystore.load(name, passphrase)
-                break
-            except KeyStoreError:
-                continue
+        key = _open(keystore, name)
+        if key is not None:
+            keys[keystore.info(name).account] = key
     return keys
+
+
+def load_status_signers(node: Any) -> dict[AccountId, tuple[AccountId, PrivateKey]]:
+    """Keyless list owners (contracts) -> the department (account, key) signing their tokens."""
+    from urbis.sdk.keystore import KeyStore
+
+    keystore = KeyStore(node.home.path / "keys")
+    signers: dict[AccountId, tuple[AccountId, PrivateKey]] = {}
+    for owner, name in node.config.status_signer_names.items():
+        key = _open(keystore, name)
+        try:
+            account = AccountId.parse(owner)
+        except ValueError:
+            continue
+        if key is not None:
+            signers[account] = (keystore.info(name).account, key)
+    return signers
 
 
 @dataclass
@@ -68,6 +93,7 @@ class IdentityServices:
     node: Any
     keys: dict[AccountId, PrivateKey]
     issuer: IssuerService
+    status_signers: dict[AccountId, tuple[AccountId, PrivateKey]] = field(default_factory=dict)
     verifiers: dict[AccountId, PresentationVerifier] = field(default_factory=dict)
     seen_requests: dict[str, int] = field(default_factory=dict)
     allocation_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,7 +104,9 @@ class IdentityServices:
         services: IdentityServices | None = getattr(app_state, "identity_services", None)
         if services is None:
             keys = load_keys(node)
-            services = cls(node, keys, IssuerService(node.config.base_url, keys))
+            services = cls(
+                node, keys, IssuerService(node.config.base_url, keys), load_status_signers(node)
+            )
             app_state.identity_services = services
         return services
 
@@ -126,17 +154,21 @@ class IdentityServices:
             return verifier
 
     def status_token(self, owner: AccountId, list_id: int, now: int) -> str:
-        """The Status List Token of a list, from the latest committed block."""
+        """The Status List Token of a list, from the latest committed block.
+
+        Signed by the list owner's key, or, for a keyless owner (a contract), by the
+        department configured for it (`status_signers`), whose issuer URL is then `iss`.
+        """
         from urbis.modules.identity.module import packed_list
 
-        key = self.key_of(owner)
+        signer, key = self.status_signers.get(owner) or (owner, self.key_of(owner))
         with self.node.driver.block_lock:
             found = packed_list(self.node.app.store, owner, list_id)
         bits, packed = found
         return sign_token(
             key,
             key.public_key.hex()[:16],
-            issuer_url(self.base, owner.text),
+            issuer_url(self.base, signer.text),
             status_url(self.base, owner.text, list_id),
             bits,
             packed,
