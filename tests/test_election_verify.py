@@ -242,3 +242,20 @@ def test_record_before_the_tally_reports_tally_steps_not_applicable(honest: Elec
     report = _verify(early)
     assert report.ok, report.to_text()
     assert not report.step(9).applicable and not report.step(10).applicable
+
+
+def test_command_line_verifier(
+    honest: ElectionRecord, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    honest.to_dir(tmp_path)
+    assert egverify.main([str(tmp_path), "--allow-toy"]) == 0
+    assert "verification PASSED" in capsys.readouterr().out
+    assert egverify.main([str(tmp_path)]) == 1  # the toy group is not the standard group
+    capsys.readouterr()
+    missing = honest.ballots[0].confirmation_code[::-1].hex()
+    assert egverify.main([str(tmp_path), "--allow-toy", "--held", missing, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert [s["step"] for s in report["steps"] if s["failed"]] == [8]
+    assert egverify.main([str(tmp_path / "nowhere")]) == 2
+    assert "election.record_invalid" in capsys.readouterr().err
