@@ -213,6 +213,39 @@ def _append(
     return dataclasses.replace(vehicle, events=vehicle.events + 1, head=event_hash_of(stored))
 
 
+def _new_vehicle(
+    vin: str,
+    make: str,
+    model: str,
+    year: int,
+    type_approval: str,
+    owner: AccountId,
+    ctx: Context,
+) -> Vehicle:
+    """A vehicle as registered here: no events, liens, readings or links yet."""
+    return Vehicle(
+        vin=vin,
+        make=make,
+        model=model,
+        year=year,
+        type_approval=type_approval,
+        owner=owner,
+        status="registered",
+        registered_at_height=ctx.block.height,
+        odometer_km=0,
+        events=0,
+        head=GENESIS_HEAD,
+        liens=[],
+        rollbacks=0,
+        next_inspection_ms=0,
+        origin_chain="",
+        origin_head=b"",
+        origin_events=0,
+        export_chain="",
+        export_owner=None,
+    )
+
+
 def _save(ctx: Context, vehicle: Vehicle) -> None:
     ctx.state.put_record(keys.vehicle(vehicle.vin), vehicle)
 
@@ -227,26 +260,8 @@ def register(ctx: Context, sender: AccountId, args: Register) -> None:
     if VehiclesView(ctx.state).vehicle(args.vin) is not None:
         raise DuplicateVin(f"VIN {args.vin} is already registered")
     _require_account(ctx, args.owner, "owner")
-    vehicle = Vehicle(
-        vin=args.vin,
-        make=args.make,
-        model=args.model,
-        year=args.year,
-        type_approval=args.type_approval,
-        owner=args.owner,
-        status="registered",
-        registered_at_height=ctx.block.height,
-        odometer_km=0,
-        events=0,
-        head=GENESIS_HEAD,
-        liens=[],
-        rollbacks=0,
-        next_inspection_ms=0,
-        origin_chain="",
-        origin_head=b"",
-        origin_events=0,
-        export_chain="",
-        export_owner=None,
+    vehicle = _new_vehicle(
+        args.vin, args.make, args.model, args.year, args.type_approval, args.owner, ctx
     )
     vehicle = _append(ctx, vehicle, "registered", sender, party=args.owner, note=args.type_approval)
     _save(ctx, vehicle)
@@ -655,26 +670,25 @@ def import_vehicle(ctx: Context, sender: AccountId, args: ImportVehicle) -> None
     if local is not None and local.status != "exported":
         raise DuplicateVin(f"VIN {origin.vin} is {local.status} here")
     _require_account(ctx, origin.export_owner, "owner")
-    vehicle = Vehicle(
-        vin=origin.vin,
-        make=origin.make,
-        model=origin.model,
-        year=origin.year,
-        type_approval=origin.type_approval,
-        owner=origin.export_owner,
-        status="registered",
-        registered_at_height=ctx.block.height,
+    fresh = _new_vehicle(
+        origin.vin,
+        origin.make,
+        origin.model,
+        origin.year,
+        origin.type_approval,
+        origin.export_owner,
+        ctx,
+    )
+    vehicle = dataclasses.replace(
+        fresh,
         odometer_km=origin.odometer_km,
-        events=0 if local is None else local.events,
-        head=GENESIS_HEAD if local is None else local.head,
-        liens=[],
+        events=fresh.events if local is None else local.events,
+        head=fresh.head if local is None else local.head,
         rollbacks=origin.rollbacks,
         next_inspection_ms=origin.next_inspection_ms,
         origin_chain=head.chain_id,
         origin_head=origin.head,
         origin_events=origin.events,
-        export_chain="",
-        export_owner=None,
     )
     vehicle = _append(
         ctx,
