@@ -66,6 +66,16 @@ def issuer_actions() -> st.SearchStrategy[Action]:
             st.sampled_from((0, 1, 1023, 1024, 39_999)),
             st.integers(0, 3),
         ),
+        st.builds(
+            lambda i, indexes: action("identity", "allocate_status", list_id=i, indexes=indexes),
+            st.integers(0, 1),
+            st.lists(
+                st.sampled_from((0, 1, 1023, 1024, 32_767, 32_768, 39_999, 40_000)),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            ),
+        ),
     )
 
 
@@ -116,4 +126,18 @@ def test_checker_finds_a_rewritten_trust_period(tmp_path: Path) -> None:
     after = snapshot(chain.app.store)
     assert check_transition(before, after) == [] and check_invariants(chain.app.store) == []
     assert [p[:3] for p in check_transition(after, before)] == ["I2:"]
+    chain.close()
+
+
+def test_checker_finds_a_handed_out_index_taken_back(tmp_path: Path) -> None:
+    chain = identity_city(tmp_path)
+    assert chain.run("transit", action("identity", "create_status_list", list_id=0, size=40_000)).ok
+    before = snapshot(chain.app.store)
+    allocate = action("identity", "allocate_status", list_id=0, indexes=[5, 39_999])
+    assert chain.run("transit", allocate).ok
+    after = snapshot(chain.app.store)
+    assert check_transition(before, after) == [] and check_invariants(chain.app.store) == []
+    assert [p[:3] for p in check_transition(after, before)] == ["I4:", "I4:"]
+    again = chain.run("transit", action("identity", "allocate_status", list_id=0, indexes=[5]))
+    assert again.code == "identity.index_allocated"
     chain.close()
