@@ -118,8 +118,9 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         node.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module (Playwright's sync API allows one driver at a time)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: ./scripts/install-browser installs it")
@@ -204,6 +205,7 @@ def test_transaction_page_shows_decoded_actions_receipt_and_events(
 def test_account_values_verify_in_browser(city: City, page: Any) -> None:
     page.goto(registry_page(city))
     assert "520.00 EUR" in page.inner_text("main")
+    assert "registry.notary" in page.inner_text("main")  # roles held
     outcome, text = verify(page)
     assert outcome == "true", text
     assert page.locator(".proven.verified").count() == page.locator(".proven").count() >= 4

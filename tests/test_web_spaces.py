@@ -19,7 +19,8 @@ import pytest
 
 from tests.helpers.city import CHAIN_ID, account, asset_proposal
 from tests.helpers.identity import IdentityCity, define_type, identity_city
-from tests.test_web import AXE, CHROMIUM, WCAG_TAGS, shoot
+from tests.test_web import AXE, WCAG_TAGS, shoot
+from tests.test_web import browser as browser  # the same fixture: one Chromium a module
 from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PrivateKey
 from urbis.sdk.builder import TxBuilder
@@ -60,16 +61,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityCity]:
         served.run("finance", "governance", "grant_role", department="finance", role="billing",
                    account=account("finance"))
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is missing: run ./scripts/install-browser")
-    with playwright_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
 
 
 def credential(city: IdentityCity, vct: str, claims: dict[str, Any]) -> tuple[str, HolderKey]:

@@ -20,6 +20,7 @@ from urbis.chain.tx import decode_tx
 from urbis.crypto.encoding import decode_trusted
 from urbis.modules.accounts import keys as account_keys
 from urbis.modules.documents import keys as document_keys
+from urbis.modules.governance import keys as governance_keys
 from urbis.modules.payments import keys as payment_keys
 from urbis.modules.payments import reports
 from urbis.web.charts import ShowValue, bar_chart
@@ -332,6 +333,12 @@ def account(r: Reader, account_id: str) -> Page:
                 tag("a", t("Money"), href=f"/money#dept-{department['id']}"),
             )
         )
+    roles = _roles_of(r, parsed)
+    parts.append(
+        tag("p", tag("strong", t("Roles")), ": ", join((tag("code", x) for x in roles), ", "))
+        if roles
+        else ""
+    )
     parts.append(
         table(
             t("Keys"),
@@ -390,6 +397,20 @@ def account(r: Reader, account_id: str) -> Page:
     )
     parts.append(verify_panel(r))
     return page(r, f"{t('Account')} {short(parsed.text, 12)}", join(parts), ["verify.js"])
+
+
+ROLE_PREFIX = governance_keys.role_prefix("")[:-1]
+"""`governance/role/`: every grant is `<prefix><role>/<account>` (governance/keys.py)."""
+ROLES_MAX = 10_000
+
+
+def _roles_of(r: Reader, account_id: AccountId) -> list[str]:
+    """Roles granted to an account (`land.notary`), from the role keys' layout."""
+    found = []
+    for key, _ in r.node.app.store.scan_prefix(ROLE_PREFIX, ROLES_MAX):
+        if key.endswith(b"/" + account_id.raw):
+            found.append(key[len(ROLE_PREFIX) : -21].decode(errors="replace"))
+    return sorted(found)
 
 
 def _assets(r: Reader) -> list[tuple[str, int]]:
