@@ -11,6 +11,11 @@ verifiers need to trust them:
 I1  no state key or value of this module contains personal data
 I2  trust is never rewritten, only ended: trusted_at(t) answers for any past t
 I3  a status list's size and bits never change; only its entries do
+I4  a handed-out status index stays handed out
+
+Issuing leaves one trace here: `allocate_status`, the indexes handed out. The
+standard protocols around the registry (Status List Tokens, issuer and type
+metadata, OpenID4VCI, OpenID4VP) run in the API process: see the README.
 """
 
 from __future__ import annotations
