@@ -17,6 +17,7 @@ from urbis.election import hash as eghash
 from urbis.election.group import (
     STANDARD,
     TOY,
+    ElectionCryptoError,
     ElementNotInSubgroup,
     ElementOutOfRange,
     ElementZero,
@@ -544,3 +545,21 @@ def test_manifest_with_a_repeated_property_is_refused() -> None:
     raw = b'{"label": "a", "label": "b", "contests": [], "ballot_styles": []}'
     with pytest.raises(ManifestInvalid, match="repeats"):
         Manifest.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("decode", "error_code"),
+    [
+        (lambda d: ceremony.EncryptedShare.from_json(TOY, d), "election.share_invalid"),
+        (lambda d: ceremony.GuardianKeyShare.from_json(TOY, d), "election.share_invalid"),
+        (lambda d: tally.DecryptionCommit.from_json(TOY, d), "election.decryption_share_invalid"),
+        (lambda d: tally.DecryptionReveal.from_json(TOY, d), "election.decryption_share_invalid"),
+        (lambda d: EncryptedBallot.from_json(TOY, d), "election.record_invalid"),
+        (lambda d: ceremony.GuardianPublicKey.from_json(TOY, d), "election.record_invalid"),
+    ],
+)
+def test_malformed_messages_give_coded_errors(decode, error_code: str) -> None:  # type: ignore[no-untyped-def]
+    for bad in ({}, {"i": "x", "options": 5}, {"i": 1, "options": [{}]}):
+        with pytest.raises(ElectionCryptoError) as error:
+            decode(bad)
+        assert error.value.code == error_code

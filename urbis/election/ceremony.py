@@ -19,7 +19,7 @@ from gmpy2 import mpz
 
 from urbis.election import hash as eghash
 from urbis.election.group import ElectionCryptoError, Group, multi_exp
-from urbis.election.record import CoefficientProof, GuardianPublicKey
+from urbis.election.record import CoefficientProof, GuardianPublicKey, decoding
 
 __all__ = [
     "CeremonyIncomplete",
@@ -74,12 +74,15 @@ class GuardianSecret:
 
     @classmethod
     def from_json(cls, group: Group, data: Mapping[str, Any]) -> GuardianSecret:
-        return cls(
-            int(data["i"]),
-            tuple(group.exponent_from_hex(a, "a_i,j") for a in data["secret_coefficients"]),
-            tuple(group.exponent_from_hex(a, "â_i,j") for a in data["data_secret_coefficients"]),
-            group.exponent_from_hex(data["communication_secret_key"], "ζ_i"),
-        )
+        with decoding("GuardianSecret", ShareInvalid):
+            return cls(
+                int(data["i"]),
+                tuple(group.exponent_from_hex(a, "a_i,j") for a in data["secret_coefficients"]),
+                tuple(
+                    group.exponent_from_hex(a, "â_i,j") for a in data["data_secret_coefficients"]
+                ),
+                group.exponent_from_hex(data["communication_secret_key"], "ζ_i"),
+            )
 
 
 @dataclass(frozen=True)
@@ -105,20 +108,21 @@ class EncryptedShare:
 
     @classmethod
     def from_json(cls, group: Group, data: Mapping[str, Any]) -> EncryptedShare:
-        try:
-            c1 = bytes.fromhex(data["c1"])
-        except (ValueError, TypeError):
-            raise ShareInvalid("share ciphertext C1 is not hex") from None
-        if len(c1) != 64:
-            raise ShareInvalid("share ciphertext C1 must be 64 bytes")
-        return cls(
-            int(data["i"]),
-            int(data["l"]),
-            group.element_from_hex(data["c0"], "C_i,ℓ,0"),
-            c1,
-            group.exponent_from_hex(data["challenge"], "c̄_i,ℓ"),
-            group.exponent_from_hex(data["response"], "v̄_i,ℓ"),
-        )
+        with decoding("EncryptedShare", ShareInvalid):
+            try:
+                c1 = bytes.fromhex(data["c1"])
+            except (ValueError, TypeError):
+                raise ShareInvalid("share ciphertext C1 is not hex") from None
+            if len(c1) != 64:
+                raise ShareInvalid("share ciphertext C1 must be 64 bytes")
+            return cls(
+                int(data["i"]),
+                int(data["l"]),
+                group.element_from_hex(data["c0"], "C_i,ℓ,0"),
+                c1,
+                group.exponent_from_hex(data["challenge"], "c̄_i,ℓ"),
+                group.exponent_from_hex(data["response"], "v̄_i,ℓ"),
+            )
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,12 @@ class GuardianKeyShare:
 
     @classmethod
     def from_json(cls, group: Group, data: Mapping[str, Any]) -> GuardianKeyShare:
-        return cls(
-            int(data["i"]),
-            group.exponent_from_hex(data["z"], "z_i"),
-            group.exponent_from_hex(data["z_hat"], "ẑ_i"),
-        )
+        with decoding("GuardianKeyShare", ShareInvalid):
+            return cls(
+                int(data["i"]),
+                group.exponent_from_hex(data["z"], "z_i"),
+                group.exponent_from_hex(data["z_hat"], "ẑ_i"),
+            )
 
 
 def _prove_coefficients(

@@ -27,8 +27,9 @@ the order given; large integers as uppercase fixed-width hex as the serializatio
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,18 @@ class RecordInvalid(ElectionCryptoError):
 
 class ManifestInvalid(ElectionCryptoError):
     code = "election.manifest_invalid"
+
+
+@contextlib.contextmanager
+def decoding(what: str, error: type[ElectionCryptoError] | None = None) -> Iterator[None]:
+    """Turn a missing field or a wrong type while decoding `what` into a coded error
+    (`RecordInvalid` unless another class is given); coded errors pass through."""
+    try:
+        yield
+    except ElectionCryptoError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as cause:
+        raise (error or RecordInvalid)(f"{what} is malformed: {cause!r}") from None
 
 
 def _hash_hex(value: bytes) -> str:
@@ -834,8 +847,3 @@ def _read(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise RecordInvalid(f"{path.name} is not JSON: {error}") from None
-
-
-def decode_list(group: Group, items: Sequence[Mapping[str, Any]]) -> list[EncryptedBallot]:
-    """Decode several encrypted ballots, each checked."""
-    return [EncryptedBallot.from_json(group, item) for item in items]

@@ -44,6 +44,7 @@ from urbis.election.record import (
     EncryptedBallot,
     GuardianPublicKey,
     TallyResult,
+    decoding,
 )
 
 OptionKey = tuple[int, int]
@@ -139,16 +140,17 @@ class DecryptionCommit:
 
     @classmethod
     def from_json(cls, group: Group, data: Mapping[str, Any]) -> DecryptionCommit:
-        partials: dict[OptionKey, mpz] = {}
-        commitments: dict[OptionKey, bytes] = {}
-        for entry in data["options"]:
-            key = (int(entry["contest"]), int(entry["option"]))
-            partials[key] = group.element_from_hex(entry["m_i"], "M_i")
-            d = bytes.fromhex(entry["d_i"])
-            if len(d) != 32:
-                raise DecryptionShareInvalid("d_i is 32 bytes")
-            commitments[key] = d
-        return cls(int(data["i"]), partials, commitments)
+        with decoding("DecryptionCommit", DecryptionShareInvalid):
+            partials: dict[OptionKey, mpz] = {}
+            commitments: dict[OptionKey, bytes] = {}
+            for entry in data["options"]:
+                key = (int(entry["contest"]), int(entry["option"]))
+                partials[key] = group.element_from_hex(entry["m_i"], "M_i")
+                d = bytes.fromhex(entry["d_i"])
+                if len(d) != 32:
+                    raise DecryptionShareInvalid("d_i is 32 bytes")
+                commitments[key] = d
+            return cls(int(data["i"]), partials, commitments)
 
 
 @dataclass(frozen=True)
@@ -169,16 +171,17 @@ class DecryptionReveal:
 
     @classmethod
     def from_json(cls, group: Group, data: Mapping[str, Any]) -> DecryptionReveal:
-        return cls(
-            int(data["i"]),
-            {
-                (int(e["contest"]), int(e["option"])): (
-                    group.element_from_hex(e["a_i"], "a_i"),
-                    group.element_from_hex(e["b_i"], "b_i"),
-                )
-                for e in data["options"]
-            },
-        )
+        with decoding("DecryptionReveal", DecryptionShareInvalid):
+            return cls(
+                int(data["i"]),
+                {
+                    (int(e["contest"]), int(e["option"])): (
+                        group.element_from_hex(e["a_i"], "a_i"),
+                        group.element_from_hex(e["b_i"], "b_i"),
+                    )
+                    for e in data["options"]
+                },
+            )
 
 
 @dataclass(frozen=True)
@@ -201,14 +204,15 @@ class DecryptionNonces:
 
     @classmethod
     def from_json(cls, group: Group, data: Mapping[str, Any]) -> DecryptionNonces:
-        return cls(
-            int(data["i"]),
-            {
-                (int(e["contest"]), int(e["option"])): group.exponent_from_hex(e["u_i"], "u_i")
-                for e in data["nonces"]
-            },
-            DecryptionReveal.from_json(group, data["reveal"]),
-        )
+        with decoding("DecryptionNonces", DecryptionShareInvalid):
+            return cls(
+                int(data["i"]),
+                {
+                    (int(e["contest"]), int(e["option"])): group.exponent_from_hex(e["u_i"], "u_i")
+                    for e in data["nonces"]
+                },
+                DecryptionReveal.from_json(group, data["reveal"]),
+            )
 
 
 def commit(
