@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.process import dev_city, urbis
 from urbis.chain.codec import from_wire
 from urbis.chain.tx import decode_tx
@@ -19,6 +21,8 @@ from urbis.modules.voting.records import CastBallot, ChallengedBallot, Registrat
 from urbis.sdk.client import Client
 from urbis.sdk.sdjwt import disclosures_of
 from urbis.state.database import Database
+
+pytestmark = pytest.mark.slow  # a node subprocess and a whole election
 
 RESIDENTS = 12
 

@@ -117,11 +117,11 @@ class Demo:
         transaction the chain refuses) makes the blocks."""
         last, since = self.height(), time.monotonic()
         while last < height:
-            time.sleep(0.1)
+            time.sleep(0.05)
             now = self.height()
             if now != last:
                 last, since = now, time.monotonic()
-            elif tick is not None and time.monotonic() - since > 0.5:
+            elif tick is not None and time.monotonic() - since > 0.15:
                 tick()
                 since = time.monotonic()
 
@@ -141,7 +141,7 @@ def _window_blocks(residents: int) -> int:
     before the close (the ceremony's 15, the registrations', every ballot's), plus slack.
     A node without empty blocks reaches the close height through the demo's own ticks."""
     ballots = residents + max(1, residents // 20) + max(1, residents // 50)
-    return 15 + residents // BATCH + 4 + ballots + 20
+    return 15 + residents // BATCH + 4 + ballots + 6
 
 
 def _setup(
