@@ -29,6 +29,7 @@ from urbis.sdk.builder import EXPIRY_BLOCKS_DEFAULT, TxBuilder
 from urbis.sdk.client import ApiError, _answer
 from urbis.sdk.verify import ProofError, verify_state_proof
 
+HEIGHT_TTL_S = 5.0
 BATCH_RECORDS_DEFAULT = 500
 """Records per anchor: 500 of 1 KB fit the node's 1 MB request limit with room to spare."""
 
@@ -70,6 +71,7 @@ class DataSession:
     CometBFT); empty: trust the node's answers, check only paths to its roots."""
     _http: httpx.Client = field(init=False, repr=False)
     _nonce: int | None = field(default=None, init=False)
+    _height: tuple[int, float] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._http = httpx.Client(base_url=self.api, timeout=60)
@@ -120,10 +122,19 @@ class DataSession:
 
     def signed_tx(self, module: str, name: str, **args: Any) -> bytes:
         key, account = self.signer()
-        height = int(self.get("/v1/status")["height"])
         builder = TxBuilder(self.chain_id, account).add(module, name, **args)
-        tx = builder.sign([key], self.next_nonce(), height + EXPIRY_BLOCKS_DEFAULT)
+        tx = builder.sign([key], self.next_nonce(), self.height() + EXPIRY_BLOCKS_DEFAULT)
         return tx.raw
+
+    def height(self) -> int:
+        """The chain's height, asked again at most every HEIGHT_TTL_S: expiries need only
+        a rough one, and a producer signs many transactions a second."""
+        import time
+
+        now = time.monotonic()
+        if self._height is None or now - self._height[1] > HEIGHT_TTL_S:
+            self._height = (int(self.get("/v1/status")["height"]), now)
+        return self._height[0]
 
     def act(self, name: str, /, module: str = "data", **args: Any) -> dict[str, Any]:
         """Send one action (of `data` unless `module` says) and wait for its receipt;
