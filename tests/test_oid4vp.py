@@ -225,3 +225,29 @@ def test_a_credential_from_an_issuer_no_longer_trusted_is_oid4vp_issuer_not_trus
             issuer=account(IdentityCity.ISSUER),
         )
         assert answer(fresh, credential, holder)["code"] == "oid4vp.issuer_not_trusted"
+
+
+def test_a_credential_the_owf_library_issued_is_verified_here(city: IdentityCity) -> None:
+    """The other direction: @sd-jwt/sd-jwt-vc issues (with the registry's key, under the
+    city's URLs); the Urbis wallet presents it and the Urbis verifier accepts it."""
+    from tests.test_status_list_token import owf_issue, private_okp
+
+    holder = HolderKey()
+    issuer = account(IdentityCity.ISSUER)
+    made = owf_issue(
+        {
+            "key": private_okp(key(IdentityCity.ISSUER)),
+            "kid": key(IdentityCity.ISSUER).public_key.hex()[:16],
+            "iss": f"{city.url}/identity/issuers/{issuer.text}",
+            "vct": f"{city.url}/identity/types/ResidentID",
+            "status_uri": f"{city.url}/identity/status/{issuer.text}/1",
+            "idx": 4242,
+            "status": 0,
+            "size": 8192,
+            "holder": holder.jwk,
+            "claims": {"given_name": "Alice", "age_over_18": True},
+            "disclosable": ["given_name", "age_over_18"],
+        }
+    )
+    outcome = answer(city, made["credential"], holder)
+    assert outcome["status"] == "verified" and outcome["claims"] == {"age_over_18": True}

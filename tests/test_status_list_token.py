@@ -186,3 +186,49 @@ def test_a_standard_verifier_reports_valid_then_revoked_after_urbis_id_revoke(
         again = present(credential, ["age_over_18"], holder, audience, "n-2", int(time.time()))
         revoked = node_verify(again, "n-2", tmp_path)
         assert not revoked["valid"] and "Status is not valid" in revoked["error"], revoked
+
+
+def owf_issue(request: dict[str, Any]) -> dict[str, str]:
+    """tests/interop/owf-issue.mjs: the OpenWallet Foundation libraries issue and sign."""
+    finished = subprocess.run(
+        ["node", "owf-issue.mjs", json.dumps(request)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=INTEROP,
+    )
+    assert finished.returncode == 0, finished.stderr
+    made: dict[str, str] = json.loads(finished.stdout)
+    return made
+
+
+def private_okp(signer: PrivateKey) -> dict[str, str]:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return {"kty": "OKP", "crv": "Ed25519", "d": b64(signer.seed), "x": b64(signer.public_key.raw)}
+
+
+def test_a_token_the_owf_library_builds_reads_here() -> None:
+    """@sd-jwt/jwt-status-list compresses and packs the list; Urbis reads the same entries."""
+    signer = key("registry")
+    made = owf_issue(
+        {
+            "key": private_okp(signer),
+            "kid": "k1",
+            "iss": "https://city.example/identity/issuers/x",
+            "vct": "https://city.example/identity/types/ResidentID",
+            "status_uri": URI,
+            "idx": 777,
+            "status": 2,
+            "size": 4096,
+            "holder": HolderKey().jwk,
+            "claims": {"given_name": "Alice"},
+            "disclosable": ["given_name"],
+        }
+    )
+    token = verify_token(made["status_token"], URI, [signer.public_key.raw], int(time.time()))
+    assert (token.bits, token.status(777), token.status(776), token.status(778)) == (2, 2, 0, 0)
+    with pytest.raises(StatusTokenRejected) as refused:
+        verify_token(made["status_token"], URI + "0", [signer.public_key.raw], int(time.time()))
+    assert refused.value.code == "status_token.wrong_sub"
