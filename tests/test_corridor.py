@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from tests.helpers.city import CHAIN_ID, account, asset_proposal, city_genesis, key
 from tests.helpers.process import free_port, serving
+from tests.helpers.process import urbis as run_cli
 from urbis.chain.errors import UrbisError
 from urbis.modules.payments import corridor
 from urbis.modules.payments.corridor import EthereumLeg, LegLock, Terms, UrbisLeg
@@ -33,6 +34,7 @@ from urbis.node.home import Home, NodeConfig
 from urbis.node.runner import Node
 from urbis.sdk.builder import EXPIRY_BLOCKS_DEFAULT, TxBuilder, action
 from urbis.sdk.client import Client
+from urbis.sdk.keystore import KeyStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_KEYS = {
@@ -498,3 +500,72 @@ def test_second_deadline_always_leaves_the_responder_its_margin(
     assert deadline <= wanted_ms
     second = dataclasses.replace(first, chain="ethereum", deadline_ms=deadline)
     corridor.check_second_leg(second, first_ms, now_ms, margin_ms)
+
+
+# -- the contract's ABI as shipped, and `urbis pay corridor` as a person runs it ---------------
+
+
+@pytest.mark.parametrize("name", ["HashTimeLock", "TestToken"])
+def test_the_shipped_abi_is_what_the_pinned_compiler_gives(name: str) -> None:
+    assert corridor.abi(name) == corridor.artifact(name).abi
+
+
+def cli_home(tmp_path: Path) -> Path:
+    """A CLI home with Alice's and Bob's Urbis keys, and their Ethereum keys in files."""
+    home = tmp_path / "home"
+    keystore = KeyStore(home / "keys")
+    for party in ("alice", "bob"):
+        keystore.create(party, "", key(party))
+        (home / f"{party}.eth").write_text(DEV_KEYS[party])
+    return home
+
+
+@pytest.mark.slow
+def test_cli_swap_urbis_eur_for_erc20_tokens(
+    urbis: Urbis, ethereum: Ethereum, tmp_path: Path
+) -> None:
+    """The same swap through `urbis pay corridor`, each party running its own commands."""
+    home = cli_home(tmp_path)
+    before = holdings(urbis, ethereum)
+    foreign = ["--eth-rpc", ethereum.rpc, "--htlc", ethereum.htlc]
+
+    def run(party: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            home, urbis.api, *args, *foreign, "--eth-key-file", str(home / f"{party}.eth")
+        )
+
+    drawn = json.loads(run_cli(home, urbis.api, "pay", "corridor", "secret", "--json").stdout)
+    swap_id, hashlock = drawn["id"], drawn["hashlock"]
+    locked = run_cli(
+        home, urbis.api, "pay", "corridor", "lock-urbis", swap_id, "--to", "bob",
+        "--asset", "EUR", "--amount", str(EUR_PRICE), "--hashlock", hashlock,
+        "--timeout", "60s", "--from", "alice",
+    )  # fmt: skip
+    assert locked.returncode == 0, locked.stderr
+    answered = run(
+        "bob", "pay", "corridor", "lock-ethereum", swap_id, "--to", ethereum.address("alice"),
+        "--token", ethereum.token, "--amount", str(TOKEN_PRICE), "--hashlock", hashlock,
+        "--timeout", "1h", "--answering", "--expect-asset", "EUR",
+        "--expect-amount", str(EUR_PRICE), "--expect-sender", "alice", "--from", "bob",
+        "--margin", "5s", "--json",
+    )  # fmt: skip
+    assert answered.returncode == 0, answered.stderr
+    # Bob's answer closes a margin before Alice's lock, not in the hour he asked for.
+    urbis_deadline = urbis.leg().show(bytes.fromhex(swap_id))
+    assert urbis_deadline is not None
+    assert json.loads(answered.stdout)["deadline_ms"] <= urbis_deadline.deadline_ms - 5_000
+
+    wrong = run("alice", "pay", "corridor", "claim", swap_id, "--on", "ethereum",
+                "--preimage", "00" * 32, "--margin", "5s")  # fmt: skip
+    assert wrong.returncode == 1 and "payments.wrong_preimage" in wrong.stderr
+    claimed = run("alice", "pay", "corridor", "claim", swap_id, "--on", "ethereum",
+                  "--preimage", drawn["secret"], "--margin", "5s")  # fmt: skip
+    assert claimed.returncode == 0, claimed.stderr
+    taken = run("bob", "pay", "corridor", "claim", swap_id, "--on", "urbis", "--from", "bob")
+    assert taken.returncode == 0, taken.stderr
+    assert holdings(urbis, ethereum) == swapped(before)
+
+    shown = run_cli(home, urbis.api, "pay", "corridor", "status", swap_id, *foreign)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("claimed") >= 2
+    assert "10.00 EUR" in shown.stdout and "7.500000 PXD" in shown.stdout

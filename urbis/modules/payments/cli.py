@@ -31,6 +31,7 @@ from urbis.cli.common import (
     trusted_validators,
 )
 from urbis.cli.money import Assets, moment
+from urbis.modules.payments.corridor_cli import corridor_app
 from urbis.sdk.client import Client
 from urbis.sdk.verify import verify_state_proof
 
@@ -52,6 +53,7 @@ for sub, name in (
     (receipt_app, "receipt"),
 ):
     app.add_typer(sub, name=name)
+app.add_typer(corridor_app, name="corridor")
 
 Asset = Annotated[str, typer.Option("--asset", help="Asset code, e.g. EUR")]
 Amount = Annotated[int, typer.Option("--amount", help="Amount in minor units (cents)")]
