@@ -61,7 +61,7 @@ MANIFEST = {
     "ballot_styles": [{"label": "city", "contests": [1]}],
 }
 STATUS_LIST_ID = 9_474
-BATCH = 40
+BATCH = 32
 """Registrations per transaction."""
 DONE_BEFORE = frozenset(
     {

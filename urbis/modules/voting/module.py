@@ -5,10 +5,12 @@ the key ceremony in transactions; the registrar gives each eligible resident one
 blind signature on a ballot key it never sees; any relay casts ballots signed by those
 keys; the guardians decrypt the fixed aggregate. README.md is the spec.
 
-V1  an election's `registrations` equals its registration keys              (check_counts)
+V1  an election's `registrations` equals its registration keys               (check_counts)
 V2  ballot_keys <= registrations; counted == ballot_keys; counted + replaced == next_ballot
-V3  the joint key is set exactly when every share is confirmed or revealed
-V4  a ballot key maps to its last ballot, which is `counted`; every earlier one is `replaced`
+                                                                              (check_counts)
+V3  the joint key is set exactly when every share is confirmed or revealed  (check_joint_key)
+V4  a ballot key's last ballot is `counted`, every earlier one `replaced`  (check_ballot_keys)
+V5  the aggregate is the product of the counted ballots' ciphertexts       (check_aggregate)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urbis.chain.context import StateReader
 from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.module import ActionSpec, Module
 from urbis.modules.voting import handlers, keys
+from urbis.modules.voting.invariants import check_counts
 from urbis.modules.voting.keeper import VotingView
 from urbis.modules.voting.records import (
     AmendManifest,
@@ -88,29 +91,6 @@ def admit(state: StateReader, height: int, name: str, args: Any) -> None:
     """CheckTx: a ballot enters the mempool only with every proof verified."""
     if name in ("cast", "challenge"):
         handlers.check_ballot(state, height, name, args)
-
-
-def check_counts(store: Any) -> list[str]:
-    """V1 and V2: describe each election whose counters disagree with its keys."""
-    problems = []
-    for key, _ in store.scan_prefix(keys.PREFIX + b"election/", limit=1_000_000):
-        election_id = key[len(keys.PREFIX + b"election/") :]
-        election = VotingView(store).election(election_id)
-        assert election is not None
-        registered = store.scan_prefix(keys.PREFIX + b"registration/" + election_id + b"/", 10**7)
-        if election.registrations != len(registered):
-            problems.append(f"{election_id!r}: registrations {election.registrations}")
-        ballot_keys = store.scan_prefix(keys.PREFIX + b"ballot_key/" + election_id + b"/", 10**7)
-        if (
-            election.ballot_keys != len(ballot_keys)
-            or election.ballot_keys > election.registrations
-        ):
-            problems.append(f"{election_id!r}: ballot keys {election.ballot_keys}")
-        if election.counted != election.ballot_keys:
-            problems.append(f"{election_id!r}: counted {election.counted}")
-        if election.counted + election.replaced != election.next_ballot:
-            problems.append(f"{election_id!r}: ballots {election.next_ballot}")
-    return problems
 
 
 module = Module(
