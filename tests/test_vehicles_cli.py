@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 from typer.testing import CliRunner
@@ -67,3 +68,132 @@ def test_demo_runs_and_its_history_verifies_from_the_cli_and_the_api(tmp_path: P
 
         bad = httpx.get(f"{api}/v1/vehicles/NOT-A-VIN/history")
         assert bad.status_code == 400 and bad.json()["code"] == "query.bad_request"
+
+
+def test_not_a_bundle_is_cli_bad_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "car.json"
+    bundle.write_text('{"vin": "JT2BG22K5Y0123456"}')
+    result = CliRunner().invoke(cli, ["vehicle", "import", str(bundle), "--from", "transport"])
+    assert result.exit_code == 2 and "cli.bad_bundle" in result.output
+
+
+def vehicles_home(path: Path, chain_id: str, names: tuple[str, ...]) -> Any:
+    from tests.helpers.city import key
+    from tests.helpers.vehicles import vehicles_genesis
+    from urbis.node.home import Home, NodeConfig
+
+    home = Home(path)
+    home.ensure_dirs()
+    vehicles_genesis(chain_id).save(home.genesis_path)
+    home.write_validator_key(key("validator"))
+    home.save_config(NodeConfig(block_interval_ms=50))
+    for name in names:
+        home.keystore.create(name, "", key=key(name))
+    return home
+
+
+def run(home: Any, api: str, *args: str) -> str:
+    result = CliRunner().invoke(cli, [*args, "--home", str(home.path), "--api", api])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_export_and_import_between_two_cities_through_the_cli(tmp_path: Path) -> None:
+    """City A exports a car; city B's council recognises A; B's registrar imports the
+    bundle; B's own history links back to A's."""
+    from tests.helpers.city import account, key
+    from tests.helpers.process import serving
+    from tests.helpers.vehicles import vin
+    from urbis.node.runner import Node
+    from urbis.sdk.builder import TxBuilder, action
+    from urbis.sdk.client import Client
+
+    car = vin(31)
+    home_a = vehicles_home(tmp_path / "a", "city-a", ("transport", "bob"))
+    home_b = vehicles_home(tmp_path / "b", "city-b", ("transport",))
+    node_a, node_b = Node(home_a), Node(home_b)
+    node_a.start()
+    node_b.start()
+    try:
+        with serving(node_a) as api_a, serving(node_b) as api_b:
+            run(
+                home_a,
+                api_a,
+                "vehicle",
+                "register",
+                car,
+                "--make",
+                "Toyota",
+                "--model",
+                "Corolla",
+                "--year",
+                "2020",
+                "--type-approval",
+                "TA-1",
+                "--owner",
+                account("bob").text,
+                "--from",
+                "transport",
+            )
+            run(
+                home_a,
+                api_a,
+                "vehicle",
+                "deregister",
+                car,
+                "--reason",
+                "exported",
+                "--to-chain",
+                "city-b",
+                "--to-owner",
+                account("carol").text,
+                "--from",
+                "bob",
+            )
+            bundle = tmp_path / "car.json"
+            run(home_a, api_a, "vehicle", "export", car, "--out", str(bundle))
+
+            refused = CliRunner().invoke(
+                cli,
+                [
+                    "vehicle",
+                    "import",
+                    str(bundle),
+                    "--from",
+                    "transport",
+                    "--home",
+                    str(home_b.path),
+                    "--api",
+                    api_b,
+                ],
+            )
+            assert refused.exit_code == 1 and "vehicles.unrecognised_chain" in refused.output
+
+            client_b = Client(api_b)
+            recognise = {
+                "module": "vehicles",
+                "name": "recognise_chain",
+                "args": {"chain_id": "city-a", "validators": [key("validator").public_key.raw]},
+            }
+            for signer, step in (
+                ("mayor", action("governance", "submit_proposal", title="A", action=recognise)),
+                ("councillor_a", action("governance", "approve_proposal", id=1)),
+            ):
+                status = client_b.status()
+                tx = (
+                    TxBuilder("city-b")
+                    .add(step.module, step.name, **step.args)
+                    .sign(
+                        [key(signer)],
+                        client_b.next_nonce(account(signer).text),
+                        status["height"] + 50,
+                    )
+                )
+                assert client_b.submit(tx, wait=True)["receipt"]["ok"]
+
+            run(home_b, api_b, "vehicle", "import", str(bundle), "--from", "transport")
+            shown = run(home_b, api_b, "vehicle", "history", car, "--verify")
+            assert "imported" in shown and "Imported from city-a: 2 earlier events" in shown
+    finally:
+        node_a.stop()
+        node_b.stop()

@@ -626,19 +626,32 @@ def history(
 def export(
     vin: VinArgument,
     out: Annotated[Path, typer.Option("--out", help="Where to write the bundle (JSON)")],
+    home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
 ) -> None:
     """Write an exported vehicle's history bundle: every event's proof and the record's,
-    against one signed header; the destination city imports from it.
+    against one signed header, checked here first; the destination city imports from it.
 
     Example: urbis vehicle export JT2BG22K5Y0123456 --out car.bundle.json
     """
     answer = _get(api, f"/v1/vehicles/{_vin(vin)}/history")
+    with reported():
+        validators, chain_id, _ = trusted_validators(home_path(home), api)
+    try:
+        verified = verify_history(answer, validators, chain_id)
+    except ProofError as error:
+        fail("proof.invalid", f"the history does not verify: {error}")
+    if verified.vehicle.status != "exported":
+        fail("vehicles.not_exported", f"{vin} is {verified.vehicle.status}: deregister it first")
     try:
         out.write_text(json.dumps(answer, indent=1, sort_keys=True))
     except OSError as error:
         fail("io.error", f"cannot write {out}: {error.strerror or error}")
-    stdout.print(f"Wrote {out}: {len(answer['events'])} events proven at height {answer['height']}")
+    stdout.print(
+        f"Wrote {out}: {len(verified.events)} events of {verified.vehicle.vin}, verified at "
+        f"height {verified.height} of {verified.chain_id}, "
+        f"exported to {verified.vehicle.export_chain}"
+    )
 
 
 @app.command("import")
