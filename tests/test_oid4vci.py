@@ -241,3 +241,46 @@ def test_a_request_for_another_configuration_is_oid4vci_unknown_configuration(
     }
     code = refused_code(lambda: service.check_request(ISSUER, f"Bearer {access}", body, NOW))
     assert code == "oid4vci.unknown_configuration"
+
+
+def test_the_urbis_wallet_receives_from_the_owf_issuer() -> None:
+    """The other direction: tests/interop/oid4vci-issuer.mjs is an issuer built on
+    @openid4vc/openid4vci and @openid4vc/oauth2; the Urbis wallet runs the flow against it."""
+    import httpx
+
+    from tests.test_status_list_token import private_okp
+
+    request = {
+        "key": private_okp(key("registry")),
+        "kid": key("registry").public_key.hex()[:16],
+        "path": f"/identity/issuers/{ISSUER.text}",
+        "vct": "https://city.example/identity/types/ResidentID",
+        "claims": {"given_name": "Alice", "age_over_18": True},
+        "disclosable": ["given_name", "age_over_18"],
+    }
+    server = subprocess.Popen(
+        ["node", "oid4vci-issuer.mjs", json.dumps(request)],
+        cwd=INTEROP,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        offered_by_owf = json.loads(server.stdout.readline())
+        holders = [HolderKey(), HolderKey()]
+        with httpx.Client(timeout=30) as http:
+            with pytest.raises(WalletError) as refused:
+                receive_offer(http, offered_by_owf["offer"], "000000", holders, int(time.time()))
+            assert refused.value.reason == "refused"  # a wrong transaction code
+            credentials = receive_offer(
+                http, offered_by_owf["offer"], offered_by_owf["tx_code"], holders, int(time.time())
+            )
+    finally:
+        server.kill()
+        server.wait(10)
+    for credential, holder in zip(credentials, holders, strict=True):
+        parsed = parse_credential(credential)
+        assert parsed.issued.holder_jwk == holder.jwk
+        assert parsed.issued.issuer == ISSUER.text and parsed.issued.vct == "ResidentID"
+        assert sorted(parsed.disclosures) == ["age_over_18", "given_name"]
