@@ -18,7 +18,9 @@ from urbis.election.group import (
     ElementZero,
     ExponentOutOfRange,
     FixedBase,
+    chain_product,
     multi_exp,
+    power_chain,
     powers,
 )
 
@@ -171,3 +173,13 @@ def test_powers_standard_group() -> None:
     assert member and values == [gmpy2.powmod(base, e, STANDARD.p) for e in exps]
     _, member = powers(STANDARD, STANDARD.p - base, exps, check_subgroup=True)
     assert not member
+
+
+@given(st.lists(st.integers(1, int(TOY.q) - 1), min_size=1, max_size=4))
+def test_chain_product_is_the_chain_of_the_product(exponents: list[int]) -> None:
+    """(ᾱ, β̄)'s chains built from the selections' chains equal the chain built directly."""
+    bases = [TOY.g_pow(e) for e in exponents]
+    product = gmpy2.mpz(1)
+    for base in bases:
+        product = product * base % TOY.p
+    assert chain_product(TOY, [power_chain(TOY, b) for b in bases]) == power_chain(TOY, product)

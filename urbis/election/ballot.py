@@ -20,7 +20,16 @@ import gmpy2
 from gmpy2 import mpz
 
 from urbis.election import hash as eghash
-from urbis.election.group import ElectionCryptoError, ElementNotInSubgroup, Group, powers
+from urbis.election.group import (
+    ElectionCryptoError,
+    ElementNotInSubgroup,
+    Group,
+    chain_member,
+    chain_powers,
+    chain_product,
+    power_chain,
+    powers,
+)
 from urbis.election.record import (
     ChallengedBallot,
     Ciphertext,
@@ -183,27 +192,23 @@ def check_range(
     limit: int,
     *,
     check_subgroup: bool = False,
+    chains: tuple[Sequence[mpz], Sequence[mpz]] | None = None,
 ) -> bool:
     """Verification 6 / 7 for one proof: recompute (a_j, b_j), then c and Σ c_j.
 
-    The powers α^c_j and β^c_j share one chain of squarings per base (`powers`); with
-    `check_subgroup` the same pass tests α, β ∈ Z_p^r and raises `ElementNotInSubgroup`.
-    `check_range_plain` is the one-powmod-per-power reference this is tested against."""
+    The powers α^c_j and β^c_j come from one chain of squarings per base (`power_chain`,
+    or `chains` the caller already built); with `check_subgroup` the same chains test
+    α, β ∈ Z_p^r and raise `ElementNotInSubgroup`. `check_range_plain` is the
+    one-powmod-per-power reference this is tested against."""
     group = context.group
     if len(proof.challenges) != limit + 1 or len(proof.responses) != limit + 1:
         return False
     p, q = group.p, group.q
     key = group.fixed_base(context.joint_key)
-    alpha_powers, alpha_ok = powers(
-        group, ciphertext.alpha, proof.challenges, check_subgroup=check_subgroup
-    )
-    beta_powers, beta_ok = powers(
-        group, ciphertext.beta, proof.challenges, check_subgroup=check_subgroup
-    )
-    if not (alpha_ok and beta_ok):
-        raise ElementNotInSubgroup(
-            "a ciphertext value is not in the order-q subgroup", what="alpha/beta"
-        )
+    if chains is None:
+        chains = ciphertext_chains(group, ciphertext, check_subgroup=check_subgroup)
+    alpha_powers = chain_powers(group, chains[0], proof.challenges)
+    beta_powers = chain_powers(group, chains[1], proof.challenges)
     commitments = []
     for j, (c_j, v_j) in enumerate(zip(proof.challenges, proof.responses, strict=True)):
         a_j = group.g_pow(v_j) * alpha_powers[j] % p
@@ -213,6 +218,22 @@ def check_range(
         group, h_i, contest, option, ciphertext.alpha, ciphertext.beta, commitments
     )
     return challenge == sum(proof.challenges) % q
+
+
+def ciphertext_chains(
+    group: Group, ciphertext: Ciphertext, *, check_subgroup: bool
+) -> tuple[list[mpz], list[mpz]]:
+    """The squaring chains of α and β; with `check_subgroup`, raise `ElementNotInSubgroup`
+    unless both are in Z_p^r (their range 0 < x < p is checked at decode)."""
+    alpha_chain = power_chain(group, ciphertext.alpha)
+    beta_chain = power_chain(group, ciphertext.beta)
+    if check_subgroup and not (
+        chain_member(group, alpha_chain) and chain_member(group, beta_chain)
+    ):
+        raise ElementNotInSubgroup(
+            "a ciphertext value is not in the order-q subgroup", what="alpha/beta"
+        )
+    return alpha_chain, beta_chain
 
 
 def check_range_plain(
@@ -547,7 +568,9 @@ def _check_proofs(
                 "options", f"contest {contest.index}: options out of order or missing"
             )
         alpha_bar, beta_bar = mpz(1), mpz(1)
+        chains = []
         for selection, option in zip(encrypted.selections, contest.options, strict=True):
+            pair = ciphertext_chains(group, selection.ciphertext, check_subgroup=check_subgroup)
             if not check_range(
                 context,
                 ballot.h_i,
@@ -556,11 +579,19 @@ def _check_proofs(
                 selection.ciphertext,
                 selection.proof,
                 option.selection_limit,
-                check_subgroup=check_subgroup,
+                chains=pair,
             ):
                 return BallotCheck("range_proof", f"contest {contest.index} option {option.index}")
+            chains.append(pair)
             alpha_bar = alpha_bar * selection.ciphertext.alpha % group.p
             beta_bar = beta_bar * selection.ciphertext.beta % group.p
+        # (ᾱ, β̄)'s chains as products of the selections' chains: cheaper up to 4 options.
+        bar_chains = None
+        if len(chains) <= 4:
+            bar_chains = (
+                chain_product(group, [a for a, _ in chains]),
+                chain_product(group, [b for _, b in chains]),
+            )
         if not check_range(
             context,
             ballot.h_i,
@@ -569,6 +600,7 @@ def _check_proofs(
             Ciphertext(alpha_bar, beta_bar),
             encrypted.limit_proof,
             contest.selection_limit,
+            chains=bar_chains,
         ):
             return BallotCheck("limit_proof", f"contest {contest.index}")
         chi = eghash.contest_hash(

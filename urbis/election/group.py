@@ -260,6 +260,67 @@ def multi_exp(group: Group, pairs: Sequence[tuple[int, int]]) -> mpz:
     return result
 
 
+def power_chain(group: Group, base: int) -> list[mpz]:
+    """base^(16^i) for every 4-bit digit position i of an exponent below 2^B (B = bits of q),
+    followed by base^(2^(4·digits)), the value the membership test needs: 4·digits squarings."""
+    p = group.p
+    power = mpz(base) % p
+    digits = (int(group.q).bit_length() + 3) // 4
+    chain = [power]
+    for _ in range(digits):
+        for _ in range(4):
+            power = power * power % p
+        chain.append(power)
+    return chain
+
+
+def chain_product(group: Group, chains: Sequence[Sequence[mpz]]) -> list[mpz]:
+    """The chain of a product of bases, entry by entry: (∏ x_i)^(16^k) = ∏ x_i^(16^k).
+
+    Cheaper than `power_chain` of the product when there are at most four bases (the
+    aggregate (ᾱ, β̄) of a contest's selections, eq. 62)."""
+    p = group.p
+    out = list(chains[0])
+    for chain in chains[1:]:
+        out = [a * b % p for a, b in zip(out, chain, strict=True)]
+    return out
+
+
+def chain_member(group: Group, chain: Sequence[mpz]) -> bool:
+    """Whether the chain's base x is in Z_p^r, given 0 < x < p: with q = 2^B' - δ (δ small),
+    x^q == 1 iff x^(2^B') == x^δ, and x^(2^B') is the chain's last entry."""
+    x = chain[0]
+    if x == 0:
+        return False
+    delta = (1 << (4 * (len(chain) - 1))) - int(group.q)
+    if not 0 < delta < 1 << 16:
+        return bool(gmpy2.powmod(x, group.q, group.p) == 1)
+    return bool(chain[-1] == gmpy2.powmod(x, delta, group.p))
+
+
+def chain_powers(group: Group, chain: Sequence[mpz], exponents: Sequence[int]) -> list[mpz]:
+    """base^e for each exponent (0 <= e < q) from the base's chain, by Yao's method: one
+    multiplication per non-zero 4-bit digit, then a 30-multiplication combine."""
+    p = group.p
+    results = []
+    for e in exponents:
+        buckets = [mpz(1)] * 16
+        value = int(e)
+        position = 0
+        while value:
+            digit = value & 15
+            if digit:
+                buckets[digit] = buckets[digit] * chain[position] % p
+            value >>= 4
+            position += 1
+        running, acc = mpz(1), mpz(1)
+        for digit in range(15, 0, -1):
+            running = running * buckets[digit] % p
+            acc = acc * running % p
+        results.append(acc)
+    return results
+
+
 def powers(
     group: Group, base: int, exponents: Sequence[int], *, check_subgroup: bool = False
 ) -> tuple[list[mpz], bool]:
@@ -268,41 +329,14 @@ def powers(
 
     A proof check raises the same α or β to several challenges (and to q for the membership
     test); a separate `powmod` per exponent repeats the ~256 squarings each time. Here they
-    are done once: base^(16^i) for every digit position, each exponent then costs one
-    multiplication per non-zero digit plus a 30-multiplication combine (Yao's method). The
-    membership test uses q = 2^B - δ with δ small: base^q == 1 iff base^(2^B) == base^δ.
-    Exponents must lie in 0..q-1. Same values as `powmod` (the tests compare them).
+    are done once (`power_chain`), each exponent then costs one multiplication per non-zero
+    digit plus a 30-multiplication combine (`chain_powers`, Yao's method). The membership test
+    uses q = 2^B - δ with δ small (`chain_member`). Exponents must lie in 0..q-1. Same values
+    as `powmod` (the tests compare them).
     """
-    p = group.p
-    x = mpz(base) % p
-    bits = int(group.q).bit_length()
-    digits = (bits + 3) // 4
-    buckets = [[mpz(1)] * 16 for _ in exponents]
-    nibbles = [[(int(e) >> (4 * i)) & 15 for i in range(digits)] for e in exponents]
-    power = x
-    for i in range(digits):
-        for row, digit_row in zip(buckets, nibbles, strict=True):
-            digit = digit_row[i]
-            if digit:
-                row[digit] = row[digit] * power % p
-        if i + 1 < digits or check_subgroup:
-            for _ in range(4):
-                power = power * power % p
-    results = []
-    for row in buckets:
-        running, acc = mpz(1), mpz(1)
-        for digit in range(15, 0, -1):
-            running = running * row[digit] % p
-            acc = acc * running % p
-        results.append(acc)
-    member = True
-    if check_subgroup:
-        delta = (1 << (4 * digits)) - int(group.q)
-        if x == 0 or delta >= 1 << 16:
-            member = x != 0 and gmpy2.powmod(x, group.q, p) == 1
-        else:
-            member = power == gmpy2.powmod(x, delta, p)
-    return results, member
+    chain = power_chain(group, base)
+    member = chain_member(group, chain) if check_subgroup else True
+    return chain_powers(group, chain, exponents), member
 
 
 STANDARD = Group(

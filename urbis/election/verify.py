@@ -26,7 +26,15 @@ import gmpy2
 from gmpy2 import mpz
 
 from urbis.election import hash as eghash
-from urbis.election.group import STANDARD, ElectionCryptoError, Group, powers
+from urbis.election.group import (
+    STANDARD,
+    ElectionCryptoError,
+    Group,
+    chain_member,
+    chain_powers,
+    chain_product,
+    power_chain,
+)
 from urbis.election.record import (
     CAST,
     CHALLENGED,
@@ -298,31 +306,22 @@ def _range_ok(
     ciphertext: Ciphertext,
     proof: RangeProof,
     limit: int,
-    *,
-    check_subgroup: bool = False,
-) -> str:
-    """Verification 6.1-6.D / 7.3-7.D for one proof, from the equations: "ok", "proof", or
-    "element" (6.A: α or β outside Z_p^r, tested in the same squaring chain as the powers)."""
+    chains: tuple[list[mpz], list[mpz]],
+) -> bool:
+    """Verification 6.1-6.D / 7.3-7.D for one proof, from the equations, given the squaring
+    chains of α and β (`power_chain`) from which the powers α^c_j, β^c_j are taken."""
     group = context.group
     p, q = group.p, group.q
-    if check_subgroup and not (0 < ciphertext.alpha < p and 0 < ciphertext.beta < p):
-        return "element"
     if len(proof.challenges) != limit + 1 or len(proof.responses) != limit + 1:
-        return "proof"
+        return False
     if not all(0 <= c < q for c in proof.challenges) or not all(
         0 <= v < q for v in proof.responses
     ):
-        return "proof"
+        return False
     g_table = group.fixed_base(group.g)
     k_table = group.fixed_base(context.joint_key)
-    alpha_powers, alpha_member = powers(
-        group, ciphertext.alpha, proof.challenges, check_subgroup=check_subgroup
-    )
-    beta_powers, beta_member = powers(
-        group, ciphertext.beta, proof.challenges, check_subgroup=check_subgroup
-    )
-    if not (alpha_member and beta_member):
-        return "element"
+    alpha_powers = chain_powers(group, chains[0], proof.challenges)
+    beta_powers = chain_powers(group, chains[1], proof.challenges)
     commitments = []
     for j, (c_j, v_j) in enumerate(zip(proof.challenges, proof.responses, strict=True)):
         a_j = g_table.pow(v_j) * alpha_powers[j] % p
@@ -332,7 +331,17 @@ def _range_ok(
     c = eghash.range_challenge(
         group, h_i, contest, option, ciphertext.alpha, ciphertext.beta, commitments
     )
-    return "ok" if c == sum(proof.challenges) % q else "proof"
+    return bool(c == sum(proof.challenges) % q)
+
+
+def _member_chains(group: Group, ct: Ciphertext) -> tuple[list[mpz], list[mpz]] | None:
+    """6.A: α, β ∈ Z_p^r (range, then x^q = 1 read off the squaring chain); their chains."""
+    if not (0 < ct.alpha < group.p and 0 < ct.beta < group.p):
+        return None
+    alpha_chain, beta_chain = power_chain(group, ct.alpha), power_chain(group, ct.beta)
+    if not (chain_member(group, alpha_chain) and chain_member(group, beta_chain)):
+        return None
+    return alpha_chain, beta_chain
 
 
 def _check_ballot(
@@ -360,10 +369,16 @@ def _check_ballot(
             )
             continue
         alpha_bar, beta_bar = mpz(1), mpz(1)
+        chains = []
         for selection, option in zip(encrypted.selections, contest.options, strict=True):
             ct = selection.ciphertext
             label = f"ballot {name} contest {contest.index} option {option.index}"
-            outcome = _range_ok(
+            pair = _member_chains(group, ct)
+            if pair is None:
+                failed6.append(f"6.A {label}: α or β not in Z_p^r")
+                continue
+            chains.append(pair)
+            if _range_ok(
                 context,
                 ballot.h_i,
                 contest.index,
@@ -371,28 +386,30 @@ def _check_ballot(
                 ct,
                 selection.proof,
                 option.selection_limit,
-                check_subgroup=True,
-            )
-            if outcome == "ok":
+                pair,
+            ):
                 passed6 += 1
-            elif outcome == "element":
-                failed6.append(f"6.A {label}: α or β not in Z_p^r")
-                continue
             else:
                 failed6.append(f"6.B-D {label}: range proof")
             alpha_bar = alpha_bar * ct.alpha % group.p
             beta_bar = beta_bar * ct.beta % group.p
-        if (
-            _range_ok(
-                context,
-                ballot.h_i,
-                contest.index,
-                None,
-                Ciphertext(alpha_bar, beta_bar),
-                encrypted.limit_proof,
-                contest.selection_limit,
+        aggregate = Ciphertext(alpha_bar, beta_bar)
+        if 0 < len(chains) <= 4:  # the product's chain from the selections' chains is cheaper
+            bar_chains = (
+                chain_product(group, [a for a, _ in chains]),
+                chain_product(group, [b for _, b in chains]),
             )
-            == "ok"
+        else:
+            bar_chains = (power_chain(group, alpha_bar), power_chain(group, beta_bar))
+        if _range_ok(
+            context,
+            ballot.h_i,
+            contest.index,
+            None,
+            aggregate,
+            encrypted.limit_proof,
+            contest.selection_limit,
+            bar_chains,
         ):
             passed7 += 1
         else:
