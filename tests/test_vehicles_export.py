@@ -206,3 +206,28 @@ def test_import_needs_the_registrar_and_recognition_needs_the_council(
     assert destination.run("alice", import_step(bundle)).code == "auth.missing_role"
     recognition = action("vehicles", "recognise_chain", chain_id="city-a", validators=VALIDATORS)
     assert destination.run("transport", recognition).code == "auth.missing_role"
+
+
+def test_an_older_bundle_cannot_bring_back_a_vehicle_that_left_again(
+    origin: CityChain, destination: CityChain
+) -> None:
+    """A→B, B→A, A→C: B must refuse A's first bundle (it says "exported to B" for good)."""
+    first = export(origin, 7)
+    recognise(destination)
+    assert destination.run("transport", import_step(first)).ok
+    back = action(
+        "vehicles",
+        "deregister",
+        vin=vin(7),
+        reason="exported",
+        destination_chain="city-a",
+        destination_owner=account("bob"),
+    )
+    assert destination.run("carol", back).ok
+    recognise(origin, "city-b")
+    assert origin.run("transport", import_step(history(destination, 7))).ok
+    assert origin.query("vehicles", "vehicle", vin=vin(7))["owner"] == account("bob").text
+    refused(destination, first, "vehicles.stale_bundle")
+    assert (
+        check_invariants(origin.app.store) == [] and check_invariants(destination.app.store) == []
+    )

@@ -35,3 +35,4 @@ UnrecognisedChain = error_class("vehicles.unrecognised_chain", "Chain not recogn
 ForgedHeader = error_class("vehicles.forged_header", "Header not signed by the chain", 403)
 ProofMismatch = error_class("vehicles.proof_mismatch", "Proof does not match", 400)
 NotExportedHere = error_class("vehicles.not_exported_here", "Not exported to this chain", 409)
+StaleBundle = error_class("vehicles.stale_bundle", "An older export than one imported", 409)

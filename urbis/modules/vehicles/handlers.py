@@ -48,6 +48,7 @@ from urbis.modules.vehicles.errors import (
     SaleExpired,
     SalePending,
     SameAccount,
+    StaleBundle,
     UnknownAccount,
     UnknownAsset,
     UnknownVin,
@@ -669,6 +670,12 @@ def import_vehicle(ctx: Context, sender: AccountId, args: ImportVehicle) -> None
     local = view.vehicle(origin.vin)
     if local is not None and local.status != "exported":
         raise DuplicateVin(f"VIN {origin.vin} is {local.status} here")
+    seen = view.imported_events(origin.vin, head.chain_id)
+    if origin.events <= seen:
+        raise StaleBundle(
+            f"{origin.vin} was imported from {head.chain_id} with {seen} events; this bundle "
+            f"shows {origin.events}: an export it has since made again is the one to import"
+        )
     _require_account(ctx, origin.export_owner, "owner")
     fresh = _new_vehicle(
         origin.vin,
@@ -702,6 +709,7 @@ def import_vehicle(ctx: Context, sender: AccountId, args: ImportVehicle) -> None
         note=head.chain_id,
     )
     _save(ctx, vehicle)
+    ctx.state.put(keys.imported(origin.vin, head.chain_id), encode_trusted(origin.events))
     ctx.emit(
         "vehicles.imported",
         vin=origin.vin,

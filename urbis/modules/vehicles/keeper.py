@@ -79,6 +79,11 @@ class VehiclesView:
         raw = self._state.get(keys.chain(chain_id))
         return None if raw is None else from_wire(RecognisedChain, decode_trusted(raw))
 
+    def imported_events(self, vin: str, chain_id: str) -> int:
+        """Origin events carried by the last import of `vin` from `chain_id` (0: none)."""
+        raw = self._state.get(keys.imported(vin, chain_id))
+        return 0 if raw is None else int(decode_trusted(raw))
+
     def transfer_tax_bps(self) -> int:
         raw = self._state.get(keys.TRANSFER_TAX)
         return 0 if raw is None else from_wire(TransferTax, decode_trusted(raw)).rate_bps

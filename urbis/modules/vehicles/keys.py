@@ -13,6 +13,7 @@ RECALL_PREFIX = PREFIX + b"recall/"
 MAKE_RECALL_PREFIX = PREFIX + b"make_recall/"
 FIX_PREFIX = PREFIX + b"fix/"
 CHAIN_PREFIX = PREFIX + b"chain/"
+IMPORTED_PREFIX = PREFIX + b"imported/"
 TRANSFER_TAX = PREFIX + b"transfer_tax"
 
 
@@ -61,3 +62,9 @@ def fix(vin: str, recall_id: bytes) -> bytes:
 
 def chain(chain_id: str) -> bytes:
     return CHAIN_PREFIX + chain_id.encode()
+
+
+def imported(vin: str, chain_id: str) -> bytes:
+    """How many origin events the last import of `vin` from `chain_id` carried: an older
+    bundle (the vehicle has left and come back since) can never be replayed."""
+    return IMPORTED_PREFIX + vin.encode() + b"/" + chain_id.encode()
