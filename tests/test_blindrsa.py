@@ -1,5 +1,6 @@
 """RFC 9474 blind signatures: the RFC's own test vectors (Appendix A), the round trip for
-random messages, and the failures a cheating client or signer causes.
+random messages, the failures a cheating client or signer causes, and both directions
+against Cloudflare's implementation (npm @cloudflare/blindrsa-ts).
 
 The finalized signatures are checked by the `cryptography` package's RSASSA-PSS verifier,
 an implementation independent of the blinding code under test.
@@ -7,11 +8,16 @@ an implementation independent of the blinding code under test.
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import gmpy2
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -296,3 +302,64 @@ def test_public_key_bytes_round_trip() -> None:
     public = small_key().public_key()
     loaded = blindrsa.load_public_key(blindrsa.public_key_bytes(public))
     assert loaded.public_numbers() == public.public_numbers()
+
+
+# -- against an independent implementation: Cloudflare's @cloudflare/blindrsa-ts (npm) --------
+
+INTEROP = Path(__file__).parent / "interop-blindrsa"
+
+
+def cloudflare(payload: dict[str, str]) -> dict[str, Any]:
+    """One step run by tests/interop-blindrsa/blindrsa.mjs (installed by
+    scripts/install-blindrsa-interop)."""
+    done = subprocess.run(
+        ["node", "blindrsa.mjs"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=INTEROP,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def test_our_client_with_cloudflares_signer() -> None:
+    key = small_key()
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    msg = blindrsa.prepare(b"a ballot key")
+    blinded = blindrsa.blind(key.public_key(), msg)
+    answer = cloudflare(
+        {
+            "op": "sign",
+            "pkcs8": base64.b64encode(pkcs8).decode(),
+            "blinded_msg": blinded.blinded_msg.hex(),
+        }
+    )
+    sig = blindrsa.finalize(key.public_key(), msg, bytes.fromhex(answer["blind_sig"]), blinded.inv)
+    blindrsa.verify(key.public_key(), msg, sig)
+
+
+def test_cloudflares_client_with_our_signer() -> None:
+    key = small_key()
+    spki = base64.b64encode(blindrsa.public_key_bytes(key.public_key())).decode()
+    blinded = cloudflare({"op": "blind", "spki": spki, "msg": b"a ballot key".hex()})
+    prepared = bytes.fromhex(blinded["prepared"])
+    assert prepared[32:] == b"a ballot key"  # PrepareRandomize: 32 random bytes first
+    blind_sig = blindrsa.blind_sign(key, bytes.fromhex(blinded["blinded_msg"]))
+    final = cloudflare(
+        {
+            "op": "finalize",
+            "spki": spki,
+            "prepared": blinded["prepared"],
+            "blind_sig": blind_sig.hex(),
+            "inv": blinded["inv"],
+        }
+    )
+    assert final["valid"] is True
+    blindrsa.verify(key.public_key(), prepared, bytes.fromhex(final["sig"]))
