@@ -251,3 +251,42 @@ def test_a_credential_the_owf_library_issued_is_verified_here(city: IdentityCity
     )
     outcome = answer(city, made["credential"], holder)
     assert outcome["status"] == "verified" and outcome["claims"] == {"age_over_18": True}
+
+
+def test_the_urbis_wallet_answers_an_owf_verifier(city: IdentityCity) -> None:
+    """The other direction: tests/interop/oid4vp-verifier.mjs signs its request with
+    @openid4vc/openid4vp (as the registered verifier's DID) and checks the answer with
+    @sd-jwt/sd-jwt-vc from the issuer's published metadata only."""
+    from tests.test_status_list_token import private_okp
+
+    verifier = key(IdentityCity.VERIFIER)
+    request = {
+        "key": private_okp(verifier),
+        "did": account(IdentityCity.VERIFIER).did,
+        "kid": f"{account(IdentityCity.VERIFIER).did}#{verifier.public_key.hex()[:16]}",
+        "vct": f"{city.url}/identity/types/ResidentID",
+        "claims": ["age_over_18"],
+    }
+    credential, holder = resident(city)
+    server = subprocess.Popen(
+        ["node", "oid4vp-verifier.mjs", json.dumps(request)],
+        cwd=INTEROP,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        link = json.loads(server.stdout.readline())["link"]
+        asked = ask(city, link)
+        assert asked.claims == ["age_over_18"] and asked.vct == "ResidentID"
+        shown = present(
+            credential, asked.claims, holder, asked.client_id, asked.nonce, int(time.time())
+        )
+        respond(city.http, asked, shown)
+        outcome = json.loads(server.stdout.readline())
+    finally:
+        server.kill()
+        server.wait(10)
+    assert outcome["valid"], outcome
+    assert outcome["claims"]["age_over_18"] is True and "birthdate" not in outcome["claims"]
