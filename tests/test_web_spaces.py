@@ -19,6 +19,7 @@ import pytest
 
 from tests.helpers.city import CHAIN_ID, account, asset_proposal
 from tests.helpers.identity import IdentityCity, define_type, identity_city
+from tests.helpers.process import urbis
 from tests.test_web import AXE, WCAG_TAGS, shoot
 from tests.test_web import browser as browser  # the same fixture: one Chromium a module
 from urbis.chain.ids import AccountId
@@ -106,8 +107,31 @@ def axe_violations(page: Any) -> list[Any]:
     return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
 
 
-def signed_in(city: IdentityCity, page: Any, path: str, issued: str, holder: HolderKey,
-              setup: Any = None) -> str:
+def cli_wallet(city: IdentityCity, folder: Path, vct: str, claims: dict[str, Any]) -> Any:
+    """A resident's wallet driven by the real `urbis wallet` commands; returns a responder."""
+    issuer = f"{city.url}/identity/issuers/{account('registry').text}"
+    offer = city.http.post(
+        f"{issuer}/offers",
+        json=city.signed("registry", f"{issuer}/offers", vct=vct, claims=claims),
+    ).json()
+    for args in (
+        ("wallet", "init", "--home", str(folder)),
+        ("wallet", "receive", offer["uri"], "--tx-code", offer["tx_code"], "--name", "id",
+         "--home", str(folder)),
+    ):
+        done = urbis(folder, city.url, *args, passphrase="")
+        assert done.returncode == 0, done.stderr
+
+    def answer(link: str) -> None:
+        done = urbis(folder, city.url, "wallet", "respond", link, "--home", str(folder),
+                     passphrase="")
+        assert done.returncode == 0, done.stderr
+        assert "presented age_over_18" in done.stdout
+
+    return answer
+
+
+def signed_in(city: IdentityCity, page: Any, path: str, answer: Any, setup: Any = None) -> str:
     """Open a space, give this browser's key an account, answer with the wallet; the account."""
     page.goto(city.url + path)
     # polling in the page would need eval, which the portal's CSP forbids: wait on the text
@@ -119,19 +143,19 @@ def signed_in(city: IdentityCity, page: Any, path: str, issued: str, holder: Hol
     run(city, "registry", "accounts", "create", keys=[{"key": public_key, "weight": 1}])
     if setup is not None:
         setup(device_account)
-    wallet_respond(city, page.input_value("#signin-link"), issued, holder)
+    answer(page.input_value("#signin-link"))  # the wallet, outside the browser
     page.wait_for_selector("#session")
     return device_account.text
 
 
-def test_resident_signs_in_with_the_wallet_pays_and_sees_the_receipt_verified(
-    city: IdentityCity, browser: Any
+def test_resident_signs_in_with_the_cli_wallet_pays_and_sees_the_receipt_verified(
+    city: IdentityCity, browser: Any, tmp_path: Path
 ) -> None:
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
-    page.set_default_timeout(20_000)
-    issued, holder = credential(city, "ResidentID",
-                                {"given_name": "Alice", "birthdate": "1990-04-01"})
+    page.set_default_timeout(30_000)
+    answer = cli_wallet(city, tmp_path / "alice", "ResidentID",
+                        {"given_name": "Alice", "birthdate": "1990-04-01"})
 
     def bill(resident: AccountId) -> None:
         run(city, "finance", "payments", "mint", asset="EUR", recipient=resident,
@@ -143,7 +167,7 @@ def test_resident_signs_in_with_the_wallet_pays_and_sees_the_receipt_verified(
     page.goto(city.url + "/resident")
     assert axe_violations(page) == []
     shoot(page, "resident-signin")
-    resident = signed_in(city, page, "/resident", issued, holder, bill)
+    resident = signed_in(city, page, "/resident", answer, bill)
     assert "age_over_18" in page.inner_text("main")  # only what the verifier asked for
     assert "Alice" not in page.inner_text("main")
     assert axe_violations(page) == []
@@ -180,7 +204,8 @@ def test_officer_issues_an_invoice_and_anchors_a_dropped_document(
             run(city, "finance", "governance", "grant_role", department="finance", role=role,
                 account=officer)
 
-    officer = signed_in(city, page, "/department", issued, holder, appoint)
+    officer = signed_in(city, page, "/department",
+                        lambda link: wallet_respond(city, link, issued, holder), appoint)
     assert axe_violations(page) == []
     shoot(page, "department")
     page.fill("#invoice-payer", account("land").text)
