@@ -259,3 +259,25 @@ def test_command_line_verifier(
     assert [s["step"] for s in report["steps"] if s["failed"]] == [8]
     assert egverify.main([str(tmp_path / "nowhere")]) == 2
     assert "election.record_invalid" in capsys.readouterr().err
+
+
+def test_declared_parameters_and_version_are_checked(
+    honest: ElectionRecord, tmp_path: Path
+) -> None:
+    """election_parameters.json follows the serialization draft's shape; a different p or
+    specification version in it fails step 1."""
+    honest.to_dir(tmp_path)
+    path = tmp_path / "election_parameters.json"
+    data = json.loads(path.read_text())
+    assert data["fixed_parameters"]["ElectionGuard_Design_Specification_version"]["number"] == [
+        2,
+        1,
+        0,
+    ]
+    data["fixed_parameters"]["group"]["p"] = data["fixed_parameters"]["group"]["p"][:-1] + "D"
+    data["fixed_parameters"]["ElectionGuard_Design_Specification_version"]["number"] = [2, 0, 0]
+    path.write_text(json.dumps(data))
+    report = _verify(ElectionRecord.from_dir(tmp_path))
+    assert report.failed_steps == [1]
+    failures = " ".join(report.step(1).failures)
+    assert "1.A" in failures and "1.B" in failures

@@ -10,7 +10,8 @@ stops at the edge with a coded error.
 Directory layout written by `ElectionRecord.to_dir(path)` (one JSON object per file, keys in
 the order given; large integers as uppercase fixed-width hex as the serialization draft says):
 
-    election_parameters.json   parameter set name, p, q, r, g, n, k, spec version
+    election_parameters.json   the draft's shape: fixed_parameters (spec version, p, q, g),
+                               varying_parameters (n, k); urbis_parameter_set, urbis_cofactor_r
     election_manifest.bin      the manifest's exact bytes (H_B is computed over these)
     hashes.json                h_p, h_b
     guardians/guardian_<i>.public_key.json   commitments, κ_i, proofs (one file per guardian)
@@ -730,16 +731,7 @@ class ElectionRecord:
         (root / "challenged").mkdir(exist_ok=True)
         _write(
             root / "election_parameters.json",
-            {
-                "spec_version": self.spec_version,
-                "parameter_set": group.name,
-                "p": group.p_hex(group.p),
-                "q": group.q_hex(group.q),
-                "r": format(int(group.r), "X"),
-                "g": group.p_hex(group.g),
-                "n": self.n,
-                "k": self.k,
-            },
+            _parameters_json(group, self.spec_version, self.n, self.k),
         )
         (root / "election_manifest.bin").write_bytes(self.manifest)
         _write(root / "hashes.json", {"h_p": _hash_hex(self.h_p), "h_b": _hash_hex(self.h_b)})
@@ -784,7 +776,7 @@ class ElectionRecord:
         """Read a record written by `to_dir` (or by the ledger's export), checking every value."""
         root = Path(path)
         try:
-            params = _read(root / "election_parameters.json")
+            params = _parameters_from_json(_read(root / "election_parameters.json"))
             group = group_named(params["parameter_set"])
             hashes = _read(root / "hashes.json")
             keys = _read(root / "joint_election_public_key.json")
@@ -836,6 +828,49 @@ class ElectionRecord:
             raise RecordInvalid(
                 f"election record at {root} is incomplete or malformed: {error!r}"
             ) from None
+
+
+def _parameters_json(group: Group, spec_version: str, n: int, k: int) -> dict[str, Any]:
+    """`election_parameters.json` in the serialization draft's shape (fixed and varying
+    parameters), with the Urbis parameter-set name and the cofactor r as extensions."""
+    numbers = [int(part) for part in spec_version.lstrip("v").split(".")]
+    fixed: dict[str, Any] = {"ElectionGuard_Design_Specification_version": {"number": numbers}}
+    if group.q == 2**256 - 189:
+        fixed["generation_parameters"] = {
+            "q_bits_total": 256,
+            "p_bits_total": int(group.p).bit_length(),
+            "p_bits_msb_fixed_1": 256,
+            "p_middle_bits_source": "ln_2",
+            "p_bits_lsb_fixed_1": 256,
+        }
+    fixed["field"] = {"q": group.q_hex(group.q)}
+    fixed["group"] = {
+        "p": group.p_hex(group.p),
+        "g": group.p_hex(group.g),
+        "q": group.q_hex(group.q),
+    }
+    return {
+        "fixed_parameters": fixed,
+        "varying_parameters": {"n": n, "k": k, "ballot_chaining": "Allowed"},
+        "urbis_parameter_set": group.name,
+        "urbis_cofactor_r": format(int(group.r), "X"),
+    }
+
+
+def _parameters_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    fixed = data["fixed_parameters"]
+    numbers = fixed["ElectionGuard_Design_Specification_version"]["number"]
+    if not isinstance(numbers, list) or not all(isinstance(x, int) for x in numbers):
+        raise RecordInvalid("the specification version must be a list of integers")
+    return {
+        "spec_version": "v" + ".".join(str(x) for x in numbers),
+        "parameter_set": data["urbis_parameter_set"],
+        "p": fixed["group"]["p"],
+        "q": fixed["group"]["q"],
+        "g": fixed["group"]["g"],
+        "n": data["varying_parameters"]["n"],
+        "k": data["varying_parameters"]["k"],
+    }
 
 
 def _write(path: Path, data: Mapping[str, Any]) -> None:
