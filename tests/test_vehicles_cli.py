@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -105,12 +106,10 @@ def test_export_and_import_between_two_cities_through_the_cli(tmp_path: Path) ->
     from tests.helpers.process import serving
     from tests.helpers.vehicles import vin
     from urbis.node.runner import Node
-    from urbis.sdk.builder import TxBuilder, action
-    from urbis.sdk.client import Client
 
     car = vin(31)
     home_a = vehicles_home(tmp_path / "a", "city-a", ("transport", "bob"))
-    home_b = vehicles_home(tmp_path / "b", "city-b", ("transport",))
+    home_b = vehicles_home(tmp_path / "b", "city-b", ("transport", "mayor", "councillor_a"))
     node_a, node_b = Node(home_a), Node(home_b)
     node_a.start()
     node_b.start()
@@ -169,28 +168,24 @@ def test_export_and_import_between_two_cities_through_the_cli(tmp_path: Path) ->
             )
             assert refused.exit_code == 1 and "vehicles.unrecognised_chain" in refused.output
 
-            client_b = Client(api_b)
-            recognise = {
-                "module": "vehicles",
-                "name": "recognise_chain",
-                "args": {"chain_id": "city-a", "validators": [key("validator").public_key.raw]},
-            }
-            for signer, step in (
-                ("mayor", action("governance", "submit_proposal", title="A", action=recognise)),
-                ("councillor_a", action("governance", "approve_proposal", id=1)),
-            ):
-                status = client_b.status()
-                tx = (
-                    TxBuilder("city-b")
-                    .add(step.module, step.name, **step.args)
-                    .sign(
-                        [key(signer)],
-                        client_b.next_nonce(account(signer).text),
-                        status["height"] + 50,
-                    )
-                )
-                assert client_b.submit(tx, wait=True)["receipt"]["ok"]
-
+            recognition = json.dumps(
+                {"chain_id": "city-a", "validators": ["0x" + key("validator").public_key.raw.hex()]}
+            )
+            run(
+                home_b,
+                api_b,
+                "proposal",
+                "submit",
+                "--title",
+                "Recognise city A",
+                "--action",
+                "vehicles.recognise_chain",
+                "--args",
+                recognition,
+                "--from",
+                "mayor",
+            )
+            run(home_b, api_b, "proposal", "approve", "1", "--from", "councillor_a")
             run(home_b, api_b, "vehicle", "import", str(bundle), "--from", "transport")
             shown = run(home_b, api_b, "vehicle", "history", car, "--verify")
             assert "imported" in shown and "Imported from city-a: 2 earlier events" in shown
