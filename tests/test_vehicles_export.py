@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers.city import CityChain, account, key
 from tests.helpers.vehicles import (
@@ -231,3 +233,49 @@ def test_an_older_bundle_cannot_bring_back_a_vehicle_that_left_again(
     assert (
         check_invariants(origin.app.store) == [] and check_invariants(destination.app.store) == []
     )
+
+
+_ANSWER: dict[str, Any] = {}
+
+
+def proven_answer() -> dict[str, Any]:
+    """One history (built once per process): the property test below tampers with copies."""
+    if not _ANSWER:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            chain = vehicles_city(Path(folder), chain_id="city-a")
+            try:
+                assert chain.run("transport", register(7)).ok
+                assert chain.run("inspector", inspect(7, 40_000)).ok
+                assert chain.run("inspector", inspect(7, 35_000, confirm=True)).ok
+                assert sell(chain, 7, "alice", "bob", 900_000, 36_000).ok
+                _ANSWER.update(history(chain, 7))
+            finally:
+                chain.close()
+    return copy.deepcopy(_ANSWER)
+
+
+@given(data=st.data())
+def test_any_flipped_bit_in_a_proof_or_the_header_is_refused(data: st.DataObject) -> None:
+    answer = proven_answer()
+    verify_history(answer, VALIDATORS, "city-a")
+    rows = [answer["vehicle"]] + answer["events"]
+    target = data.draw(st.sampled_from(["header", "value", "sibling", "leaf"]))
+    if target == "header":
+        field = data.draw(st.sampled_from(["app_hash", "signature", "prev_hash", "txs_root"]))
+        holder, name = answer["header"], field
+    else:
+        row = data.draw(st.sampled_from(rows))["proof"]
+        if target == "value":
+            holder, name = row, "value"
+        elif target == "sibling":
+            holder, name = row["siblings"], data.draw(st.integers(0, len(row["siblings"]) - 1))
+        else:
+            holder, name = row["leaf"], data.draw(st.integers(0, 1))
+    raw = bytearray.fromhex(holder[name])
+    position = data.draw(st.integers(0, len(raw) * 8 - 1))
+    raw[position // 8] ^= 1 << (position % 8)
+    holder[name] = raw.hex()
+    with pytest.raises(ProofError):
+        verify_history(answer, VALIDATORS, "city-a")
