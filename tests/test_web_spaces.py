@@ -184,6 +184,20 @@ def test_resident_signs_in_with_the_cli_wallet_pays_and_sees_the_receipt_verifie
     assert page.locator(".proven.verified", has_text="paid").count() == 1
     page.goto(city.url + "/resident")
     assert page.locator("button.pay").count() == 0
+    # a mandate: set in the browser, shown proven, revoked
+    page.select_option("#mandate-department", "finance")
+    page.fill("#mandate-invoice", "100.00")
+    page.fill("#mandate-month", "250.50")
+    page.click("#mandate-form button[type=submit]")
+    page.wait_for_selector("#space-status[data-mandate=finance]")
+    page.reload()
+    assert "250.50 EUR" in page.inner_text("#my-mandates")
+    page.click("#verify-button")
+    page.wait_for_selector("main[data-verified]")
+    assert page.get_attribute("main", "data-verified") == "true"
+    page.click("#my-mandates button.revoke")
+    page.wait_for_selector("#space-status[data-revoked=finance]")
+    assert page.locator("#my-mandates tbody tr").count() == 0
     page.click("#session button")
     page.wait_for_url(city.url + "/")
     page.goto(city.url + "/resident")

@@ -200,3 +200,16 @@ GERMAN.update(
         "Signed in as": "Angemeldet als",
     }
 )
+GERMAN.update(
+    {
+        "Mandates": "Mandate",
+        "A mandate lets a department collect your invoices, within limits, until you revoke it.":
+            "Mit einem Mandat zieht eine Verwaltung Ihre Rechnungen im Rahmen der Grenzen ein, "
+            "bis Sie es widerrufen.",
+        "No mandates.": "Keine Mandate.",
+        "At most per invoice": "Höchstens pro Rechnung",
+        "At most per month": "Höchstens pro Monat",
+        "Sign and set the mandate": "Signieren und Mandat erteilen",
+        "Revoke": "Widerrufen",
+    }
+)

@@ -30,6 +30,7 @@ from urbis.web.layout import (
 from urbis.web.signin import Session
 
 Page = tuple[Html, int]
+MANDATES_MAX = 100
 
 
 def qr_svg(link: str, label: str) -> Html:
@@ -138,6 +139,45 @@ def resident_space(r: Reader, session: Session) -> Page:
             balances.append(
                 [code, proven(key, "", "money", shown, decimals=str(places), asset=code)]
             )
+    mandate_prefix = payment_keys.MANDATE_PREFIX + payer.raw + b"/"
+    mandates = []
+    for key, value in store.scan_prefix(mandate_prefix, MANDATES_MAX):
+        mandate = decode_trusted(value)
+        places = decimals.get(mandate["asset"], 0)
+
+        def limit(field: str, key: bytes = key, mandate: dict[str, Any] = mandate,
+                  places: int = places) -> Html:
+            return proven(key, field, "money", amount(mandate[field], places, mandate["asset"]),
+                          decimals=str(places), asset=mandate["asset"])
+
+        mandates.append(
+            [
+                proven(key, "department", "text", mandate["department"]),
+                limit("per_invoice_max_minor"),
+                limit("per_month_max_minor"),
+                tag("button", t("Revoke"), type="button", class_="revoke secondary",
+                    data_department=mandate["department"]),
+            ]
+        )
+    departments = [d["id"] for d in r.node.app.query("governance", "departments", {})]
+    mandate_form = tag(
+        "form",
+        tag("label", t("Department"), for_="mandate-department"),
+        tag("select", *(tag("option", d, value=d) for d in departments),
+            id="mandate-department"),
+        tag("label", t("Asset"), for_="mandate-asset"),
+        tag("select", *(tag("option", a, value=a, data_decimals=str(decimals[a]))
+                        for a in sorted(decimals)), id="mandate-asset"),
+        tag("label", t("At most per invoice"), for_="mandate-invoice"),
+        tag("input", id="mandate-invoice", required=True, inputmode="decimal",
+            autocomplete="off"),
+        tag("label", t("At most per month"), for_="mandate-month"),
+        tag("input", id="mandate-month", required=True, inputmode="decimal", autocomplete="off"),
+        tag("button", t("Sign and set the mandate"), type="submit"),
+        id="mandate-form",
+        class_="stack",
+        aria_labelledby="mandates-title",
+    )
     claims = session.claims
     body = join(
         [
@@ -159,6 +199,15 @@ def resident_space(r: Reader, session: Session) -> Page:
             if rows
             else tag("p", t("No invoices.")),
             tag("p", "", id="space-status", role="status", aria_live="polite"),
+            tag("h2", t("Mandates"), id="mandates-title"),
+            tag("p", t("A mandate lets a department collect your invoices, within limits, "
+                       "until you revoke it.")),
+            table(t("Mandates"), [t("Department"), t("At most per invoice"),
+                                  t("At most per month"), t("Actions")], mandates,
+                  id="my-mandates")
+            if mandates
+            else tag("p", t("No mandates.")),
+            mandate_form,
             tag("h2", t("Verify in this browser")),
             tag("button", t("Verify in this browser"), type="button", id="verify-button"),
             tag("p", "", id="verify-status", role="status", aria_live="polite"),

@@ -161,6 +161,42 @@
     });
   });
 
+  function minorUnits(text, decimals) {
+    const [whole, fraction = ""] = text.trim().split(".");
+    if (!/^[0-9]+$/.test(whole) || !/^[0-9]*$/.test(fraction)) throw new Error(say("not an amount: ", "kein Betrag: ") + text);
+    if (fraction.length > decimals) throw new Error(say("too many decimals", "zu viele Nachkommastellen"));
+    return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
+  }
+
+  // -- resident: mandates ------------------------------------------------------------------
+  const mandateForm = document.getElementById("mandate-form");
+  if (mandateForm) {
+    mandateForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const asset = document.getElementById("mandate-asset");
+        const decimals = Number(asset.selectedOptions[0].dataset.decimals);
+        const department = document.getElementById("mandate-department").value;
+        const result = await submit(await deviceKey(), account, [{ module: "payments", name: "set_mandate", args: {
+          department, asset: asset.value,
+          per_invoice_max_minor: minorUnits(document.getElementById("mandate-invoice").value, decimals),
+          per_month_max_minor: minorUnits(document.getElementById("mandate-month").value, decimals) } }]);
+        receiptLink(result, say("Mandate set:", "Mandat erteilt:"));
+        statusLine.dataset.mandate = department;
+      } catch (error) { tell(error.message, false); }
+    });
+  }
+  document.querySelectorAll("button.revoke").forEach((button) => {
+    button.addEventListener("click", async () => {
+      try {
+        const result = await submit(await deviceKey(), account, [{ module: "payments", name: "revoke_mandate", args: { department: button.dataset.department } }]);
+        receiptLink(result, say("Mandate revoked:", "Mandat widerrufen:"));
+        statusLine.dataset.revoked = button.dataset.department;
+        button.closest("tr").remove();
+      } catch (error) { tell(error.message, false); }
+    });
+  });
+
   // -- department: issue an invoice, anchor a document ---------------------------------------
   const issue = document.getElementById("issue-form");
   if (issue) {
@@ -170,9 +206,7 @@
         const key = await deviceKey();
         const asset = document.getElementById("invoice-asset");
         const decimals = Number(asset.selectedOptions[0].dataset.decimals);
-        const [whole, fraction = ""] = document.getElementById("invoice-amount").value.trim().split(".");
-        if (fraction.length > decimals) throw new Error(say("too many decimals", "zu viele Nachkommastellen"));
-        const minor = BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
+        const minor = minorUnits(document.getElementById("invoice-amount").value, decimals);
         const id = crypto.getRandomValues(new Uint8Array(32));
         const details = await V.sha256(encoder.encode(document.getElementById("invoice-details").value));
         const due = Date.parse(document.getElementById("invoice-due").value + "T23:59:59Z");
