@@ -448,15 +448,17 @@ def _vote(
             found.id, ballot_body(person.ballot_key, "cast", ballot.to_bytes(context.group))
         )
         held.append(ballot.confirmation_code)
-    _wait_for_counts(demo, voting, found.id, len(people))
+    _wait_for_counts(voting, found.id, (len(people), revoters, challengers))
     return held[revoters:]
 
 
-def _wait_for_counts(demo: Demo, voting: VotingApi, election_id: bytes, expected: int) -> None:
-    deadline = time.monotonic() + 300
+def _wait_for_counts(voting: VotingApi, election_id: bytes, expected: tuple[int, int, int]) -> None:
+    """Until the relayed ballots are all committed: (counted, replaced, challenged)."""
+    deadline = time.monotonic() + 600
     while True:
         data = voting.election(election_id).data
-        if int(data["counted"]) >= expected and int(data["replaced"]) >= 1:
+        now = (int(data["counted"]), int(data["replaced"]), int(data["challenged"]))
+        if all(have >= want for have, want in zip(now, expected, strict=True)):
             _say(
                 f"On chain: {data['counted']} ballots counted, {data['replaced']} replaced, "
                 f"{data['challenged']} challenged; no ballot names its voter"
