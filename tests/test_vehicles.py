@@ -211,6 +211,9 @@ def test_liens_by_banks_only_and_released_by_their_holder(city: CityChain) -> No
     refused(city, "alice", release, "vehicles.not_lien_holder")
     assert city.run("bank", release).ok
     refused(city, "bank", release, "vehicles.lien_not_found")
+    for n in range(8):
+        assert city.run("bank", lien(1, f"loan-{n:04d}".encode(), 100)).ok
+    refused(city, "bank", lien(1, b"loan-9999", 100), "vehicles.too_many_liens")
 
 
 # -- inspections and the odometer ----------------------------------------------------------

@@ -36,3 +36,4 @@ ForgedHeader = error_class("vehicles.forged_header", "Header not signed by the c
 ProofMismatch = error_class("vehicles.proof_mismatch", "Proof does not match", 400)
 NotExportedHere = error_class("vehicles.not_exported_here", "Not exported to this chain", 409)
 StaleBundle = error_class("vehicles.stale_bundle", "An older export than one imported", 409)
+TooManyLiens = error_class("vehicles.too_many_liens", "Too many liens", 409)

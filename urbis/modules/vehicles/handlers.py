@@ -49,6 +49,7 @@ from urbis.modules.vehicles.errors import (
     SalePending,
     SameAccount,
     StaleBundle,
+    TooManyLiens,
     UnknownAccount,
     UnknownAsset,
     UnknownVin,
@@ -66,6 +67,7 @@ from urbis.modules.vehicles.needs import (
 from urbis.modules.vehicles.records import (
     FINANCE,
     INSPECTOR_VCT,
+    LIENS_MAX,
     AccreditInspector,
     Deliver,
     Deregister,
@@ -460,6 +462,8 @@ def register_lien(ctx: Context, sender: AccountId, args: RegisterLien) -> None:
     vehicle = _registered(VehiclesView(ctx.state), args.vin)
     if any(lien.id == args.id for lien in vehicle.liens):
         raise LienExists(f"{args.vin} already has lien {args.id.hex()}")
+    if len(vehicle.liens) >= LIENS_MAX:
+        raise TooManyLiens(f"{args.vin} already carries {LIENS_MAX} liens")
     _require_asset(ctx, args.asset)
     lien = Lien(args.id, sender, args.asset, args.amount_minor, ctx.block.height)
     vehicle = _append(

@@ -39,6 +39,8 @@ TIMEOUT_BLOCKS_MAX = 1_000_000
 RATE_BPS_MAX = 10_000
 """A transfer tax is at most the whole price (basis points)."""
 DEFECTS_MAX = 32
+LIENS_MAX = 8
+"""Liens one vehicle may carry: a delivery pays each off in its one transaction."""
 VALIDATORS_MAX = 64
 """Keys a recognised chain may list for its header signers."""
 EVENT_KINDS = (
