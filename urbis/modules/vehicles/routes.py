@@ -15,9 +15,9 @@ from urbis.modules.vehicles.keeper import VehiclesView
 from urbis.modules.vehicles.vin import VIN_LENGTH
 from urbis.state.store import UnknownHeight
 
-EVENTS_MAX = 100_000
-"""Events one history answer proves: far beyond a vehicle's life (a busy taxi's decade
-of inspections, services and sales is a few hundred)."""
+EVENTS_MAX = 10_000
+"""Events one history answer proves (about 12 MB of proofs): far beyond a vehicle's life,
+a busy taxi's decade of inspections, services and sales being a few hundred."""
 
 
 def _vin(vin: str) -> str:
