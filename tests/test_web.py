@@ -199,6 +199,8 @@ def test_transaction_page_shows_decoded_actions_receipt_and_events(
     assert "payments.pay_invoice" in page.inner_text(".actions")
     assert "payments.invoice_paid" in page.inner_text(".events")
     assert page.locator("dl.facts .ok").count() == 1
+    outcome, text = verify(page)  # in a block whose header a pinned validator signed
+    assert outcome == "true", text
     shoot(page, "transaction")
 
 

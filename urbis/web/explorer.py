@@ -173,19 +173,7 @@ def block(r: Reader, height: int) -> Page:
             tag("nav", join(neighbours, " · "), class_="pager", aria_label=t("Block")),
             tag("h2", t("Header")),
             header_facts,
-            tag(
-                "script",
-                Html(json.dumps(view).replace("</", "<\\/")),
-                type="application/json",
-                id="block-header",
-            ),
-            tag(
-                "script",
-                Html(json.dumps([s.tx_id.hex() for s in stored])),
-                type="application/json",
-                id="block-tx-ids",
-            ),
-            verify_panel(r),
+            block_evidence(r, height),
             table(
                 t("Transactions"),
                 [t("Transaction"), t("Block"), t("Sender"), t("Actions"), t("Status")],
@@ -259,7 +247,30 @@ def transaction(r: Reader, tx_id: str) -> Page:
             class_="events",
         )
     )
-    return page(r, f"{t('Transaction')} {short(tx_id)}", join(parts))
+    parts.append(block_evidence(r, stored.height, tx_id=raw_id.hex()))
+    return page(r, f"{t('Transaction')} {short(tx_id)}", join(parts), scripts=["verify.js"])
+
+
+def block_evidence(r: Reader, height: int, tx_id: str | None = None) -> Html:
+    """The signed header and transaction ids of a block, for verify.js to check in the page;
+    with `tx_id`, it also checks that this transaction is one of them."""
+    signed = r.node.app.blocks.header(height)
+    if signed is None:
+        raise NotFound(f"no block at height {height}")
+    ids = [s.tx_id.hex() for s in r.node.app.blocks.block_txs(height)]
+    return join(
+        [
+            tag(
+                "script",
+                Html(json.dumps(header_view(signed)).replace("</", "<\\/")),
+                type="application/json",
+                id="block-header",
+            ),
+            tag("script", Html(json.dumps(ids)), type="application/json", id="block-tx-ids",
+                data_tx=tx_id),
+            verify_panel(r),
+        ]
+    )
 
 
 ACCOUNT_TEXT = re.compile(r"^urbis1[02-9ac-hj-np-z]{38}$")

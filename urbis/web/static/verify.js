@@ -273,8 +273,16 @@
       await verifyHeader(view, pinned.keys, chainId);
       const ids = JSON.parse(document.getElementById("block-tx-ids").textContent).map(fromHex);
       if (toHex(await merkleRoot(ids)) !== view.txs_root) throw new Error(say("the transactions do not match the header's transactions root", "die Transaktionen passen nicht zur Transaktionswurzel"));
-      const shownHash = Array.from(document.querySelectorAll("dl.facts code")).some((c) => c.textContent === view.hash);
-      if (!shownHash) throw new Error(say("the hash shown is not the header's", "der angezeigte Hash ist nicht der des Kopfes"));
+      const idsScript = document.getElementById("block-tx-ids");
+      if (idsScript.dataset.tx) {
+        // a transaction page: its id must be one of the block's, and the one shown
+        if (!ids.some((id) => toHex(id) === idsScript.dataset.tx)) throw new Error(say("this transaction is not in the signed block", "diese Transaktion ist nicht im signierten Block"));
+        const shownId = Array.from(document.querySelectorAll("dl.facts code")).some((c) => c.textContent === idsScript.dataset.tx);
+        if (!shownId) throw new Error(say("the transaction id shown is not the one checked", "die angezeigte Transaktions-ID ist nicht die geprüfte"));
+      } else {
+        const shownHash = Array.from(document.querySelectorAll("dl.facts code")).some((c) => c.textContent === view.hash);
+        if (!shownHash) throw new Error(say("the hash shown is not the header's", "der angezeigte Hash ist nicht der des Kopfes"));
+      }
       note(say("Header signed by validator ", "Kopf signiert von Validator ") + view.proposer.slice(0, 12) + "…; " + ids.length + say(" transactions match its root", " Transaktionen passen zur Wurzel"), true);
       checked += 1;
     }
