@@ -21,13 +21,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from tests.helpers.city import CHAIN_ID, account, asset_proposal, city_genesis, key
 from tests.helpers.process import free_port, serving
-from tests.helpers.process import urbis as run_cli
 from urbis.chain.errors import UrbisError
+from urbis.cli.main import app
 from urbis.modules.payments import corridor
 from urbis.modules.payments.corridor import EthereumLeg, LegLock, Terms, UrbisLeg
 from urbis.node.home import Home, NodeConfig
@@ -336,28 +338,41 @@ def wait_past(leg: UrbisLeg | EthereumLeg, deadline_ms: int) -> None:
         time.sleep(0.1)
 
 
-def test_refund_when_the_counterparty_never_claims(urbis: Urbis, ethereum: Ethereum) -> None:
-    """Bob locks in answer but Alice never claims: after each deadline its sender takes
-    its lock back, the foreign one first, and both end where they started."""
+def test_refund_when_the_counterparty_never_claims_and_a_late_claim_is_htlc_expired(
+    urbis: Urbis, ethereum: Ethereum
+) -> None:
+    """Bob locks in answer but Alice never claims in time. Before each deadline its sender
+    cannot take the lock back; after it, the recipient cannot claim it even with the right
+    secret (payments.htlc_expired on both legs, nothing changed) and the sender takes it
+    back: the foreign lock first, and both end where they started. (One test for both, so
+    the deadlines are waited out once.)"""
     before = holdings(urbis, ethereum)
-    _, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=SHORT_MS)
+    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=SHORT_MS)
     second = bob_answers_on_ethereum(
         urbis, ethereum, swap_id, first.hashlock, margin_ms=SHORT_MARGIN_MS
     )
-    bob, alice = ethereum.leg("bob"), urbis.leg("alice")
-    with pytest.raises(UrbisError) as early:
-        bob.refund(swap_id)
-    assert code_of(early) == "payments.htlc_not_expired"
-    with pytest.raises(UrbisError) as early:
-        alice.refund(swap_id)
-    assert code_of(early) == "payments.htlc_not_expired"
+    bob_foreign, alice_city = ethereum.leg("bob"), urbis.leg("alice")
+    for leg in (bob_foreign, alice_city):
+        with pytest.raises(UrbisError) as early:
+            leg.refund(swap_id)
+        assert code_of(early) == "payments.htlc_not_expired"
     assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
 
-    wait_past(bob, second.deadline_ms)
-    assert bob.refund(swap_id).status == "refunded"
+    wait_past(bob_foreign, second.deadline_ms)
+    with pytest.raises(UrbisError) as late:
+        ethereum.leg("alice").claim(swap_id, secret)
+    assert code_of(late) == "payments.htlc_expired"
+    assert ethereum.leg().show(swap_id) == second
+    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
+    assert bob_foreign.refund(swap_id).status == "refunded"
     assert holdings(urbis, ethereum) == locked(before, eur=True, token=False)
-    wait_past(alice, first.deadline_ms)
-    assert alice.refund(swap_id).status == "refunded"
+
+    wait_past(alice_city, first.deadline_ms)
+    with pytest.raises(UrbisError) as late:
+        urbis.leg("bob").claim(swap_id, secret)  # Bob has the secret now: still too late
+    assert code_of(late) == "payments.htlc_expired"
+    assert urbis.leg().show(swap_id) == first
+    assert alice_city.refund(swap_id).status == "refunded"
     assert holdings(urbis, ethereum) == before
 
 
@@ -375,25 +390,6 @@ def test_wrong_preimage_is_payments_wrong_preimage_on_both_legs(
         with pytest.raises(UrbisError) as refused:
             leg.claim(swap_id, secret[:-1] + bytes([secret[-1] ^ 1]))
         assert code_of(refused) == "payments.wrong_preimage"
-    assert alice.show(swap_id) == second and bob.show(swap_id) == first
-    assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
-
-
-def test_claim_after_the_deadline_is_payments_htlc_expired_on_both_legs(
-    urbis: Urbis, ethereum: Ethereum
-) -> None:
-    before = holdings(urbis, ethereum)
-    secret, swap_id, first = alice_starts_on_urbis(urbis, timeout_ms=SHORT_MS)
-    second = bob_answers_on_ethereum(
-        urbis, ethereum, swap_id, first.hashlock, margin_ms=SHORT_MARGIN_MS
-    )
-    alice, bob = ethereum.leg("alice"), urbis.leg("bob")
-    wait_past(alice, second.deadline_ms)
-    wait_past(bob, first.deadline_ms)
-    for leg in (alice, bob):  # the right secret, too late
-        with pytest.raises(UrbisError) as refused:
-            leg.claim(swap_id, secret)
-        assert code_of(refused) == "payments.htlc_expired"
     assert alice.show(swap_id) == second and bob.show(swap_id) == first
     assert holdings(urbis, ethereum) == locked(before, eur=True, token=True)
 
@@ -520,52 +516,52 @@ def cli_home(tmp_path: Path) -> Path:
     return home
 
 
-@pytest.mark.slow
 def test_cli_swap_urbis_eur_for_erc20_tokens(
     urbis: Urbis, ethereum: Ethereum, tmp_path: Path
 ) -> None:
-    """The same swap through `urbis pay corridor`, each party running its own commands."""
+    """The same swap through `urbis pay corridor`, each party running its own commands
+    (in process: tests/test_pay_cli.py runs `urbis pay` as a real process)."""
     home = cli_home(tmp_path)
     before = holdings(urbis, ethereum)
-    foreign = ["--eth-rpc", ethereum.rpc, "--htlc", ethereum.htlc]
+    env = {"URBIS_HOME": str(home), "URBIS_API": urbis.api, "URBIS_ETH_RPC": ethereum.rpc}
+    env["URBIS_CORRIDOR_HTLC"] = ethereum.htlc
 
-    def run(party: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            home, urbis.api, *args, *foreign, "--eth-key-file", str(home / f"{party}.eth")
-        )
+    def run(party: str, *args: str) -> Result:
+        keyed = [*args, "--eth-key-file", str(home / f"{party}.eth")] if party else list(args)
+        return CliRunner().invoke(app, ["pay", "corridor", *keyed], env=env)
 
-    drawn = json.loads(run_cli(home, urbis.api, "pay", "corridor", "secret", "--json").stdout)
+    drawn = json.loads(run("", "secret", "--json").stdout)
     swap_id, hashlock = drawn["id"], drawn["hashlock"]
-    locked = run_cli(
-        home, urbis.api, "pay", "corridor", "lock-urbis", swap_id, "--to", "bob",
-        "--asset", "EUR", "--amount", str(EUR_PRICE), "--hashlock", hashlock,
-        "--timeout", "60s", "--from", "alice",
+    locked = run(
+        "", "lock-urbis", swap_id, "--to", "bob", "--asset", "EUR", "--amount", str(EUR_PRICE),
+        "--hashlock", hashlock, "--timeout", "60s", "--from", "alice",
     )  # fmt: skip
-    assert locked.returncode == 0, locked.stderr
+    assert locked.exit_code == 0, locked.output
+    assert "10.00 EUR" in locked.stdout
     answered = run(
-        "bob", "pay", "corridor", "lock-ethereum", swap_id, "--to", ethereum.address("alice"),
+        "bob", "lock-ethereum", swap_id, "--to", ethereum.address("alice"),
         "--token", ethereum.token, "--amount", str(TOKEN_PRICE), "--hashlock", hashlock,
         "--timeout", "1h", "--answering", "--expect-asset", "EUR",
         "--expect-amount", str(EUR_PRICE), "--expect-sender", "alice", "--from", "bob",
         "--margin", "5s", "--json",
     )  # fmt: skip
-    assert answered.returncode == 0, answered.stderr
+    assert answered.exit_code == 0, answered.output
     # Bob's answer closes a margin before Alice's lock, not in the hour he asked for.
-    urbis_deadline = urbis.leg().show(bytes.fromhex(swap_id))
-    assert urbis_deadline is not None
-    assert json.loads(answered.stdout)["deadline_ms"] <= urbis_deadline.deadline_ms - 5_000
+    first = urbis.leg().show(bytes.fromhex(swap_id))
+    assert first is not None
+    assert json.loads(answered.stdout)["deadline_ms"] <= first.deadline_ms - 5_000
 
-    wrong = run("alice", "pay", "corridor", "claim", swap_id, "--on", "ethereum",
-                "--preimage", "00" * 32, "--margin", "5s")  # fmt: skip
-    assert wrong.returncode == 1 and "payments.wrong_preimage" in wrong.stderr
-    claimed = run("alice", "pay", "corridor", "claim", swap_id, "--on", "ethereum",
-                  "--preimage", drawn["secret"], "--margin", "5s")  # fmt: skip
-    assert claimed.returncode == 0, claimed.stderr
-    taken = run("bob", "pay", "corridor", "claim", swap_id, "--on", "urbis", "--from", "bob")
-    assert taken.returncode == 0, taken.stderr
+    wrong = run("alice", "claim", swap_id, "--on", "ethereum", "--preimage", "00" * 32,
+                "--margin", "5s")  # fmt: skip
+    assert wrong.exit_code == 1 and "payments.wrong_preimage" in wrong.output
+    claimed = run("alice", "claim", swap_id, "--on", "ethereum", "--preimage", drawn["secret"],
+                  "--margin", "5s")  # fmt: skip
+    assert claimed.exit_code == 0, claimed.output
+    taken = run("", "claim", swap_id, "--on", "urbis", "--from", "bob")
+    assert taken.exit_code == 0, taken.output
     assert holdings(urbis, ethereum) == swapped(before)
 
-    shown = run_cli(home, urbis.api, "pay", "corridor", "status", swap_id, *foreign)
-    assert shown.returncode == 0, shown.stderr
+    shown = run("", "status", swap_id)
+    assert shown.exit_code == 0, shown.output
     assert shown.stdout.count("claimed") >= 2
     assert "10.00 EUR" in shown.stdout and "7.500000 PXD" in shown.stdout

@@ -338,9 +338,9 @@ class EthereumLeg:
         from web3.exceptions import Web3Exception
 
         try:
-            pending = self.web3.eth.get_block("pending")
+            pending = self._rpc(lambda: self.web3.eth.get_block("pending"))
             return int(pending["timestamp"]) * 1000
-        except (Web3Exception, ValueError):
+        except (CorridorRejected, Web3Exception, ValueError):
             block = self._rpc(lambda: self.web3.eth.get_block("latest"))
             return max(int(block["timestamp"]) * 1000, int(time.time() * 1000))
 

@@ -267,10 +267,10 @@ def lock_urbis(
     Example: urbis pay corridor lock-urbis 5f1c… --to bob --asset EUR --amount 1000 \\
       --hashlock 9a0e… --timeout 2h --from alice
     """
-    lock_bytes = _hex(hashlock, "--hashlock", 32)
+    lock_bytes, swap = _hex(hashlock, "--hashlock", 32), _hex(swap_id, "id", 32)
+    timeout_ms, margin_ms = _duration_ms(timeout, "--timeout"), _duration_ms(margin, "--margin")
     with _reported():
         leg = _urbis(home, api, signer)
-        timeout_ms = _duration_ms(timeout, "--timeout")
         if answering:
             if None in (eth_rpc, htlc, expect_token, expect_amount, expect_sender):
                 fail(
@@ -282,14 +282,12 @@ def lock_urbis(
             assert eth_rpc and htlc and expect_token and expect_sender and expect_amount
             foreign = _ethereum(eth_rpc, htlc, eth_key_file, signing=True)
             terms = Terms(expect_sender, foreign.address, expect_token, expect_amount, lock_bytes)
-            first = corridor.check_terms(foreign.show(_hex(swap_id, "id", 32)), terms)
+            first = corridor.check_terms(foreign.show(swap), terms)
             now = leg.now_ms()
-            deadline = corridor.second_deadline_ms(
-                first, now, now + timeout_ms, _duration_ms(margin, "--margin")
-            )
+            deadline = corridor.second_deadline_ms(first, now, now + timeout_ms, margin_ms)
             timeout_ms = deadline - now
         to = account_or_key(recipient, home_path(home))
-        locked = leg.lock(_hex(swap_id, "id", 32), to, asset, amount, lock_bytes, timeout_ms)
+        locked = leg.lock(swap, to, asset, amount, lock_bytes, timeout_ms)
         _print_lock(leg, locked, as_json)
 
 
@@ -324,12 +322,12 @@ def lock_ethereum(
       --amount 7500000 --hashlock 9a0e… --answering --expect-asset EUR \\
       --expect-amount 1000 --expect-sender alice --from bob
     """
-    lock_bytes = _hex(hashlock, "--hashlock", 32)
-    swap = _hex(swap_id, "id", 32)
+    lock_bytes, swap = _hex(hashlock, "--hashlock", 32), _hex(swap_id, "id", 32)
+    timeout_ms, margin_ms = _duration_ms(timeout, "--timeout"), _duration_ms(margin, "--margin")
     with _reported():
         foreign = _ethereum(eth_rpc, htlc, eth_key_file, signing=True)
         now = foreign.now_ms()
-        deadline = now + _duration_ms(timeout, "--timeout")
+        deadline = now + timeout_ms
         if answering:
             if None in (expect_asset, expect_amount, expect_sender, signer):
                 fail(
@@ -344,9 +342,7 @@ def lock_ethereum(
             sender = account_or_key(expect_sender, home_path(home)).text
             terms = Terms(sender, city.account.text, expect_asset, expect_amount, lock_bytes)
             first = corridor.check_terms(city.show(swap), terms)
-            deadline = corridor.second_deadline_ms(
-                first, now, deadline, _duration_ms(margin, "--margin")
-            )
+            deadline = corridor.second_deadline_ms(first, now, deadline, margin_ms)
         locked = foreign.lock(swap, recipient, token, amount, lock_bytes, deadline)
         _print_lock(foreign, locked, as_json)
 
@@ -382,24 +378,21 @@ def claim(
     if eth_rpc is None or htlc is None:
         fail("cli.missing_option", "both legs are read: pass --eth-rpc and --htlc", 2)
     swap = _hex(swap_id, "id", 32)
+    secret_bytes = None if preimage is None else _hex(preimage, "--preimage")
+    margin_ms, wait_ms = _duration_ms(margin, "--margin"), _duration_ms(wait, "--wait")
     with _reported():
         foreign = _ethereum(eth_rpc, htlc, eth_key_file, signing=on == "ethereum")
         city = _urbis(home, api, signer if on == "urbis" else None)
         this, other = (city, foreign) if on == "urbis" else (foreign, city)
-        if preimage is not None:
-            secret_bytes = _hex(preimage, "--preimage")
+        if secret_bytes is not None:
             mine, theirs = this.show(swap), other.show(swap)
             if mine is None or theirs is None:
                 fail("payments.htlc_not_found", "both legs must be locked before the secret is out")
             if hashlib.sha256(secret_bytes).digest() != mine.hashlock:
                 fail("payments.wrong_preimage", "the preimage does not hash to the lock")
-            corridor.check_second_leg(
-                mine, theirs.deadline_ms, this.now_ms(), _duration_ms(margin, "--margin")
-            )
+            corridor.check_second_leg(mine, theirs.deadline_ms, this.now_ms(), margin_ms)
         else:
-            secret_bytes = corridor.wait_for_preimage(
-                other, swap, _duration_ms(wait, "--wait") / 1000
-            )
+            secret_bytes = corridor.wait_for_preimage(other, swap, wait_ms / 1000)
         claimed = this.claim(swap, secret_bytes)
         _print_lock(this, claimed, as_json)
 
