@@ -18,7 +18,7 @@ from urbis.modules import build_application
 from urbis.modules.voting import keys
 from urbis.modules.voting.demo import DemoRun, run_demo
 from urbis.modules.voting.records import CastBallot, ChallengedBallot, Registration
-from urbis.sdk.client import Client
+from urbis.sdk.client import Client, Request
 from urbis.sdk.sdjwt import disclosures_of
 from urbis.state.database import Database
 
@@ -33,6 +33,8 @@ def test_referendum_demo_then_every_command_then_the_privacy_scan(tmp_path: Path
         run = run_demo(home, Client(api), RESIDENTS, "toy-256")
         assert sum(run.counts) == RESIDENTS
         election = run.election_id.decode()
+        listed = Client(api).send(Request("GET", "/v1/voting/elections"))["elections"]
+        assert [e["phase"] for e in listed if e["id"] == election] == ["tallied"]
         shown = urbis(home, api, "vote", "show", election, "--json")
         assert shown.returncode == 0, shown.stderr
         data = json.loads(shown.stdout)

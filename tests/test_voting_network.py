@@ -3,7 +3,6 @@ verified by every validator, the result is the same everywhere, and so is the ap
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from tests.helpers.network import Network, require_cometbft
 from urbis.modules.voting.demo import run_demo
 from urbis.sdk.client import Client
-from urbis.sdk.keystore import KeyStore
 
 pytestmark = [pytest.mark.cometbft, pytest.mark.slow]
 
@@ -22,13 +20,7 @@ def test_referendum_on_four_validators(tmp_path: Path) -> None:
     require_cometbft()
     network = Network.create(tmp_path / "net")
     try:
-        keys = KeyStore(network.testnet.folder / "keys")
-        keys.create("relay", "")
-        for node in network.nodes:  # every node can relay; the demo uses the second
-            target = Path(node.home) / "keys"
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy(keys.path("relay"), target / keys.path("relay").name)
-        via = network.nodes[1]
+        via = network.nodes[1]  # the demo gives every node the relay key; it uses the second
         run = run_demo(network.testnet.folder, Client(via.api_url), RESIDENTS, "toy-256")
         assert sum(run.counts) == RESIDENTS
         election = run.election_id.decode()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -136,6 +137,22 @@ class Resident:
     ballot_key: BallotKey | None = None
 
 
+def _share_relay_key(demo: Demo) -> None:
+    """On an `urbis testnet` folder, every validator's home gets the relay key, so any of
+    the nodes relays (on a solo city the node's home is the demo's home already)."""
+    from urbis.node.testnet import Testnet
+
+    folder = demo.keystore.folder.parent
+    if not (folder / "testnet.json").exists():
+        return
+    source = demo.keystore.path("relay")
+    for node in Testnet.load(folder).nodes:
+        target = Path(node.home) / "keys" / source.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+
+
 def _window_blocks(residents: int) -> int:
     """Blocks from creation to close: at most one block per transaction the demo sends
     before the close (the ceremony's 15, the registrations', every ballot's), plus slack.
@@ -152,6 +169,7 @@ def _setup(
     for name in (*names.values(), "relay"):
         key = demo.key(name).public_key.raw
         demo.send("registry", action("accounts", "create", keys=[{"key": key, "weight": 1}]))
+    _share_relay_key(demo)
     for role in ("elections", "trust_admin"):
         grant = action(
             "governance",

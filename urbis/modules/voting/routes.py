@@ -54,6 +54,29 @@ def _election(node: Any, election_id: str) -> Election:
 def router() -> APIRouter:
     router = APIRouter(prefix="/v1/voting", tags=["voting"])
 
+    @router.get("/elections", summary="Every election: id, title, phase and counts")
+    def elections(
+        node: NodeDep, limit: Annotated[int, Query(ge=1, le=CODES_PAGE_MAX)] = 100
+    ) -> dict[str, Any]:
+        from urbis.modules.voting.module import status
+
+        prefix = keys.PREFIX + b"election/"
+        rows = []
+        for key, _ in node.app.store.scan_prefix(prefix, limit):
+            found = VotingView(node.app.store).election(key[len(prefix) :])
+            assert found is not None
+            rows.append(
+                {
+                    "id": found.id.decode(),
+                    "title": found.title,
+                    "department": found.department,
+                    "phase": found.phase,
+                    "counted": found.counted,
+                    "waiting_for": status(found)["waiting_for"],
+                }
+            )
+        return {"elections": rows}
+
     @router.get("/elections/{election_id}", summary="An election, its phase and counts")
     def election(election_id: str, node: NodeDep) -> dict[str, Any]:
         _election(node, election_id)
@@ -240,6 +263,3 @@ def _relay(node: Any, election: Election, ballot: BallotIn) -> dict[str, Any]:
         node.submit(tx.raw)
         _relay_next[sender.raw] = nonce + 1
     return {"tx_id": tx.id.hex(), "relayed_by": sender.text, "kind": ballot.kind}
-
-
-__all__ = ["keys", "router"]
