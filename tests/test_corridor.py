@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,7 +148,16 @@ class Urbis:
 def ethereum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ethereum]:
     """The dev node with the corridor's contract and a 6-decimal token, Bob and Alice funded."""
     log = tmp_path_factory.mktemp("hardhat") / "node.log"
+    # solc compiles (cached for the process) while the node boots: each takes seconds.
+    compiling = [
+        threading.Thread(target=corridor.artifact, args=(name,))
+        for name in ("HashTimeLock", "TestToken")
+    ]
+    for thread in compiling:
+        thread.start()
     with hardhat_node(log) as rpc:
+        for thread in compiling:
+            thread.join()
         deployer = DEV_KEYS["deployer"]
         htlc = corridor.deploy(rpc, deployer, "HashTimeLock")
         token = corridor.deploy(rpc, deployer, "TestToken", "Partner dollar", "PXD", 6)
