@@ -189,6 +189,11 @@ def test_export_and_import_between_two_cities_through_the_cli(tmp_path: Path) ->
             run(home_b, api_b, "vehicle", "import", str(bundle), "--from", "transport")
             shown = run(home_b, api_b, "vehicle", "history", car, "--verify")
             assert "imported" in shown and "Imported from city-a: 2 earlier events" in shown
+            linked = run(
+                home_b, api_b, "vehicle", "history", car, "--verify", "--origin", str(bundle)
+            )
+            assert "the history on city-a, which the import links" in linked
+            assert "deregistered" in linked and "exported to city-b" in linked
     finally:
         node_a.stop()
         node_b.stop()

@@ -22,11 +22,12 @@ from tests.helpers.vehicles import (
     vehicles_city,
     vin,
 )
+from urbis.api.views import header_view
 from urbis.chain.block import sign_header
 from urbis.modules.vehicles import keys
 from urbis.modules.vehicles.module import check_invariants
 from urbis.modules.vehicles.routes import history_answer
-from urbis.modules.vehicles.verify import import_args, verify_history
+from urbis.modules.vehicles.verify import import_args, verify_history, verify_origin
 from urbis.sdk.builder import action
 from urbis.sdk.verify import header_from_view
 from urbis.state.proof import ProofError
@@ -148,6 +149,33 @@ def test_exported_vehicle_is_imported_with_its_history_linked(
     assert check_invariants(destination.app.store) == []
     origin_record = origin.query("vehicles", "vehicle", vin=vin(7))
     assert origin_record["status"] == "exported"
+
+
+def test_the_origin_history_verifies_from_the_destination_keys_alone(
+    origin: CityChain, destination: CityChain
+) -> None:
+    bundle = export(origin, 7)
+    recognise(destination)
+    assert destination.run("transport", import_step(bundle)).ok
+    here = verify_history(history(destination, 7), VALIDATORS, "city-b")
+    at = destination.height
+    chain_answer = {
+        "proof": destination.app.store.prove(keys.chain("city-a"), at).to_json(),
+        "header": header_view(destination.app.blocks.header(at)),  # type: ignore[arg-type]
+    }
+    earlier = verify_origin(bundle, here.vehicle, "city-b", chain_answer, VALIDATORS)
+    assert [e.kind for e in earlier.events][-1] == "deregistered"
+    other = origin.run("transport", register(8))
+    assert other.ok
+    wrong = history(origin, 8)
+    with pytest.raises(ProofError):
+        verify_origin(wrong, here.vehicle, "city-b", chain_answer, VALIDATORS)
+    with pytest.raises(ProofError):  # keys the destination never recognised
+        verify_origin(bundle, here.vehicle, "city-b", chain_answer, [key("rogue").public_key.raw])
+    incident = action(
+        "vehicles", "record_incident", vin=vin(7), kind="claim", report_hash=bytes(32)
+    )
+    assert origin.run("insurer", incident).code == "vehicles.not_registered"
 
 
 def test_import_from_an_unrecognised_chain_is_refused(

@@ -32,7 +32,12 @@ from urbis.cli.common import (
 )
 from urbis.cli.money import Assets, moment
 from urbis.modules.vehicles.records import INSPECTOR_VCT
-from urbis.modules.vehicles.verify import VerifiedHistory, import_args, verify_history
+from urbis.modules.vehicles.verify import (
+    VerifiedHistory,
+    import_args,
+    verify_history,
+    verify_origin,
+)
 from urbis.modules.vehicles.vin import vin_problem
 from urbis.sdk.client import Request
 from urbis.state.proof import ProofError
@@ -591,29 +596,52 @@ def history(
     verify: Annotated[
         bool, typer.Option("--verify", help="Check every event's proof against a signed header")
     ] = False,
+    origin: Annotated[
+        Path | None,
+        typer.Option(help="An imported vehicle's export bundle: its earlier history, checked too"),
+    ] = None,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every event of a vehicle; with --verify, each checked against the city's validators
-    (from this home's genesis when present), so the node need not be trusted.
+    """Every event of a vehicle, each proof checked against the city's validators (from
+    this home's genesis when present), so the node need not be trusted; --verify also
+    pins the chain id and says so. --origin adds an imported vehicle's earlier history,
+    checked against the keys this city recognised for its origin.
 
-    Example: urbis vehicle history JT2BG22K5Y0123456 --verify
+    Example: urbis vehicle history JT2BG22K5Y0123456 --verify --origin car.bundle.json
     """
     answer = _get(api, f"/v1/vehicles/{_vin(vin)}/history")
+    bundle = None if origin is None else read_json(origin, "origin bundle")
     with reported():
         validators, chain_id, pinned = trusted_validators(home_path(home), api)
     try:
         verified = verify_history(answer, validators, chain_id if verify else None)
     except ProofError as error:
         fail("proof.invalid", f"the history does not verify: {error}")
+    earlier = None
+    if bundle is not None:
+        if not verified.vehicle.origin_chain:
+            fail("cli.not_imported", f"{vin} was first registered here: it has no origin", 2)
+        chain_answer = _get(api, f"/v1/vehicles/chains/{verified.vehicle.origin_chain}")
+        try:
+            earlier = verify_origin(
+                bundle, verified.vehicle, verified.chain_id, chain_answer, validators
+            )
+        except ProofError as error:
+            fail("proof.invalid", f"the origin bundle does not verify: {error}")
     if as_json:
-        emit({**answer, "verified": verify, "pinned_genesis": pinned}, True, lambda _: None)
+        data = {**answer, "verified": verify, "pinned_genesis": pinned}
+        emit(data if bundle is None else {**data, "origin": bundle}, True, lambda _: None)
         return
     node = client(api)
-    print_history(
-        verified, answer["open_recalls"], Assets(lambda c: node.call("payments", f"assets/{c}"))
-    )
+    assets = Assets(lambda c: node.call("payments", f"assets/{c}"))
+    if earlier is not None:
+        print_history(earlier, [], assets)
+        stdout.print(
+            f"[green]Verified[/]: the history on {earlier.chain_id}, which the import links."
+        )
+    print_history(verified, answer["open_recalls"], assets)
     if verify:
         source = "this home's genesis" if pinned else "the node's genesis (no local genesis)"
         stdout.print(

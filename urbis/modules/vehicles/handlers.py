@@ -618,7 +618,11 @@ def fix_recall(ctx: Context, sender: AccountId, args: FixRecall) -> None:
 
 
 def record_incident(ctx: Context, sender: AccountId, args: RecordIncident) -> None:
+    """A scrapped vehicle may still get a claim; an exported one's history is elsewhere now,
+    and its record here must stay as the export bundle proved it."""
     vehicle = _vehicle(VehiclesView(ctx.state), args.vin)
+    if vehicle.status == "exported":
+        raise NotRegistered(f"{args.vin} was exported to {vehicle.export_chain}: record it there")
     vehicle = _append(ctx, vehicle, args.kind, sender, party=sender, reference=args.report_hash)
     _save(ctx, vehicle)
 

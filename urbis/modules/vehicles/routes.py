@@ -77,6 +77,15 @@ class _ValueOf:
 def router() -> APIRouter:
     router = APIRouter(prefix="/v1/vehicles", tags=["vehicles"])
 
+    @router.get(
+        "/chains/{chain_id}",
+        summary="A city chain recognised for imports: its validator keys, with a proof",
+    )
+    def chain(chain_id: str, node: NodeDep) -> dict[str, Any]:
+        record: dict[str, Any] = node.app.query("vehicles", "chain", {"chain_id": chain_id})
+        answer = state_answer(node, keys.chain(chain_id), None, True)
+        return {"record": record, **answer.model_dump(include={"proof", "header", "cometbft"})}
+
     @router.get("/{vin}", summary="A vehicle's record (with a proof) and its open recalls")
     def vehicle(vin: str, node: NodeDep, prove: bool = False) -> dict[str, Any]:
         vin = _vin(vin)

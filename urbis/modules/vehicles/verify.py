@@ -20,7 +20,7 @@ from urbis.chain.codec import CodecError, from_wire
 from urbis.crypto.encoding import decode
 from urbis.modules.vehicles import keys
 from urbis.modules.vehicles.keeper import GENESIS_HEAD, event_hash_of
-from urbis.modules.vehicles.records import Vehicle, VehicleEvent
+from urbis.modules.vehicles.records import RecognisedChain, Vehicle, VehicleEvent
 from urbis.sdk.verify import verify_state_proof
 from urbis.state.proof import ProofError, StateProof
 from urbis.state.proof import verify_state_proof as verify_merkle_path
@@ -72,6 +72,35 @@ def verify_history(
         raise ProofError("the last event is not the one the vehicle record vouches for")
     header = answer.get("header") or {}
     return VerifiedHistory(vehicle, events, verified.height, str(header.get("chain_id", "")))
+
+
+def verify_origin(
+    bundle: dict[str, Any],
+    imported: Vehicle,
+    here: str,
+    chain_answer: dict[str, Any],
+    validators: Iterable[bytes] | Mapping[bytes, int],
+) -> VerifiedHistory:
+    """The history before an import, checked end to end from this city's keys alone:
+    1. `chain_answer` (`GET /v1/vehicles/chains/{origin}`) proves, under this city's
+       validators, which keys this city recognised for the origin chain;
+    2. the bundle's history verifies against those keys;
+    3. its record is the one the import linked: the same head and event count, exported
+       to this chain (`here`)."""
+    recognised = verify_state_proof(
+        chain_answer, validators, keys.chain(imported.origin_chain), here
+    )
+    if recognised.value is None:
+        raise ProofError(f"{here} does not recognise {imported.origin_chain}")
+    chain = _decoded(RecognisedChain, recognised.value, "recognised chain")
+    origin = verify_history(bundle, chain.validators, imported.origin_chain)
+    if origin.vehicle.head != imported.origin_head or origin.vehicle.events != (
+        imported.origin_events
+    ):
+        raise ProofError("the bundle is not the history the import linked (head or count differ)")
+    if origin.vehicle.export_chain != here:
+        raise ProofError(f"the bundle's vehicle was exported to {origin.vehicle.export_chain}")
+    return origin
 
 
 def _proof(data: Any) -> StateProof:
