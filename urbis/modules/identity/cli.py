@@ -493,6 +493,17 @@ def _signed_post(
     return data
 
 
+def _draw_qr(link: str) -> None:
+    """The link as a QR code in the terminal, for a phone's wallet to scan."""
+    import io
+
+    import segno
+
+    drawn = io.StringIO()
+    segno.make(link, error="l").terminal(out=drawn, compact=True)
+    stdout.print(drawn.getvalue(), highlight=False, markup=False)
+
+
 def _public_base(api: str | None) -> str:
     """Where this node's public identity endpoints are: its API (the dev city's public_url)."""
     from urbis.sdk.client import default_api
@@ -506,6 +517,7 @@ def offer_command(
     claims: Annotated[str, typer.Option(help="Claims as JSON (age flags are derived)")],
     signer: FromOption,
     status_list: Annotated[int, typer.Option(help="Your status list for the copies")] = 1,
+    qr: Annotated[bool, typer.Option(help="Also draw the link as a QR code")] = False,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
@@ -527,6 +539,8 @@ def offer_command(
     made = _signed_post(home, api, signer, endpoint, vct=vct, claims=given, status_list=status_list)
 
     def human(d: dict[str, Any]) -> None:
+        if qr:
+            _draw_qr(d["uri"])
         stdout.print(d["uri"], soft_wrap=True)
         stdout.print(f"transaction code (give it apart from the link): {d['tx_code']}")
 
@@ -541,6 +555,7 @@ def request_command(
     wait: Annotated[
         int, typer.Option(help="Seconds to wait for the wallet's answer (0: don't wait)")
     ] = 0,
+    qr: Annotated[bool, typer.Option(help="Also draw the link as a QR code")] = False,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
     as_json: JsonOption = False,
@@ -560,6 +575,8 @@ def request_command(
     endpoint = f"{_public_base(api)}/identity/verifiers/{verifier.text}/requests"
     wanted = [c.strip() for c in claims.split(",") if c.strip()]
     made = _signed_post(home, api, signer, endpoint, vct=vct, claims=wanted)
+    if qr and not as_json:
+        _draw_qr(made["link"])
     if not wait:
         emit(made, as_json, lambda d: stdout.print(d["link"], soft_wrap=True))
         return
