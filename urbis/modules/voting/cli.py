@@ -76,6 +76,30 @@ def _me(home: Path, signer: str) -> str:
         return KeyStore(home / "keys").info(signer).account.text
 
 
+def _guardian(folder: Path, election_id: bytes) -> Guardian:
+    try:
+        return Guardian.load(folder, election_id)
+    except FileNotFoundError:
+        fail(
+            "voting.no_guardian_keys",
+            f"{folder} holds no guardian keys for {election_id.decode()}; "
+            "run `urbis vote guardian keygen` with this --home first",
+            2,
+        )
+
+
+def _ballot_key(folder: Path, election_id: bytes) -> BallotKey:
+    try:
+        return BallotKey.load(folder, election_id)
+    except FileNotFoundError:
+        fail(
+            "voting.not_registered",
+            f"{folder} holds no ballot key for {election_id.decode()}; "
+            "register first (`urbis vote register`)",
+            2,
+        )
+
+
 def _done(what: str, as_json: bool, data: dict[str, Any]) -> None:
     emit(data, as_json, lambda d: stdout.print(what, highlight=False))
 
@@ -298,7 +322,7 @@ def guardian_shares(
     """
     folder = home_path(home)
     found = _election(api, election)
-    mine = Guardian.load(folder, found.id)
+    mine = _guardian(folder, found.id)
     with reported():
         keys = _api(api).guardian_keys(found.id)
     missing = [i for i in range(1, len(found.guardians) + 1) if i not in keys]
@@ -333,7 +357,7 @@ def guardian_confirm(
     """
     folder = home_path(home)
     found = _election(api, election)
-    mine = Guardian.load(folder, found.id)
+    mine = _guardian(folder, found.id)
     voting = _api(api)
     with reported():
         keys = voting.guardian_keys(found.id)
@@ -377,7 +401,7 @@ def guardian_reveal(
     """
     folder = home_path(home)
     found = _election(api, election)
-    mine = Guardian.load(folder, found.id)
+    mine = _guardian(folder, found.id)
     args = {"election_id": found.id, "recipient": recipient, "value": mine.reveal_for(recipient)}
     _post(api, folder, signer, [("reveal_share", args)])
     _done(
@@ -392,7 +416,7 @@ def decrypt_step(
     from urbis.election import tally as egtally
     from urbis.modules.voting import electionguard as eg
 
-    mine = Guardian.load(folder, found.id)
+    mine = _guardian(folder, found.id)
     state = voting.decryptions(found.id)
     joined = [int(i) for i in state["tally_guardians"]]
     if mine.index not in joined:
@@ -469,7 +493,7 @@ def guardian_decrypt(
             fail("voting.already_posted", str(error))
         if action is None:
             state = voting.decryptions(found.id)
-            mine = Guardian.load(folder, found.id)
+            mine = _guardian(folder, found.id)
             own = next((g for g in state["guardians"] if int(g["guardian"]) == mine.index), None)
             if own is not None and own["response"] is not None:
                 break
@@ -660,7 +684,7 @@ def register(
     found = _election(api, election)
     if finish is not None:
         answer = read_json(finish, "registrar response")
-        mine = BallotKey.load(folder, found.id)
+        mine = _ballot_key(folder, found.id)
         try:
             mine.finalize(found.registrar_key(), bytes.fromhex(answer["blind_sig"]))
         except (blindrsa.BlindSignatureError, KeyError, ValueError) as error:
@@ -739,7 +763,7 @@ def cast(
     """
     folder = home_path(home)
     found = _election(api, election)
-    mine = BallotKey.load(folder, found.id)
+    mine = _ballot_key(folder, found.id)
     if not mine.registrar_signature:
         fail(
             "voting.not_registered", "finish registering first (`urbis vote register --finish`)", 2
@@ -785,7 +809,7 @@ def challenge(
     """
     folder = home_path(home)
     found = _election(api, election)
-    mine = BallotKey.load(folder, found.id)
+    mine = _ballot_key(folder, found.id)
     context, ballot, nonce, raw = _encrypt(found, choose)
     opened = challenge_ballot(context, ballot, nonce)
     nonces = canonical(opened.to_json(context.group))
