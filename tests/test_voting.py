@@ -12,6 +12,8 @@ from typing import Any
 
 import gmpy2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers.city import CityChain, account
 from tests.helpers.voting import (
@@ -31,6 +33,7 @@ from urbis.election.ceremony import ShareInvalid
 from urbis.election.record import Ciphertext, ElectionRecord
 from urbis.election.verify import verify_record
 from urbis.modules.voting import electionguard as eg
+from urbis.modules.voting.errors import BadBallot
 from urbis.modules.voting.export import record_files, write_files
 from urbis.modules.voting.keeper import VotingView
 from urbis.modules.voting.module import check_counts
@@ -479,3 +482,26 @@ def test_the_exported_record_passes_the_independent_verifier(
 def copy_record(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     return target
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=json_values)
+def test_canonical_json_round_trips_and_is_one_spelling(value: Any) -> None:
+    raw = eg.canonical(value)
+    assert eg.parse(raw, "value", BadBallot) == value
+    assert eg.canonical(eg.parse(raw, "value", BadBallot)) == raw
+
+
+@pytest.mark.parametrize("raw", [b"1.5", b'{"a": 1e3}', b"NaN", b"\xff", b"[" * 100_000])
+def test_floats_and_junk_are_refused_with_the_callers_code(raw: bytes) -> None:
+    with pytest.raises(BadBallot):
+        eg.parse(raw, "value", BadBallot)
