@@ -31,7 +31,7 @@ def city(tmp_path: Path) -> Iterator[CityChain]:
     chain.close()
 
 
-def lock(htlc_id: bytes, timeout_ms: int, timeout_blocks: int = 1_000) -> object:
+def lock(htlc_id: bytes, timeout_ms: int, timeout_blocks: int = 0) -> object:
     return action(
         "payments",
         "lock_htlc",
@@ -88,15 +88,38 @@ def test_claim_after_the_time_deadline_is_payments_htlc_expired(city: CityChain)
     assert check_supply(city.app.store) == []
 
 
-def test_the_height_deadline_still_applies_when_it_comes_first(city: CityChain) -> None:
-    assert city.run("alice", lock(b"corridor-4", HTLC_TIMEOUT_MS_MAX, timeout_blocks=1)).ok
+def test_a_lock_by_time_knows_no_height(city: CityChain) -> None:
+    """However many blocks pass, only block time closes it: blocks come as fast as work
+    arrives, so a height says nothing about when."""
+    assert city.run("alice", lock(b"corridor-4", 10_000)).ok
+    assert city.query("payments", "htlc", id=b"corridor-4".hex())["deadline_at_height"] == 0
+    for _ in range(5):
+        city.block()
+    assert city.run("bob", claim(b"corridor-4")).ok
+
+
+def test_a_lock_by_height_is_unchanged(city: CityChain) -> None:
+    assert city.run("alice", lock(b"corridor-5", 0, timeout_blocks=1)).ok
+    assert city.query("payments", "htlc", id=b"corridor-5".hex())["deadline_at_ms"] == 0
     city.block()
-    assert city.run("bob", claim(b"corridor-4")).code == "payments.htlc_expired"
-    assert city.run("alice", refund(b"corridor-4")).ok
+    assert city.run("bob", claim(b"corridor-5")).code == "payments.htlc_expired"
+    assert city.run("alice", refund(b"corridor-5")).ok
 
 
-def test_timeout_ms_out_of_range_is_refused() -> None:
+def test_timeout_ms_out_of_range_or_beside_timeout_blocks_is_refused() -> None:
+    bob = account("bob")
     with pytest.raises(ValueError, match="timeout_ms"):
-        LockHtlc(b"corridor-5", account("bob"), "EUR", 1, HASHLOCK, 10, HTLC_TIMEOUT_MS_MAX + 1)
+        LockHtlc(b"corridor-6", bob, "EUR", 1, HASHLOCK, 0, HTLC_TIMEOUT_MS_MAX + 1)
     with pytest.raises(ValueError, match="timeout_ms"):
-        LockHtlc(b"corridor-5", account("bob"), "EUR", 1, HASHLOCK, 10, -1)
+        LockHtlc(b"corridor-6", bob, "EUR", 1, HASHLOCK, 0, -1)
+    with pytest.raises(ValueError, match="not both"):
+        LockHtlc(b"corridor-6", bob, "EUR", 1, HASHLOCK, 10, 1_000)
+    with pytest.raises(ValueError, match="timeout_blocks"):
+        LockHtlc(b"corridor-6", bob, "EUR", 1, HASHLOCK, 0, 0)
+
+
+def test_a_time_lock_beside_timeout_blocks_is_tx_invalid_args(city: CityChain) -> None:
+    before = city.query("payments", "balance", account=account("alice").text, asset="EUR")
+    assert city.run("alice", lock(b"corridor-7", 1_000, 10)).code == "tx.invalid_args"
+    after = city.query("payments", "balance", account=account("alice").text, asset="EUR")
+    assert before == after

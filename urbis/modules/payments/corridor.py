@@ -42,7 +42,6 @@ from urbis.modules.payments.errors import (
     NotHtlcParty,
     WrongPreimage,
 )
-from urbis.modules.payments.records import TIMEOUT_BLOCKS_MAX
 from urbis.sdk.builder import EXPIRY_BLOCKS_DEFAULT, TxBuilder
 from urbis.sdk.client import ApiError, Client
 
@@ -184,7 +183,7 @@ class UrbisLeg:
         hashlock: bytes,
         timeout_ms: int,
     ) -> LegLock:
-        # The height deadline stays out of the way: block time alone decides, as on Ethereum.
+        # By block time, as on Ethereum; never by height, which the other chain cannot see.
         self._act(
             "lock_htlc",
             id=swap_id,
@@ -192,7 +191,7 @@ class UrbisLeg:
             asset=asset,
             amount_minor=amount_minor,
             hashlock=hashlock,
-            timeout_blocks=TIMEOUT_BLOCKS_MAX,
+            timeout_blocks=0,
             timeout_ms=timeout_ms,
         )
         return self._require(swap_id)

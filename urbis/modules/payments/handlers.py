@@ -536,7 +536,7 @@ def lock_htlc(ctx: Context, sender: AccountId, args: LockHtlc) -> None:
         raise HtlcExists(f"HTLC {args.id.hex()} exists")
     payments.require_account(args.recipient)
     payments.reserve(args.asset, sender, args.amount_minor)
-    deadline = ctx.block.height + args.timeout_blocks
+    deadline = ctx.block.height + args.timeout_blocks if args.timeout_blocks else 0
     deadline_ms = ctx.block.time_ms + args.timeout_ms if args.timeout_ms else 0
     htlc = Htlc(
         args.id,
@@ -598,10 +598,9 @@ def refund_htlc(ctx: Context, sender: AccountId, args: RefundHtlc) -> None:
 
 
 def _deadlines(htlc: Htlc) -> str:
-    at_height = f"height {htlc.deadline_at_height}"
-    if not htlc.deadline_at_ms:
-        return at_height
-    return f"{at_height} or block time {htlc.deadline_at_ms} ms, whichever comes first"
+    if htlc.deadline_at_ms:
+        return f"block time {htlc.deadline_at_ms} ms"
+    return f"height {htlc.deadline_at_height}"
 
 
 def _htlc(ctx: Context, htlc_id: bytes) -> Htlc:

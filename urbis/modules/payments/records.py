@@ -263,12 +263,14 @@ class Htlc:
     status: str  # "locked" | "claimed" | "refunded"
     preimage: bytes = b""
     deadline_at_ms: int = 0
-    """Block time after which it is no longer claimable (0: the height alone decides)."""
+    """A lock by time: the block time after which it is no longer claimable; its
+    `deadline_at_height` is then 0. 0 here: a lock by height."""
 
     def expired(self, height: int, time_ms: int) -> bool:
-        """Past either deadline: no longer claimable, refundable to its sender."""
-        late = self.deadline_at_ms != 0 and time_ms > self.deadline_at_ms
-        return height > self.deadline_at_height or late
+        """Past its deadline: no longer claimable, refundable to its sender."""
+        if self.deadline_at_ms:
+            return time_ms > self.deadline_at_ms
+        return height > self.deadline_at_height
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,16 +332,19 @@ class LockHtlc:
     hashlock: bytes
     timeout_blocks: int
     timeout_ms: int = 0
-    """Also expire this long after the block's time (0: by height only). A swap with another
-    chain needs deadlines both chains measure alike: block time, not heights."""
+    """Expire this long after the lock's block time instead of after `timeout_blocks`
+    (which is then 0). A swap with another chain needs deadlines both chains measure
+    alike: block time, not heights."""
 
     def __post_init__(self) -> None:
         check_id("id", self.id)
         check_amount(self.amount_minor)
         if len(self.hashlock) != 32:
             raise ValueError("hashlock must be a 32-byte SHA-256 digest")
-        if not 1 <= self.timeout_blocks <= TIMEOUT_BLOCKS_MAX:
+        if self.timeout_ms == 0 and not 1 <= self.timeout_blocks <= TIMEOUT_BLOCKS_MAX:
             raise ValueError(f"timeout_blocks must be 1 to {TIMEOUT_BLOCKS_MAX}")
+        if self.timeout_ms != 0 and self.timeout_blocks != 0:
+            raise ValueError("give timeout_blocks or timeout_ms, not both")
         if not 0 <= self.timeout_ms <= HTLC_TIMEOUT_MS_MAX:
             raise ValueError(f"timeout_ms must be 0 to {HTLC_TIMEOUT_MS_MAX}")
 
