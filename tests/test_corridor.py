@@ -483,6 +483,10 @@ def test_alice_does_not_claim_a_second_leg_that_closes_too_late() -> None:
         corridor.check_second_leg(second, first_deadline_ms=104_000, now_ms=0, margin_ms=5_000)
     assert code_of(unsafe) == "payments.corridor_unsafe_deadline"
     corridor.check_second_leg(second, first_deadline_ms=105_000, now_ms=0, margin_ms=5_000)
+    by_height = dataclasses.replace(second, chain="urbis", deadline_ms=0)
+    with pytest.raises(UrbisError) as unsafe:
+        corridor.check_second_leg(by_height, first_deadline_ms=105_000, now_ms=0, margin_ms=5_000)
+    assert code_of(unsafe) == "payments.corridor_unsafe_deadline"
 
 
 @given(

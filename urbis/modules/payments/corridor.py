@@ -142,6 +142,10 @@ def check_second_leg(lock: LegLock, first_deadline_ms: int, now_ms: int, margin_
     """The initiator's check before revealing the secret: the second leg closes at least
     a margin before the first (else the responder could be cheated, and a careful
     responder would not have locked it this way) and is still open long enough to claim."""
+    if lock.deadline_ms == 0:
+        raise CorridorUnsafeDeadline(
+            f"the {lock.chain} leg expires by height only; the other chain cannot compare it"
+        )
     if lock.deadline_ms > first_deadline_ms - margin_ms:
         raise CorridorUnsafeDeadline(
             f"the {lock.chain} leg closes at {_iso(lock.deadline_ms)}, not {margin_ms // 1000} s "
