@@ -155,3 +155,26 @@ def test_no_personal_data_reaches_the_chain(city: CityChain) -> None:
     assert city.run("registry", trust("ResidentID", "registry")).ok
     rows = city.app.store.scan_prefix(b"identity/", limit=10_000)
     assert rows and all(b"Alice" not in k + v and b"1990-" not in k + v for k, v in rows)
+
+
+def allocate(list_id: int, *indexes: int) -> object:
+    return action("identity", "allocate_status", list_id=list_id, indexes=list(indexes))
+
+
+def test_allocation_hands_each_index_out_once_and_holds_nothing_else(city: CityChain) -> None:
+    from urbis.modules.identity.keeper import allocated
+
+    assert city.run("registry", allocate(1, 3)).code == "identity.unknown_status_list"
+    create = action("identity", "create_status_list", list_id=1, size=1024, bits=2)
+    assert city.run("registry", create).ok
+    receipt = city.run("registry", allocate(1, 3, 700))
+    assert receipt.ok
+    (event,) = [e for e in receipt.events if e.type == "identity.status_allocated"]
+    assert event.attrs["count"] == 2
+    assert allocated(city.app.store, account("registry"), 1, 700)
+    assert not allocated(city.app.store, account("registry"), 1, 4)
+    assert city.run("registry", allocate(1, 700)).code == "identity.index_allocated"
+    assert city.run("registry", allocate(1, 1024)).code == "identity.index_out_of_range"
+    assert city.run("registry", allocate(1, 5, 5)).code == "tx.invalid_args"
+    assert city.run("registry", allocate(1, *range(65))).code == "tx.invalid_args"
+    assert status_of(city.app.store, account("registry"), 1, 700) == 0  # allocation is not status
