@@ -142,6 +142,14 @@ def test_lower_odometer_at_sale_is_vehicles_odometer_rollback(city: CityChain) -
     refused(city, "alice", offer(1, "bob", PRICE, 19_999), "vehicles.odometer_rollback")
 
 
+def test_reading_above_the_offer_since_blocks_delivery(city: CityChain) -> None:
+    """The offer said 12,000 km; a service since read 15,000: the offer understated it."""
+    assert city.run("alice", offer(1, "bob", PRICE, 12_000)).ok
+    assert city.run("workshop", service(1, 15_000)).ok
+    assert city.run("bob", pay(1, PRICE)).ok
+    refused(city, "alice", deliver(1), "vehicles.odometer_rollback")
+
+
 def test_sale_with_an_unpaid_lien_is_vehicles_unpaid_lien(city: CityChain) -> None:
     assert city.run("bank", lien(1, b"loan-0001", 2_000_000)).ok
     refused(city, "alice", offer(1, "bob", PRICE, 12_000), "vehicles.unpaid_lien")
