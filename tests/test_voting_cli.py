@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -52,8 +53,6 @@ def test_every_party_through_urbis_vote(tmp_path: Path) -> None:
         homes = {name: tmp_path / name for name in ("g1", "g2", "g3", "registrar", "alice")}
         guardians = [_party(demo, homes[g], g) for g in ("g1", "g2", "g3")]
         registrar = _party(demo, homes["registrar"], "registrar")
-        relay = demo.key("relay").public_key.raw  # the node's own relay key, in its home
-        demo.send("registry", action("accounts", "create", keys=[{"key": relay, "weight": 1}]))
         for role in ("elections", "trust_admin"):
             demo.send(
                 "registry",
@@ -101,6 +100,17 @@ def test_every_party_through_urbis_vote(tmp_path: Path) -> None:
             "--home",
             str(city),
         )
+        ballot = {
+            "ballot_key": "00" * 32,
+            "key_prefix": "00" * 32,
+            "registrar_signature": "00" * 256,
+            "ballot": "{}",
+            "signature": "00" * 64,
+        }
+        answer = httpx.post(f"{api}/v1/voting/elections/cli-2027/ballots", json=ballot)
+        assert answer.status_code == 503 and answer.json()["code"] == "voting.no_relay"
+        relay = demo.key("relay").public_key.raw  # the node's own relay key, in its home
+        demo.send("registry", action("accounts", "create", keys=[{"key": relay, "weight": 1}]))
         for step in ("keygen", "shares", "confirm"):
             for name in ("g1", "g2", "g3"):
                 vote(api, "guardian", step, "cli-2027", "--from", name, "--home", str(homes[name]))
