@@ -290,3 +290,26 @@ def test_the_urbis_wallet_answers_an_owf_verifier(city: IdentityCity) -> None:
         server.wait(10)
     assert outcome["valid"], outcome
     assert outcome["claims"]["age_over_18"] is True and "birthdate" not in outcome["claims"]
+
+
+def test_a_presentation_naming_no_account_is_oid4vp_malformed(city: IdentityCity) -> None:
+    """A forged credential whose issuer URL names no account: a code, never a traceback."""
+    request = city.request()
+    asked = ask(city, request["link"])
+    holder = HolderKey()
+    forged = _jws(
+        {"alg": "EdDSA", "typ": "dc+sd-jwt"},
+        {
+            "iss": f"{city.url}/identity/issuers/not-an-account",
+            "vct": f"{city.url}/identity/types/ResidentID",
+            "iat": 1,
+            "exp": 2**40,
+            "cnf": {"jwk": holder.jwk},
+            "_sd": [],
+        },
+        key("land").sign,
+    )
+    shown = present(forged + "~", [], holder, asked.client_id, asked.nonce, int(time.time()))
+    with contextlib.suppress(WalletError):
+        respond(city.http, asked, shown)
+    assert city.http.get(request["result"]).json()["code"] == "oid4vp.malformed"

@@ -213,7 +213,14 @@ class PresentationVerifier:
                 )
             request.outcome = {"status": "checking"}
         try:
-            verified = self._check(request, form, now)
+            try:
+                verified = self._check(request, form, now)
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                # a well-formed JWS whose contents are not (an issuer id that names no
+                # account, a claim of the wrong type): refused with a code, not a trace
+                raise ProtocolError(
+                    "oid4vp.malformed", "invalid_request", f"{type(error).__name__}: {error}"
+                ) from None
         except ProtocolError as error:
             request.outcome = {"status": "refused", "code": error.code, "detail": error.detail}
             raise
