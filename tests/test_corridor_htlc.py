@@ -8,27 +8,19 @@ The chain here cuts a block every 1,000 ms of its clock (tests.helpers.city.City
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.helpers.city import CityChain, account, city_genesis
-from tests.test_payments import RESIDENTS, setup_city
+from tests import test_payments
+from tests.helpers.city import CityChain, account
 from urbis.modules.payments.keeper import check_supply
 from urbis.modules.payments.records import HTLC_TIMEOUT_MS_MAX, LockHtlc
 from urbis.sdk.builder import action
 
 SECRET = b"corridor secret"
 HASHLOCK = hashlib.sha256(SECRET).digest()
-
-
-@pytest.fixture
-def city(tmp_path: Path) -> Iterator[CityChain]:
-    chain = CityChain(tmp_path, genesis=city_genesis(extra_accounts=RESIDENTS))
-    setup_city(chain)
-    yield chain
-    chain.close()
+city = test_payments.city
+"""The payments tests' fixture: EUR issued, Alice, Bob and Carol funded with 100.00 EUR."""
 
 
 def lock(htlc_id: bytes, timeout_ms: int, timeout_blocks: int = 0) -> object:

@@ -52,6 +52,14 @@ HtlcAddress = Annotated[
     str,
     typer.Option("--htlc", envvar="URBIS_CORRIDOR_HTLC", help="HashTimeLock contract address"),
 ]
+MaybeEthRpc = Annotated[
+    str | None,
+    typer.Option("--eth-rpc", envvar="URBIS_ETH_RPC", help="Ethereum node JSON-RPC URL"),
+]
+MaybeHtlcAddress = Annotated[
+    str | None,
+    typer.Option("--htlc", envvar="URBIS_CORRIDOR_HTLC", help="HashTimeLock contract address"),
+]
 EthKeyFile = Annotated[
     Path | None,
     typer.Option(
@@ -251,8 +259,8 @@ def lock_urbis(
     ] = None,
     expect_sender: Annotated[str | None, typer.Option(help="--answering: their address")] = None,
     margin: Margin = "1h",
-    eth_rpc: Annotated[str | None, typer.Option("--eth-rpc", envvar="URBIS_ETH_RPC")] = None,
-    htlc: Annotated[str | None, typer.Option("--htlc", envvar="URBIS_CORRIDOR_HTLC")] = None,
+    eth_rpc: MaybeEthRpc = None,
+    htlc: MaybeHtlcAddress = None,
     eth_key_file: EthKeyFile = None,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
@@ -357,8 +365,8 @@ def claim(
     ] = None,
     signer: SignerOption = None,
     margin: Margin = "1h",
-    eth_rpc: Annotated[str | None, typer.Option("--eth-rpc", envvar="URBIS_ETH_RPC")] = None,
-    htlc: Annotated[str | None, typer.Option("--htlc", envvar="URBIS_CORRIDOR_HTLC")] = None,
+    eth_rpc: MaybeEthRpc = None,
+    htlc: MaybeHtlcAddress = None,
     eth_key_file: EthKeyFile = None,
     wait: Annotated[str, typer.Option(help="How long to wait for the other leg's claim")] = "0s",
     home: HomeOption = DEFAULT_HOME,
@@ -402,8 +410,8 @@ def refund(
     swap_id: SwapId,
     on: Leg,
     signer: SignerOption = None,
-    eth_rpc: Annotated[str | None, typer.Option("--eth-rpc", envvar="URBIS_ETH_RPC")] = None,
-    htlc: Annotated[str | None, typer.Option("--htlc", envvar="URBIS_CORRIDOR_HTLC")] = None,
+    eth_rpc: MaybeEthRpc = None,
+    htlc: MaybeHtlcAddress = None,
     eth_key_file: EthKeyFile = None,
     home: HomeOption = DEFAULT_HOME,
     api: ApiOption = None,
