@@ -150,6 +150,14 @@ def test_reading_above_the_offer_since_blocks_delivery(city: CityChain) -> None:
     refused(city, "alice", deliver(1), "vehicles.odometer_rollback")
 
 
+def test_rollback_confirmed_after_the_offer_blocks_delivery(city: CityChain) -> None:
+    assert city.run("inspector", inspect(1, 24_000)).ok
+    assert city.run("alice", offer(1, "bob", PRICE, 24_000)).ok
+    assert city.run("inspector", inspect(1, 21_000, confirm=True)).ok
+    assert city.run("bob", pay(1, PRICE)).ok
+    refused(city, "alice", deliver(1), "vehicles.odometer_rollback")
+
+
 def test_sale_with_an_unpaid_lien_is_vehicles_unpaid_lien(city: CityChain) -> None:
     assert city.run("bank", lien(1, b"loan-0001", 2_000_000)).ok
     refused(city, "alice", offer(1, "bob", PRICE, 12_000), "vehicles.unpaid_lien")

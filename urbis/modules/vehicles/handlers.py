@@ -323,6 +323,7 @@ def offer_sale(ctx: Context, sender: AccountId, args: OfferSale) -> None:
         odometer_km=args.odometer_km,
         expires_at_height=ctx.block.height + args.timeout_blocks,
         escrow_id=b"",
+        rollbacks=vehicle.rollbacks,
     )
     ctx.state.put_record(keys.sale(args.vin), sale)
     ctx.emit(
@@ -383,6 +384,12 @@ def deliver(ctx: Context, sender: AccountId, args: Deliver) -> None:
     if not _open_escrow(ctx, sale):
         raise SaleExpired(f"the buyer's escrow for {args.vin} went back at its deadline")
     _check_reading(vehicle, sale.odometer_km, "the sale's")
+    if vehicle.rollbacks != sale.rollbacks:
+        raise OdometerRollback(
+            f"an inspector confirmed an odometer rollback on {args.vin} after the offer: "
+            "its reading no longer stands; offer again once the escrow has gone back",
+            last_km=vehicle.odometer_km,
+        )
     tax_minor = _tax(ctx, sale.price_minor)
     _require_liens_paid(vehicle, sale.asset, sale.price_minor, tax_minor)
     finance = ctx.view("governance", GovernanceView).department(FINANCE) if tax_minor else None

@@ -156,6 +156,9 @@ class Sale:
     expires_at_height: int
     escrow_id: bytes
     """The payments escrow holding the buyer's money (empty until the buyer pays)."""
+    rollbacks: int
+    """The vehicle's flagged rollbacks when offered: one found since voids the offer's
+    reading, and the delivery is refused."""
 
 
 @dataclass(frozen=True, slots=True)
