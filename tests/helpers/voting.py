@@ -61,6 +61,7 @@ class ElectionRun:
     election_id: bytes = b"ref-2027"
     quorum: int = 3
     window_blocks: int = 200
+    group: str = TOY
     guardians: dict[int, Guardian] = field(default_factory=dict)
 
     def election(self) -> Election:
@@ -83,7 +84,7 @@ class ElectionRun:
             "eligibility_vct": "VoterEligibility",
             "registrar": account("registrar"),
             "registrar_key": blindrsa.public_key_bytes(registrar_key().public_key()),
-            "group": TOY,
+            "group": self.group,
         }
         args.update(overrides)
         return self.chain.run("registry", action("voting", "create", **args))
@@ -91,7 +92,9 @@ class ElectionRun:
     def post_keys(self) -> None:
         election = self.election()
         for index, name in enumerate(GUARDIANS, start=1):
-            guardian = Guardian.generate(TOY, election.parameter_hash, index, election.quorum)
+            guardian = Guardian.generate(
+                self.group, election.parameter_hash, index, election.quorum
+            )
             self.guardians[index] = guardian
             ok(
                 self.chain.run(
