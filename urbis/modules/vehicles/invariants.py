@@ -14,7 +14,7 @@ from urbis.crypto.encoding import decode_trusted
 from urbis.modules.vehicles import keys
 from urbis.modules.vehicles.keeper import GENESIS_HEAD, event_hash_of
 from urbis.modules.vehicles.needs import PaymentsView
-from urbis.modules.vehicles.records import Sale, Vehicle, VehicleEvent
+from urbis.modules.vehicles.records import EVENT_KINDS, Sale, Vehicle, VehicleEvent
 
 SCAN_MAX = 10_000_000
 
@@ -41,6 +41,8 @@ def check_histories(store: Any) -> list[str]:
             event = from_wire(VehicleEvent, decode_trusted(raw))
             if key != keys.event(vehicle.vin, seq) or event.seq != seq or event.vin != vehicle.vin:
                 problems.append(f"V1 {vehicle.vin}: event {seq} is misplaced")
+            if event.kind not in EVENT_KINDS:
+                problems.append(f"V1 {vehicle.vin}: event {seq} is of no known kind")
             if event.prev != head:
                 problems.append(f"V1 {vehicle.vin}: event {seq} does not link to {seq - 1}")
             head = event_hash_of(raw)

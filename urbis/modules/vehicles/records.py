@@ -56,7 +56,6 @@ EVENT_KINDS = (
     "deregistered",
     "imported",
 )
-STATUSES = ("registered", "scrapped", "exported")
 
 
 def check_text(name: str, value: str) -> None:
