@@ -35,6 +35,7 @@ from urbis.election.verify import verify_record
 from urbis.modules.voting import electionguard as eg
 from urbis.modules.voting.errors import BadBallot
 from urbis.modules.voting.export import record_files, write_files
+from urbis.modules.voting.invariants import check_all
 from urbis.modules.voting.keeper import VotingView
 from urbis.modules.voting.module import check_counts
 from urbis.modules.voting.parties import BallotKey, Guardian
@@ -505,3 +506,19 @@ def test_canonical_json_round_trips_and_is_one_spelling(value: Any) -> None:
 def test_floats_and_junk_are_refused_with_the_callers_code(raw: bytes) -> None:
     with pytest.raises(BadBallot):
         eg.parse(raw, "value", BadBallot)
+
+
+def test_the_window_end_fixes_the_aggregate_without_a_transaction(chain: CityChain) -> None:
+    run = ElectionRun(chain, window_blocks=60)
+    ok(run.create())
+    run.ceremony()
+    key = run.register(bytes(32))
+    run.wait_until_open()
+    ok(run.cast(key, run.encrypt(1)[0]))
+    while chain.height < run.election().closes_at_height:
+        chain.block()
+    closed = run.election()
+    assert closed.phase == "closed"
+    assert VotingView(chain.app.store).aggregate(run.election_id) is not None
+    refused(run, run.guardian_step(1, "close"), "voting.wrong_phase", closed)
+    assert check_all(chain.app.store) == []

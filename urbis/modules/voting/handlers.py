@@ -7,6 +7,7 @@ import dataclasses
 from urbis.chain.context import Context, StateReader
 from urbis.chain.ids import AccountId
 from urbis.crypto import blindrsa
+from urbis.crypto.encoding import decode_trusted, encode
 from urbis.crypto.keys import verify as ed25519_verify
 from urbis.modules.voting import electionguard as eg
 from urbis.modules.voting import keys
@@ -129,6 +130,10 @@ def create_election(ctx: Context, sender: AccountId, args: CreateElection) -> No
         base_hash=h_b,
     )
     _save(ctx, election)
+    closing = keys.closing(args.closes_at_height)
+    raw = ctx.state.get(closing)
+    ids = [] if raw is None else list(decode_trusted(raw))
+    ctx.state.put(closing, encode([*ids, args.id]))
     ctx.emit(
         "voting.created",
         election=args.id.decode(),
@@ -453,22 +458,37 @@ def challenge(ctx: Context, sender: AccountId, args: Challenge) -> None:
 
 
 def close_election(ctx: Context, sender: AccountId, args: CloseElection) -> None:
-    """After the window, anyone fixes the aggregate; it never changes again."""
+    """After the window, anyone fixes the aggregate (end_block does it at the close height
+    itself; this is for an election whose close block passed while it was not open)."""
     election = _election(ctx, args.election_id)
     _phase(election, "open")
     if ctx.block.height < election.closes_at_height:
         raise OutsideWindow(f"voting is open until block {election.closes_at_height}")
-    aggregate = VotingView(ctx.state).aggregate(args.election_id)
-    if aggregate is None:
-        aggregate = eg.empty_aggregate(election)
-        ctx.state.put(keys.aggregate(args.election_id), aggregate)
+    _close(ctx, election)
+
+
+def _close(ctx: Context, election: Election) -> None:
+    if VotingView(ctx.state).aggregate(election.id) is None:
+        ctx.state.put(keys.aggregate(election.id), eg.empty_aggregate(election))
     _save(ctx, dataclasses.replace(election, phase="closed"))
     ctx.emit(
         "voting.closed",
-        election=args.election_id.decode(),
+        election=election.id.decode(),
         counted=election.counted,
         needs_guardians=election.quorum,
     )
+
+
+def close_due(ctx: Context) -> None:
+    """end_block: at an election's close height its aggregate is fixed, with no transaction
+    needed. An election still in its key ceremony then is left as it is (it never opened)."""
+    raw = ctx.state.get(keys.closing(ctx.block.height))
+    if raw is None:
+        return
+    for election_id in decode_trusted(raw):
+        election = VotingView(ctx.state).election(election_id)
+        if election is not None and election.phase == "open":
+            _close(ctx, election)
 
 
 def join_tally(ctx: Context, sender: AccountId, args: JoinTally) -> None:

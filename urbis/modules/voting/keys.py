@@ -68,3 +68,8 @@ def decryption(election_id: bytes, index: int) -> bytes:
 
 def result(election_id: bytes) -> bytes:
     return PREFIX + b"result/" + election_id
+
+
+def closing(height: int) -> bytes:
+    """The ids of the elections whose window ends at `height` (end_block closes them)."""
+    return PREFIX + b"closing/" + fixed_width(height, 8, "height")

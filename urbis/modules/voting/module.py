@@ -131,6 +131,7 @@ module = Module(
     },
     queries={"election": query_election},
     view=VotingView,
+    end_block=handlers.close_due,
     prefix=keys.PREFIX,
     admit=admit,
 )
