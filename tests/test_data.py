@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -347,3 +348,128 @@ def test_shredding_an_epoch_or_a_subject_keeps_every_root_verifying(city: City) 
     with pytest.raises(crypto.EnvelopeError, match="no key for epoch 1"):
         gone.open(verified[1][1])
     assert code_of(lambda: producer.publish([reading(4)], subjects=[bob])) == "data.shredded"
+
+
+def test_a_stalled_subscriber_is_told_where_to_resume_and_slows_no_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import threading
+    import time
+
+    from websockets.sync.client import connect
+
+    from urbis.modules.data import routes
+
+    monkeypatch.setattr(routes, "LIVE_LAG_MAX", 1_000)
+    node = Node(city_home(tmp_path / "home", block_interval_ms=20))
+    node.start()
+    # accepted sockets inherit the listener's small send buffer: a client that stops
+    # reading stalls its sender after a few KiB, as over a slow network
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    total = 2_400
+    try:
+        with serving(node, listener) as api:
+            _governance(api, "land", role_grant("land", "data"))
+            land = DataSession(api, key("land"), account("land"))
+            land.act(
+                "register_stream",
+                id="traffic.bulk",
+                department="land",
+                schema=SCHEMA,
+                classification="public",
+                retention_blocks=1000,
+                purpose="load",
+            )
+            producer = Producer(land, "traffic.bulk", DATA_KEYS["land"])
+            url = api.replace("http", "ws") + "/v1/data/streams/traffic.bulk/records?from=0"
+            stalled = _stalled_client(api, "/v1/data/streams/traffic.bulk/records?from=0")
+            fast_seqs: list[int] = []
+            with connect(url, open_timeout=10) as fast:
+
+                def read_fast() -> None:
+                    while len(fast_seqs) < total:
+                        fast_seqs.append(json.loads(fast.recv(timeout=20))["seq"])
+
+                reader = threading.Thread(target=read_fast)
+                reader.start()
+                pad = "x" * 300
+                for start in range(0, total, 200):
+                    producer.publish(
+                        [
+                            {"sensor": f"s{i}", "speed_kmh": i, "pad": pad}
+                            for i in range(start, start + 200)
+                        ]
+                    )
+                    time.sleep(0.15)  # ~1,300/s: the reading subscriber (sharing this
+                    # process's GIL with the node) keeps up; the stalled one cannot
+                reader.join(60)
+            assert fast_seqs == list(range(total))  # the other subscriber lost nothing
+            # now read what the stalled one was sent: some records, then the close frame
+            match = _read_until_close(stalled)
+            stalled.close()
+            assert match is not None, "the stalled subscriber was not closed with 4008"
+            close_code, reason = match
+            assert close_code == 4008
+            assert reason.startswith("data.behind: reconnect with from="), reason
+            resume = int(reason.rsplit("=", 1)[1])
+            assert 0 < resume < total
+            with connect(url.replace("from=0", f"from={resume}"), open_timeout=10) as again:
+                rest = [json.loads(again.recv(timeout=20))["seq"] for _ in range(100)]
+            assert rest == list(range(resume, resume + 100))  # resumes with no gap
+    finally:
+        listener.close()
+        node.stop()
+
+
+def _stalled_client(api: str, target: str) -> Any:
+    """A WebSocket client that shakes hands and then never reads (a 4 KiB receive buffer)."""
+    import socket
+
+    host, port = api.removeprefix("http://").split(":")
+    raw = socket.create_connection((host, int(port)))
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.sendall(
+        f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += raw.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return raw
+
+
+def _read_until_close(raw: Any, timeout: float = 30) -> tuple[int, str] | None:
+    """Read frames (unmasked, from the server) until a close frame; its code and reason."""
+    import struct
+    import time
+
+    raw.settimeout(timeout)
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while len(buffer) >= 2:
+            opcode, size = buffer[0] & 0x0F, buffer[1] & 0x7F
+            at = 2
+            if size == 126:
+                if len(buffer) < 4:
+                    break
+                size, at = struct.unpack(">H", buffer[2:4])[0], 4
+            elif size == 127:
+                if len(buffer) < 10:
+                    break
+                size, at = struct.unpack(">Q", buffer[2:10])[0], 10
+            if len(buffer) < at + size:
+                break
+            payload, buffer = buffer[at : at + size], buffer[at + size :]
+            if opcode == 0x8:
+                return struct.unpack(">H", payload[:2])[0], payload[2:].decode()
+        chunk = raw.recv(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+    return None
