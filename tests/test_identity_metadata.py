@@ -171,3 +171,64 @@ def test_the_offline_bundle_verifies_a_credential_received_over_openid4vci(
     view = offline_view(bundle, now_ms, 60_000)
     verified = verify_presentation(shown, view, "turnstile-17", "t1", now_ms // 1000)
     assert verified.claims == {"age_over_18": True} and verified.vct == "ResidentID"
+
+
+def test_the_offline_bundle_carries_signed_tokens_and_refuses_a_forged_one(
+    city: IdentityCity,
+) -> None:
+    """The turnstile reads status from the node's signed Status List Token, checked offline
+    against the issuer's keys in the bundle; a token from anyone else spoils the bundle."""
+    from urbis.sdk.sdjwt import CredentialRejected
+    from urbis.sdk.statuslist import sign_token
+
+    offer = city.offer({"given_name": "Alice", "birthdate": "1990-04-01"})
+    holder = HolderKey()
+    (credential,) = receive_offer(
+        city.http, offer["uri"], offer["tx_code"], [holder], int(time.time())
+    )
+    entry = parse_credential(credential).issued.status
+    assert entry is not None
+
+    def take() -> dict:
+        return export_bundle(
+            lambda path: city.http.get(f"{city.url}{path}").json(),
+            ["ResidentID"],
+            [entry[:2]],
+            city.node.app.store.version,
+            int(time.time() * 1000),
+            lambda path: city.http.get(f"{city.url}{path}").text,
+        )
+
+    def check(bundle: dict, nonce: str) -> object:
+        now = int(time.time())
+        shown = present(credential, ["age_over_18"], holder, "turnstile-17", nonce, now)
+        view = offline_view(bundle, now * 1000, 60_000)
+        return verify_presentation(shown, view, "turnstile-17", nonce, now)
+
+    fresh = take()
+    assert set(fresh["status_tokens"]) == {f"{entry[0]}/{entry[1]}"}
+    assert check(fresh, "t1")
+    city.run("registry", "identity", "set_status", list_id=entry[1], index=entry[2], status=1)
+    refreshed = take()
+    refreshed["status_lists"] = fresh["status_lists"]  # stale JSON: the signed token decides
+    with pytest.raises(CredentialRejected) as revoked:
+        check(refreshed, "t2")
+    assert revoked.value.reason == "revoked"
+
+    forged = dict(fresh)
+    name = f"{entry[0]}/{entry[1]}"
+    uri = f"{city.url}/identity/status/{name}"
+    forged["status_tokens"] = {
+        name: sign_token(
+            key("land"),
+            "k",
+            issuer_url(city.url, REGISTRY.text),
+            uri,
+            2,
+            bytes(1 << 18),
+            int(time.time()),
+        )
+    }
+    with pytest.raises(CredentialRejected) as spoiled:
+        check(forged, "t3")
+    assert spoiled.value.reason == "bad_bundle"

@@ -24,6 +24,7 @@ from urbis.sdk.sdjwt import (
     Verified,
     check_issuer_signature,
     issue,
+    issued_ms,
     parse_credential,
     present,
     verify_presentation,
@@ -107,7 +108,7 @@ class CredentialWallet:
         credential = parse_credential(sd_jwt)
         issued = credential.issued
         if issuer_keys is not None:
-            keys = issuer_keys(issued.issuer_did, issued.issued_at * 1000)
+            keys = issuer_keys(issued.issuer_did, issued_ms(issued.issued_at))
             check_issuer_signature(issued, keys)
         if path.exists() and not replace:
             raise CredentialRejected("exists", f"{name!r} is kept already; add --replace")

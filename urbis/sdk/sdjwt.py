@@ -266,6 +266,13 @@ def digest_or_none(text: str) -> str | None:
         return None
 
 
+def issued_ms(issued_at: int) -> int:
+    """The time in ms to judge keys and trust at for an `iat` in whole seconds: its last
+    millisecond, since the credential was signed somewhere in that second (a key or a trust
+    grant from earlier in the same second was already in force)."""
+    return issued_at * 1000 + 999
+
+
 def check_issuer_signature(issued: IssuedJwt, keys: Iterable[bytes]) -> None:
     """Refuse (`bad_issuer_signature`) unless one of `keys` signed the JWT."""
     if not any(verify(key, issued.signing_input, issued.signature) for key in keys):
@@ -413,9 +420,9 @@ def verify_presentation(
     jwt, disclosures, kb = parts[0], parts[1:-1], parts[-1]
     issued = parse_jwt(jwt)
     issuer_did, issued_at, vct = issued.issuer_did, issued.issued_at, issued.vct
-    check_issuer_signature(issued, view.key_at(issuer_did, issued_at * 1000))
+    check_issuer_signature(issued, view.key_at(issuer_did, issued_ms(issued_at)))
     issuer = issued.issuer
-    if not view.trusted_at(vct, issuer, issued_at * 1000):
+    if not view.trusted_at(vct, issuer, issued_ms(issued_at)):
         raise CredentialRejected(
             "issuer_not_trusted", f"{issuer} was not trusted for {vct} when it issued"
         )

@@ -330,7 +330,7 @@ def verify_command(
                 now_ms,
             )
     try:
-        view = offline_view(cached, now_ms, max_age * 1000)
+        view = offline_view(cached, now_ms, max_age * 1000)  # checks the bundle's tokens
         verified = verify_presentation(text, view, audience, nonce, now_ms // 1000)
     except CredentialRejected as error:
         if error.reason == "malformed":
@@ -369,6 +369,8 @@ def _bundle(data: Any, path: Path) -> dict[str, Any]:
         for body in data["status_lists"].values():
             int(body["bits"]), int(body["size"])
             zlib.decompress(base64.urlsafe_b64decode(body["lst"] + "=" * (-len(body["lst"]) % 4)))
+        for token in data.get("status_tokens", {}).values():
+            str.split(token, ".")
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, zlib.error) as error:
         bad(f"{type(error).__name__}: {error}")
     return data
@@ -408,10 +410,33 @@ def cache_export(
         status_now = _get(api, "/v1/status")
         block = _get(api, "/v1/blocks/latest")["header"]
         data = export_bundle(
-            lambda path: _get(api, path), vct, lists, status_now["height"], block["time_ms"]
+            lambda path: _get(api, path),
+            vct,
+            lists,
+            status_now["height"],
+            block["time_ms"],
+            lambda path: _token(api, path),
         )
     out.write_text(json.dumps(data))
     stdout.print(f"bundle at height {data['height']} → {out}")
+
+
+def _token(api: str | None, path: str) -> str | None:
+    """A Status List Token from the node; None when the node signs none for this list."""
+    import httpx
+
+    from urbis.sdk.statuslist import MEDIA_TYPE
+
+    url = _public_base(api) + path
+    try:
+        answer = httpx.get(url, headers={"Accept": MEDIA_TYPE}, timeout=30)
+    except httpx.HTTPError as error:
+        fail("node.unreachable", f"cannot reach {url}: {error}")
+    if answer.status_code == 200 and answer.headers.get("content-type", "").startswith(MEDIA_TYPE):
+        return answer.text
+    if answer.status_code == 404:
+        return None  # the list's key is not on this node: the bundle keeps the JSON list only
+    fail("request.failed", f"no Status List Token at {url} (HTTP {answer.status_code})")
 
 
 @app.command("status-list")
