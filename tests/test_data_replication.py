@@ -49,6 +49,7 @@ def wait_for(check: object, timeout: float = 30) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.cometbft
 def test_a_grantee_node_keeps_a_checked_copy_readable_with_the_producer_down(
     network: Network,
 ) -> None:
