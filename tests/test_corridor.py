@@ -583,3 +583,36 @@ def test_cli_swap_urbis_eur_for_erc20_tokens(
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.count("claimed") >= 2
     assert "10.00 EUR" in shown.stdout and "7.500000 PXD" in shown.stdout
+
+
+# -- last: moves the dev node's clock (and puts it back) ---------------------------------------
+
+
+def test_refund_after_hours_on_the_dev_nodes_clock(urbis: Urbis, ethereum: Ethereum) -> None:
+    """Bob starts abroad with a deadline two hours out, as a real corridor would, and Alice
+    never answers: the dev node's clock is moved past the deadline (evm_increaseTime)
+    instead of waiting. Bob cannot refund before it, Alice cannot claim after it."""
+    before = holdings(urbis, ethereum)
+    snapshot = ethereum.call("evm_snapshot")
+    try:
+        secret, hashlock = corridor.new_secret()
+        swap_id = corridor.new_swap_id()
+        bob = ethereum.leg("bob")
+        deadline = bob.now_ms() + 2 * 3_600_000
+        alice_address = ethereum.address("alice")
+        bob.lock(swap_id, alice_address, ethereum.token, TOKEN_PRICE, hashlock, deadline)
+        with pytest.raises(UrbisError) as early:
+            bob.refund(swap_id)
+        assert code_of(early) == "payments.htlc_not_expired"
+
+        ethereum.call("evm_increaseTime", 2 * 3_600 + 1)
+        ethereum.call("evm_mine")
+        with pytest.raises(UrbisError) as late:
+            ethereum.leg("alice").claim(swap_id, secret)
+        assert code_of(late) == "payments.htlc_expired"
+        assert bob.refund(swap_id).status == "refunded"
+        assert holdings(urbis, ethereum) == before
+    finally:
+        assert ethereum.call("evm_revert", snapshot) is True
+    # The clock is back within seconds of this machine's, for anything that runs after.
+    assert abs(ethereum.leg().now_ms() - time.time() * 1000) < 60_000
