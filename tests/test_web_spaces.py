@@ -131,7 +131,8 @@ def cli_wallet(city: IdentityCity, folder: Path, vct: str, claims: dict[str, Any
     return answer
 
 
-def signed_in(city: IdentityCity, page: Any, path: str, answer: Any, setup: Any = None) -> str:
+def signed_in(city: IdentityCity, page: Any, path: str, answer: Any, setup: Any = None,
+              as_account: str | None = None) -> str:
     """Open a space, give this browser's key an account, answer with the wallet; the account."""
     page.goto(city.url + path)
     # polling in the page would need eval, which the portal's CSP forbids: wait on the text
@@ -143,9 +144,11 @@ def signed_in(city: IdentityCity, page: Any, path: str, answer: Any, setup: Any 
     run(city, "registry", "accounts", "create", keys=[{"key": public_key, "weight": 1}])
     if setup is not None:
         setup(device_account)
+    if as_account is not None:
+        page.fill("#signin-account", as_account)
     answer(page.input_value("#signin-link"))  # the wallet, outside the browser
     page.wait_for_selector("#session")
-    return device_account.text
+    return as_account or device_account.text
 
 
 def test_resident_signs_in_with_the_cli_wallet_pays_and_sees_the_receipt_verified(
@@ -214,12 +217,13 @@ def test_officer_issues_an_invoice_and_anchors_a_dropped_document(
     issued, holder = credential(city, "StaffID", {"department": "finance", "role": "billing"})
 
     def appoint(officer: AccountId) -> None:
-        for role in ("billing", "notary"):
-            run(city, "finance", "governance", "grant_role", department="finance", role=role,
-                account=officer)
+        # the department adds the officer's browser key to its own account
+        key_of_browser = bytes.fromhex(page.inner_text("#device-public-key"))
+        run(city, "finance", "accounts", "add_key", key=key_of_browser, weight=1)
 
     officer = signed_in(city, page, "/department",
-                        lambda link: wallet_respond(city, link, issued, holder), appoint)
+                        lambda link: wallet_respond(city, link, issued, holder), appoint,
+                        as_account=account("finance").text)
     assert axe_violations(page) == []
     shoot(page, "department")
     page.fill("#invoice-payer", account("land").text)
@@ -245,6 +249,17 @@ def test_officer_issues_an_invoice_and_anchors_a_dropped_document(
     assert page.get_attribute("#space-status", "data-document") == digest
     record = city.node.app.query("documents", "document", {"hash": digest})
     assert record["reference"] == "M-14" and record["department"] == "finance"
+    # roles: grant a clerk role to another account, see it listed, revoke it
+    page.fill("#role-name", "clerk")
+    page.fill("#role-account", account("land").text)
+    page.click("#role-form button[type=submit]")
+    page.wait_for_selector("#space-status[data-granted=clerk]")
+    has_role = {"account": account("land").text, "role": "finance.clerk"}
+    assert city.node.app.query("governance", "has_role", has_role)["has_role"]
+    page.reload()
+    page.click("#role-holders tr:has-text('finance.clerk') button.revoke-role")
+    page.wait_for_selector("#space-status[data-revoked=clerk]")
+    assert not city.node.app.query("governance", "has_role", has_role)["has_role"]
     context.close()
 
 

@@ -213,3 +213,11 @@ GERMAN.update(
         "Revoke": "Widerrufen",
     }
 )
+GERMAN.update(
+    {
+        "Role": "Rolle",
+        "No roles granted.": "Keine Rollen erteilt.",
+        "Role (e.g. billing, notary)": "Rolle (z. B. billing, notary)",
+        "Sign and grant": "Signieren und erteilen",
+    }
+)

@@ -12,6 +12,7 @@ from typing import Any
 
 import segno
 
+from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted
 from urbis.modules.payments import keys as payment_keys
 from urbis.modules.payments import reports
@@ -236,6 +237,15 @@ def department_console(r: Reader, session: Session) -> Page:
         for row in reports.open_invoices(store, department or None, now)
     ]
     assets = sorted(decimals)
+    holders = [
+        [
+            tag("code", role),
+            account_link(holder.text),
+            tag("button", t("Revoke"), type="button", class_="revoke-role secondary",
+                data_role=role.split(".", 1)[1], data_account=holder.text),
+        ]
+        for role, holder in _role_holders(r, department)
+    ]
     body = join(
         [
             _session_bar(r, session, "staff"),
@@ -294,6 +304,24 @@ def department_console(r: Reader, session: Session) -> Page:
                 data_department=department,
                 aria_labelledby="anchor-title",
             ),
+            tag("h2", t("Roles"), id="roles-title"),
+            table(t("Roles"), [t("Role"), t("Account"), t("Actions")], holders, id="role-holders")
+            if holders
+            else tag("p", t("No roles granted.")),
+            tag(
+                "form",
+                tag("label", t("Role (e.g. billing, notary)"), for_="role-name"),
+                tag("input", id="role-name", required=True, pattern="[a-z0-9_]+",
+                    autocomplete="off"),
+                tag("label", t("Account"), for_="role-account"),
+                tag("input", id="role-account", required=True, autocomplete="off",
+                    spellcheck="false"),
+                tag("button", t("Sign and grant"), type="submit"),
+                id="role-form",
+                class_="stack",
+                data_department=department,
+                aria_labelledby="roles-title",
+            ),
             tag("p", "", id="space-status", role="status", aria_live="polite"),
             table(
                 t("Open invoices"),
@@ -322,6 +350,17 @@ def _session_bar(r: Reader, session: Session, kind: str) -> Html:
         data_account=session.account.text,
         data_kind=kind,
     )
+
+
+def _role_holders(r: Reader, department: str) -> list[tuple[str, AccountId]]:
+    """(`dept.role`, holder) of every role granted in a department (governance's key layout)."""
+    from urbis.web.explorer import ROLE_PREFIX, ROLES_MAX
+
+    prefix = ROLE_PREFIX + department.encode() + b"."
+    return [
+        (key[len(ROLE_PREFIX) : -21].decode(errors="replace"), AccountId(key[-20:]))
+        for key, _ in r.node.app.store.scan_prefix(prefix, ROLES_MAX)
+    ]
 
 
 def _decimals(r: Reader) -> dict[str, int]:

@@ -219,6 +219,30 @@
       } catch (error) { tell(error.message, false); }
     });
   }
+  const roleForm = document.getElementById("role-form");
+  if (roleForm) {
+    roleForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const role = document.getElementById("role-name").value.trim();
+        const result = await submit(await deviceKey(), account, [{ module: "governance", name: "grant_role", args: {
+          department: roleForm.dataset.department, role, account: accountBytes(document.getElementById("role-account").value) } }]);
+        receiptLink(result, say("Role granted:", "Rolle erteilt:"));
+        statusLine.dataset.granted = role;
+      } catch (error) { tell(error.message, false); }
+    });
+  }
+  document.querySelectorAll("button.revoke-role").forEach((button) => {
+    button.addEventListener("click", async () => {
+      try {
+        const result = await submit(await deviceKey(), account, [{ module: "governance", name: "revoke_role", args: {
+          department: roleForm.dataset.department, role: button.dataset.role, account: accountBytes(button.dataset.account) } }]);
+        receiptLink(result, say("Role revoked:", "Rolle entzogen:"));
+        statusLine.dataset.revoked = button.dataset.role;
+        button.closest("tr").remove();
+      } catch (error) { tell(error.message, false); }
+    });
+  });
   const anchor = document.getElementById("anchor-form");
   if (anchor) {
     let file = null;
