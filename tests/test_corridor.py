@@ -585,6 +585,18 @@ def test_cli_swap_urbis_eur_for_erc20_tokens(
     assert "10.00 EUR" in shown.stdout and "7.500000 PXD" in shown.stdout
 
 
+def test_cli_deploys_the_contract_and_a_test_token(ethereum: Ethereum, tmp_path: Path) -> None:
+    env = {"URBIS_ETH_RPC": ethereum.rpc, "URBIS_ETH_KEY": DEV_KEYS["deployer"]}
+    args = ["pay", "corridor", "deploy", "--test-token", "XYZ", "--mint", "5000000", "--json"]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    deployed = json.loads(result.stdout)
+    leg = EthereumLeg(ethereum.rpc, deployed["htlc"], DEV_KEYS["deployer"])
+    assert leg.show(b"\0" * 32) is None  # a HashTimeLock, empty
+    assert leg.balance(deployed["token"], leg.address) == 5_000_000
+    assert leg.token(deployed["token"]).functions.symbol().call() == "XYZ"
+
+
 # -- last: moves the dev node's clock (and puts it back) ---------------------------------------
 
 
