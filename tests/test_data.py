@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 
@@ -137,6 +138,41 @@ def test_public_stream_publish_anchor_read_with_proof_and_live(city: City) -> No
         return seqs
 
     assert asyncio.run(follow()) == [7, 8, 9, 10, 11, 12]
+
+    # the same over Server-Sent Events, resuming from 11
+    seqs = []
+    with httpx.stream(
+        "GET", f"{city.api}/v1/data/streams/traffic.public/sse", params={"from": 11}, timeout=10
+    ) as events:
+        for line in events.iter_lines():
+            if line.startswith("data: "):
+                seqs.append(json.loads(line[6:])["seq"])
+            if len(seqs) == 2:
+                break
+    assert seqs == [11, 12]
+
+
+def test_schema_versions_are_kept_and_named_by_records(city: City) -> None:
+    register(city, "traffic.versioned", "public")
+    land = city.session("land")
+    v2 = json.dumps({"type": "object", "required": ["sensor", "lane"]})
+    land.act("add_schema", stream="traffic.versioned", department="land", schema=v2)
+    old = Producer(land, "traffic.versioned", DATA_KEYS["land"], schema_version=1)
+    old.publish([reading(1)])  # still valid under version 1
+    new = Producer(land, "traffic.versioned", DATA_KEYS["land"])
+    assert new.schema_version == 2
+    assert code_of(lambda: new.publish([reading(2)])) == "data.schema_violation"
+    new.publish([{"sensor": "s1", "lane": 2}])
+    wait_anchored(city, "traffic.versioned", 2)
+    versions = [
+        crypto.decode_envelope(raw).schema_version
+        for _, raw, _ in Reader(land, "traffic.versioned").verify(
+            Reader(land, "traffic.versioned").fetch(0, 10, prove=False)
+        )
+    ]
+    assert versions == [1, 2]
+    ghost = Producer(land, "traffic.versioned", DATA_KEYS["land"], schema_version=9)
+    assert code_of(lambda: ghost.publish([reading(3)])) == "data.unknown_schema_version"
 
 
 def code_of(call: Any) -> str:

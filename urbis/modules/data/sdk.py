@@ -120,6 +120,11 @@ class DataSession:
     def forget_nonce(self) -> None:
         self._nonce = None
 
+    def unuse_nonce(self) -> None:
+        """The last nonce handed out was not used (its transaction was never admitted)."""
+        if self._nonce is not None:
+            self._nonce -= 1
+
     def signed_tx(self, module: str, name: str, **args: Any) -> bytes:
         key, account = self.signer()
         builder = TxBuilder(self.chain_id, account).add(module, name, **args)
@@ -328,8 +333,11 @@ class Producer:
                 content_type="application/cbor",
                 signed=False,
             )
-        except ApiError:
-            self.session.forget_nonce()
+        except ApiError as error:
+            if error.code.startswith(("tx.", "client.")):
+                self.session.forget_nonce()  # the node may or may not hold it: ask again
+            else:
+                self.session.unuse_nonce()  # refused before admission: the nonce is free
             raise
         return answer
 
