@@ -509,3 +509,31 @@ def _read_until_close(raw: Any, timeout: float = 30) -> tuple[int, str] | None:
             return None
         buffer += chunk
     return None
+
+
+def test_records_past_retention_leave_the_datastore_but_not_the_chain(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urbis.modules.data import service
+
+    monkeypatch.setattr(service, "PRUNE_EVERY_BLOCKS", 1)
+    land = city.session("land")
+    land.act(
+        "register_stream",
+        id="traffic.brief",
+        department="land",
+        schema=SCHEMA,
+        classification="public",
+        retention_blocks=2,
+        purpose="short-lived",
+    )
+    producer = Producer(land, "traffic.brief", DATA_KEYS["land"])
+    producer.publish([reading(0)])
+    wait_anchored(city, "traffic.brief", 1)
+    for n in range(1, 5):  # each anchor is a block
+        producer.publish([reading(n)])
+        wait_anchored(city, "traffic.brief", n + 1)
+    answer = Reader(DataSession(city.api), "traffic.brief").fetch(0, 10, prove=False)
+    assert answer["first_held"] > 0 and answer["records"][-1]["seq"] == 4
+    anchors = city.node.app.query("data", "anchors", {"id": "traffic.brief"})
+    assert [a["first_seq"] for a in anchors] == [0, 1, 2, 3, 4]  # the chain keeps them all

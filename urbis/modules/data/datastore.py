@@ -174,6 +174,35 @@ class Datastore:
             ).fetchall()
         return [int(seq) for (seq,) in rows]
 
+    def prune(self, stream: str, before_height: int) -> int:
+        """Delete anchored batches (and their records) committed before `before_height`:
+        the stream's retention has passed for them. Anchors on chain stay."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT first_seq, count FROM batches WHERE stream = ? AND height IS NOT NULL"
+                " AND height < ?",
+                (stream, before_height),
+            ).fetchall()
+            if not rows:
+                return 0
+            self._db.execute("BEGIN IMMEDIATE")
+            for first_seq, count in rows:
+                self._db.execute(
+                    "DELETE FROM records WHERE stream = ? AND seq >= ? AND seq < ?",
+                    (stream, first_seq, first_seq + count),
+                )
+            self._db.execute(
+                "DELETE FROM batches WHERE stream = ? AND height IS NOT NULL AND height < ?",
+                (stream, before_height),
+            )
+            self._db.execute("COMMIT")
+        return sum(int(count) for _, count in rows)
+
+    def streams(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT stream FROM batches").fetchall()
+        return [str(stream) for (stream,) in rows]
+
     # -- keys ----------------------------------------------------------------------
 
     def put_wrapped_keys(self, stream: str, epoch: int, wrapped: dict[str, bytes]) -> None:

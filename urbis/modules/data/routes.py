@@ -153,6 +153,7 @@ def read_records(
         "head": head,
         "records": records,
         "batches": out_batches,
+        "first_held": records[0]["seq"] if records else None,
     }
 
 

@@ -44,6 +44,9 @@ from urbis.modules.data.records import AnchorBatch, Stream
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY_BLOCKS = 100
+"""How often the datastore drops records whose stream's retention has passed."""
+
 _services: weakref.WeakKeyDictionary[Any, DataService] = weakref.WeakKeyDictionary()
 _services_lock = threading.Lock()
 
@@ -284,6 +287,8 @@ class DataService:
 
     def _committed(self, signed: SignedHeader, result: BlockResult) -> None:
         height = signed.header.height
+        if height % PRUNE_EVERY_BLOCKS == 0:
+            self._prune(height)
         for receipt in result.receipts:
             if not receipt.ok:
                 for batch in self.store.drop_pending(receipt.tx_id):
@@ -303,6 +308,15 @@ class DataService:
                     self.store.shred_epoch(attrs["stream"], attrs["epoch"])
                 elif event.type == "data.subject_shredded":
                     self.store.shred_subject(attrs["stream"], attrs["pseudonym"])
+
+    def _prune(self, height: int) -> None:
+        view = self.view()
+        for stream_id in self.store.streams():
+            stream = view.stream(stream_id)
+            if stream is not None and height > stream.retention_blocks:
+                gone = self.store.prune(stream_id, height - stream.retention_blocks)
+                if gone:
+                    log.info("%s: %d records past their retention deleted", stream_id, gone)
 
     def _anchored(self, stream: str, first_seq: int, root: bytes, height: int, head: int) -> None:
         if not self.store.mark_anchored(stream, first_seq, root, height):
