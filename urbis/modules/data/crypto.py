@@ -120,12 +120,16 @@ def seal_record(
     assert key is not None and len(key) == KEY_BYTES
     if (classification == "personal") != (pseudonym is not None):
         raise EnvelopeError("personal records, and only they, carry a subject pseudonym")
+    # built inline (not through Envelope) because a producer seals tens of thousands a
+    # second: the same bytes as Envelope(...).encode(), checked by the property test
+    header = HEADER.pack(VERSION, CLASS_CODES[classification], schema_version, seq, epoch)
+    if pseudonym is not None:
+        header += pseudonym
     nonce = os.urandom(NONCE_BYTES)
-    draft = Envelope(classification, schema_version, seq, epoch, pseudonym, nonce, b"")
     body = crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, record_aad(stream, draft), nonce, key
+        plaintext, header + _length_prefixed(stream), nonce, key
     )
-    return Envelope(classification, schema_version, seq, epoch, pseudonym, nonce, body).encode()
+    return header + nonce + body
 
 
 def open_record(stream: str, envelope: Envelope, key: bytes) -> bytes:
