@@ -16,6 +16,9 @@ from urbis.election.group import group_named
 from urbis.election.record import GuardianPublicKey, Manifest
 from urbis.sdk.client import Client, Request
 
+RECORD_TIMEOUT_S = 600.0
+"""Seconds to wait for the record of a large election (every ballot, every proof)."""
+
 
 @dataclass
 class PublishedElection:
@@ -109,5 +112,9 @@ class VotingApi:
         return answer
 
     def record_files(self, election_id: bytes) -> dict[str, str]:
-        files: dict[str, str] = self.get(f"/elections/{election_id.decode()}/record")["files"]
+        """The whole record; building it for a large election takes the node a while."""
+        path = f"/v1/voting/elections/{election_id.decode()}/record"
+        files: dict[str, str] = self.client.send(Request("GET", path, timeout=RECORD_TIMEOUT_S))[
+            "files"
+        ]
         return files

@@ -21,11 +21,11 @@ from typing import Any
 from urbis.chain.context import StateReader
 from urbis.election import hash as eghash
 from urbis.election.record import (
+    CAST,
     CHALLENGED,
     ChallengedBallot,
     DeviceLog,
     ElectionRecord,
-    EncryptedBallot,
     GuardianPublicKey,
     TallyResult,
 )
@@ -36,15 +36,16 @@ from urbis.modules.voting.records import Election
 BINARY_FILES = ("election_manifest.bin",)
 
 
-def _device_logs(h_e: bytes, ballots: list[EncryptedBallot]) -> list[DeviceLog]:
-    by_device: dict[str, list[EncryptedBallot]] = {}
+def _device_logs(h_e: bytes, ballots: list[dict[str, Any]]) -> list[DeviceLog]:
+    """One log per device label, codes in chain order (from the ballots' own fields)."""
+    by_device: dict[str, list[dict[str, Any]]] = {}
     for ballot in ballots:
-        by_device.setdefault(ballot.device, []).append(ballot)
+        by_device.setdefault(str(ballot["device"]), []).append(ballot)
     logs = []
     for device, items in sorted(by_device.items()):
         device_hash = eghash.device_hash(h_e, device)
-        simple = items[0].chaining_field[:4] == eghash.SIMPLE_CHAINING
-        codes = tuple(b.confirmation_code for b in items)
+        simple = bytes.fromhex(items[0]["chaining_field"])[:4] == eghash.SIMPLE_CHAINING
+        codes = tuple(bytes.fromhex(b["confirmation_code"]) for b in items)
         closing = None
         if simple:
             first, _ = eghash.chain_start(h_e, device_hash)
@@ -53,8 +54,13 @@ def _device_logs(h_e: bytes, ballots: list[EncryptedBallot]) -> list[DeviceLog]:
     return logs
 
 
-def election_record(state: StateReader, election: Election) -> tuple[ElectionRecord, list[bytes]]:
-    """(the record, the replaced ballots' bytes)."""
+def election_record(
+    state: StateReader, election: Election
+) -> tuple[ElectionRecord, list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the record without its ballots, the ballots as stored JSON with their state, the
+    replaced ballots). Ballots pass through as the bytes the chain checked when they were
+    cast: decoding them again here would redo every subgroup check the verifier does
+    anyway when it reads the record."""
     view = VotingView(state)
     group = eg.group(election.group)
     n = len(election.guardians)
@@ -64,20 +70,21 @@ def election_record(state: StateReader, election: Election) -> tuple[ElectionRec
         if key is not None:
             guardians.append(GuardianPublicKey.from_json(group, json.loads(key.public_key)))
     joint = json.loads(election.joint_key) if election.joint_key else None
-    ballots: list[EncryptedBallot] = []
-    replaced: list[bytes] = []
+    ballots: list[dict[str, Any]] = []
+    replaced: list[dict[str, Any]] = []
     for seq in range(election.next_ballot):
         cast = view.ballot(election.id, seq)
         assert cast is not None, "ballot numbers have no gaps"
-        if cast.status == "counted":
-            ballots.append(EncryptedBallot.from_bytes(group, cast.ballot))
-        else:
-            replaced.append(cast.ballot)
+        data = json.loads(cast.ballot)
+        data["state"] = CAST
+        (ballots if cast.status == "counted" else replaced).append(data)
     challenged: list[ChallengedBallot] = []
     for seq in range(election.challenged):
         spoiled = view.challenged(election.id, seq)
         assert spoiled is not None
-        ballots.append(EncryptedBallot.from_bytes(group, spoiled.ballot).with_state(CHALLENGED))
+        data = json.loads(spoiled.ballot)
+        data["state"] = CHALLENGED
+        ballots.append(data)
         challenged.append(ChallengedBallot.from_json(group, json.loads(spoiled.nonces)))
     aggregate = view.aggregate(election.id)
     result = view.result(election.id)
@@ -92,19 +99,25 @@ def election_record(state: StateReader, election: Election) -> tuple[ElectionRec
         joint_key=group.element_from_hex(joint["K"], "K") if joint else group.g,
         joint_data_key=group.element_from_hex(joint["K_hat"], "K̂") if joint else group.g,
         h_e=election.extended_base_hash or bytes(32),
-        ballots=ballots,
         challenged=challenged,
         devices=_device_logs(election.extended_base_hash, ballots) if joint else [],
-        encrypted_tally={} if aggregate is None else eg.read_aggregate(group, aggregate),
+        encrypted_tally={}
+        if aggregate is None
+        else eg.read_aggregate(group, aggregate, trusted=True),
         tally=None if result is None else TallyResult.from_json(group, json.loads(result.tally)),
     )
-    return record, replaced
+    return record, ballots, replaced
+
+
+def _json_file(data: Any) -> str:
+    """The way `ElectionRecord.to_dir` writes a file."""
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
 def record_files(state: StateReader, election: Election) -> dict[str, str]:
     """Every file of the exported record by its relative path: JSON files as text, the
     manifest as base64 (its exact bytes matter)."""
-    record, replaced = election_record(state, election)
+    record, ballots, replaced = election_record(state, election)
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -116,28 +129,23 @@ def record_files(state: StateReader, election: Election) -> dict[str, str]:
                 files[name] = (
                     base64.b64encode(raw).decode() if name in BINARY_FILES else raw.decode()
                 )
-    group = record.group
-    for raw in replaced:
-        ballot = EncryptedBallot.from_bytes(group, raw)
-        name = f"urbis/replaced/{ballot.confirmation_code.hex().upper()}.json"
-        files[name] = json.dumps(ballot.to_json(group), indent=1) + "\n"
-    files["urbis/election.json"] = (
-        json.dumps(
-            {
-                "election": election.id.decode(),
-                "title": election.title,
-                "department": election.department,
-                "phase": election.phase,
-                "opens_at_height": election.opens_at_height,
-                "closes_at_height": election.closes_at_height,
-                "registrations": election.registrations,
-                "counted": election.counted,
-                "replaced": election.replaced,
-                "challenged": election.challenged,
-            },
-            indent=1,
-        )
-        + "\n"
+    for data in ballots:
+        files[f"ballots/{str(data['confirmation_code']).upper()}.json"] = _json_file(data)
+    for data in replaced:
+        files[f"urbis/replaced/{str(data['confirmation_code']).upper()}.json"] = _json_file(data)
+    files["urbis/election.json"] = _json_file(
+        {
+            "election": election.id.decode(),
+            "title": election.title,
+            "department": election.department,
+            "phase": election.phase,
+            "opens_at_height": election.opens_at_height,
+            "closes_at_height": election.closes_at_height,
+            "registrations": election.registrations,
+            "counted": election.counted,
+            "replaced": election.replaced,
+            "challenged": election.challenged,
+        }
     )
     return files
 
