@@ -16,7 +16,7 @@ import json
 from typing import Annotated, Any
 
 import cbor2
-from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi import APIRouter, Path, Query, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -54,6 +54,7 @@ KEEPALIVE_S = 15.0
 
 StreamId = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 FromSeq = Annotated[int, Query(alias="from", ge=0, le=2**63 - 1)]
+Version = Annotated[int, Path(ge=1, le=2**32 - 1, description="A version number")]
 
 
 class BatchIn(BaseModel):
@@ -188,7 +189,7 @@ def router() -> APIRouter:
         return answer
 
     @router.get("/streams/{stream_id}/schemas/{version}", summary="One schema version")
-    def schema(stream_id: str, version: int, node: NodeDep) -> dict[str, Any]:
+    def schema(stream_id: str, version: Version, node: NodeDep) -> dict[str, Any]:
         answer: dict[str, Any] = node.app.query(
             "data", "schema", {"id": stream_id, "version": str(version)}
         )
@@ -404,7 +405,7 @@ def router() -> APIRouter:
 
     @router.put("/datasets/{dataset_id}/{version}/file", summary="Upload a dataset's file")
     async def put_dataset_file(
-        dataset_id: str, version: int, request: Request, node: NodeDep
+        dataset_id: str, version: Version, request: Request, node: NodeDep
     ) -> dict[str, Any]:
         """Signed by the publisher's department. The file (JSON lines) must have the root
         the chain holds for that version: publish the version first, then upload."""
@@ -422,7 +423,7 @@ def router() -> APIRouter:
         return {"id": dataset_id, "version": version, "size_bytes": len(body)}
 
     @router.get("/datasets/{dataset_id}/{version}/file", summary="Download a dataset's file")
-    def get_dataset_file(dataset_id: str, version: int, node: NodeDep) -> Response:
+    def get_dataset_file(dataset_id: str, version: Version, node: NodeDep) -> Response:
         content = service_for(node).store.dataset_file(dataset_id, version)
         if content is None:
             raise UnknownDataset(f"this node holds no file for {dataset_id} version {version}")
