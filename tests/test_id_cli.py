@@ -208,7 +208,7 @@ def test_a_resident_receives_presents_and_a_standard_verifier_sees_the_revocatio
     credential valid, then revoked after `urbis id revoke`."""
     import httpx
 
-    from tests.test_status_list_token import node_verify
+    from tests.test_status_list_token import node_verify  # the standard verifier
     from urbis.sdk.sdjwt import parse_credential
 
     city, alice = tmp_path / "city", tmp_path / "alice"

@@ -17,8 +17,7 @@ from urbis.crypto.keys import PrivateKey
 from urbis.node.home import HomeError, NodeConfig
 from urbis.sdk.bundle import export_bundle, offline_view
 from urbis.sdk.identity_urls import did_web, issuer_url, well_known
-from urbis.sdk.oid4vc import receive_offer
-from urbis.sdk.sdjwt import HolderKey, parse_credential, present, verify_presentation
+from urbis.sdk.sdjwt import parse_credential, present, verify_presentation
 from urbis.sdk.statuslist import okp_jwk, okp_keys, verify_token
 
 REGISTRY = account("registry")
@@ -152,11 +151,7 @@ def test_public_url_defaults_to_the_api_address() -> None:
 def test_the_offline_bundle_verifies_a_credential_received_over_openid4vci(
     city: IdentityCity,
 ) -> None:
-    offer = city.offer({"given_name": "Alice", "birthdate": "1990-04-01"})
-    holder = HolderKey()
-    (credential,) = receive_offer(
-        city.http, offer["uri"], offer["tx_code"], [holder], int(time.time())
-    )
+    (credential,), (holder,) = city.receive()
     entry = parse_credential(credential).issued.status
     assert entry is not None
     now_ms = int(time.time() * 1000)
@@ -181,11 +176,7 @@ def test_the_offline_bundle_carries_signed_tokens_and_refuses_a_forged_one(
     from urbis.sdk.sdjwt import CredentialRejected
     from urbis.sdk.statuslist import sign_token
 
-    offer = city.offer({"given_name": "Alice", "birthdate": "1990-04-01"})
-    holder = HolderKey()
-    (credential,) = receive_offer(
-        city.http, offer["uri"], offer["tx_code"], [holder], int(time.time())
-    )
+    (credential,), (holder,) = city.receive()
     entry = parse_credential(credential).issued.status
     assert entry is not None
 

@@ -5,7 +5,6 @@ allocations, and every refusal with its code."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers.city import account, key
-from tests.helpers.identity import identity_city
+from tests.helpers.identity import identity_city, node_script, node_server, private_okp
 from urbis.modules.identity import keys
 from urbis.modules.identity.invariants import check_invariants
 from urbis.modules.identity.keeper import allocated
@@ -23,22 +22,14 @@ from urbis.modules.identity.oid4vci import IssuerService, ProtocolError
 from urbis.sdk.oid4vc import WalletError, key_proof, receive_offer
 from urbis.sdk.sdjwt import HolderKey, _jws, parse_credential, unb64url
 
-INTEROP = Path(__file__).parent / "interop"
 ISSUER = account("registry")
 NOW = 1_800_000_000
 
 
 def owf_wallet(offer: dict[str, Any], copies: int, *extra: str) -> dict[str, Any]:
     """tests/interop/oid4vci-wallet.mjs: @openid4vc/openid4vci's client, as a wallet runs it."""
-    finished = subprocess.run(
-        ["node", "oid4vci-wallet.mjs", offer["uri"], offer["tx_code"], str(copies), *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=INTEROP,
-    )
-    assert finished.returncode == 0, finished.stderr
-    result: dict[str, Any] = json.loads(finished.stdout)
+    args = (offer["uri"], offer["tx_code"], str(copies), *extra)
+    result: dict[str, Any] = node_script("oid4vci-wallet.mjs", *args)
     return result
 
 
@@ -248,8 +239,6 @@ def test_the_urbis_wallet_receives_from_the_owf_issuer() -> None:
     @openid4vc/openid4vci and @openid4vc/oauth2; the Urbis wallet runs the flow against it."""
     import httpx
 
-    from tests.test_status_list_token import private_okp
-
     request = {
         "key": private_okp(key("registry")),
         "kid": key("registry").public_key.hex()[:16],
@@ -258,16 +247,7 @@ def test_the_urbis_wallet_receives_from_the_owf_issuer() -> None:
         "claims": {"given_name": "Alice", "age_over_18": True},
         "disclosable": ["given_name", "age_over_18"],
     }
-    server = subprocess.Popen(
-        ["node", "oid4vci-issuer.mjs", json.dumps(request)],
-        cwd=INTEROP,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        offered_by_owf = json.loads(server.stdout.readline())
+    with node_server("oid4vci-issuer.mjs", request) as (offered_by_owf, _):
         holders = [HolderKey(), HolderKey()]
         with httpx.Client(timeout=30) as http:
             with pytest.raises(WalletError) as refused:
@@ -276,9 +256,6 @@ def test_the_urbis_wallet_receives_from_the_owf_issuer() -> None:
             credentials = receive_offer(
                 http, offered_by_owf["offer"], offered_by_owf["tx_code"], holders, int(time.time())
             )
-    finally:
-        server.kill()
-        server.wait(10)
     for credential, holder in zip(credentials, holders, strict=True):
         parsed = parse_credential(credential)
         assert parsed.issued.holder_jwk == holder.jwk

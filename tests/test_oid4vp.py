@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,17 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.helpers.city import account, key
-from tests.helpers.identity import IdentityCity, identity_city
+from tests.helpers.identity import (
+    IdentityCity,
+    identity_city,
+    node_script,
+    node_server,
+    private_okp,
+)
 from urbis.modules.identity.oid4vp import client_id
 from urbis.sdk.bundle import keys_in_did_document
-from urbis.sdk.oid4vc import PresentationAsk, WalletError, open_request, receive_offer, respond
+from urbis.sdk.oid4vc import PresentationAsk, WalletError, open_request, respond
 from urbis.sdk.sdjwt import HolderKey, _jws, b64url, parse_credential, present
-
-INTEROP = Path(__file__).parent / "interop"
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +37,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityCity]:
 
 def resident(city: IdentityCity) -> tuple[str, HolderKey]:
     """A fresh ResidentID for Alice, received over OpenID4VCI."""
-    offer = city.offer({"given_name": "Alice", "birthdate": "1990-04-01"})
-    holder = HolderKey()
-    now = int(time.time())
-    (credential,) = receive_offer(city.http, offer["uri"], offer["tx_code"], [holder], now)
+    (credential,), (holder,) = city.receive()
     return credential, holder
 
 
@@ -89,14 +89,9 @@ def test_the_owf_wallet_presents_age_over_18_to_a_urbis_verifier(
     numbers = holder.private.private_numbers()
     private = {**holder.jwk, "d": b64url(numbers.private_value.to_bytes(32, "big"))}
     request = city.request()
-    finished = subprocess.run(
-        ["node", "oid4vp-wallet.mjs", request["link"], str(path), json.dumps(private), city.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=INTEROP,
+    result = node_script(
+        "oid4vp-wallet.mjs", request["link"], str(path), json.dumps(private), city.url
     )
-    result = json.loads(finished.stdout)
     assert result.get("status") == 200, result
     assert result["client"]["prefix"] == "decentralized_identifier"
     assert result["client"]["identifier"] == account(IdentityCity.VERIFIER).did
@@ -230,24 +225,25 @@ def test_a_credential_from_an_issuer_no_longer_trusted_is_oid4vp_issuer_not_trus
 def test_a_credential_the_owf_library_issued_is_verified_here(city: IdentityCity) -> None:
     """The other direction: @sd-jwt/sd-jwt-vc issues (with the registry's key, under the
     city's URLs); the Urbis wallet presents it and the Urbis verifier accepts it."""
-    from tests.test_status_list_token import owf_issue, private_okp
-
     holder = HolderKey()
     issuer = account(IdentityCity.ISSUER)
-    made = owf_issue(
-        {
-            "key": private_okp(key(IdentityCity.ISSUER)),
-            "kid": key(IdentityCity.ISSUER).public_key.hex()[:16],
-            "iss": f"{city.url}/identity/issuers/{issuer.text}",
-            "vct": f"{city.url}/identity/types/ResidentID",
-            "status_uri": f"{city.url}/identity/status/{issuer.text}/1",
-            "idx": 4242,
-            "status": 0,
-            "size": 8192,
-            "holder": holder.jwk,
-            "claims": {"given_name": "Alice", "age_over_18": True},
-            "disclosable": ["given_name", "age_over_18"],
-        }
+    made = node_script(
+        "owf-issue.mjs",
+        json.dumps(
+            {
+                "key": private_okp(key(IdentityCity.ISSUER)),
+                "kid": key(IdentityCity.ISSUER).public_key.hex()[:16],
+                "iss": f"{city.url}/identity/issuers/{issuer.text}",
+                "vct": f"{city.url}/identity/types/ResidentID",
+                "status_uri": f"{city.url}/identity/status/{issuer.text}/1",
+                "idx": 4242,
+                "status": 0,
+                "size": 8192,
+                "holder": holder.jwk,
+                "claims": {"given_name": "Alice", "age_over_18": True},
+                "disclosable": ["given_name", "age_over_18"],
+            }
+        ),
     )
     outcome = answer(city, made["credential"], holder)
     assert outcome["status"] == "verified" and outcome["claims"] == {"age_over_18": True}
@@ -257,8 +253,6 @@ def test_the_urbis_wallet_answers_an_owf_verifier(city: IdentityCity) -> None:
     """The other direction: tests/interop/oid4vp-verifier.mjs signs its request with
     @openid4vc/openid4vp (as the registered verifier's DID) and checks the answer with
     @sd-jwt/sd-jwt-vc from the issuer's published metadata only."""
-    from tests.test_status_list_token import private_okp
-
     verifier = key(IdentityCity.VERIFIER)
     request = {
         "key": private_okp(verifier),
@@ -268,26 +262,13 @@ def test_the_urbis_wallet_answers_an_owf_verifier(city: IdentityCity) -> None:
         "claims": ["age_over_18"],
     }
     credential, holder = resident(city)
-    server = subprocess.Popen(
-        ["node", "oid4vp-verifier.mjs", json.dumps(request)],
-        cwd=INTEROP,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        link = json.loads(server.stdout.readline())["link"]
-        asked = ask(city, link)
+    with node_server("oid4vp-verifier.mjs", request) as (opened, lines):
+        asked = ask(city, opened["link"])
         assert asked.claims == ["age_over_18"] and asked.vct == "ResidentID"
-        shown = present(
-            credential, asked.claims, holder, asked.client_id, asked.nonce, int(time.time())
-        )
+        now = int(time.time())
+        shown = present(credential, asked.claims, holder, asked.client_id, asked.nonce, now)
         respond(city.http, asked, shown)
-        outcome = json.loads(server.stdout.readline())
-    finally:
-        server.kill()
-        server.wait(10)
+        outcome = json.loads(lines.readline())
     assert outcome["valid"], outcome
     assert outcome["claims"]["age_over_18"] is True and "birthdate" not in outcome["claims"]
 

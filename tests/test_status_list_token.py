@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import zlib
 from pathlib import Path
@@ -18,9 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers.city import account, key
-from tests.helpers.identity import IdentityCity, identity_city
+from tests.helpers.identity import identity_city, node_script, private_okp
 from urbis.crypto.keys import PrivateKey
-from urbis.sdk.oid4vc import receive_offer
 from urbis.sdk.sdjwt import HolderKey, parse_credential, present
 from urbis.sdk.statuslist import (
     StatusTokenRejected,
@@ -33,7 +31,6 @@ from urbis.sdk.statuslist import (
     verify_token,
 )
 
-INTEROP = Path(__file__).parent / "interop"
 URI = "https://city.example/identity/status/urbis1x/1"
 
 
@@ -125,29 +122,13 @@ def node_verify(presentation: str, nonce: str, folder: Path) -> dict[str, Any]:
     and the nonce, and fetches everything else from what the issuer publishes."""
     path = folder / "presentation.txt"
     path.write_text(presentation)
-    finished = subprocess.run(
-        ["node", str(INTEROP / "verify-sdjwt-vc.mjs"), str(path), nonce],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=INTEROP,
-    )
-    assert finished.returncode == 0, finished.stderr
-    result: dict[str, Any] = json.loads(finished.stdout)
+    result: dict[str, Any] = node_script("verify-sdjwt-vc.mjs", str(path), nonce)
     return result
-
-
-def issued(city: IdentityCity, copies: int = 1) -> tuple[list[str], list[HolderKey]]:
-    offer = city.offer({"given_name": "Alice", "birthdate": "1990-04-01"})
-    holders = [HolderKey() for _ in range(copies)]
-    return receive_offer(
-        city.http, offer["uri"], offer["tx_code"], holders, int(time.time())
-    ), holders
 
 
 def test_the_node_serves_the_token_the_credential_names(tmp_path: Path) -> None:
     with identity_city(tmp_path) as city:
-        (credential,), _ = issued(city)
+        (credential,), _ = city.receive()
         uri = parse_credential(credential).issued.status_uri
         assert uri is not None and uri.startswith(city.url)
         answer = city.http.get(uri, headers={"Accept": "application/statuslist+jwt"})
@@ -169,7 +150,7 @@ def test_a_standard_verifier_reports_valid_then_revoked_after_urbis_id_revoke(
 ) -> None:
     """The issue's "done when": only the issuer's published metadata, and a transaction."""
     with identity_city(tmp_path) as city:
-        (credential,), (holder,) = issued(city)
+        (credential,), (holder,) = city.receive()
         issued_jwt = parse_credential(credential).issued
         audience = "https://verifier.example"
         shown = present(credential, ["age_over_18"], holder, audience, "n-1", int(time.time()))
@@ -188,44 +169,26 @@ def test_a_standard_verifier_reports_valid_then_revoked_after_urbis_id_revoke(
         assert not revoked["valid"] and "Status is not valid" in revoked["error"], revoked
 
 
-def owf_issue(request: dict[str, Any]) -> dict[str, str]:
-    """tests/interop/owf-issue.mjs: the OpenWallet Foundation libraries issue and sign."""
-    finished = subprocess.run(
-        ["node", "owf-issue.mjs", json.dumps(request)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=INTEROP,
-    )
-    assert finished.returncode == 0, finished.stderr
-    made: dict[str, str] = json.loads(finished.stdout)
-    return made
-
-
-def private_okp(signer: PrivateKey) -> dict[str, str]:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    return {"kty": "OKP", "crv": "Ed25519", "d": b64(signer.seed), "x": b64(signer.public_key.raw)}
-
-
 def test_a_token_the_owf_library_builds_reads_here() -> None:
     """@sd-jwt/jwt-status-list compresses and packs the list; Urbis reads the same entries."""
     signer = key("registry")
-    made = owf_issue(
-        {
-            "key": private_okp(signer),
-            "kid": "k1",
-            "iss": "https://city.example/identity/issuers/x",
-            "vct": "https://city.example/identity/types/ResidentID",
-            "status_uri": URI,
-            "idx": 777,
-            "status": 2,
-            "size": 4096,
-            "holder": HolderKey().jwk,
-            "claims": {"given_name": "Alice"},
-            "disclosable": ["given_name"],
-        }
+    made = node_script(
+        "owf-issue.mjs",
+        json.dumps(
+            {
+                "key": private_okp(signer),
+                "kid": "k1",
+                "iss": "https://city.example/identity/issuers/x",
+                "vct": "https://city.example/identity/types/ResidentID",
+                "status_uri": URI,
+                "idx": 777,
+                "status": 2,
+                "size": 4096,
+                "holder": HolderKey().jwk,
+                "claims": {"given_name": "Alice"},
+                "disclosable": ["given_name"],
+            }
+        ),
     )
     token = verify_token(made["status_token"], URI, [signer.public_key.raw], int(time.time()))
     assert (token.bits, token.status(777), token.status(776), token.status(778)) == (2, 2, 0, 0)

@@ -1,11 +1,14 @@
-"""A verifier's trust view read straight from a test chain's committed state."""
+"""Identity test helpers: a verifier's trust view of a test chain, a running city that serves
+identity (`identity_city`), and the interop scripts in tests/interop run as processes."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import hashlib
+import json
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,24 +17,15 @@ from typing import Any
 import httpx
 
 from tests.helpers.city import CHAIN_ID, CityChain, account, city_home, key
-from urbis.chain.ids import AccountId
 from urbis.chain.tx import Action
-from urbis.modules.identity.keeper import keys_at, read_trust, status_of
+from urbis.modules.identity.oid4vp import chain_trust_view
 from urbis.sdk.builder import TxBuilder, action
-from urbis.sdk.sdjwt import TrustView, _jws
+from urbis.sdk.oid4vc import receive_offer
+from urbis.sdk.sdjwt import HolderKey, TrustView, _jws
 
 
 def view(chain: CityChain) -> TrustView:
-    store = chain.app.store
-    return TrustView(
-        key_at=lambda did, t: keys_at(store, AccountId.parse(did), t),
-        trusted_at=lambda vct, issuer, t: read_trust(
-            store, vct, AccountId.parse(issuer)
-        ).trusted_at(t),
-        status_of=lambda issuer, list_id, index: status_of(
-            store, AccountId.parse(issuer), list_id, index
-        ),
-    )
+    return chain_trust_view(chain.app.store)
 
 
 def define_type(
@@ -117,6 +111,13 @@ class IdentityCity:
         result: dict[str, Any] = answer.json()
         return result
 
+    def receive(self, copies: int = 1) -> tuple[list[str], list[HolderKey]]:
+        """Alice's ResidentID copies, received over OpenID4VCI, with their holder keys."""
+        offer = self.offer({"given_name": "Alice", "birthdate": "1990-04-01"})
+        holders = [HolderKey() for _ in range(copies)]
+        now = int(time.time())
+        return receive_offer(self.http, offer["uri"], offer["tx_code"], holders, now), holders
+
     def request(self, claims: Sequence[str] = ("age_over_18",)) -> dict[str, Any]:
         """The verifier asks for `claims` of a ResidentID; the link and where to read the result."""
         endpoint = f"{self.url}/identity/verifiers/{account(self.VERIFIER).text}/requests"
@@ -155,3 +156,43 @@ def identity_city(
             city.http.close()
     finally:
         node.stop()
+
+
+INTEROP = Path(__file__).resolve().parent.parent / "interop"
+"""The independent implementations' scripts (OpenWallet Foundation libraries, from npm)."""
+
+
+def node_script(script: str, *args: str) -> Any:
+    """Run tests/interop/`script` to completion; its one line of JSON output."""
+    finished = subprocess.run(
+        ["node", script, *args], capture_output=True, text=True, timeout=60, cwd=INTEROP
+    )
+    assert finished.returncode == 0, finished.stderr
+    return json.loads(finished.stdout)
+
+
+@contextlib.contextmanager
+def node_server(script: str, request: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """Start a tests/interop server script; yields its first JSON line and its stdout."""
+    server = subprocess.Popen(
+        ["node", script, json.dumps(request)],
+        cwd=INTEROP,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        yield json.loads(server.stdout.readline()), server.stdout
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def private_okp(signer: Any) -> dict[str, str]:
+    """An Ed25519 key as a private JWK, for the interop scripts that sign as a department."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return {"kty": "OKP", "crv": "Ed25519", "d": b64(signer.seed), "x": b64(signer.public_key.raw)}

@@ -61,6 +61,19 @@ class ProtocolError(Exception):
         return {"error": self.error, "error_description": self.detail, "code": self.code}
 
 
+def served_key(keys: Mapping[AccountId, PrivateKey], account: AccountId) -> PrivateKey:
+    """The key this node holds for `account` (`identity.key_not_served` if none)."""
+    key = keys.get(account)
+    if key is None:
+        raise ProtocolError(
+            "identity.key_not_served",
+            "invalid_request",
+            f"this node holds no key of {account}",
+            404,
+        )
+    return key
+
+
 @dataclass
 class Offer:
     issuer: AccountId
@@ -102,15 +115,7 @@ class IssuerService:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key_of(self, issuer: AccountId) -> PrivateKey:
-        key = self.signing_keys.get(issuer)
-        if key is None:
-            raise ProtocolError(
-                "oid4vci.not_served",
-                "invalid_request",
-                f"this node holds no issuing key of {issuer}",
-                404,
-            )
-        return key
+        return served_key(self.signing_keys, issuer)
 
     def offer(
         self,

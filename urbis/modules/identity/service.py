@@ -26,7 +26,7 @@ from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PrivateKey, verify
 from urbis.modules.identity.keeper import allocated, read_list
 from urbis.modules.identity.metadata import account_keys
-from urbis.modules.identity.oid4vci import IssuerService, ProtocolError
+from urbis.modules.identity.oid4vci import IssuerService, ProtocolError, served_key
 from urbis.modules.identity.oid4vp import (
     PresentationVerifier,
     chain_trust_view,
@@ -115,15 +115,7 @@ class IdentityServices:
         return str(self.node.config.base_url)
 
     def key_of(self, account: AccountId) -> PrivateKey:
-        key = self.keys.get(account)
-        if key is None:
-            raise ProtocolError(
-                "identity.key_not_served",
-                "invalid_request",
-                f"this node holds no key of {account}",
-                404,
-            )
-        return key
+        return served_key(self.keys, account)
 
     def verifier(self, account: AccountId) -> PresentationVerifier:
         with self.lock:
