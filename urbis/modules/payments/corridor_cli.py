@@ -69,7 +69,12 @@ EthKeyFile = Annotated[
 SwapId = Annotated[str, typer.Argument(help="The swap id (64 hex digits), the same on both chains")]
 Hashlock = Annotated[str, typer.Option("--hashlock", help="SHA-256 of the secret, hex")]
 Timeout = Annotated[
-    str, typer.Option("--timeout", help="How long the lock lives: 90s, 30m, 2h, 1d")
+    str | None,
+    typer.Option(
+        "--timeout",
+        help="How long the lock lives: 90s, 30m, 2h, 1d [default: 4h; with --answering, "
+        "until a --margin before the other lock]",
+    ),
 ]
 Margin = Annotated[
     str,
@@ -89,6 +94,9 @@ SignerOption = Annotated[
     str | None, typer.Option("--from", help="Your Urbis key name (the Urbis leg, or your account)")
 ]
 
+FIRST_LEG_TIMEOUT_MS = 4 * 3_600_000
+"""A first leg's default life: room for the answer to close the default margin (an hour)
+before it and still leave the initiator hours to claim."""
 DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -111,6 +119,10 @@ def _duration_ms(text: str, what: str) -> int:
     if found is None:
         fail("cli.bad_duration", f"{what} must be like 90s, 30m, 2h or 1d, not {text[:40]!r}", 2)
     return int(found.group(1)) * UNIT_MS[found.group(2)]
+
+
+def _timeout_ms(text: str | None) -> int | None:
+    return None if text is None else _duration_ms(text, "--timeout")
 
 
 def _hex(text: str, what: str, size: int | None = None) -> bytes:
@@ -251,7 +263,7 @@ def lock_urbis(
     amount: Annotated[int, typer.Option("--amount", help="Amount in minor units (cents)")],
     hashlock: Hashlock,
     signer: Annotated[str, typer.Option("--from", help="Your Urbis key name")],
-    timeout: Timeout = "2h",
+    timeout: Timeout = None,
     answering: Answering = False,
     expect_token: Annotated[str | None, typer.Option(help="--answering: the token address")] = None,
     expect_amount: Annotated[
@@ -273,10 +285,10 @@ def lock_urbis(
     --margin earlier.
 
     Example: urbis pay corridor lock-urbis 5f1c… --to bob --asset EUR --amount 1000 \\
-      --hashlock 9a0e… --timeout 2h --from alice
+      --hashlock 9a0e… --timeout 4h --from alice
     """
     lock_bytes, swap = _hex(hashlock, "--hashlock", 32), _hex(swap_id, "id", 32)
-    timeout_ms, margin_ms = _duration_ms(timeout, "--timeout"), _duration_ms(margin, "--margin")
+    timeout_ms, margin_ms = _timeout_ms(timeout), _duration_ms(margin, "--margin")
     with _reported():
         leg = _urbis(home, api, signer)
         if answering:
@@ -292,9 +304,10 @@ def lock_urbis(
             terms = Terms(expect_sender, foreign.address, expect_token, expect_amount, lock_bytes)
             first = corridor.check_terms(foreign.show(swap), terms)
             now = leg.now_ms()
-            deadline = corridor.second_deadline_ms(first, now, now + timeout_ms, margin_ms)
-            timeout_ms = deadline - now
+            wanted = first.deadline_ms if timeout_ms is None else now + timeout_ms
+            timeout_ms = corridor.second_deadline_ms(first, now, wanted, margin_ms) - now
         to = account_or_key(recipient, home_path(home))
+        timeout_ms = FIRST_LEG_TIMEOUT_MS if timeout_ms is None else timeout_ms
         locked = leg.lock(swap, to, asset, amount, lock_bytes, timeout_ms)
         _print_lock(leg, locked, as_json)
 
@@ -309,7 +322,7 @@ def lock_ethereum(
     eth_rpc: EthRpc,
     htlc: HtlcAddress,
     eth_key_file: EthKeyFile = None,
-    timeout: Timeout = "1h",
+    timeout: Timeout = None,
     answering: Answering = False,
     expect_asset: Annotated[str | None, typer.Option(help="--answering: asset code")] = None,
     expect_amount: Annotated[int | None, typer.Option(help="--answering: minor units")] = None,
@@ -331,11 +344,11 @@ def lock_ethereum(
       --expect-amount 1000 --expect-sender alice --from bob
     """
     lock_bytes, swap = _hex(hashlock, "--hashlock", 32), _hex(swap_id, "id", 32)
-    timeout_ms, margin_ms = _duration_ms(timeout, "--timeout"), _duration_ms(margin, "--margin")
+    timeout_ms, margin_ms = _timeout_ms(timeout), _duration_ms(margin, "--margin")
     with _reported():
         foreign = _ethereum(eth_rpc, htlc, eth_key_file, signing=True)
         now = foreign.now_ms()
-        deadline = now + timeout_ms
+        deadline = now + (FIRST_LEG_TIMEOUT_MS if timeout_ms is None else timeout_ms)
         if answering:
             if None in (expect_asset, expect_amount, expect_sender, signer):
                 fail(
@@ -350,7 +363,8 @@ def lock_ethereum(
             sender = account_or_key(expect_sender, home_path(home)).text
             terms = Terms(sender, city.account.text, expect_asset, expect_amount, lock_bytes)
             first = corridor.check_terms(city.show(swap), terms)
-            deadline = corridor.second_deadline_ms(first, now, deadline, margin_ms)
+            wanted = first.deadline_ms if timeout_ms is None else now + timeout_ms
+            deadline = corridor.second_deadline_ms(first, now, wanted, margin_ms)
         locked = foreign.lock(swap, recipient, token, amount, lock_bytes, deadline)
         _print_lock(foreign, locked, as_json)
 

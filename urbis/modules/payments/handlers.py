@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 from urbis.chain.context import Context
@@ -599,7 +600,9 @@ def refund_htlc(ctx: Context, sender: AccountId, args: RefundHtlc) -> None:
 
 def _deadlines(htlc: Htlc) -> str:
     if htlc.deadline_at_ms:
-        return f"block time {htlc.deadline_at_ms} ms"
+        # From the record's integer alone: the same text on every node.
+        at = datetime.fromtimestamp(htlc.deadline_at_ms // 1000, tz=UTC)
+        return f"block time {at:%Y-%m-%d %H:%M:%S} UTC ({htlc.deadline_at_ms} ms)"
     return f"height {htlc.deadline_at_height}"
 
 
