@@ -481,6 +481,23 @@ def test_bob_does_not_answer_a_lock_that_outlives_his_by_too_little(urbis: Urbis
     assert code_of(unsafe) == "payments.corridor_unsafe_deadline"
 
 
+def test_a_foreign_lock_is_trusted_only_after_its_confirmations(ethereum: Ethereum) -> None:
+    """A lock in a block a reorganisation could drop is not acted on: `settled` reads the
+    contract as it stood `confirmations` blocks back."""
+    _, hashlock = corridor.new_secret()
+    swap_id = corridor.new_swap_id()
+    bob = ethereum.leg("bob")
+    deadline = bob.now_ms() + 60_000
+    alice_address = ethereum.address("alice")
+    locked = bob.lock(swap_id, alice_address, ethereum.token, TOKEN_PRICE, hashlock, deadline)
+    watcher = EthereumLeg(ethereum.rpc, ethereum.htlc, confirmations=2)
+    assert watcher.show(swap_id) == locked and watcher.settled(swap_id) is None
+    ethereum.call("evm_mine")
+    assert watcher.settled(swap_id) is None
+    ethereum.call("evm_mine")
+    assert watcher.settled(swap_id) == locked
+
+
 def test_alice_does_not_claim_a_second_leg_that_closes_too_late() -> None:
     second = LegLock("ethereum", b"s" * 32, "0xb", "0xa", "0xt", 1, b"h" * 32, 100_000, "locked")
     with pytest.raises(UrbisError) as unsafe:

@@ -208,6 +208,10 @@ class UrbisLeg:
         self._act("refund_htlc", id=swap_id)
         return self._require(swap_id)
 
+    def settled(self, swap_id: bytes) -> LegLock | None:
+        """What the other party may act on: Urbis blocks are final once committed."""
+        return self.show(swap_id)
+
     def show(self, swap_id: bytes) -> LegLock | None:
         try:
             record = self.node.call("payments", f"htlcs/{swap_id.hex()}")
@@ -314,12 +318,21 @@ class EthereumLeg:
 
     chain = "ethereum"
 
-    def __init__(self, rpc_url: str, htlc_address: str, private_key: str | None = None) -> None:
+    def __init__(
+        self,
+        rpc_url: str,
+        htlc_address: str,
+        private_key: str | None = None,
+        confirmations: int = 0,
+    ) -> None:
+        """`confirmations`: how many blocks must follow one before `settled` trusts what it
+        holds; 0 suits a dev node, a public chain with reorganisations needs more."""
         from eth_account import Account
         from web3 import Web3
 
         self.web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
         self.rpc_url = rpc_url
+        self.confirmations = confirmations
         self.account = Account.from_key(private_key) if private_key else None
         self.htlc = self.web3.eth.contract(
             address=self._address(htlc_address), abi=abi("HashTimeLock")
@@ -384,8 +397,17 @@ class EthereumLeg:
         self._send(self.htlc.functions.refund(swap_id))
         return self._require(swap_id)
 
-    def show(self, swap_id: bytes) -> LegLock | None:
-        held = self._rpc(lambda: self.htlc.functions.getLock(swap_id).call())
+    def settled(self, swap_id: bytes) -> LegLock | None:
+        """The lock as it stood `confirmations` blocks ago: what the other party may act on
+        (a lock in a block that a reorganisation drops never happened)."""
+        if self.confirmations == 0:
+            return self.show(swap_id)
+        depth = self._rpc(lambda: self.web3.eth.block_number) - self.confirmations
+        return None if depth < 0 else self.show(swap_id, depth)
+
+    def show(self, swap_id: bytes, at_block: int | str = "latest") -> LegLock | None:
+        getter = self.htlc.functions.getLock(swap_id)
+        held = self._rpc(lambda: getter.call(block_identifier=at_block))
         sender, recipient, token, amount, hashlock, deadline_s, status, preimage = held
         if status == 0:
             return None

@@ -90,6 +90,14 @@ Answering = Annotated[
     ),
 ]
 Leg = Annotated[str, typer.Option("--on", help="Which leg: urbis or ethereum")]
+Confirmations = Annotated[
+    int,
+    typer.Option(
+        "--confirmations",
+        min=0,
+        help="Blocks that must follow the Ethereum lock before it is trusted (0: a dev node)",
+    ),
+]
 SignerOption = Annotated[
     str | None, typer.Option("--from", help="Your Urbis key name (the Urbis leg, or your account)")
 ]
@@ -144,8 +152,10 @@ def _eth_key(key_file: Path | None) -> str:
     return key
 
 
-def _ethereum(rpc: str, htlc: str, key_file: Path | None, signing: bool) -> EthereumLeg:
-    return EthereumLeg(rpc, htlc, _eth_key(key_file) if signing else None)
+def _ethereum(
+    rpc: str, htlc: str, key_file: Path | None, signing: bool, confirmations: int = 0
+) -> EthereumLeg:
+    return EthereumLeg(rpc, htlc, _eth_key(key_file) if signing else None, confirmations)
 
 
 def _urbis(home: Path, api: str | None, signer: str | None) -> UrbisLeg:
@@ -271,6 +281,7 @@ def lock_urbis(
     ] = None,
     expect_sender: Annotated[str | None, typer.Option(help="--answering: their address")] = None,
     margin: Margin = "1h",
+    confirmations: Confirmations = 0,
     eth_rpc: MaybeEthRpc = None,
     htlc: MaybeHtlcAddress = None,
     eth_key_file: EthKeyFile = None,
@@ -300,9 +311,9 @@ def lock_urbis(
                     2,
                 )
             assert eth_rpc and htlc and expect_token and expect_sender and expect_amount
-            foreign = _ethereum(eth_rpc, htlc, eth_key_file, signing=True)
+            foreign = _ethereum(eth_rpc, htlc, eth_key_file, True, confirmations)
             terms = Terms(expect_sender, foreign.address, expect_token, expect_amount, lock_bytes)
-            first = corridor.check_terms(foreign.show(swap), terms)
+            first = corridor.check_terms(foreign.settled(swap), terms)
             now = leg.now_ms()
             wanted = first.deadline_ms if timeout_ms is None else now + timeout_ms
             timeout_ms = corridor.second_deadline_ms(first, now, wanted, margin_ms) - now
@@ -379,6 +390,7 @@ def claim(
     ] = None,
     signer: SignerOption = None,
     margin: Margin = "1h",
+    confirmations: Confirmations = 0,
     eth_rpc: MaybeEthRpc = None,
     htlc: MaybeHtlcAddress = None,
     eth_key_file: EthKeyFile = None,
@@ -403,11 +415,11 @@ def claim(
     secret_bytes = None if preimage is None else _hex(preimage, "--preimage")
     margin_ms, wait_ms = _duration_ms(margin, "--margin"), _duration_ms(wait, "--wait")
     with _reported():
-        foreign = _ethereum(eth_rpc, htlc, eth_key_file, signing=on == "ethereum")
+        foreign = _ethereum(eth_rpc, htlc, eth_key_file, on == "ethereum", confirmations)
         city = _urbis(home, api, signer if on == "urbis" else None)
         this, other = (city, foreign) if on == "urbis" else (foreign, city)
         if secret_bytes is not None:
-            mine, theirs = this.show(swap), other.show(swap)
+            mine, theirs = this.settled(swap), other.settled(swap)
             if mine is None or theirs is None:
                 fail("payments.htlc_not_found", "both legs must be locked before the secret is out")
             if hashlib.sha256(secret_bytes).digest() != mine.hashlock:
