@@ -27,6 +27,7 @@ from urbis.cli.common import (
     home_path,
     passphrase_for,
     read_bytes,
+    read_json,
     read_text,
     reported,
     stdout,
@@ -627,7 +628,7 @@ def dataset_attest(
     planning --schema row.json --expected 86400 --time-field at_ms --from planning
     """
     content = read_bytes(file, "dataset")
-    rule = json.loads(read_text(schema, "schema"))
+    rule = read_json(schema, "schema")
     with reported():
         own = session(home_path(home), api, signer, False)
         try:

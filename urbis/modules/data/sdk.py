@@ -94,7 +94,12 @@ class DataSession:
         headers = {"content-type": content_type}
         if signed and self.key is not None and self.account is not None:
             headers.update(sign_request(self.key, self.account, method, target, body))
-        response = self._http.request(method, target, content=body, headers=headers)
+        try:
+            response = self._http.request(method, target, content=body, headers=headers)
+        except httpx.TransportError as error:
+            raise ApiError(
+                0, "client.unreachable", f"cannot reach {self.api}: {error}", {}
+            ) from None
         if response.headers.get("content-type", "").startswith("application/x-ndjson"):
             if response.status_code >= 400:
                 _answer(response)
