@@ -586,11 +586,15 @@ def test_cli_swap_urbis_eur_for_erc20_tokens(
     assert first is not None
     assert json.loads(answered.stdout)["deadline_ms"] <= first.deadline_ms - 5_000
 
+    expect = ["--expect-asset", ethereum.token, "--margin", "5s"]
     wrong = run("alice", "claim", swap_id, "--on", "ethereum", "--preimage", "00" * 32,
-                "--margin", "5s")  # fmt: skip
+                "--expect-amount", str(TOKEN_PRICE), *expect)  # fmt: skip
     assert wrong.exit_code == 1 and "payments.wrong_preimage" in wrong.output
+    more = run("alice", "claim", swap_id, "--on", "ethereum", "--preimage", drawn["secret"],
+               "--expect-amount", str(TOKEN_PRICE + 1), *expect)  # fmt: skip
+    assert more.exit_code == 1 and "payments.corridor_mismatch" in more.output
     claimed = run("alice", "claim", swap_id, "--on", "ethereum", "--preimage", drawn["secret"],
-                  "--margin", "5s")  # fmt: skip
+                  "--expect-amount", str(TOKEN_PRICE), *expect)  # fmt: skip
     assert claimed.exit_code == 0, claimed.output
     taken = run("", "claim", swap_id, "--on", "urbis", "--from", "bob")
     assert taken.exit_code == 0, taken.output

@@ -388,6 +388,12 @@ def claim(
         str | None,
         typer.Option(help="Your secret (hex); without it, read from the other leg's claim"),
     ] = None,
+    expect_asset: Annotated[
+        str | None, typer.Option(help="With --preimage: the asset code or token address")
+    ] = None,
+    expect_amount: Annotated[
+        int | None, typer.Option(help="With --preimage: the amount, in minor units")
+    ] = None,
     signer: SignerOption = None,
     margin: Margin = "1h",
     confirmations: Confirmations = 0,
@@ -401,11 +407,13 @@ def claim(
 ) -> None:
     """Claim a leg with the secret, which makes it public on that chain.
 
-    The initiator gives --preimage: its own (first) leg must outlive this one by --margin,
-    else revealing the secret could cost the counterparty. The responder gives none: the
-    preimage is read from the other leg's claim (--wait for it).
+    The initiator gives --preimage, and what it expects: the leg must pay it
+    --expect-amount of --expect-asset, and its own (first) leg must outlive this one by
+    --margin, else revealing the secret could cost the counterparty. The responder gives
+    none: the preimage is read from the other leg's claim (--wait for it).
 
-    Example: urbis pay corridor claim 5f1c… --on ethereum --preimage 2699… --from alice
+    Example: urbis pay corridor claim 5f1c… --on ethereum --preimage 2699… \\
+      --expect-asset 0xe7f1… --expect-amount 7500000
     """
     if on not in ("urbis", "ethereum"):
         fail("cli.bad_leg", f"--on must be urbis or ethereum, not {on[:20]!r}", 2)
@@ -413,6 +421,8 @@ def claim(
         fail("cli.missing_option", "both legs are read: pass --eth-rpc and --htlc", 2)
     swap = _hex(swap_id, "id", 32)
     secret_bytes = None if preimage is None else _hex(preimage, "--preimage")
+    if secret_bytes is not None and (expect_asset is None or expect_amount is None):
+        fail("cli.missing_option", "--preimage needs --expect-asset and --expect-amount", 2)
     margin_ms, wait_ms = _duration_ms(margin, "--margin"), _duration_ms(wait, "--wait")
     with _reported():
         foreign = _ethereum(eth_rpc, htlc, eth_key_file, on == "ethereum", confirmations)
@@ -424,6 +434,10 @@ def claim(
                 fail("payments.htlc_not_found", "both legs must be locked before the secret is out")
             if hashlib.sha256(secret_bytes).digest() != mine.hashlock:
                 fail("payments.wrong_preimage", "the preimage does not hash to the lock")
+            assert expect_asset is not None and expect_amount is not None
+            me = city.account.text if city.account else foreign.address
+            terms = Terms(mine.sender, me, expect_asset, expect_amount, mine.hashlock)
+            corridor.check_terms(mine, terms)
             corridor.check_second_leg(mine, theirs.deadline_ms, this.now_ms(), margin_ms)
         else:
             secret_bytes = corridor.wait_for_preimage(other, swap, wait_ms / 1000)
