@@ -7,14 +7,19 @@ The chain here cuts a block every 1,000 ms of its clock (tests.helpers.city.City
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
 
 from tests import test_payments
 from tests.helpers.city import CityChain, account
+from urbis.chain.codec import from_wire, to_wire
+from urbis.crypto.encoding import decode_trusted, encode_trusted
+from urbis.modules.payments import keys
+from urbis.modules.payments.invariants import check_holds, check_invariants, snapshot
 from urbis.modules.payments.keeper import check_supply
-from urbis.modules.payments.records import HTLC_TIMEOUT_MS_MAX, LockHtlc
+from urbis.modules.payments.records import HTLC_TIMEOUT_MS_MAX, Htlc, LockHtlc
 from urbis.sdk.builder import action
 
 SECRET = b"corridor secret"
@@ -115,3 +120,17 @@ def test_a_time_lock_beside_timeout_blocks_is_tx_invalid_args(city: CityChain) -
     assert city.run("alice", lock(b"corridor-7", 1_000, 10)).code == "tx.invalid_args"
     after = city.query("payments", "balance", account=account("alice").text, asset="EUR")
     assert before == after
+
+
+def test_the_invariants_hold_for_both_kinds_of_lock_and_catch_one_with_two(
+    city: CityChain,
+) -> None:
+    assert city.run("alice", lock(b"corridor-8", 5_000)).ok
+    assert city.run("alice", lock(b"corridor-9", 0, timeout_blocks=5)).ok
+    assert check_invariants(city.app.store, city.height, city.clock) == []
+    rows = snapshot(city.app.store)
+    key = keys.htlc(b"corridor-8")
+    htlc = from_wire(Htlc, decode_trusted(rows[key]))
+    rows[key] = encode_trusted(to_wire(dataclasses.replace(htlc, deadline_at_height=7)))
+    (problem,) = check_holds(rows)
+    assert "exactly one" in problem

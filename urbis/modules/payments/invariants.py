@@ -238,8 +238,9 @@ def check_transfers(rows: Snapshot, height: int | None = None) -> list[str]:
 
 def check_holds(rows: Snapshot, height: int | None = None) -> list[str]:
     """I6 as a state shows it: an escrow is open (waiting in the deadline index, not every
-    approval in), released (every approver approved) or returned (not all had); an HTLC is
-    locked, claimed (with the preimage of its lock) or refunded."""
+    approval in), released (every approver approved) or returned (not all had); an HTLC,
+    with one deadline (by height or by block time), is locked, claimed (with the preimage
+    of its lock) or refunded."""
     deadlines = _deadline_index(rows, keys.ESCROW_DEADLINE_PREFIX)
     problems = []
     for _, escrow in _records(rows, keys.ESCROW_PREFIX, Escrow):
@@ -265,6 +266,11 @@ def check_holds(rows: Snapshot, height: int | None = None) -> list[str]:
             problems.append(f"{name}: status {escrow.status}")
     for _, htlc in _records(rows, keys.HTLC_PREFIX, Htlc):
         name = f"I6: HTLC {htlc.id.hex()}"
+        if (htlc.deadline_at_height == 0) == (htlc.deadline_at_ms == 0):
+            problems.append(
+                f"{name}: deadline at height {htlc.deadline_at_height} and at time "
+                f"{htlc.deadline_at_ms} ms; a lock has exactly one"
+            )
         if htlc.status == "claimed":
             if sha256(htlc.preimage) != htlc.hashlock:
                 problems.append(f"{name}: claimed without the preimage of its lock")
