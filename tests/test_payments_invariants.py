@@ -2,12 +2,12 @@
 
 Each sequence mixes immediate and pending transfers (post, void, expiry), invoices
 (issue, pay in part or in full, refund, cancel, late fees), escrows (open, approve,
-return at the deadline), HTLCs (lock, claim with a right or wrong preimage, refund
-after the deadline), mandates (set, collect, revoke), overdrafts, mints, burns and
-empty blocks that let time and deadlines pass. One transaction per block, so each
-receipt is one action's; after every block every checker of
-`urbis.modules.payments.invariants` must come back empty, and a rejected action
-must leave the module's state exactly as it was (I5).
+return at the deadline), HTLCs (lock by height or by block time, claim with a right or
+wrong preimage, refund after the deadline), mandates (set, collect, revoke), overdrafts,
+mints, burns and empty blocks that let time and deadlines pass. One transaction per block,
+so each receipt is one action's; after every block every checker of
+`urbis.modules.payments.invariants` must come back empty, and a rejected action must
+leave the module's state exactly as it was (I5).
 """
 
 from __future__ import annotations
@@ -88,7 +88,13 @@ steps = st.one_of(
     ),
     st.tuples(st.just("approve"), parties, ids),
     st.tuples(
-        st.just("lock"), residents, actors, ids, amounts, st.integers(0, 1), st.integers(1, 8)
+        st.sampled_from(("lock", "lock_by_time")),
+        residents,
+        actors,
+        ids,
+        amounts,
+        st.integers(0, 1),
+        st.integers(1, 8),
     ),
     st.tuples(st.just("claim"), parties, ids, st.sampled_from((True, True, False))),
     st.tuples(st.just("refund_htlc"), parties, ids),
@@ -172,8 +178,10 @@ def to_action(step: tuple[Any, ...], now_ms: int) -> tuple[str, Any]:
         )
     if kind == "approve":
         return step[1], action("payments", "approve_escrow", id=_id("escrow", step[2]))
-    if kind == "lock":
-        _, sender, recipient, number, amount, secret, timeout_blocks = step
+    if kind in ("lock", "lock_by_time"):
+        _, sender, recipient, number, amount, secret, timeout = step
+        # By time: `timeout` seconds of block time (a block here is 1 s; "advance" skips days).
+        by_time = kind == "lock_by_time"
         return sender, action(
             "payments",
             "lock_htlc",
@@ -182,7 +190,8 @@ def to_action(step: tuple[Any, ...], now_ms: int) -> tuple[str, Any]:
             asset="EUR",
             amount_minor=amount,
             hashlock=hashlib.sha256(SECRETS[secret]).digest(),
-            timeout_blocks=timeout_blocks,
+            timeout_blocks=0 if by_time else timeout,
+            timeout_ms=timeout * 1_000 if by_time else 0,
         )
     if kind == "claim":
         return step[1], action(
