@@ -85,6 +85,30 @@ def load_status_signers(node: Any) -> dict[AccountId, tuple[AccountId, PrivateKe
     return signers
 
 
+def status_list_token(
+    state: Any,
+    base: str,
+    owner: AccountId,
+    list_id: int,
+    signer: AccountId,
+    key: PrivateKey,
+    now: int,
+) -> str:
+    """The Status List Token of `owner`'s list in `state`, signed by `signer`'s `key`."""
+    from urbis.modules.identity.module import packed_list
+
+    bits, packed = packed_list(state, owner, list_id)
+    return sign_token(
+        key,
+        key.public_key.hex()[:16],
+        issuer_url(base, signer.text),
+        status_url(base, owner.text, list_id),
+        bits,
+        packed,
+        now,
+    )
+
+
 @dataclass
 class IdentityServices:
     """Per API process: the issuer service, one verifier per served department, and the
@@ -151,21 +175,11 @@ class IdentityServices:
         Signed by the list owner's key, or, for a keyless owner (a contract), by the
         department configured for it (`status_signers`), whose issuer URL is then `iss`.
         """
-        from urbis.modules.identity.module import packed_list
-
         signer, key = self.status_signers.get(owner) or (owner, self.key_of(owner))
         with self.node.driver.block_lock:
-            found = packed_list(self.node.app.store, owner, list_id)
-        bits, packed = found
-        return sign_token(
-            key,
-            key.public_key.hex()[:16],
-            issuer_url(self.base, signer.text),
-            status_url(self.base, owner.text, list_id),
-            bits,
-            packed,
-            now,
-        )
+            return status_list_token(
+                self.node.app.store, self.base, owner, list_id, signer, key, now
+            )
 
     def check_signed_request(self, account: AccountId, jws: Any, audience: str) -> dict[str, Any]:
         """The payload of a request signed by one of `account`'s current keys, for `audience`,
