@@ -237,8 +237,11 @@ class CheckedBallot:
 
 
 def _decode_ballot(g: Group, raw: bytes) -> EncryptedBallot:
+    """Decode with every range checked; Z_p^r membership of alpha, beta and C0 is left to
+    `verify_ballot`, which tests it in the same pass as the proofs (the library's fast
+    ledger path)."""
     try:
-        return EncryptedBallot.from_bytes(g, raw)
+        return EncryptedBallot.from_bytes(g, raw, subgroup=False)
     except ELEMENT_ERRORS as problem:
         raise BadElement(f"ballot: {problem.message}") from None
     except ElectionCryptoError as problem:
@@ -278,7 +281,7 @@ def checked_ballot(election: Election, raw: bytes) -> CheckedBallot:
                     f"contest {contest.index} option {option.index} allows at most "
                     f"{option.selection_limit}; the ballot claims more"
                 )
-    check = verify_ballot(ctx, ballot, check_elements=False)
+    check = verify_ballot(ctx, ballot, check_elements=True)
     if check.failed is not None:
         error = BALLOT_CHECK_ERRORS.get(check.failed, BadBallot)
         raise error(f"ballot fails {check.failed}: {check.detail}", check=check.failed)
@@ -358,7 +361,7 @@ def aggregate_add(election: Election, aggregate_raw: bytes | None, checked: Chec
 
 def aggregate_remove(election: Election, aggregate_raw: bytes | None, ballot_raw: bytes) -> bytes:
     """Take a replaced ballot back out of the aggregate (it was checked when it was cast)."""
-    ballot = EncryptedBallot.from_bytes(context(election).group, ballot_raw)
+    ballot = EncryptedBallot.from_bytes(context(election).group, ballot_raw, subgroup=False)
     return _combined(election, aggregate_raw, ballot, -1)
 
 
