@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -235,6 +236,9 @@ def test_a_resident_receives_presents_and_a_standard_verifier_sees_the_revocatio
             "registry",
         )
         ok("wallet", "init", home=alice)
+        typed = httpx.get(f"{api}/identity/types/ResidentID").json()
+        schema = json.dumps(typed["schema"], sort_keys=True, separators=(",", ":")).encode()
+        assert hashlib.sha256(schema).hexdigest() == typed["urbis"]["schema_hash"]  # on chain
 
         claims = {"given_name": "Alice", "family_name": "Muster", "birthdate": "1990-04-01"}
         offer = json.loads(

@@ -294,3 +294,38 @@ def test_a_presentation_naming_no_account_is_oid4vp_malformed(city: IdentityCity
     with contextlib.suppress(WalletError):
         respond(city.http, asked, shown)
     assert city.http.get(request["result"]).json()["code"] == "oid4vp.malformed"
+
+
+def test_urbis_id_request_waits_for_the_answer_and_prints_the_claims(city: IdentityCity) -> None:
+    """`urbis id request --wait`, as the verifier's officer runs it, answered by a wallet."""
+    import os
+    import subprocess
+    import sys
+
+    credential, holder = resident(city)
+    env = {
+        **os.environ,
+        "URBIS_HOME": str(city.node.home.path),
+        "URBIS_API": city.url,
+        "URBIS_PASSPHRASE": "",
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "4000",
+    }
+    command = [sys.executable, "-m", "urbis.cli.main", "id", "request", "ResidentID"]
+    command += ["--claims", "age_over_18", "--from", "finance", "--wait", "60"]
+    officer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert officer.stdout is not None
+        link = officer.stdout.readline().strip()  # printed before it waits
+        asked = ask(city, link)
+        now = int(time.time())
+        respond(
+            city.http,
+            asked,
+            present(credential, asked.claims, holder, asked.client_id, asked.nonce, now),
+        )
+        printed, _ = officer.communicate(timeout=60)
+    finally:
+        officer.kill()
+    assert officer.returncode == 0
+    assert "age_over_18" in printed and "True" in printed

@@ -184,7 +184,11 @@ def define(
     else:
         names = [c.strip() for c in claims.split(",") if c.strip()]
     hidden = names if disclosable is None else [c.strip() for c in disclosable.split(",")]
-    digest = hashlib.sha256(read_bytes(schema, "schema") if schema else vct.encode()).digest()
+    from urbis.modules.identity.types import schema_bytes
+
+    # without --schema, the JSON schema the type metadata serves (so the two agree)
+    schema_text = read_bytes(schema, "schema") if schema else schema_bytes(vct, names)
+    digest = hashlib.sha256(schema_text).digest()
     _act(
         home,
         api,
