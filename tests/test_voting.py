@@ -28,7 +28,7 @@ from urbis.chain.block import Receipt
 from urbis.chain.errors import UrbisError
 from urbis.crypto import blindrsa
 from urbis.election import hash as eghash
-from urbis.election.ballot import encrypt_contest, prove_range
+from urbis.election.ballot import challenge_ballot, encrypt_contest, prove_range
 from urbis.election.ceremony import ShareInvalid
 from urbis.election.record import Ciphertext, ElectionRecord
 from urbis.election.verify import verify_record
@@ -522,3 +522,41 @@ def test_the_window_end_fixes_the_aggregate_without_a_transaction(chain: CityCha
     assert VotingView(chain.app.store).aggregate(run.election_id) is not None
     refused(run, run.guardian_step(1, "close"), "voting.wrong_phase", closed)
     assert check_all(chain.app.store) == []
+
+
+def test_duplicates_unrecorded_signatures_and_false_challenges(chain: CityChain) -> None:
+    """voting.duplicate_ballot, voting.registrations_exhausted (a registrar that signs a key
+    off the record is caught by the count) and voting.bad_challenge."""
+    run = ElectionRun(chain)
+    ok(run.create())
+    run.ceremony()
+    key = run.register(bytes(32))
+    run.wait_until_open()
+    ballot = run.encrypt(1)[0]
+    ok(run.cast(key, ballot))
+    refused_ballot(run, run.cast_action(key, ballot), "voting.duplicate_ballot")
+    # the registrar signs a second key without recording a nullifier for it
+    extra = BallotKey.fresh(run.election_id)
+    blinded = extra.blind(registrar_key().public_key())
+    extra.finalize(registrar_key().public_key(), blindrsa.blind_sign(registrar_key(), blinded))
+    refused_ballot(run, run.cast_action(extra, run.encrypt(2)[0]), "voting.registrations_exhausted")
+    # a challenge whose nonces open to a different ballot
+    raw, nonce, encrypted = run.encrypt(1)
+    context = eg.context(run.election())
+    opened = challenge_ballot(context, encrypted, nonce)
+    other_raw, other_nonce, other = run.encrypt(2)
+    wrong = challenge_ballot(context, other, other_nonce)
+    forged = dataclasses.replace(wrong, confirmation_code=opened.confirmation_code)
+    challenge = action(
+        "voting",
+        "challenge",
+        election_id=run.election_id,
+        ballot_key=key.public,
+        key_prefix=key.key_prefix,
+        registrar_signature=key.registrar_signature,
+        ballot=raw,
+        nonces=eg.canonical(forged.to_json(context.group)),
+        signature=key.sign("challenge", raw),
+    )
+    refused_ballot(run, challenge, "voting.bad_challenge")
+    assert other_raw != raw

@@ -382,10 +382,11 @@ def check_ballot(
     return election, checked
 
 
-def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
-    """Sender is whichever relay submitted it; nothing here names the resident."""
-    election, checked = check_ballot(ctx.state, ctx.block.height, "cast", args)
-    view = VotingView(ctx.state)
+def check_cast_state(
+    view: VotingView, election: Election, args: Cast, checked: eg.CheckedBallot
+) -> int | None:
+    """What a cast needs of the election's state: a new confirmation code, and room under
+    the registrations for a new ballot key. Returns the key's previous ballot, if any."""
     if view.ballot_of_code(args.election_id, checked.code) is not None:
         raise DuplicateBallot(f"a ballot with confirmation code {checked.code.hex()} is on chain")
     previous_seq = view.ballot_of_key(args.election_id, args.ballot_key)
@@ -394,6 +395,14 @@ def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
             f"{election.ballot_keys} ballot keys have voted and only {election.registrations} "
             "residents registered: the registrar signed a key it did not record"
         )
+    return previous_seq
+
+
+def cast(ctx: Context, sender: AccountId, args: Cast) -> None:
+    """Sender is whichever relay submitted it; nothing here names the resident."""
+    election, checked = check_ballot(ctx.state, ctx.block.height, "cast", args)
+    view = VotingView(ctx.state)
+    previous_seq = check_cast_state(view, election, args, checked)
     aggregate = view.aggregate(args.election_id)
     replaced = 0
     if previous_seq is not None:

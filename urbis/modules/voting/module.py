@@ -90,7 +90,9 @@ def query_election(state: StateReader, params: dict[str, str]) -> dict[str, Any]
 def admit(state: StateReader, height: int, name: str, args: Any) -> None:
     """CheckTx: a ballot enters the mempool only with every proof verified."""
     if name in ("cast", "challenge"):
-        handlers.check_ballot(state, height, name, args)
+        election, checked = handlers.check_ballot(state, height, name, args)
+        if name == "cast":
+            handlers.check_cast_state(VotingView(state), election, args, checked)
 
 
 module = Module(
