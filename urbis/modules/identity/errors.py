@@ -10,7 +10,5 @@ ListExists = error_class("identity.status_list_exists", "Status list exists", 40
 UnknownList = error_class("identity.unknown_status_list", "Unknown status list", 404)
 IndexOutOfRange = error_class("identity.index_out_of_range", "Index outside the list", 422)
 InvalidStatus = error_class("identity.invalid_status", "Status does not fit the list", 422)
-IndexAllocated = error_class(
-    "identity.index_allocated", "Status index already handed out", 409
-)
+IndexAllocated = error_class("identity.index_allocated", "Status index already handed out", 409)
 UnknownClaim = error_class("identity.unknown_claim", "Claim not in the credential type", 422)
