@@ -452,9 +452,12 @@ def test_a_stalled_subscriber_is_told_where_to_resume_and_slows_no_one(
             assert reason.startswith("data.behind: reconnect with from="), reason
             resume = int(reason.rsplit("=", 1)[1])
             assert 0 < resume < total
-            with connect(url.replace("from=0", f"from={resume}"), open_timeout=10) as again:
+            resumed = url.replace("from=0", f"from={resume}")
+            # close_timeout: the node may still be writing the frames after these 100
+            with connect(resumed, open_timeout=10, close_timeout=1) as again:
                 rest = [json.loads(again.recv(timeout=20))["seq"] for _ in range(100)]
             assert rest == list(range(resume, resume + 100))  # resumes with no gap
+            land.close()
     finally:
         listener.close()
         node.stop()

@@ -548,11 +548,29 @@ async def live_endpoint(websocket: WebSocket, stream_id: str) -> None:
     except UrbisError as error:
         await websocket.close(CLOSE_REFUSED, f"{error.code}: {error}"[:120])
         return
+    # The sender and the disconnect watcher race: a client that leaves ends its sender at
+    # once, even one waiting for new records or on a full socket.
     disconnected = asyncio.ensure_future(_until_disconnect(websocket))
+    sender = asyncio.ensure_future(_send_live(websocket, service, stream_id, start, reader))
+    try:
+        await asyncio.wait({disconnected, sender}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (disconnected, sender):
+            task.cancel()
+        if websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(1000)
+
+
+async def _send_live(
+    websocket: WebSocket,
+    service: DataService,
+    stream_id: str,
+    start: int,
+    reader: AccountId | None,
+) -> None:
     try:
         async for item in _follow(service, stream_id, start, reader):
-            if disconnected.done():
-                return
             if item is None:
                 continue
             if isinstance(item, dict):
@@ -573,11 +591,6 @@ async def live_endpoint(websocket: WebSocket, stream_id: str) -> None:
             await websocket.send_text(item)
     except (WebSocketDisconnect, RuntimeError):
         return
-    finally:
-        disconnected.cancel()
-        if websocket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await websocket.close(1000)
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:
