@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+FORMAT = 2
+"""The datastore's layout version (SQLite user_version); a file of another is refused."""
 LENGTH = struct.Struct(">I")
 """A batch's envelopes are stored as one blob, each prefixed by its u32 length: one row
 per batch, written in one go, which is what lets a node take tens of thousands of 1 KB
@@ -81,7 +83,16 @@ class Datastore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and version != FORMAT:
+            self._db.close()
+            raise RuntimeError(
+                f"{path} is a datastore of format {version}, this node writes {FORMAT}: "
+                "move it away (its records can be replicated back from a granted node)"
+            )
         self._db.executescript(SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {FORMAT}")
         self._lock = threading.Lock()
 
     def close(self) -> None:
