@@ -13,6 +13,7 @@ import asyncio
 import decimal
 import json
 import logging
+import sqlite3
 import threading
 import weakref
 from collections.abc import Sequence
@@ -107,6 +108,9 @@ class DataService:
         self.hub = LiveHub()
         self._texts: dict[tuple[str, int], list[str]] = {}
         """Live messages of recent batches, JSON-encoded once for every subscriber."""
+        self._expiries: dict[bytes, int] = {}
+        """Pending batches' transactions and the height they expire at: one that expires
+        unincluded is dropped, so it cannot wedge the stream's head on this node."""
         node.on_block(self._committed)
         self._reconcile()
 
@@ -202,7 +206,13 @@ class DataService:
                 f"stream {stream.id}: sequence {args.first_seq} skips ahead; next is {head}"
             )
         batch = Batch(stream.id, args.first_seq, args.count, args.root, tx.id, None)
-        self.store.add_batch(batch, envelopes, pseudonyms)
+        try:
+            self.store.add_batch(batch, envelopes, pseudonyms)
+        except sqlite3.IntegrityError:  # another hand-in took this range a moment ago
+            raise SequenceReplayed(
+                f"stream {stream.id}: sequence {args.first_seq} was just taken"
+            ) from None
+        self._expiries[tx.id] = tx.body.expires_at
         try:
             self.node.submit(raw_tx)
         except BaseException:
@@ -289,7 +299,12 @@ class DataService:
         height = signed.header.height
         if height % PRUNE_EVERY_BLOCKS == 0:
             self._prune(height)
+        for tx_id, expires_at in list(self._expiries.items()):
+            if height >= expires_at:
+                self._expiries.pop(tx_id, None)
+                self.store.drop_pending(tx_id)
         for receipt in result.receipts:
+            self._expiries.pop(receipt.tx_id, None)
             if not receipt.ok:
                 for batch in self.store.drop_pending(receipt.tx_id):
                     log.info("batch %s@%d dropped: %s", batch.stream, batch.first_seq, receipt.code)
@@ -331,6 +346,9 @@ class DataService:
             anchor = view.anchor(batch.stream, batch.first_seq)
             if anchor is not None and anchor.root == batch.root:
                 self.store.mark_anchored(batch.stream, batch.first_seq, batch.root, anchor.height)
+            elif batch.tx_id is not None:
+                # its transaction died with the last process's mempool: hand it in again
+                self.store.drop_pending(batch.tx_id)
         for stream in self._streams():
             for number in range(1, stream.epoch + 1):
                 epoch = view.epoch(stream.id, number)
