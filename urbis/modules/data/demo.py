@@ -231,6 +231,16 @@ def run_demo(
         anyone.request("GET", f"/v1/data/datasets/{dataset_id}/1/file", signed=False),
     )
     say(f"anyone downloads and verifies it: root {report['root'][:16]}… matches the chain")
+    say("next, try:")
+    for line in (
+        f"urbis data show {stream}",
+        f"urbis data read {stream} --as police --department police --start 0 --limit 5",
+        f"urbis data read {stream} --as planning --department planning   (data.no_grant)",
+        f"urbis data dataset show {dataset_id}",
+        f"urbis data dataset download {dataset_id} --version 1 -o day.jsonl",
+        f"urbis data dataset verify {dataset_id} day.jsonl --version 1",
+    ):
+        say(f"  {line}")
     return {
         "stream": stream,
         "published": total,
