@@ -16,7 +16,7 @@ from urbis.chain.errors import BadQuery, NotFound
 from urbis.modules.voting import keys
 from urbis.modules.voting.errors import NoRelay
 from urbis.modules.voting.keeper import VotingView
-from urbis.modules.voting.records import Election, check_election_id
+from urbis.modules.voting.records import GUARDIANS_MAX, Election, check_election_id
 
 RELAY_KEY = "relay"
 """The node's key store name of the account it relays ballots from."""
@@ -105,7 +105,11 @@ def router() -> APIRouter:
         return {"guardians": rows, "quorum": found.quorum}
 
     @router.get("/elections/{election_id}/shares", summary="Encrypted shares and their status")
-    def shares(election_id: str, node: NodeDep, recipient: int | None = None) -> dict[str, Any]:
+    def shares(
+        election_id: str,
+        node: NodeDep,
+        recipient: Annotated[int | None, Query(ge=1, le=GUARDIANS_MAX)] = None,
+    ) -> dict[str, Any]:
         found = _election(node, election_id)
         view = VotingView(node.app.store)
         n = len(found.guardians)
@@ -140,7 +144,7 @@ def router() -> APIRouter:
     def codes(
         election_id: str,
         node: NodeDep,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=CODES_PAGE_MAX)] = 100,
     ) -> dict[str, Any]:
         found = _election(node, election_id)
