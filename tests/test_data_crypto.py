@@ -220,3 +220,10 @@ def test_every_record_has_a_path_to_its_batch_root_and_no_other(
     assert crypto.check_path(items[index], path, root)
     assert not crypto.check_path(items[index] + b"!", path, root)
     assert not crypto.check_path(items[index], path, bytes(32))
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_a_batch_blob_gives_back_its_envelopes(envelopes: list[bytes]) -> None:
+    from urbis.modules.data.datastore import pack_envelopes, unpack_envelopes
+
+    assert unpack_envelopes(pack_envelopes(envelopes)) == envelopes
