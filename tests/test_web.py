@@ -103,6 +103,25 @@ def seed(city: City) -> None:
     paid = city.run("registry", "payments", "pay_invoice", invoice_id=INVOICE_ID,
                     amount_minor=48_000)
     city.paid_tx = paid["tx_id"]
+    for role in ("data", "steward"):
+        city.run("finance", "governance", "grant_role", department="finance", role=role,
+                 account=account("finance"))
+    schema = json.dumps({"type": "object", "properties": {"eur": {"type": "integer"}}})
+    city.run("finance", "data", "register_stream", id="spending", department="finance",
+             schema=schema, classification="public", retention_blocks=100_000,
+             purpose="the city's spending, as booked")
+    batch = hashlib.sha256(b"spending 0-1199").digest()
+    city.run("finance", "data", "anchor", stream="spending", department="finance",
+             first_seq=0, count=1200, root=batch, epoch=0)
+    source = {"kind": "stream", "ref": "spending", "first_seq": 0, "last_seq": 1199,
+              "root": batch}
+    city.run("finance", "data", "publish_dataset", id="budget-2026", version=1,
+             department="finance", root=hashlib.sha256(b"budget").digest(), records=1200,
+             size_bytes=48_000, inputs=[source], transformation="sum by cost centre",
+             code_hash=hashlib.sha256(b"code").digest())
+    city.run("finance", "data", "attest", dataset="budget-2026", version=1,
+             department="finance", kind="completeness", passed=True,
+             figures={"rows_expected": 1200, "rows_found": 1200})
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +350,16 @@ def test_money_page_checks_supply_and_draws_revenue(city: City, page: Any) -> No
     shoot(page, "money")
 
 
+def test_dataset_page_shows_attestations_and_verifies(city: City, page: Any) -> None:
+    page.goto(city.url + "/datasets")
+    page.click("text=budget-2026")
+    page.wait_for_url("**/datasets/budget-2026/1")
+    assert "sum by cost centre" in page.inner_text("main")
+    assert "rows_found 1200" in page.inner_text("main")
+    outcome, text = verify(page)
+    assert outcome == "true", text
+
+
 def test_invoice_page_verifies(city: City, page: Any) -> None:
     page.goto(f"{city.url}/invoices/{INVOICE_ID.hex()}")
     assert "paid" in page.inner_text("main")
@@ -409,6 +438,8 @@ def pages(city: City) -> dict[str, str]:
         "invoice": f"/invoices/{INVOICE_ID.hex()}",
         "money": "/money",
         "contracts": "/contracts",
+        "datasets": "/datasets",
+        "dataset": "/datasets/budget-2026/1",
         "home-de": "/?lang=de",
     }
 

@@ -726,6 +726,94 @@ def contract(r: Reader, ref: str) -> Page:
     return page(r, f"{t('Contract')} {found.get('name', ref)}", body, scripts=["contracts.js"])
 
 
+# -- open datasets ----------------------------------------------------------------------------
+
+DATASETS_MAX = 1000
+
+
+def datasets(r: Reader) -> Page:
+    """Every open dataset version the departments published (data module)."""
+    t = r.t
+    from urbis.modules.data import keys as data_keys
+
+    prefix = data_keys.dataset_prefix("")[:-1]
+    rows = []
+    for _, value in r.node.app.store.scan_prefix(prefix, DATASETS_MAX):
+        record = decode_trusted(value)
+        rows.append(
+            [
+                tag("a", record["id"], href=f"/datasets/{quote(record['id'])}/{record['version']}"),
+                str(record["version"]),
+                record["department"],
+                str(record["records"]),
+                block_link(record["published_at_height"]),
+            ]
+        )
+    body = (
+        table(t("Open datasets"), [t("Dataset"), t("Version"), t("Department"), t("Records"),
+                                   t("Published at height")], rows)
+        if rows
+        else tag("p", t("No datasets published."))
+    )
+    return page(r, t("Open datasets"), body)
+
+
+def dataset(r: Reader, dataset_id: str, version: int) -> Page:
+    t = r.t
+    from urbis.modules.data import keys as data_keys
+
+    found = r.node.app.query("data", "dataset", {"id": dataset_id, "version": str(version)})
+    key = data_keys.dataset(dataset_id, version)
+    raw = r.node.app.store.get_at(key, r.height)
+    if raw is None:
+        raise NotFound(f"no dataset {dataset_id} version {version} at height {r.height}")
+    record = decode_trusted(raw)
+    attestations = [
+        [
+            a["kind"],
+            tag("span", t("passed"), class_="ok") if a["passed"] else tag("span", t("failed"),
+                                                                           class_="failed"),
+            ", ".join(f"{k} {v}" for k, v in sorted(a["figures"].items())),
+            account_link(a["steward"]),
+            block_link(a["attested_at_height"]),
+        ]
+        for a in found.get("attestations", [])
+    ]
+    body = join(
+        [
+            facts(
+                [
+                    (t("Dataset"), proven(key, "id", "text", record["id"])),
+                    (t("Version"), proven(key, "version", "int", str(record["version"]))),
+                    (t("Department"), proven(key, "department", "text", record["department"])),
+                    (t("Records"), proven(key, "records", "int", str(record["records"]))),
+                    (t("Size (bytes)"), proven(key, "size_bytes", "int",
+                                               str(record["size_bytes"]))),
+                    (t("Merkle root of the file"),
+                     tag("code", proven(key, "root", "hex", record["root"].hex()))),
+                    (t("Transformation"), proven(key, "transformation", "text",
+                                                 record["transformation"])),
+                    (t("Code hash"), tag("code", proven(key, "code_hash", "hex",
+                                                        record["code_hash"].hex()))),
+                    (t("Publisher"), proven(key, "publisher", "account",
+                                            account_text(record["publisher"]))),
+                    (t("Published at height"), proven(key, "published_at_height", "int",
+                                                      str(record["published_at_height"]))),
+                ]
+            ),
+            tag("h2", t("Inputs")),
+            tag("pre", tag("code", json.dumps(found.get("inputs", []), indent=2)), tabindex="0",
+                aria_label=t("Inputs")),
+            table(t("Attestations"), [t("Kind"), t("Result"), t("Figures"), t("Steward"),
+                                      t("Height")], attestations)
+            if attestations
+            else tag("p", t("No attestations yet.")),
+            verify_panel(r),
+        ]
+    )
+    return page(r, f"{t('Dataset')} {dataset_id} v{version}", body, scripts=["verify.js"])
+
+
 # -- invoices ---------------------------------------------------------------------------------
 
 

@@ -221,3 +221,26 @@ GERMAN.update(
         "Sign and grant": "Signieren und erteilen",
     }
 )
+GERMAN.update(
+    {
+        "Datasets": "Datensätze",
+        "Open datasets": "Offene Datensätze",
+        "Dataset": "Datensatz",
+        "Version": "Version",
+        "Records": "Einträge",
+        "Published at height": "Veröffentlicht bei Höhe",
+        "No datasets published.": "Keine Datensätze veröffentlicht.",
+        "Size (bytes)": "Grösse (Bytes)",
+        "Merkle root of the file": "Merkle-Wurzel der Datei",
+        "Transformation": "Verarbeitung",
+        "Code hash": "Code-Hash",
+        "Publisher": "Herausgeber",
+        "Inputs": "Eingaben",
+        "Attestations": "Bestätigungen",
+        "Result": "Ergebnis",
+        "Figures": "Kennzahlen",
+        "Steward": "Datenverantwortliche",
+        "No attestations yet.": "Noch keine Bestätigungen.",
+        "passed": "bestanden",
+    }
+)

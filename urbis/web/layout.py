@@ -49,6 +49,7 @@ NAV = (
     ("/documents", "Documents"),
     ("/money", "Money"),
     ("/contracts", "Contracts"),
+    ("/datasets", "Datasets"),
     ("/resident", "Resident"),
     ("/department", "Department"),
 )

@@ -86,6 +86,16 @@ def router() -> APIRouter:
     def invoice(request: Request, invoice_id: str) -> Response:
         return html(explorer.invoice)(request, invoice_id)
 
+    @router.get("/datasets")
+    def datasets(request: Request) -> Response:
+        return html(explorer.datasets)(request)
+
+    @router.get("/datasets/{dataset_id}/{version}")
+    def dataset(
+        request: Request, dataset_id: str, version: Annotated[int, Path(ge=1, le=2**32 - 1)]
+    ) -> Response:
+        return html(explorer.dataset)(request, dataset_id, version)
+
     @router.get("/money")
     def money(request: Request) -> Response:
         return html(explorer.money_page)(request)
