@@ -10,7 +10,11 @@ issue and pay an invoice, so the money pages have something to add up.
 Figures printed beside the same run's baseline: the JSON API's own answers for the same
 objects (what the page must at least do).
 
-    python3 bench/web.py                      # build (once, minutes), then measure
+Building the full chain took 41 minutes on the shared 2-core machine (403 tx/s with the
+load average near 10) and left 37 GB in --dir (blocks, and the state store's versioned
+tree nodes): delete the folder when done.
+
+    python3 bench/web.py                      # build (once, ~40 min, ~37 GB), then measure
     python3 bench/web.py --blocks 2000        # a small chain, for a quick look
 """
 
