@@ -106,10 +106,24 @@ def check(response: httpx.Response) -> None:
     assert response.status_code < 500, f"{request} -> {response.status_code}: {response.text[:300]}"
     if response.status_code >= 400:
         content_type = response.headers.get("content-type", "")
+        if is_oauth_error(response):
+            return
         assert content_type.startswith("application/problem+json"), f"{request}: {content_type}"
         body = response.json()
         assert isinstance(body.get("code"), str) and body["code"], f"{request}: {body}"
         assert body["status"] == response.status_code
+
+
+def is_oauth_error(response: httpx.Response) -> bool:
+    """OpenID4VCI/VP endpoints (outside /v1) answer errors as their standards say: RFC 6749
+    §5.2's JSON object with an `error` code, which wallets parse; the rest of the API
+    answers problem+json."""
+    if response.request.url.path.startswith("/v1/"):
+        return False
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return False
+    body = response.json()
+    return isinstance(body, dict) and isinstance(body.get("error"), str) and bool(body["error"])
 
 
 def counters(live: Live) -> dict[str, float]:

@@ -227,7 +227,11 @@ def receive(
     wallet = _wallet(home)
     names = [name] + [f"{name}.{n}" for n in range(2, copies + 1)]
     for kept in names:
-        if wallet.path(kept).exists() and not replace:
+        try:
+            exists = wallet.path(kept).exists()
+        except CredentialRejected as error:  # a name the wallet cannot keep
+            fail(f"wallet.{error.reason}", error.detail, 2)
+        if exists and not replace:
             fail("wallet.exists", f"{kept!r} is kept already; add --replace")
     holders = [wallet.holder] + [HolderKey() for _ in names[1:]]
     try:
