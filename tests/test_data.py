@@ -540,3 +540,59 @@ def test_records_past_retention_leave_the_datastore_but_not_the_chain(
     assert answer["first_held"] > 0 and answer["records"][-1]["seq"] == 4
     anchors = city.node.app.query("data", "anchors", {"id": "traffic.brief"})
     assert [a["first_seq"] for a in anchors] == [0, 1, 2, 3, 4]  # the chain keeps them all
+
+
+def test_a_projection_is_enforced_by_keys_not_by_the_client(city: City) -> None:
+    register(city, "traffic.projected", "internal")
+    land = city.session("land")
+    producer = Producer(land, "traffic.projected", DATA_KEYS["land"])
+    producer.grant("finance", "fares", city.height() + 10_000, projection=["speed_kmh"])
+    producer.publish([{"sensor": f"s{n}", "speed_kmh": n} for n in range(4)])
+    wait_anchored(city, "traffic.projected", 4)
+    finance = Reader(city.session("finance"), "traffic.projected", DATA_KEYS["finance"])
+    records = finance.read(0, 10)  # checked against the view roots the anchors carry
+    assert [r.record for r in records] == [{"speed_kmh": n} for n in range(4)]
+    assert finance.view == "finance"
+    # finance holds no key that opens a whole record: the epoch key was never wrapped for it
+    info = land.stream("traffic.projected")
+    assert info["epochs"][0]["grantees"] == ["land"] and info["viewers"] == ["finance"]
+    whole = Reader(land, "traffic.projected", DATA_KEYS["land"]).fetch(0, 1, prove=False)
+    with pytest.raises(crypto.EnvelopeError):
+        finance.open(base64.b64decode(whole["records"][0]["envelope"]))
+    anchors = city.node.app.query("data", "anchors", {"id": "traffic.projected"})
+    assert list(anchors[0]["views"]) == ["finance"]
+    # a batch without finance's copies is refused, on the node and on chain
+    bare = Producer(land, "traffic.projected", DATA_KEYS["land"])
+    bare.viewers = {}
+    assert code_of(lambda: bare.publish([reading(9)])) == "data.missing_view"
+    assert (
+        code_of(
+            lambda: land.act(
+                "anchor",
+                stream="traffic.projected",
+                department="land",
+                first_seq=4,
+                count=1,
+                root=bytes(32),
+                epoch=1,
+            )
+        )
+        == "data.missing_view"
+    )
+    # and none on personal streams, where a copy would escape the subjects' keys
+    register(city, "health.projected", "personal")
+    assert (
+        code_of(
+            lambda: land.act(
+                "grant",
+                stream="health.projected",
+                department="land",
+                grantee="finance",
+                role="data",
+                purpose="x",
+                expires_at_height=city.height() + 100,
+                projection=["speed_kmh"],
+            )
+        )
+        == "data.projection_refused"
+    )

@@ -73,6 +73,12 @@ def _length_prefixed(text: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
+def view_name(stream: str, grantee: str) -> str:
+    """The name a projected copy is sealed under in place of the stream id: a copy made for
+    one grantee opens for no other, and never as a full record."""
+    return f"{stream}/{grantee}"
+
+
 def record_aad(stream: str, envelope: Envelope) -> bytes:
     """The envelope's header and the stream id: a record cannot be moved to another stream,
     sequence number, epoch or subject without failing to open."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMAT = 2
+FORMAT = 3
 """The datastore's layout version (SQLite user_version); a file of another is refused."""
 LENGTH = struct.Struct(">I")
 """A batch's envelopes are stored as one blob, each prefixed by its u32 length: one row
@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS batches (
     stream TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
     root BLOB NOT NULL, tx_id BLOB, height INTEGER, envelopes BLOB NOT NULL,
     PRIMARY KEY (stream, first_seq));
+CREATE TABLE IF NOT EXISTS views (
+    stream TEXT NOT NULL, grantee TEXT NOT NULL, first_seq INTEGER NOT NULL,
+    envelopes BLOB NOT NULL, PRIMARY KEY (stream, grantee, first_seq));
 CREATE TABLE IF NOT EXISTS subjects (
     stream TEXT NOT NULL, seq INTEGER NOT NULL, pseudonym BLOB NOT NULL,
     PRIMARY KEY (stream, seq)) WITHOUT ROWID;
@@ -106,6 +109,7 @@ class Datastore:
         batch: Batch,
         envelopes: Sequence[bytes],
         pseudonyms: Sequence[bytes | None],
+        views: dict[str, list[bytes]] | None = None,
     ) -> None:
         """Store a batch and its records in one transaction (pending until anchored, unless
         `batch.height` is given: a replica stores batches it already checked)."""
@@ -132,6 +136,11 @@ class Datastore:
                 )
                 if subjects:
                     self._db.executemany("INSERT INTO subjects VALUES (?, ?, ?)", subjects)
+                for grantee, copies in (views or {}).items():
+                    self._db.execute(
+                        "INSERT INTO views VALUES (?, ?, ?, ?)",
+                        (batch.stream, grantee, batch.first_seq, pack_envelopes(copies)),
+                    )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -172,6 +181,9 @@ class Datastore:
                 self._db.execute(
                     "DELETE FROM batches WHERE stream = ? AND first_seq = ?", (stream, first_seq)
                 )
+                self._db.execute(
+                    "DELETE FROM views WHERE stream = ? AND first_seq = ?", (stream, first_seq)
+                )
                 self._db.execute("COMMIT")
         return [Batch(*row) for row in rows]
 
@@ -209,6 +221,25 @@ class Datastore:
                     out.append((int(first_seq) + offset, envelope))
         return out
 
+    def view_envelopes(
+        self, stream: str, grantee: str, start: int, end: int
+    ) -> list[tuple[int, bytes]]:
+        """(seq, projected copy for `grantee`) of records start..end-1 that have one."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT v.first_seq, v.envelopes FROM views v JOIN batches b"
+                " ON b.stream = v.stream AND b.first_seq = v.first_seq"
+                " WHERE v.stream = ? AND v.grantee = ? AND v.first_seq < ?"
+                " AND v.first_seq + b.count > ? ORDER BY v.first_seq",
+                (stream, grantee, end, start),
+            ).fetchall()
+        out = []
+        for first_seq, blob in rows:
+            for offset, envelope in enumerate(unpack_envelopes(bytes(blob))):
+                if start <= first_seq + offset < end:
+                    out.append((int(first_seq) + offset, envelope))
+        return out
+
     def subject_seqs(self, stream: str, pseudonym: bytes) -> list[int]:
         with self._lock:
             rows = self._db.execute(
@@ -233,6 +264,10 @@ class Datastore:
                 self._db.execute(
                     "DELETE FROM subjects WHERE stream = ? AND seq >= ? AND seq < ?",
                     (stream, first_seq, first_seq + count),
+                )
+            for first_seq, _ in rows:
+                self._db.execute(
+                    "DELETE FROM views WHERE stream = ? AND first_seq = ?", (stream, first_seq)
                 )
             self._db.execute(
                 "DELETE FROM batches WHERE stream = ? AND height IS NOT NULL AND height < ?",

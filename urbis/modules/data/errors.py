@@ -32,3 +32,7 @@ DecryptFailed = error_class("data.decrypt_failed", "Record does not decrypt", 42
 ProofFailed = error_class("data.proof_failed", "Proof does not verify", 422)
 Pending = error_class("data.pending", "Batch not anchored yet", 409, retry=True)
 PublicStream = error_class("data.public_stream", "Public streams have no keys or grants", 409)
+MissingView = error_class("data.missing_view", "Views do not match the projected grants", 409)
+ProjectionRefused = error_class(
+    "data.projection_refused", "No projections on personal streams", 409
+)

@@ -23,11 +23,13 @@ from urbis.modules.data.errors import (
     EpochShredded,
     GrantExists,
     GrantExpired,
+    MissingView,
     NoDataKey,
     NoGrant,
     NotOwner,
     NotPersonal,
     NotYet,
+    ProjectionRefused,
     PublicStream,
     SequenceReplayed,
     SequenceSkipped,
@@ -125,6 +127,7 @@ def register_stream(ctx: Context, sender: AccountId, args: RegisterStream) -> No
         accesses=0,
         registered_by=sender,
         registered_at_height=height,
+        viewers=[],
     )
     ctx.state.put_record(keys.stream(args.id), stream)
     ctx.state.put_record(keys.schema(args.id, 1), Schema(1, args.schema, height))
@@ -171,8 +174,24 @@ def anchor_batch(ctx: Context, sender: AccountId, args: AnchorBatch) -> None:
         assert epoch is not None, "an encrypted stream's current epoch is stored"
         if epoch.shredded_at_height is not None:
             raise EpochShredded(f"epoch {stream.epoch} of {args.stream} is shredded: rotate first")
+    view = DataView(ctx.state)
+    required = sorted(
+        v for v in stream.viewers if view.grant_in_force(args.stream, v, ctx.block.height)
+    )
+    if sorted(args.views) != required:
+        raise MissingView(
+            f"stream {args.stream} needs projected copies for {required or 'no one'}, "
+            f"the anchor has {sorted(args.views) or 'none'}"
+        )
     anchor = Anchor(
-        args.stream, args.first_seq, args.count, args.root, args.epoch, ctx.block.height, sender
+        args.stream,
+        args.first_seq,
+        args.count,
+        args.root,
+        args.epoch,
+        ctx.block.height,
+        sender,
+        dict(sorted(args.views.items())),
     )
     ctx.state.put_record(keys.anchor(args.stream, args.first_seq), anchor)
     ctx.state.put_record(
@@ -201,6 +220,10 @@ def grant_access(ctx: Context, sender: AccountId, args: GrantAccess) -> None:
         raise NoDataKey(f"{args.grantee} has no registered data key to wrap the epoch key for")
     if view.grant_in_force(args.stream, args.grantee, ctx.block.height) is not None:
         raise GrantExists(f"{args.grantee} already holds a grant on {args.stream}")
+    if args.projection and stream.classification == "personal":
+        raise ProjectionRefused(
+            f"{args.stream} is personal: a projected copy would escape its subjects' keys"
+        )
     if args.expires_at_height <= ctx.block.height:
         raise BadExpiry(
             f"expires_at_height {args.expires_at_height} is not after {ctx.block.height}"
@@ -219,7 +242,10 @@ def grant_access(ctx: Context, sender: AccountId, args: GrantAccess) -> None:
         stream.epoch,
     )
     ctx.state.put_record(keys.grant(args.stream, args.grantee), grant)
-    if args.grantee not in epoch.grantees:
+    if args.projection:
+        viewers = sorted({*stream.viewers, args.grantee})
+        ctx.state.put_record(keys.stream(args.stream), dataclasses.replace(stream, viewers=viewers))
+    elif args.grantee not in epoch.grantees:
         grantees = sorted([*epoch.grantees, args.grantee])
         ctx.state.put_record(
             keys.epoch(args.stream, epoch.number), dataclasses.replace(epoch, grantees=grantees)
@@ -268,6 +294,10 @@ def revoke_access(ctx: Context, sender: AccountId, args: RevokeAccess) -> None:
         raise NoGrant(f"{args.grantee} holds no grant on {args.stream}")
     ctx.state.delete(keys.grant(args.stream, args.grantee))
     ctx.emit("data.revoked", stream=args.stream, grantee=args.grantee)
+    if args.grantee in stream.viewers:
+        stream = dataclasses.replace(
+            stream, viewers=[v for v in stream.viewers if v != args.grantee]
+        )
     _rotate(ctx, stream, args.grantee)
 
 

@@ -7,7 +7,7 @@ payloads stay in the producing node's datastore (datastore.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from urbis.chain.ids import AccountId
 
@@ -31,6 +31,8 @@ PROJECTION_FIELDS_MAX = 64
 FIGURES_MAX = 16
 """Named integer figures on one quality attestation (e.g. rows, missing, late_ms)."""
 INPUTS_MAX = 32
+VIEWS_MAX = 32
+"""Projected grantees of one stream: each costs the producer one more sealed copy."""
 KEY_BYTES = 32
 
 
@@ -70,6 +72,9 @@ class Stream:
     accesses: int
     registered_by: AccountId
     registered_at_height: int
+    viewers: list[str]
+    """Grantees whose grant names a projection: they never get the epoch key, only a view
+    key per epoch, and each anchor carries the root of their projected copies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,8 @@ class Anchor:
     epoch: int
     height: int
     producer: AccountId
+    views: dict[str, bytes]
+    """Per projected grantee, the root of the batch's projected copies for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +237,13 @@ class AnchorBatch:
     count: int
     root: bytes
     epoch: int
+    views: dict[str, bytes] = field(default_factory=dict)
+    """Per projected grantee in force, the root of its projected copies of these records."""
 
     def __post_init__(self) -> None:
         check_id(self.stream, "stream id")
+        if len(self.views) > VIEWS_MAX or any(len(r) != 32 for r in self.views.values()):
+            raise ValueError(f"at most {VIEWS_MAX} views, each a 32-byte root")
         if not 1 <= self.count <= BATCH_RECORDS_MAX:
             raise ValueError(f"count must be 1 to {BATCH_RECORDS_MAX}")
         if not 0 <= self.first_seq < 1 << 63:

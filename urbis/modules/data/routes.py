@@ -60,6 +60,9 @@ Version = Annotated[int, Path(ge=1, le=2**32 - 1, description="A version number"
 class BatchIn(BaseModel):
     tx: str = Field(description="The signed transaction carrying one data.anchor, base64")
     envelopes: list[str] = Field(description="The records' envelopes in order, base64")
+    views: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per projected grantee, its copies in order, base64"
+    )
 
 
 class WrappedKeysIn(BaseModel):
@@ -78,6 +81,11 @@ def _b64(text: str, what: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise BadEnvelope(f"{what} is not base64") from None
+
+
+def view_holder(owner: str, viewer: str) -> str:
+    """The label the owner's copy of `viewer`'s view key is kept (and wrapped) under."""
+    return f"{owner}>{viewer}"
 
 
 def _target(url: Any) -> str:
@@ -111,10 +119,17 @@ def _check_personal_access(
 
 
 def read_records(
-    service: DataService, stream: Stream, start: int, limit: int, prove: bool
+    service: DataService,
+    stream: Stream,
+    start: int,
+    limit: int,
+    prove: bool,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
+    """Records (or `viewer`'s projected copies) with their paths to the batch's root as
+    anchored (the anchor's `views[viewer]` for copies)."""
     head = service.store.head(stream.id, anchored_only=True)
-    if start > head or (start >= stream.next_seq and start > head):
+    if start > head:
         raise NotYet(
             f"stream {stream.id} has anchored records 0 to {head - 1}; {start} does not exist yet"
         )
@@ -123,13 +138,23 @@ def read_records(
     out_batches = []
     records = []
     for batch in batches:
-        rows = service.store.envelopes(stream.id, batch.first_seq, batch.first_seq + batch.count)
+        last = batch.first_seq + batch.count
+        root = batch.root
+        if viewer is None:
+            rows = service.store.envelopes(stream.id, batch.first_seq, last)
+        else:
+            rows = service.store.view_envelopes(stream.id, viewer, batch.first_seq, last)
+            anchor = service.view().anchor(stream.id, batch.first_seq)
+            if not rows or anchor is None or viewer not in anchor.views:
+                continue  # anchored before this grantee's projection: nothing for it
+            root = anchor.views[viewer]
         envelopes = [e for _, e in rows]
         entry: dict[str, Any] = {
             "first_seq": batch.first_seq,
             "count": batch.count,
-            "root": batch.root.hex(),
+            "root": root.hex(),
             "height": batch.height,
+            "view": viewer,
         }
         if prove:
             answer = state_answer(service.node, keys.anchor(stream.id, batch.first_seq), None, True)
@@ -211,10 +236,18 @@ def router() -> APIRouter:
             try:
                 data = cbor2.loads(body)
                 raw_tx, envelopes = data["tx"], data["envelopes"]
+                views = data.get("views", {})
                 assert isinstance(raw_tx, bytes) and isinstance(envelopes, list)
                 assert all(isinstance(e, bytes) for e in envelopes)
+                assert isinstance(views, dict)
+                for grantee, copies in views.items():
+                    assert isinstance(grantee, str) and isinstance(copies, list)
+                    assert all(isinstance(c, bytes) for c in copies)
             except Exception:
-                raise BadEnvelope("a CBOR batch is a map {tx: bytes, envelopes: [bytes]}") from None
+                raise BadEnvelope(
+                    "a CBOR batch is a map {tx: bytes, envelopes: [bytes], "
+                    "views: {grantee: [bytes]}}"
+                ) from None
         else:
             try:
                 parsed = BatchIn.model_validate_json(body)
@@ -222,8 +255,9 @@ def router() -> APIRouter:
                 raise BadEnvelope("a JSON batch is {tx: base64, envelopes: [base64]}") from None
             raw_tx = _b64(parsed.tx, "tx")
             envelopes = [_b64(e, "envelope") for e in parsed.envelopes]
+            views = {g: [_b64(c, "copy") for c in cs] for g, cs in parsed.views.items()}
         answer: dict[str, Any] = await run_in_threadpool(
-            service.accept_batch, raw_tx, envelopes, stream_id
+            service.accept_batch, raw_tx, envelopes, stream_id, views
         )
         return answer
 
@@ -239,13 +273,18 @@ def router() -> APIRouter:
         service = service_for(node)
         stream = service.stream(stream_id)
         reader = await _reader(service, request)
+        viewer = None
         if stream.classification != "public":
             department = service.reader_department(stream, reader)
+            viewer = service.viewer(stream, department)
             if stream.classification == "personal" and department != stream.department:
                 assert reader is not None
                 head = service.store.head(stream.id, anchored_only=True)
                 _check_personal_access(service, stream, reader, start, min(start + limit, head))
-        return await run_in_threadpool(read_records, service, stream, start, limit, prove)
+        answer: dict[str, Any] = await run_in_threadpool(
+            read_records, service, stream, start, limit, prove, viewer
+        )
+        return answer
 
     @router.put("/streams/{stream_id}/keys", summary="Store an epoch's wrapped keys (owner)")
     async def put_keys(stream_id: str, request: Request, node: NodeDep) -> dict[str, Any]:
@@ -306,9 +345,18 @@ def router() -> APIRouter:
                 for p, e, w in service.store.subject_keys(stream_id, wanted)
                 if e in wrapped
             ]
+        owner_views = {}
+        if department == stream.department:  # the owner's own copies of each view key
+            for viewer in stream.viewers:
+                held = service.store.wrapped_keys(stream_id, view_holder(department, viewer))
+                owner_views[viewer] = {
+                    str(e): base64.b64encode(w).decode() for e, w in held.items()
+                }
         return {
             "stream": stream_id,
             "department": department,
+            "view": service.viewer(stream, department),
+            "views": owner_views,
             "keys": {str(e): base64.b64encode(w).decode() for e, w in wrapped.items()},
             "subject_keys": subjects,
         }
@@ -487,11 +535,12 @@ async def _follow(
     grant was revoked or expired: checked again each time new records arrive)."""
     cursor = start
     lag_max: int | None = None
+    viewer: str | None = None
     while True:
         stream = service.stream(stream_id)
         if stream.classification != "public":
             try:
-                service.reader_department(stream, reader)
+                viewer = service.viewer(stream, service.reader_department(stream, reader))
             except UrbisError as error:
                 yield {
                     "code": error.code,
@@ -508,12 +557,14 @@ async def _follow(
             yield {"code": "data.behind", "delivered_through": cursor - 1, "resume_from": cursor}
             return
         if cursor < head:
-            texts = await run_in_threadpool(
-                service.live_texts, stream_id, cursor, min(head, cursor + LIVE_CHUNK)
-            )
+            end = min(head, cursor + LIVE_CHUNK)
+            texts = await run_in_threadpool(service.live_texts, stream_id, cursor, end, viewer)
             for seq, text in texts:
                 yield text
                 cursor = seq + 1
+            # records this subscriber has nothing of (pruned, or anchored before its
+            # projection) are passed over, not waited for
+            cursor = end
             continue
         try:
             await asyncio.wait_for(event.wait(), KEEPALIVE_S)

@@ -187,6 +187,8 @@ class Producer:
         self.next_seq = int(info["stored_head"])
         self.epoch = int(info["epoch"])
         self._epoch_keys: dict[int, bytes] = {}
+        self._view_keys: dict[tuple[int, str], bytes] = {}
+        self.viewers: dict[str, list[str]] = self._viewers(info)
         self._subject_keys: dict[bytes, bytes] = {}
         self._subjects_wrapped: set[tuple[bytes, int]] = set()
 
@@ -194,6 +196,67 @@ class Producer:
         info = self.session.stream(self.stream_id)
         self.epoch = int(info["epoch"])
         self.next_seq = max(self.next_seq, int(info["stored_head"]))
+        self.viewers = self._viewers(info)
+
+    def _viewers(self, info: dict[str, Any]) -> dict[str, list[str]]:
+        """Projected grantees in force and the fields each may see."""
+        height = self.session.height() if info["viewers"] else 0
+        return {
+            g["grantee"]: list(g["projection"])
+            for g in info["grants"]
+            if g["grantee"] in info["viewers"] and g["expires_at_height"] > height
+        }
+
+    def view_key(self, viewer: str) -> bytes:
+        """The current epoch's key for `viewer`'s projected copies: the owner's copy from
+        the node, or a new one wrapped for the viewer and for the owner."""
+        cached = self._view_keys.get((self.epoch, viewer))
+        if cached is not None:
+            return cached
+        holder = f"{self.department}>{viewer}"
+        held = self.session.get(f"/v1/data/streams/{self.stream_id}/keys")["views"]
+        wrapped = held.get(viewer, {}).get(str(self.epoch))
+        if wrapped is not None:
+            key = crypto.unwrap_epoch_key(
+                base64.b64decode(wrapped), self.data_key, self.stream_id, self.epoch, holder
+            )
+        else:
+            key = crypto.new_key()
+            own = public_bytes(self.data_key)
+            theirs = bytes.fromhex(self.session.get(f"/v1/data/keys/{viewer}")["public_key"])
+            copies = {
+                viewer: crypto.wrap_epoch_key(key, theirs, self.stream_id, self.epoch, viewer),
+                holder: crypto.wrap_epoch_key(key, own, self.stream_id, self.epoch, holder),
+            }
+            body = json.dumps(
+                {
+                    "epoch": self.epoch,
+                    "wrapped": {d: base64.b64encode(w).decode() for d, w in copies.items()},
+                }
+            ).encode()
+            self.session.request("PUT", f"/v1/data/streams/{self.stream_id}/keys", body=body)
+        self._view_keys[(self.epoch, viewer)] = key
+        return key
+
+    def seal_views(self, records: Sequence[Any], first_seq: int) -> dict[str, list[bytes]]:
+        """Each projected grantee's copies of `records`: only its fields, under its view key."""
+        views = {}
+        for viewer, fields in self.viewers.items():
+            key = self.view_key(viewer)
+            name = crypto.view_name(self.stream_id, viewer)
+            views[viewer] = [
+                crypto.seal_record(
+                    name,
+                    self.classification,
+                    self.schema_version,
+                    first_seq + index,
+                    self.epoch,
+                    json.dumps({k: r[k] for k in fields if k in r}, separators=(",", ":")).encode(),
+                    key,
+                )
+                for index, r in enumerate(records)
+            ]
+        return views
 
     def epoch_key(self) -> bytes:
         """The current epoch's key: unwrapped from the node, or made and wrapped for every
@@ -247,7 +310,10 @@ class Producer:
             projection=list(projection),
         )
         self.refresh()
-        self.share(self.epoch_key(), self.epoch, [grantee])
+        if projection:
+            self.view_key(grantee)
+        else:
+            self.share(self.epoch_key(), self.epoch, [grantee])
         return receipt
 
     def revoke(self, grantee: str) -> dict[str, Any]:
@@ -313,12 +379,19 @@ class Producer:
     ) -> dict[str, Any]:
         """Seal, anchor and hand in one batch; returns the node's answer (tx id, range)."""
         envelopes = self.seal(records, subjects)
-        answer = self.hand_in(envelopes)
+        views = self.seal_views(records, self.next_seq) if self.viewers else None
+        answer = self.hand_in(envelopes, views=views)
         self.next_seq += len(envelopes)
         return answer
 
-    def hand_in(self, envelopes: list[bytes], first_seq: int | None = None) -> dict[str, Any]:
+    def hand_in(
+        self,
+        envelopes: list[bytes],
+        first_seq: int | None = None,
+        views: dict[str, list[bytes]] | None = None,
+    ) -> dict[str, Any]:
         first = self.next_seq if first_seq is None else first_seq
+        views = views or {}
         raw = self.session.signed_tx(
             "data",
             "anchor",
@@ -328,8 +401,9 @@ class Producer:
             count=len(envelopes),
             root=crypto.batch_root(envelopes),
             epoch=self.epoch,
+            views={v: crypto.batch_root(copies) for v, copies in sorted(views.items())},
         )
-        body = cbor2.dumps({"tx": raw, "envelopes": envelopes})
+        body = cbor2.dumps({"tx": raw, "envelopes": envelopes, "views": views})
         try:
             answer: dict[str, Any] = self.session.request(
                 "POST",
@@ -376,7 +450,10 @@ class Reader:
         self._keys: dict[int, bytes] = {}
         self._subject_keys: dict[tuple[bytes, int], bytes] = {}
         self.department = ""
-        self.projection: list[str] = []
+        self.view: str | None = None
+        """Set when this reader's grant names a projection: it reads its own copies."""
+        self.name = stream_id
+        """What records are sealed under for this reader: the stream id, or its view's name."""
 
     def load_keys(self, pseudonyms: Iterable[bytes] = ()) -> None:
         if self.classification == "public":
@@ -385,6 +462,9 @@ class Reader:
         params = {"pseudonyms": wanted} if wanted else None
         answer = self.session.request("GET", f"/v1/data/streams/{self.stream_id}/keys", params)
         self.department = answer["department"]
+        self.view = answer.get("view")
+        if self.view:
+            self.name = crypto.view_name(self.stream_id, self.view)
         assert self.data_key is not None, "an encrypted stream needs the department's data key"
         for epoch_text, wrapped in answer["keys"].items():
             epoch = int(epoch_text)
@@ -402,9 +482,6 @@ class Reader:
                     epoch,
                     pseudonym,
                 )
-        grants = self.session.stream(self.stream_id)["grants"]
-        mine = [g for g in grants if g["grantee"] == self.department]
-        self.projection = list(mine[0]["projection"]) if mine else []
 
     def open(self, raw: bytes, height: int = 0) -> ReadRecord:
         envelope = crypto.decode_envelope(raw)
@@ -426,9 +503,7 @@ class Reader:
             if subject is None:
                 raise crypto.EnvelopeError("the subject's key is gone (shredded)")
             key = crypto.subject_record_key(key, subject)
-        record = json.loads(crypto.open_record(self.stream_id, envelope, key))
-        if self.projection and isinstance(record, dict):
-            record = {k: v for k, v in record.items() if k in self.projection}
+        record = json.loads(crypto.open_record(self.name, envelope, key))
         return ReadRecord(envelope.seq, record, height)
 
     def fetch(self, start: int = 0, limit: int = 1_000, prove: bool = True) -> dict[str, Any]:
@@ -454,7 +529,8 @@ class Reader:
                 if state.value is None:
                     raise crypto.EnvelopeError(f"no anchor on chain at {batch['first_seq']}")
                 anchor = from_wire(Anchor, decode_trusted(state.value))
-                if anchor.root != root or anchor.count != batch["count"]:
+                anchored = anchor.views.get(batch["view"]) if batch.get("view") else anchor.root
+                if anchored != root or anchor.count != batch["count"]:
                     raise crypto.EnvelopeError("the batch root is not the anchored root")
             roots[batch["first_seq"]] = (root, batch["height"])
         out = []

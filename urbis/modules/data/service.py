@@ -31,6 +31,7 @@ from urbis.modules.data.errors import (
     BadEnvelope,
     EpochShredded,
     GrantExpired,
+    MissingView,
     NoGrant,
     RootMismatch,
     SchemaViolation,
@@ -106,7 +107,7 @@ class DataService:
         self.node = node
         self.store = Datastore(node.home.path / "data" / "datastore.db")
         self.hub = LiveHub()
-        self._texts: dict[tuple[str, int], list[str]] = {}
+        self._texts: dict[tuple[str, int, str], list[str]] = {}
         """Live messages of recent batches, JSON-encoded once for every subscriber."""
         self._expiries: dict[bytes, int] = {}
         """Pending batches' transactions and the height they expire at: one that expires
@@ -166,10 +167,18 @@ class DataService:
             )
         raise NoGrant(f"{reader.text} holds no role a grant on {stream.id} names")
 
+    def viewer(self, stream: Stream, department: str) -> str | None:
+        """`department` if it reads `stream` through a projection (its own copies), else None."""
+        return department if department in stream.viewers else None
+
     # -- ingest -----------------------------------------------------------------------
 
     def accept_batch(
-        self, raw_tx: bytes, envelopes: Sequence[bytes], stream_id: str | None = None
+        self,
+        raw_tx: bytes,
+        envelopes: Sequence[bytes],
+        stream_id: str | None = None,
+        views: dict[str, list[bytes]] | None = None,
     ) -> dict[str, Any]:
         """Check a batch against the anchor its transaction carries, store it pending,
         and submit the transaction. Nothing is stored unless every check passes."""
@@ -196,6 +205,30 @@ class DataService:
         if epoch is not None and epoch.shredded_at_height is not None:
             raise EpochShredded(f"epoch {stream.epoch} of {stream.id} is shredded: rotate first")
         pseudonyms = self._check_envelopes(stream, args, envelopes)
+        views = views or {}
+        view = self.view()
+        height = self.height() + 1
+        required = sorted(v for v in stream.viewers if view.grant_in_force(stream.id, v, height))
+        if sorted(args.views) != required:
+            raise MissingView(
+                f"stream {stream.id} needs projected copies for {required or 'no one'}, "
+                f"the anchor has {sorted(args.views) or 'none'}"
+            )
+        if sorted(views) != sorted(args.views):
+            raise MissingView(
+                f"the anchor names views for {sorted(args.views)}, the batch carries "
+                f"{sorted(views)}"
+            )
+        for grantee, copies in views.items():
+            if len(copies) != args.count or crypto.batch_root(copies) != args.views[grantee]:
+                raise RootMismatch(f"the copies for {grantee} do not match the anchored root")
+            for index, raw in enumerate(copies):
+                try:
+                    copy = crypto.decode_envelope(raw)
+                except crypto.EnvelopeError as error:
+                    raise BadEnvelope(f"{grantee}'s copy {index}: {error}") from None
+                if copy.seq != args.first_seq + index or copy.epoch != args.epoch:
+                    raise BadEnvelope(f"{grantee}'s copy {index} has the wrong sequence or epoch")
         head = self.store.head(stream.id)
         if args.first_seq < head:
             raise SequenceReplayed(
@@ -207,7 +240,7 @@ class DataService:
             )
         batch = Batch(stream.id, args.first_seq, args.count, args.root, tx.id, None)
         try:
-            self.store.add_batch(batch, envelopes, pseudonyms)
+            self.store.add_batch(batch, envelopes, pseudonyms, views)
         except sqlite3.IntegrityError:  # another hand-in took this range a moment ago
             raise SequenceReplayed(
                 f"stream {stream.id}: sequence {args.first_seq} was just taken"
@@ -363,15 +396,24 @@ class DataService:
 
     # -- reads ------------------------------------------------------------------------
 
-    def live_texts(self, stream: str, start: int, end: int) -> list[tuple[int, str]]:
-        """Messages for records start..end-1 (anchored), one JSON text per record."""
+    def live_texts(
+        self, stream: str, start: int, end: int, viewer: str | None = None
+    ) -> list[tuple[int, str]]:
+        """Messages for records start..end-1 (anchored), one JSON text per record: the
+        records themselves, or `viewer`'s projected copies."""
         import base64
 
         out: list[tuple[int, str]] = []
         for batch in self.store.batches(stream, start, end):
-            texts = self._texts.get((stream, batch.first_seq))
+            cache_key = (stream, batch.first_seq, viewer or "")
+            texts = self._texts.get(cache_key)
             if texts is None:
-                rows = self.store.envelopes(stream, batch.first_seq, batch.first_seq + batch.count)
+                last = batch.first_seq + batch.count
+                rows = (
+                    self.store.envelopes(stream, batch.first_seq, last)
+                    if viewer is None
+                    else self.store.view_envelopes(stream, viewer, batch.first_seq, last)
+                )
                 texts = [
                     json.dumps(
                         {
@@ -386,7 +428,8 @@ class DataService:
                 ]
                 if len(self._texts) > 64:
                     self._texts.pop(next(iter(self._texts)))
-                self._texts[(stream, batch.first_seq)] = texts
+                self._texts[cache_key] = texts
+            # a batch has a copy of every record for each viewer it names, or none
             for offset, text in enumerate(texts):
                 seq = batch.first_seq + offset
                 if start <= seq < end:
