@@ -84,10 +84,12 @@ CHAIN_ID_KEY = b"chain/chain_id"
 GENESIS_HASH_KEY = b"chain/genesis_hash"
 APP_VERSION_KEY = b"chain/app_version"
 
-APP_VERSION = 2
+APP_VERSION = 3
 """The state machine's version: its stored formats and rules. A node refuses data written
-by another version rather than misread it. 2: transfer ids per sender, `_blocks` and
-`_at_height` field names, payments.unknown_account (1: everything before)."""
+by another version rather than misread it. 3: the voting, data and vehicles modules, HTLCs
+that expire by block time, identity's status allocations and CheckTx admission by module.
+2: transfer ids per sender, `_blocks` and `_at_height` field names,
+payments.unknown_account (1: everything before)."""
 
 
 @dataclass(frozen=True, slots=True)
