@@ -425,6 +425,36 @@ def access_log(
     emit(rows, as_json, human)
 
 
+@app.command("my-accesses")
+def my_accesses(
+    stream: StreamArgument,
+    subject: Annotated[str, typer.Option("--as", help="Your key name (the data subject)")],
+    home: HomeOption = DEFAULT_HOME,
+    api: ApiOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """For a data subject: your records in a personal stream and every logged read of them.
+
+    Example: urbis data my-accesses health.cases --as alice
+    """
+    with reported():
+        answer = session(home_path(home), api, subject, False).get(
+            f"/v1/data/streams/{stream}/my-accesses"
+        )
+
+    def human(_: Any) -> None:
+        stdout.print(
+            f"{len(answer['records'])} records about you (pseudonym {answer['pseudonym'][:16]}…)"
+        )
+        for row in answer["accesses"]:
+            stdout.print(
+                f"block {row['height']}: {row['reader']} ({row['grantee']}) read "
+                f"{row['records']} for {row['purpose']!r}"
+            )
+
+    emit(answer, as_json, human)
+
+
 @app.command("replicate")
 def replicate_command(
     stream: StreamArgument,
