@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from urbis.api.deps import HEIGHT_MAX, problem
 from urbis.chain.errors import UrbisError
-from urbis.web import explorer, spaces
+from urbis.web import elections, explorer, processes, spaces
 from urbis.web.i18n import LANGUAGES
 from urbis.web.layout import Reader, reader
 from urbis.web.signin import (
@@ -107,6 +107,26 @@ def router() -> APIRouter:
     @router.get("/contracts/{ref}")
     def contract(request: Request, ref: str) -> Response:
         return html(explorer.contract)(request, ref)
+
+    @router.get("/procedures")
+    def procedures(request: Request) -> Response:
+        return html(processes.procedures)(request)
+
+    @router.get("/procedures/{ref}/{subject}")
+    def procedure(request: Request, ref: str, subject: str) -> Response:
+        return html(processes.procedure)(request, ref, subject)
+
+    @router.get("/elections")
+    def elections_page(request: Request) -> Response:
+        return html(elections.elections)(request)
+
+    @router.get("/elections/{election_id}")
+    def election(request: Request, election_id: str) -> Response:
+        return html(elections.election)(request, election_id)
+
+    @router.get("/elections/{election_id}/verification")
+    def election_verification(request: Request, election_id: str) -> Response:
+        return html(elections.verification)(request, election_id)
 
     @router.get("/resident")
     def resident(request: Request) -> Response:

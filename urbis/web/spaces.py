@@ -28,6 +28,7 @@ from urbis.web.layout import (
     table,
     when,
 )
+from urbis.web.sections import console_sections, resident_sections
 from urbis.web.signin import Session
 
 Page = tuple[Html, int]
@@ -209,6 +210,7 @@ def resident_space(r: Reader, session: Session) -> Page:
             if mandates
             else tag("p", t("No mandates.")),
             mandate_form,
+            resident_sections(r, session),
             tag("h2", t("Verify in this browser")),
             tag("button", t("Verify in this browser"), type="button", id="verify-button"),
             tag("p", "", id="verify-status", role="status", aria_live="polite"),
@@ -331,6 +333,7 @@ def department_console(r: Reader, session: Session) -> Page:
             )
             if open_rows
             else tag("p", t("No open invoices.")),
+            console_sections(r, session),
         ]
     )
     return page(r, t("Department"), body, scripts=["verify.js", "space.js"])

@@ -266,4 +266,104 @@
       } catch (error) { tell(error.message, false); }
     });
   }
+  // -- contract calls: ABI encoding of the few argument types the process contracts take --------
+  // bytes32, bool and string (Solidity ABI: heads of 32 bytes, a string's head is the offset of
+  // its tail, the tail its length then its bytes padded to 32). The 4-byte selector comes from the
+  // page (keccak-256 is not in WebCrypto); the arguments are encoded here.
+  function word(n) { const w = new Uint8Array(32); let v = BigInt(n); for (let i = 31; i >= 0 && v > 0n; i--) { w[i] = Number(v & 255n); v >>= 8n; } return w; }
+  function abiCall(selectorHex, args) {
+    const heads = [], tails = [];
+    let tailAt = 32 * args.length;
+    for (const [kind, value] of args) {
+      if (kind === "bytes32") { if (value.length !== 32) throw new Error("bytes32"); heads.push(value); }
+      else if (kind === "bool") heads.push(word(value ? 1 : 0));
+      else if (kind === "string") {
+        const b = encoder.encode(value);
+        const padded = new Uint8Array(Math.ceil(b.length / 32) * 32); padded.set(b);
+        heads.push(word(tailAt)); tails.push(word(b.length), padded); tailAt += 32 + padded.length;
+      } else throw new Error("unsupported ABI type " + kind);
+    }
+    return V.concat(V.fromHex(selectorHex), ...heads, ...tails);
+  }
+  const callContract = async (address, data) => submit(await deviceKey(), account, [{ module: "contracts", name: "call", args: { contract: accountBytes(address), data, gas_limit: 3000000n } }]);
+
+  // -- resident: apply for a licence --------------------------------------------------------
+  const licenceForm = document.getElementById("licence-form");
+  if (licenceForm) {
+    licenceForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const office = document.getElementById("licence-office").selectedOptions[0];
+        const licence = crypto.getRandomValues(new Uint8Array(32));
+        const kind = document.getElementById("licence-kind").value.trim();
+        tell(say("Signing in this browser…", "Signiere im Browser…"), true);
+        const result = await callContract(office.value, abiCall(office.dataset.selectorApply, [["bytes32", licence], ["string", kind]]));
+        receiptLink(result, say("Applied:", "Beantragt:"));
+        statusLine.dataset.licence = V.toHex(licence);
+      } catch (error) { tell(error.message, false); }
+    });
+  }
+
+  // -- department: decide a licence application ------------------------------------------------
+  document.querySelectorAll("button.decide").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const row = button.closest("tr");
+      try {
+        const approve = button.dataset.approve === "true";
+        const reason = approve ? "" : row.querySelector("input.reason").value.trim();
+        if (!approve && !reason) throw new Error(say("a refusal needs a reason", "eine Ablehnung braucht eine Begründung"));
+        row.querySelectorAll("button.decide").forEach((b) => { b.disabled = true; });
+        const result = await callContract(button.dataset.contract, abiCall(button.dataset.selectorDecide, [["bytes32", V.fromHex(button.dataset.licence)], ["bool", approve], ["string", reason]]));
+        receiptLink(result, approve ? say("Approved:", "Bewilligt:") : say("Refused:", "Abgelehnt:"));
+        statusLine.dataset.decided = button.dataset.licence;
+        row.remove();
+      } catch (error) {
+        tell(error.message, false);
+        row.querySelectorAll("button.decide").forEach((b) => { b.disabled = false; });
+      }
+    });
+  });
+
+  // -- department: council proposals -------------------------------------------------------------
+  document.querySelectorAll("button.approve-proposal").forEach((button) => {
+    button.addEventListener("click", async () => {
+      try {
+        button.disabled = true;
+        const result = await submit(await deviceKey(), account, [{ module: "governance", name: "approve_proposal", args: { id: BigInt(button.dataset.proposal) } }]);
+        receiptLink(result, say("Approval signed:", "Zustimmung signiert:"));
+        statusLine.dataset.approved = button.dataset.proposal;
+        button.replaceWith(document.createTextNode("✓"));
+      } catch (error) { tell(error.message, false); button.disabled = false; }
+    });
+  });
+  // JSON arguments as the chain's values: whole numbers, text, true/false, lists, objects;
+  // "urbis1…" is an account (20 bytes) and "0x…" bytes.
+  function chainValue(value) {
+    if (typeof value === "number") { if (!Number.isSafeInteger(value)) throw new Error(say("only whole numbers", "nur ganze Zahlen")); return BigInt(value); }
+    if (typeof value === "string") {
+      if (/^urbis1[02-9ac-hj-np-z]{38}$/.test(value)) return accountBytes(value);
+      if (/^0x([0-9a-fA-F]{2})*$/.test(value)) return V.fromHex(value.slice(2).toLowerCase());
+      return value;
+    }
+    if (Array.isArray(value)) return value.map(chainValue);
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, chainValue(v)]));
+    return value;
+  }
+  const proposalForm = document.getElementById("proposal-form");
+  if (proposalForm) {
+    proposalForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const [module, name] = document.getElementById("proposal-action").value.trim().split(".");
+        let args;
+        try { args = JSON.parse(document.getElementById("proposal-args").value || "{}"); } catch (error) { throw new Error(say("the arguments are not JSON: ", "die Argumente sind kein JSON: ") + error.message); }
+        if (!args || typeof args !== "object" || Array.isArray(args)) throw new Error(say("the arguments are a JSON object", "die Argumente sind ein JSON-Objekt"));
+        const result = await submit(await deviceKey(), account, [{ module: "governance", name: "submit_proposal", args: {
+          title: document.getElementById("proposal-title").value.trim(), action: { module, name, args: chainValue(args) } } }]);
+        receiptLink(result, say("Proposal submitted:", "Antrag eingereicht:"));
+        const submitted = result.receipt.events.find((e) => e.type === "governance.proposal_submitted");
+        if (submitted) statusLine.dataset.proposal = String(submitted.attrs.id);
+      } catch (error) { tell(error.message, false); }
+    });
+  }
 })();

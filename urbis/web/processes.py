@@ -1,0 +1,268 @@
+"""Procedures: every step of a land sale or a licence, read from the process contracts'
+events (contracts/land_registry.vy, contracts/licensing.vy), with who did it, when and in
+which transaction.
+
+A contract is a process contract when its ABI has events keyed by `parcel` or `licence`;
+each distinct key value is one procedure. The steps are the contract's `contracts.event`
+events in chain order, found through the per-account transaction index (the contract's
+address is named in each of them), so a page costs one index read, not a chain scan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from urbis.api.views import receipt_view
+from urbis.chain.errors import BadQuery, NotFound, jsonable
+from urbis.chain.ids import AccountId
+from urbis.modules.contracts import abi as contract_abi
+from urbis.modules.contracts import keys as contract_keys
+from urbis.web.html import Html, join, tag
+from urbis.web.layout import Reader, account_link, facts, page, short, table, tx_link, when
+
+SUBJECTS = ("parcel", "licence")
+"""The event argument that names a procedure: a parcel (land) or a licence (licensing)."""
+EVENTS_MAX = 2000
+"""How many of a contract's transactions a page reads (newest first)."""
+CONTRACTS_MAX = 1000
+
+STATUS_OF = {
+    "Applied": "applied",
+    "Approved": "approved",
+    "Rejected": "refused",
+    "Revoked": "revoked",
+    "Renewed": "approved",
+}
+"""A licence's status after each licensing event."""
+
+
+@dataclass(frozen=True)
+class Step:
+    event: str
+    args: dict[str, Any]
+    height: int
+    tx_id: str
+    sender: str
+
+
+@dataclass(frozen=True)
+class ProcessContract:
+    name: str
+    address: AccountId
+    subject: str
+    abi: list[dict[str, Any]]
+
+    def selector(self, function: str) -> str:
+        item = contract_abi.function(self.abi, function)
+        return contract_abi.selector(contract_abi.signature(item)).hex()
+
+
+def process_contracts(r: Reader) -> list[ProcessContract]:
+    """Every deployed contract (its newest version) whose events name parcels or licences."""
+    prefix = contract_keys.name("")
+    found = []
+    for key, _ in r.node.app.store.scan_prefix(prefix, CONTRACTS_MAX):
+        name = key[len(prefix) :].decode()
+        described = r.node.app.query("contracts", "contract", {"ref": name})
+        subject = _subject(described.get("abi") or [])
+        if subject is not None and described.get("address"):
+            found.append(
+                ProcessContract(
+                    name,
+                    AccountId.parse(described["address"]),
+                    subject,
+                    described.get("abi") or [],
+                )
+            )
+    return found
+
+
+def _subject(abi: list[dict[str, Any]]) -> str | None:
+    for item in abi:
+        if item.get("type") == "event":
+            names = {i.get("name") for i in item.get("inputs", [])}
+            for subject in SUBJECTS:
+                if subject in names:
+                    return subject
+    return None
+
+
+def steps_of(r: Reader, contract: ProcessContract) -> dict[str, list[Step]]:
+    """The contract's procedures: subject (hex) -> its steps, oldest first."""
+    procedures: dict[str, list[Step]] = {}
+    stored = r.node.app.blocks.account_txs(contract.address.raw, EVENTS_MAX)
+    for tx in reversed(stored):
+        receipt = tx.receipt
+        if not receipt.ok:
+            continue
+        sender = receipt_view(receipt)["sender"]
+        for event in receipt.events:
+            if event.type != "contracts.event":
+                continue
+            if jsonable(event.attrs.get("contract")) != contract.address.text:
+                continue
+            args = jsonable(dict(event.attrs.get("args") or {}))
+            subject = args.get(contract.subject)
+            if not isinstance(subject, str):
+                continue
+            procedures.setdefault(subject, []).append(
+                Step(str(event.attrs.get("event")), args, receipt.height, receipt.tx_id.hex(),
+                     sender)
+            )
+    return procedures
+
+
+def licence_status(steps: list[Step]) -> str:
+    status = "applied"
+    for step in steps:
+        status = STATUS_OF.get(step.event, status)
+    return status
+
+
+def parcel_owner(steps: list[Step]) -> str | None:
+    owner = None
+    for step in steps:
+        if step.event == "Registered":
+            owner = step.args.get("owner")
+        elif step.event == "Sold":
+            owner = step.args.get("buyer")
+    return owner
+
+
+def _contract(r: Reader, ref: str) -> ProcessContract:
+    for contract in process_contracts(r):
+        if ref in (contract.name, contract.address.text):
+            return contract
+    raise NotFound(f"no process contract {ref}")
+
+
+def status_label(r: Reader, steps: list[Step], subject: str) -> str:
+    if subject == "licence":
+        return r.t(licence_status(steps))
+    owner = parcel_owner(steps)
+    return f"{r.t('owner')}: {owner}" if owner else "—"
+
+
+# -- pages --------------------------------------------------------------------------------------
+
+
+def procedures(r: Reader) -> tuple[Html, int]:
+    t = r.t
+    parts = []
+    for contract in process_contracts(r):
+        rows = []
+        found = steps_of(r, contract)
+        for subject, steps in sorted(found.items(), key=lambda kv: -kv[1][-1].height):
+            rows.append(
+                [
+                    tag(
+                        "a",
+                        tag("code", short(subject, 16)),
+                        href=f"/procedures/{quote(contract.name)}/{subject}",
+                    ),
+                    t(contract.subject),
+                    str(len(steps)),
+                    steps[-1].event,
+                    status_label(r, steps, contract.subject),
+                    when(_time_ms(r, steps[-1].height)),
+                ]
+            )
+        parts.append(
+            table(
+                f"{contract.name}",
+                [t("Procedure"), t("Kind"), t("Steps"), t("Last step"), t("Status"), t("Time")],
+                rows,
+            )
+            if rows
+            else tag("p", f"{contract.name}: ", t("No procedures yet."))
+        )
+    if not parts:
+        parts.append(tag("p", t("No land registry or licensing contract is deployed.")))
+    intro = tag(
+        "p",
+        t("Every step of a land sale or a licence, read from the contracts' events."),
+        class_="hint",
+    )
+    return page(r, t("Procedures"), join([intro, *parts]))
+
+
+def procedure(r: Reader, ref: str, subject: str) -> tuple[Html, int]:
+    t = r.t
+    subject = subject.lower().removeprefix("0x")
+    if len(subject) != 64 or any(c not in "0123456789abcdef" for c in subject):
+        raise BadQuery("a procedure is named by 32 bytes of hex")
+    contract = _contract(r, ref)
+    steps = steps_of(r, contract).get(subject)
+    if not steps:
+        raise NotFound(f"no procedure {subject} in {contract.name}")
+    rows = []
+    for number, step in enumerate(steps, start=1):
+        details = {k: v for k, v in step.args.items() if k != contract.subject}
+        rows.append(
+            [
+                str(number),
+                step.event,
+                account_link(step.sender),
+                when(_time_ms(r, step.height)),
+                tx_link(step.tx_id),
+                tag("code", json.dumps(details, ensure_ascii=False, sort_keys=True)),
+            ]
+        )
+    body = join(
+        [
+            facts(
+                [
+                    (
+                        t("Contract"),
+                        tag("a", contract.name, href=f"/contracts/{quote(contract.name)}"),
+                    ),
+                    (t(contract.subject), tag("code", subject)),
+                    (t("Status"), status_label(r, steps, contract.subject)),
+                ]
+            ),
+            table(
+                t("Steps"),
+                ["#", t("Step"), t("Who"), t("Time"), t("Transaction"), t("Details")],
+                rows,
+                id="steps",
+            ),
+        ]
+    )
+    return page(r, f"{t('Procedure')} {short(subject, 16)}", body)
+
+
+def _time_ms(r: Reader, height: int) -> int:
+    stored = r.node.app.blocks.header(height)
+    return stored.header.time_ms if stored is not None else 0
+
+
+def calls_for(contract: ProcessContract, *functions: str) -> dict[str, str]:
+    """`data-selector-<fn>` attributes: the 4-byte selectors space.js prefixes its calls with."""
+    return {f"data_selector_{f}": contract.selector(f) for f in functions}
+
+
+Procedure = tuple[ProcessContract, str, list[Step]]
+
+
+def account_procedures(
+    r: Reader, account: AccountId
+) -> tuple[list[Procedure], list[Procedure]]:
+    """(the account's licences, the parcels it owns now), newest first."""
+    licences: list[Procedure] = []
+    parcels: list[Procedure] = []
+    for contract in process_contracts(r):
+        for subject, steps in steps_of(r, contract).items():
+            if contract.subject == "licence":
+                if any(
+                    s.event == "Applied" and s.args.get("applicant") == account.text
+                    for s in steps
+                ):
+                    licences.append((contract, subject, steps))
+            elif parcel_owner(steps) == account.text:
+                parcels.append((contract, subject, steps))
+    licences.sort(key=lambda item: -item[2][-1].height)
+    parcels.sort(key=lambda item: -item[2][-1].height)
+    return licences, parcels
