@@ -108,6 +108,36 @@ def build(chain: CityChain) -> dict[str, Any]:
     return {"registry": registry, "licensing": licensing}
 
 
+def personal_reads(city: IdentityCity) -> None:
+    """Land keeps a personal stream with a record about alice; finance logs a read of it."""
+    from urbis.modules.data.sdk import DataSession, Producer, new_data_key, public_bytes
+    from urbis.modules.data.sdk import Reader as DataReader
+
+    data_keys = {d: new_data_key() for d in ("land", "finance")}
+    sessions = {}
+    for department in ("land", "finance"):
+        city.run(department, "governance", "grant_role", department=department, role="data",
+                 account=account(department))
+        sessions[department] = DataSession(city.url, key(department), account(department),
+                                           validators=frozenset({key("validator").public_key.raw}))
+        sessions[department].act("register_key", department=department,
+                                 public_key=public_bytes(data_keys[department]))
+    sessions["land"].act("register_stream", id="health.visits", department="land",
+                         schema='{"type": "object"}', classification="personal",
+                         retention_blocks=100_000, purpose="home care")
+    producer = Producer(sessions["land"], "health.visits", data_keys["land"])
+    producer.grant("finance", "billing of care", sessions["land"].height() + 10_000)
+    producer.publish([{"visit": 1}, {"visit": 2}], subjects=[account("alice").raw,
+                                                             account("land").raw])
+    deadline = time.monotonic() + 20
+    while sessions["land"].stream("health.visits")["anchored_head"] < 2:
+        assert time.monotonic() < deadline, "the records were not anchored"
+        time.sleep(0.05)
+    DataReader(sessions["finance"], "health.visits", data_keys["finance"]).log_access(0, 1)
+    for session in sessions.values():
+        session.close()
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityCity]:
     from urbis.node.home import Home, NodeConfig
@@ -139,6 +169,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityCity]:
             served.run("registry", "identity", "register_verifier", verifier=account("registry"),
                        name="Department console",
                        allowed_claims={"StaffID": ["department", "role"]})
+            personal_reads(served)
             yield served
             served.http.close()
     finally:
@@ -224,7 +255,15 @@ def test_resident_applies_pays_and_sees_the_licence_the_officer_approves(
               as_account=account("alice").text)
     assert PARCEL.hex()[:12] in resident.inner_text("#my-parcels")
     assert vin(7) in resident.inner_text("#my-vehicles")
-    assert "Nobody has read" in resident.inner_text("main")
+    reads = resident.inner_text("#my-data-reads")
+    assert "health.visits" in reads and "billing of care" in reads  # only alice's record, 0
+    assert resident.locator("#my-data-reads a[title]").first.get_attribute("title") == \
+        account("finance").text
+    assert resident.locator("#my-data-reads tbody tr td:nth-child(6)").inner_text() == "0"
+    resident.click("#verify-button")  # the vehicle's record is checked in this browser
+    resident.wait_for_selector("main[data-verified]")
+    assert resident.get_attribute("main", "data-verified") == "true"
+    assert resident.locator("#my-vehicles .proven.verified").count() == 6
     resident.fill("#licence-kind", "food-truck")
     resident.click("#licence-form button[type=submit]")
     resident.wait_for_selector("#space-status[data-licence]")
