@@ -33,7 +33,7 @@ from tests.helpers.process import serving
 from tests.helpers.vehicles import vin
 from tests.helpers.voting import VOTING_ACCOUNTS, ElectionRun, ok
 from tests.test_web import browser as browser  # the same fixture: one Chromium a module
-from tests.test_web import shoot
+from tests.test_web import keyboard_misses, shoot
 from tests.test_web_spaces import axe_violations, credential, run, signed_in, wallet_respond
 from urbis.chain.genesis import (
     Genesis,
@@ -199,6 +199,9 @@ def test_procedures_show_every_step_of_a_land_registration(city: IdentityCity,
         assert axe_violations(page) == [], path
         shoot(page, name)
     assert "Verfahren" in page.inner_text("h1")  # German
+    for path in ("/procedures", f"/procedures/land-registry/{PARCEL.hex()}",
+                 f"/procedures/licensing/{'00' * 32}"):
+        assert keyboard_misses(page, city.url + path) == [], path
     context.close()
 
 
@@ -228,6 +231,8 @@ def test_election_result_and_verification_report(city: IdentityCity, browser: An
     assert time.monotonic() - started < 60
     page.goto(city.url + "/elections")
     assert axe_violations(page) == []
+    for path in ("/elections", "/elections/ref-2027", "/elections/ref-2027/verification"):
+        assert keyboard_misses(page, city.url + path) == [], path
     assert httpx.get(f"{city.url}/elections/NOPE!").status_code == 400
     assert httpx.get(f"{city.url}/elections/nope").status_code == 404
     context.close()
@@ -274,6 +279,7 @@ def test_resident_applies_pays_and_sees_the_licence_the_officer_approves(
     assert status.inner_text() == "applied"
     assert axe_violations(resident) == []
     shoot(resident, "resident-licences")
+    assert keyboard_misses(resident, resident.url) == []
     # the fee invoice the contract issued: paid from the space, signed in the browser
     resident.click("#my-invoices button.pay")
     resident.wait_for_selector("#my-invoices tr[data-paid=true]")
@@ -295,6 +301,7 @@ def test_resident_applies_pays_and_sees_the_licence_the_officer_approves(
     assert "food-truck" in row.inner_text()
     assert axe_violations(officer) == []
     shoot(officer, "department-applications")
+    assert keyboard_misses(officer, officer.url) == []
     # a refusal without a reason is refused in the page, before anything is signed
     row.locator("button.decide[data-approve=false]").click()
     officer.wait_for_selector("#space-status.failed")
