@@ -199,6 +199,18 @@ def test_procedures_show_every_step_of_a_land_registration(city: IdentityCity,
         assert axe_violations(page) == [], path
         shoot(page, name)
     assert "Verfahren" in page.inner_text("h1")  # German
+    # the owner shown is the contract's storage slot, proven against a signed header
+    owner = page.locator(".proven[data-format=word-account]")
+    assert owner.inner_text() == account("alice").text
+    page.click("#verify-button")
+    page.wait_for_selector("main[data-verified]")
+    assert page.get_attribute("main", "data-verified") == "true"
+    # a page showing another owner than the slot holds fails, named
+    page.evaluate("""() => { const e = document.querySelector('.proven[data-format=word-account]');
+        e.textContent = e.textContent.replace(/.$/, c => c === 'q' ? 'p' : 'q'); }""")
+    page.click("#verify-button")
+    page.wait_for_selector("main[data-verified=false]")
+    assert page.locator(".proven.refuted").count() == 1
     for path in ("/procedures", f"/procedures/land-registry/{PARCEL.hex()}",
                  f"/procedures/licensing/{'00' * 32}"):
         assert keyboard_misses(page, city.url + path) == [], path
@@ -311,6 +323,12 @@ def test_resident_applies_pays_and_sees_the_licence_the_officer_approves(
     assert "Approved:" in officer.inner_text("#space-status")
     steps = httpx.get(f"{city.url}/procedures/licensing/{licence}").text
     assert "Applied" in steps and "Approved" in steps
+    # the licence's state, read from the contract's storage slot, proven in the browser
+    officer.goto(f"{city.url}/procedures/licensing/{licence}")
+    assert officer.locator(".proven[data-format=word-int]").inner_text() == "2"  # APPROVED
+    officer.click("#verify-button")
+    officer.wait_for_selector("main[data-verified]")
+    assert officer.get_attribute("main", "data-verified") == "true"
 
     resident.reload()
     assert resident.locator(f".licence-status[data-licence='{licence}']").inner_text() == \

@@ -361,5 +361,7 @@ GERMAN.update(
         "followed by hex.":
             "Text, ganze Zahlen und true/false; ein Konto als urbis1…, Bytes als 0x und Hex.",
         "Sign and submit": "Signieren und einreichen",
+        "Owner in the contract's storage": "Eigentümer im Speicher des Vertrags",
+        "State in the contract's storage": "Zustand im Speicher des Vertrags",
     }
 )

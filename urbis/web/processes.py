@@ -11,6 +11,7 @@ address is named in each of them), so a page costs one index read, not a chain s
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -20,8 +21,20 @@ from urbis.chain.errors import BadQuery, NotFound, jsonable
 from urbis.chain.ids import AccountId
 from urbis.modules.contracts import abi as contract_abi
 from urbis.modules.contracts import keys as contract_keys
+from urbis.modules.contracts.storage import field_offset, slot_of
 from urbis.web.html import Html, join, tag
-from urbis.web.layout import Reader, account_link, facts, page, short, table, tx_link, when
+from urbis.web.layout import (
+    Reader,
+    account_link,
+    facts,
+    page,
+    proven,
+    short,
+    table,
+    tx_link,
+    verify_panel,
+    when,
+)
 
 SUBJECTS = ("parcel", "licence")
 """The event argument that names a procedure: a parcel (land) or a licence (licensing)."""
@@ -54,6 +67,7 @@ class ProcessContract:
     address: AccountId
     subject: str
     abi: list[dict[str, Any]]
+    layout: dict[str, Any]
 
     def selector(self, function: str) -> str:
         item = contract_abi.function(self.abi, function)
@@ -75,6 +89,7 @@ def process_contracts(r: Reader) -> list[ProcessContract]:
                     AccountId.parse(described["address"]),
                     subject,
                     described.get("abi") or [],
+                    described.get("storage_layout") or {},
                 )
             )
     return found
@@ -130,6 +145,76 @@ def parcel_owner(steps: list[Step]) -> str | None:
         elif step.event == "Sold":
             owner = step.args.get("buyer")
     return owner
+
+
+PROVEN_FIELD = {"parcel": ("parcels", "owner"), "licence": ("licences", "state")}
+"""The storage field a procedure page proves: a parcel's owner, a licence's state."""
+LICENCE_STATES = {1: "applied", 2: "approved", 3: "refused", 4: "revoked"}
+"""licensing.vy's APPLIED..REVOKED."""
+
+
+def proven_field(r: Reader, contract: ProcessContract, subject: bytes) -> Html | None:
+    """The procedure's current owner or state read from the contract's storage slot, which
+    verify.js proves against a signed header (the steps come from receipts; this is state)."""
+    variable, field = PROVEN_FIELD[contract.subject]
+    getter = next((i for i in contract.abi
+                   if i.get("type") == "function" and i.get("name") == variable), None)
+    if getter is None or variable not in contract.layout:
+        return None
+    try:
+        try:
+            offset = field_offset(getter.get("outputs", []), field)
+        except ValueError:  # a String[N] member before it: place it from the source
+            offset = _vyper_offset(r, contract, variable, field)
+        slot = slot_of(contract.layout, variable, [subject], offset)
+    except (ValueError, TypeError):
+        return None
+    key = contract_keys.slot(contract.address.raw, slot)
+    raw = r.node.app.store.get_at(key, r.height)
+    if raw is None or len(raw) != 32:
+        return None
+    if contract.subject == "parcel":
+        return proven(key, "", "word-account", AccountId(raw[12:]).text, encoding="word")
+    state = int.from_bytes(raw, "big")
+    return join([proven(key, "", "word-int", str(state), encoding="word"), " (",
+                 r.t(LICENCE_STATES.get(state, "?")), ")"])
+
+
+_STRUCT = re.compile(r"^struct (\w+):\s*$")
+_MEMBER = re.compile(r"^\s+(\w+):\s*(.+?)\s*$")
+_BOUNDED = re.compile(r"^(?:String|Bytes)\[(\d+)\]$")
+_STATIC = re.compile(r"^(?:address|bool|bytes32|u?int\d+|decimal)$")
+
+
+def _vyper_offset(r: Reader, contract: ProcessContract, variable: str, field: str) -> int:
+    """A struct member's slot offset in Vyper storage, from the approved source: a static
+    member takes one slot, a `String[N]`/`Bytes[N]` one for its length and ceil(N/32) for
+    its bytes. Anything else is refused (ValueError) rather than guessed."""
+    kind = str(contract.layout[variable]["type"])
+    struct = kind.rsplit(",", 1)[-1].strip().rstrip("]").strip()
+    source = r.node.app.store.get(contract_keys.source(contract.address.raw)) or b""
+    offset, inside = 0, False
+    for line in source.decode(errors="replace").splitlines():
+        opened = _STRUCT.match(line)
+        if opened:
+            inside = opened.group(1) == struct
+            continue
+        member = _MEMBER.match(line) if inside else None
+        if member is None:
+            if inside and line.strip() and not line.startswith((" ", "\t")):
+                break
+            continue
+        name, member_type = member.groups()
+        if name == field:
+            return offset
+        bounded = _BOUNDED.match(member_type)
+        if bounded:
+            offset += 1 + (int(bounded.group(1)) + 31) // 32
+        elif _STATIC.match(member_type):
+            offset += 1
+        else:
+            raise ValueError(f"cannot place {member_type} in storage")
+    raise ValueError(f"no member {field} in struct {struct}")
 
 
 def _contract(r: Reader, ref: str) -> ProcessContract:
@@ -221,6 +306,12 @@ def procedure(r: Reader, ref: str, subject: str) -> tuple[Html, int]:
                     ),
                     (t(contract.subject), tag("code", subject)),
                     (t("Status"), status_label(r, steps, contract.subject)),
+                    (
+                        t("Owner in the contract's storage")
+                        if contract.subject == "parcel"
+                        else t("State in the contract's storage"),
+                        proven_field(r, contract, bytes.fromhex(subject)) or "—",
+                    ),
                 ]
             ),
             table(
@@ -229,9 +320,10 @@ def procedure(r: Reader, ref: str, subject: str) -> tuple[Html, int]:
                 rows,
                 id="steps",
             ),
+            verify_panel(r),
         ]
     )
-    return page(r, f"{t('Procedure')} {short(subject, 16)}", body)
+    return page(r, f"{t('Procedure')} {short(subject, 16)}", body, scripts=["verify.js"])
 
 
 def _time_ms(r: Reader, height: int) -> int:

@@ -150,6 +150,8 @@
     if (format === "hex") return toHex(value);
     if (format === "account") return bech32m("urbis", value);
     if (format === "text") return String(value);
+    if (format === "word-account") return bech32m("urbis", value.slice(12));
+    if (format === "word-int") return String(BigInt("0x" + (toHex(value) || "0")));
     throw new Error("unknown format " + format);
   }
   function at(value, path) {
@@ -302,7 +304,8 @@
         if (answer.header.height !== height || answer.proof.height !== height) throw new Error("proof for another height");
         const raw = await verifyProof(answer.proof, key, answer.header.app_hash);
         if (raw === null) throw new Error(say("the state holds no value under this key", "kein Wert unter diesem Schlüssel"));
-        const value = decodeCbor(raw);
+        // a contract's storage slot is a raw 32-byte word, not CBOR
+        const value = elements[0].dataset.encoding === "word" ? raw : decodeCbor(raw);
         for (const element of elements) {
           const expected = shown(at(value, element.dataset.path), element);
           if (element.textContent.trim() !== expected) {
