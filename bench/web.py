@@ -193,7 +193,7 @@ def main() -> None:
     from urbis.api.server import create_api
     from urbis.node.home import Home, NodeConfig
     from urbis.node.runner import Node
-    from urbis.web import explorer
+    from urbis.web import elections, explorer, processes
     from urbis.web.i18n import translator
     from urbis.web.layout import Reader
 
@@ -234,6 +234,10 @@ def main() -> None:
         ("invoice", lambda: explorer.invoice(reader("/i"), invoice), f"/invoices/{invoice}"),
         ("money", lambda: explorer.money_page(reader("/money")), "/money"),
         ("contracts", lambda: explorer.contracts(reader("/contracts")), "/contracts"),
+        ("procedures", lambda: processes.procedures(reader("/procedures")), "/procedures"),
+        ("elections", lambda: elections.elections(reader("/elections")), "/elections"),
+        ("search (no match)", lambda: explorer.search_target(reader("/s"), "ab" * 32),
+         f"/search?q={'ab' * 32}"),
         ("search (tx id)", lambda: explorer.search_target(reader("/s"), middle.tx_id.hex()),
          f"/search?q={middle.tx_id.hex()}"),
     ]

@@ -191,6 +191,8 @@ def test_procedures_show_every_step_of_a_land_registration(city: IdentityCity,
     missing = httpx.get(f"{city.url}/procedures/land-registry/{'00' * 32}")
     assert missing.status_code == 404 and "not_found" in missing.text
     assert httpx.get(f"{city.url}/procedures/nowhere/{PARCEL.hex()}").status_code == 404
+    found = httpx.get(f"{city.url}/search", params={"q": PARCEL.hex()})  # search by parcel
+    assert found.headers["location"] == f"/procedures/land-registry/{PARCEL.hex()}"
     context = browser.new_context(locale="de-CH")
     page = context.new_page()
     for path, name in [("/procedures", "procedures"),

@@ -865,8 +865,8 @@ HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 
 def search_target(r: Reader, query: str) -> str | None:
-    """Where a search goes: a block, a transaction, an account, a DID, a document or an
-    invoice; None when nothing matches."""
+    """Where a search goes: a block, a transaction, an account, a DID, a document, an
+    invoice, a parcel or a licence; None when nothing matches."""
     text = query.strip()
     if text.isdigit():
         height = int(text)
@@ -886,6 +886,11 @@ def search_target(r: Reader, query: str) -> str | None:
             return f"/documents/{digest.hex()}"
         if r.node.app.store.get(payment_keys.invoice(digest)) is not None:
             return f"/invoices/{digest.hex()}"
+        from urbis.web.processes import process_contracts, steps_of
+
+        for contract in process_contracts(r):  # a parcel or a licence
+            if digest.hex() in steps_of(r, contract):
+                return f"/procedures/{quote(contract.name)}/{digest.hex()}"
     return None
 
 
