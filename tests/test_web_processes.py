@@ -50,6 +50,8 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="run ./script
 PEOPLE = ("alice", "maker")  # the land registrar is the voting helper's `registrar`
 PARCEL = hashlib.sha256(b"parcel-7").digest()
 DEED = hashlib.sha256(b"deed of parcel 7").digest()
+SOLD = hashlib.sha256(b"parcel-8").digest()
+ESCROW = hashlib.sha256(b"escrow-8").digest()
 
 
 def genesis() -> Genesis:
@@ -83,6 +85,16 @@ def build(chain: CityChain) -> dict[str, Any]:
     registry = deploy(chain, "land-registry", (CONTRACTS / "land_registry.vy").read_text(),
                       [("string", "EUR"), ("uint256", 200), ("address", account("finance"))])
     assert call(chain, "registrar", registry, "register", PARCEL, account("alice"), DEED).ok
+    # a sale: maker's parcel to alice, through an escrow, settled by the registrar
+    assert chain.run("finance", action("payments", "mint", asset="EUR",
+                                       recipient=account("alice"), amount_minor=100_000)).ok
+    assert call(chain, "registrar", registry, "register", SOLD, account("maker"), DEED).ok
+    assert call(chain, "maker", registry, "list_for_sale", SOLD, account("alice"), 50_000).ok
+    assert chain.run("alice", action("payments", "open_escrow", id=ESCROW, beneficiary=registry,
+                                     asset="EUR", amount_minor=50_000, approvers=[registry],
+                                     timeout_blocks=100)).ok
+    assert call(chain, "alice", registry, "fund", SOLD, ESCROW).ok
+    assert call(chain, "registrar", registry, "approve_sale", SOLD).ok
     licensing = deploy(chain, "licensing", (CONTRACTS / "licensing.vy").read_text(),
                        [("string", "finance"), ("string", "EUR"), ("uint256", 5_000),
                         ("uint64", 365)])
@@ -191,19 +203,27 @@ def test_procedures_show_every_step_of_a_land_registration(city: IdentityCity,
     missing = httpx.get(f"{city.url}/procedures/land-registry/{'00' * 32}")
     assert missing.status_code == 404 and "not_found" in missing.text
     assert httpx.get(f"{city.url}/procedures/nowhere/{PARCEL.hex()}").status_code == 404
+    # a sale: every step, each by whoever signed it, and the owner the slot now holds
+    sale = httpx.get(f"{city.url}/procedures/land-registry/{SOLD.hex()}").text
+    order = [sale.index(f"<td>{step}</td>") for step in ("Registered", "Listed", "Funded",
+                                                         "Sold")]
+    assert order == sorted(order)
+    for signer in ("registrar", "maker", "alice"):
+        assert account(signer).text in sale
+    assert "&quot;tax&quot;: 1000" in sale  # 2% transfer tax, escaped as every value is
     found = httpx.get(f"{city.url}/search", params={"q": PARCEL.hex()})  # search by parcel
     assert found.headers["location"] == f"/procedures/land-registry/{PARCEL.hex()}"
     context = browser.new_context(locale="de-CH")
     page = context.new_page()
     for path, name in [("/procedures", "procedures"),
-                       (f"/procedures/land-registry/{PARCEL.hex()}", "procedure")]:
+                       (f"/procedures/land-registry/{SOLD.hex()}", "procedure")]:
         page.goto(city.url + path)
         assert axe_violations(page) == [], path
         shoot(page, name)
     assert "Verfahren" in page.inner_text("h1")  # German
     # the owner shown is the contract's storage slot, proven against a signed header
     owner = page.locator(".proven[data-format=word-account]")
-    assert owner.inner_text() == account("alice").text
+    assert owner.inner_text() == account("alice").text  # the buyer, after the sale
     page.click("#verify-button")
     page.wait_for_selector("main[data-verified]")
     assert page.get_attribute("main", "data-verified") == "true"
@@ -272,7 +292,8 @@ def test_resident_applies_pays_and_sees_the_licence_the_officer_approves(
     signed_in(city, resident, "/resident",
               lambda link: wallet_respond(city, link, issued, holder), as_alice,
               as_account=account("alice").text)
-    assert PARCEL.hex()[:12] in resident.inner_text("#my-parcels")
+    parcels = resident.inner_text("#my-parcels")
+    assert PARCEL.hex()[:12] in parcels and SOLD.hex()[:12] in parcels  # registered, bought
     assert vin(7) in resident.inner_text("#my-vehicles")
     reads = resident.inner_text("#my-data-reads")
     assert "health.visits" in reads and "billing of care" in reads  # only alice's record, 0
