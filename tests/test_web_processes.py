@@ -406,3 +406,41 @@ def test_council_proposals_are_submitted_and_approved_from_the_console(
     assert "not JSON" in mayor.inner_text("#space-status")
     for context, _ in pages:
         context.close()
+
+
+def test_browser_abi_encoding_agrees_with_python(city: IdentityCity, browser: Any) -> None:
+    """space.js signs contract calls whose arguments verify.js encodes: the bytes must be
+    the ones Python's encoder (and so the contract's ABI decoder) expects, for any text."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from urbis.modules.contracts import abi
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{city.url}/procedures/land-registry/{PARCEL.hex()}")  # loads verify.js
+    decide = {"name": "decide", "type": "function", "inputs": [
+        {"name": "licence", "type": "bytes32"}, {"name": "approve", "type": "bool"},
+        {"name": "reason", "type": "string"}]}
+
+    @settings(max_examples=60, deadline=None)
+    @given(licence=st.binary(min_size=32, max_size=32), approve=st.booleans(),
+           reason=st.text(max_size=80))
+    def agree(licence: bytes, approve: bool, reason: str) -> None:
+        selector = abi.selector(abi.signature(decide)).hex()
+        encoded = page.evaluate(
+            """([selector, licence, approve, reason]) => urbisVerify.toHex(urbisVerify.abiCall(
+                 selector, [["bytes32", urbisVerify.fromHex(licence)], ["bool", approve],
+                            ["string", reason]]))""",
+            [selector, licence.hex(), approve, reason],
+        )
+        assert encoded == abi.encode_call([decide], "decide", [licence, approve, reason]).hex()
+
+    agree()
+    # bad input is refused in the page, before anything could be signed
+    for args in ('[["bytes32", new Uint8Array(31)]]', '[["uint256", 1n]]'):
+        with pytest.raises(Exception, match=r"bytes32 takes 32 bytes|unsupported ABI type"):
+            page.evaluate(f"() => urbisVerify.abiCall('00000000', {args})")
+    with pytest.raises(Exception, match="a selector is 4 bytes"):
+        page.evaluate("() => urbisVerify.abiCall('00', [])")
+    context.close()

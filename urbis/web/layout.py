@@ -18,7 +18,7 @@ from urbis.node.runner import Node
 from urbis.web.html import Html, esc, join, render, tag
 from urbis.web.i18n import LANGUAGES, pick, translator
 
-STATIC_VERSION = "3"
+STATIC_VERSION = "4"
 """Bumped when a static file changes, so browsers do not keep a stale script."""
 
 

@@ -266,25 +266,9 @@
       } catch (error) { tell(error.message, false); }
     });
   }
-  // -- contract calls: ABI encoding of the few argument types the process contracts take --------
-  // bytes32, bool and string (Solidity ABI: heads of 32 bytes, a string's head is the offset of
-  // its tail, the tail its length then its bytes padded to 32). The 4-byte selector comes from the
-  // page (keccak-256 is not in WebCrypto); the arguments are encoded here.
-  function word(n) { const w = new Uint8Array(32); let v = BigInt(n); for (let i = 31; i >= 0 && v > 0n; i--) { w[i] = Number(v & 255n); v >>= 8n; } return w; }
-  function abiCall(selectorHex, args) {
-    const heads = [], tails = [];
-    let tailAt = 32 * args.length;
-    for (const [kind, value] of args) {
-      if (kind === "bytes32") { if (value.length !== 32) throw new Error("bytes32"); heads.push(value); }
-      else if (kind === "bool") heads.push(word(value ? 1 : 0));
-      else if (kind === "string") {
-        const b = encoder.encode(value);
-        const padded = new Uint8Array(Math.ceil(b.length / 32) * 32); padded.set(b);
-        heads.push(word(tailAt)); tails.push(word(b.length), padded); tailAt += 32 + padded.length;
-      } else throw new Error("unsupported ABI type " + kind);
-    }
-    return V.concat(V.fromHex(selectorHex), ...heads, ...tails);
-  }
+  // -- contract calls: the arguments ABI-encoded by verify.js (abiCall), the 4-byte selector
+  // from the page (keccak-256 is not in WebCrypto) ------------------------------------------
+  const abiCall = V.abiCall;
   const callContract = async (address, data) => submit(await deviceKey(), account, [{ module: "contracts", name: "call", args: { contract: accountBytes(address), data, gas_limit: 3000000n } }]);
 
   // -- resident: apply for a licence --------------------------------------------------------

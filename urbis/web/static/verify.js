@@ -243,7 +243,35 @@
     const raw = await verifyProof(answer.proof, key, answer.header.app_hash);
     return raw === null ? null : decodeCbor(raw);
   }
-  window.urbisVerify = { encodeHeader, decodeCbor, bech32m, money, verifyProof, merkleRoot, toHex, fromHex, concat, sha256, tagged, head, compareBytes, provenValue, shown, at };
+
+  // -- contract calls: ABI encoding of the argument types the process contracts take -----------
+  // bytes32, bool and string (Solidity ABI: a head of 32 bytes each, a string's head the offset
+  // of its tail, the tail its length then its UTF-8 bytes zero-padded to 32). The 4-byte
+  // selector comes from the page: keccak-256 is not in WebCrypto. Checked against Python's
+  // encoder (urbis/modules/contracts/abi.py) by tests/test_web_processes.py.
+  function abiWord(n) {
+    const w = new Uint8Array(32);
+    let v = BigInt(n);
+    for (let i = 31; i >= 0 && v > 0n; i--) { w[i] = Number(v & 255n); v >>= 8n; }
+    return w;
+  }
+  function abiCall(selectorHex, args) {
+    const heads = [], tails = [];
+    let tailAt = 32 * args.length;
+    for (const [kind, value] of args) {
+      if (kind === "bytes32") { if (value.length !== 32) throw new Error("bytes32 takes 32 bytes"); heads.push(value); }
+      else if (kind === "bool") heads.push(abiWord(value ? 1 : 0));
+      else if (kind === "string") {
+        const b = encoder.encode(value);
+        const padded = new Uint8Array(Math.ceil(b.length / 32) * 32); padded.set(b);
+        heads.push(abiWord(tailAt)); tails.push(abiWord(b.length), padded); tailAt += 32 + padded.length;
+      } else throw new Error("unsupported ABI type " + kind);
+    }
+    const selector = fromHex(selectorHex);
+    if (selector.length !== 4) throw new Error("a selector is 4 bytes");
+    return concat(selector, ...heads, ...tails);
+  }
+  window.urbisVerify = { encodeHeader, decodeCbor, bech32m, money, verifyProof, merkleRoot, toHex, fromHex, concat, sha256, tagged, head, compareBytes, provenValue, shown, at, abiCall };
 
   // -- the page ------------------------------------------------------------------------------
   const status = document.getElementById("verify-status");
