@@ -356,6 +356,33 @@ def test_resident_applies_pays_and_sees_the_licence_the_officer_approves(
     resident.reload()
     assert resident.locator(f".licence-status[data-licence='{licence}']").inner_text() == \
         "approved"
+    # a second application, refused with a reason; the resident sees it refused
+    resident.fill("#licence-kind", "kiosk")
+    resident.click("#licence-form button[type=submit]")
+    resident.wait_for_selector(f"#space-status[data-licence]:not([data-licence='{licence}'])")
+    kiosk = resident.get_attribute("#space-status", "data-licence")
+    officer.goto(f"{city.url}/department")
+    refused = officer.locator(f"#applications tr:has(button[data-licence='{kiosk}'])")
+    refused.locator("input.reason").fill("zoning: no kiosks on the square")
+    refused.locator("button.decide[data-approve=false]").click()
+    officer.wait_for_selector(f"#space-status[data-decided='{kiosk}']")
+    assert "Refused:" in officer.inner_text("#space-status")
+    resident.reload()
+    assert resident.locator(f".licence-status[data-licence='{kiosk}']").inner_text() == "refused"
+    assert "zoning: no kiosks" in httpx.get(f"{city.url}/procedures/licensing/{kiosk}").text
+    # a resident cannot decide her own application: the contract checks the officer role
+    from urbis.modules.contracts import abi
+
+    office = city.node.app.query("contracts", "contract", {"ref": "licensing"})
+    resident.fill("#licence-kind", "market-stall")
+    resident.click("#licence-form button[type=submit]")
+    resident.wait_for_selector(f"#space-status[data-licence]:not([data-licence='{kiosk}'])")
+    stall = bytes.fromhex(resident.get_attribute("#space-status", "data-licence") or "")
+    refused_call = run(city, key("alice"), "contracts", "call",
+                       contract=AccountId.parse(office["address"]),
+                       data=abi.encode_call(office["abi"], "decide", [stall, True, ""]),
+                       gas_limit=3_000_000)
+    assert not refused_call["ok"] and "only a licensing officer" in refused_call["message"]
     resident_context.close()
 
     # council proposals: the mayor's browser submits, a councillor's browser approves
