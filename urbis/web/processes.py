@@ -217,6 +217,30 @@ def _vyper_offset(r: Reader, contract: ProcessContract, variable: str, field: st
     raise ValueError(f"no member {field} in struct {struct}")
 
 
+def office_department(r: Reader, contract: ProcessContract) -> str | None:
+    """A licensing contract's department (its public `department()`), read-only; None if
+    the contract has no such getter or the call fails."""
+    from urbis.chain.context import BlockInfo
+    from urbis.modules.contracts.module import read_only_call
+
+    if not any(i.get("name") == "department" and i.get("type") == "function"
+               for i in contract.abi):
+        return None
+    state = r.node.app.store
+    signed = r.node.app.blocks.header(state.version)
+    info = BlockInfo(r.node.app.chain_id or "", state.version,
+                     signed.header.time_ms if signed is not None else 0, b"")
+    try:
+        data = contract_abi.encode_call(contract.abi, "department", [])
+        outcome = read_only_call(state, info, contract.address, data, None)
+        if not outcome.ok:
+            return None
+        (value,) = contract_abi.decode_output(contract.abi, "department", outcome.output)
+    except (ValueError, TypeError):
+        return None
+    return str(value)
+
+
 def _contract(r: Reader, ref: str) -> ProcessContract:
     for contract in process_contracts(r):
         if ref in (contract.name, contract.address.text):

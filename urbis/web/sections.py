@@ -21,6 +21,7 @@ from urbis.web.processes import (
     account_procedures,
     calls_for,
     licence_status,
+    office_department,
     process_contracts,
     steps_of,
 )
@@ -222,14 +223,17 @@ def _data_reads(r: Reader, account: AccountId) -> Html:
 
 
 def console_sections(r: Reader, session: Session) -> Html:
-    return join([_applications(r), _proposals(r, session)])
+    return join([_applications(r, str(session.claims.get("department", ""))),
+                 _proposals(r, session)])
 
 
-def _applications(r: Reader) -> Html:
-    """Licence applications waiting for a decision (the contract checks the officer role)."""
+def _applications(r: Reader, department: str) -> Html:
+    """Licence applications to this department's licensing contracts waiting for a decision
+    (the contract, not this page, checks the officer's role)."""
     t = r.t
     rows = []
-    offices = [c for c in process_contracts(r) if c.subject == "licence"]
+    offices = [c for c in process_contracts(r)
+               if c.subject == "licence" and office_department(r, c) == department]
     for contract in offices:
         for subject, steps in steps_of(r, contract).items():
             if licence_status(steps) != "applied":
