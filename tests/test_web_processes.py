@@ -476,3 +476,22 @@ def test_browser_abi_encoding_agrees_with_python(city: IdentityCity, browser: An
     with pytest.raises(Exception, match="a selector is 4 bytes"):
         page.evaluate("() => urbisVerify.abiCall('00', [])")
     context.close()
+
+
+def test_vyper_struct_member_offsets() -> None:
+    """Where a struct member sits decides which slot a procedure page proves: bounded
+    strings take a length slot plus their words; unknown layouts are refused, not guessed."""
+    from urbis.web.processes import vyper_member_offset
+
+    source = (CONTRACTS / "licensing.vy").read_text()
+    # applicant (1) + kind: String[32] (1 + 1) + fee_invoice (1)
+    assert vyper_member_offset(source, "Licence", "state") == 4
+    assert vyper_member_offset(source, "Licence", "applicant") == 0
+    assert vyper_member_offset("struct S:\n    a: String[33]\n    b: bool\n", "S", "b") == 3
+    assert vyper_member_offset("struct S:\n    a: Bytes[64]\n    b: uint8\n", "S", "b") == 3
+    with pytest.raises(ValueError, match="cannot place"):
+        vyper_member_offset("struct S:\n    a: DynArray[uint8, 3]\n    b: bool\n", "S", "b")
+    with pytest.raises(ValueError, match="no member"):
+        vyper_member_offset(source, "Licence", "nothing")
+    with pytest.raises(ValueError, match="no member"):  # a member of another struct
+        vyper_member_offset("struct T:\n    b: bool\nstruct S:\n    a: bool\n", "S", "b")

@@ -187,14 +187,18 @@ _STATIC = re.compile(r"^(?:address|bool|bytes32|u?int\d+|decimal)$")
 
 
 def _vyper_offset(r: Reader, contract: ProcessContract, variable: str, field: str) -> int:
-    """A struct member's slot offset in Vyper storage, from the approved source: a static
-    member takes one slot, a `String[N]`/`Bytes[N]` one for its length and ceil(N/32) for
-    its bytes. Anything else is refused (ValueError) rather than guessed."""
     kind = str(contract.layout[variable]["type"])
     struct = kind.rsplit(",", 1)[-1].strip().rstrip("]").strip()
     source = r.node.app.store.get(contract_keys.source(contract.address.raw)) or b""
+    return vyper_member_offset(source.decode(errors="replace"), struct, field)
+
+
+def vyper_member_offset(source: str, struct: str, field: str) -> int:
+    """A struct member's slot offset in Vyper storage, from the approved source: a static
+    member takes one slot, a `String[N]`/`Bytes[N]` one for its length and ceil(N/32) for
+    its bytes. Anything else is refused (ValueError) rather than guessed."""
     offset, inside = 0, False
-    for line in source.decode(errors="replace").splitlines():
+    for line in source.splitlines():
         opened = _STRUCT.match(line)
         if opened:
             inside = opened.group(1) == struct
