@@ -280,7 +280,7 @@ def procedures(r: Reader) -> tuple[Html, int]:
                     str(len(steps)),
                     steps[-1].event,
                     status_label(r, steps, contract.subject),
-                    when(_time_ms(r, steps[-1].height)),
+                    when(time_ms(r, steps[-1].height)),
                 ]
             )
         parts.append(
@@ -319,7 +319,7 @@ def procedure(r: Reader, ref: str, subject: str) -> tuple[Html, int]:
                 str(number),
                 step.event,
                 account_link(step.sender),
-                when(_time_ms(r, step.height)),
+                when(time_ms(r, step.height)),
                 tx_link(step.tx_id),
                 tag("code", json.dumps(details, ensure_ascii=False, sort_keys=True)),
             ]
@@ -354,7 +354,8 @@ def procedure(r: Reader, ref: str, subject: str) -> tuple[Html, int]:
     return page(r, f"{t('Procedure')} {short(subject, 16)}", body, scripts=["verify.js"])
 
 
-def _time_ms(r: Reader, height: int) -> int:
+def time_ms(r: Reader, height: int) -> int:
+    """A block's time (ms), 0 when the block store no longer holds its header."""
     stored = r.node.app.blocks.header(height)
     return stored.header.time_ms if stored is not None else 0
 

@@ -24,6 +24,7 @@ from urbis.web.processes import (
     office_department,
     process_contracts,
     steps_of,
+    time_ms,
 )
 from urbis.web.signin import Session
 
@@ -67,7 +68,7 @@ def _licences(r: Reader, account: AccountId) -> Html:
                 str(applied.args.get("kind", "")),
                 tag("span", t(status), class_=f"licence-status {status}", data_licence=subject),
                 tag("a", short(str(fee)), href=f"/invoices/{fee}") if fee else "—",
-                when(_time(r, steps[-1].height)),
+                when(time_ms(r, steps[-1].height)),
             ]
         )
     offices = [c for c in process_contracts(r) if c.subject == "licence"]
@@ -119,7 +120,7 @@ def _parcels(r: Reader, account: AccountId) -> Html:
                 contract.name,
                 tag("code", short(str(deed))) if deed else "—",
                 steps[-1].event,
-                when(_time(r, steps[-1].height)),
+                when(time_ms(r, steps[-1].height)),
             ]
         )
     return join(
@@ -245,7 +246,7 @@ def _applications(r: Reader, department: str) -> Html:
                     _procedure_link(contract.name, subject),
                     account_link(str(applied.args.get("applicant", ""))),
                     str(applied.args.get("kind", "")),
-                    when(_time(r, applied.height)),
+                    when(time_ms(r, applied.height)),
                     join(
                         [
                             tag("button", t("Approve"), type="button", class_="decide",
@@ -336,8 +337,3 @@ def _proposals(r: Reader, session: Session) -> Html:
             form,
         ]
     )
-
-
-def _time(r: Reader, height: int) -> int:
-    stored = r.node.app.blocks.header(height)
-    return stored.header.time_ms if stored is not None else 0
