@@ -251,6 +251,10 @@ def test_election_result_and_verification_report(city: IdentityCity, browser: An
     page.goto(city.url + "/elections/ref-2027")
     counts = [page.inner_text(f"#result tbody tr:nth-child({i}) .count") for i in (1, 2)]
     assert counts == ["2", "1"]  # yes twice, no once
+    page.click("#verify-button")  # each count proven from the recorded result in the browser
+    page.wait_for_selector("main[data-verified]")
+    assert page.get_attribute("main", "data-verified") == "true"
+    assert page.locator("#result .proven.verified").count() == 2
     assert axe_violations(page) == []
     shoot(page, "election")
     started = time.monotonic()

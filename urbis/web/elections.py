@@ -23,7 +23,7 @@ from urbis.modules.voting.keeper import VotingView
 from urbis.modules.voting.module import status
 from urbis.modules.voting.records import Election, check_election_id
 from urbis.web.html import Html, join, tag
-from urbis.web.layout import Reader, block_link, facts, page, table
+from urbis.web.layout import Reader, block_link, facts, page, proven, table, verify_panel
 
 ELECTIONS_MAX = 1000
 TOY_GROUPS = ("toy-256",)
@@ -117,7 +117,9 @@ def election(r: Reader, election_id: str) -> tuple[Html, int]:
             contest, options = labels[c] if c < len(labels) else (str(c + 1), [])
             for o, count in enumerate(counts):
                 option = options[o] if o < len(options) else str(o + 1)
-                rows.append([contest, option, tag("span", str(count), class_="count")])
+                shown = proven(voting_keys.result(found.id), f"counts.{c}.{o}", "int",
+                               str(count))
+                rows.append([contest, option, tag("span", shown, class_="count")])
         parts.append(table(t("Result"), [t("Contest"), t("Option"), t("Votes")], rows,
                            id="result"))
         parts.append(tag("p", t("Decrypted by guardians"), ": ",
@@ -132,7 +134,9 @@ def election(r: Reader, election_id: str) -> tuple[Html, int]:
                 href=f"/v1/voting/elections/{quote(ident)}/record"),
         )
     )
-    return page(r, f"{t('Election')} {ident}", join(parts))
+    if result is not None:
+        parts.append(verify_panel(r))
+    return page(r, f"{t('Election')} {ident}", join(parts), scripts=["verify.js"])
 
 
 def report_of(r: Reader, found: Election) -> Report:

@@ -318,7 +318,8 @@ def _proposals(r: Reader, session: Session) -> Html:
         tag("input", id="proposal-action", required=True, pattern=r"[a-z_]+\.[a-z_]+",
             placeholder="governance.add_department", autocomplete="off"),
         tag("label", t("Arguments (JSON object)"), for_="proposal-args"),
-        tag("textarea", "{}", id="proposal-args", rows="3"),
+        tag("textarea", "{}", id="proposal-args", rows="3",
+            aria_describedby="proposal-args-hint"),
         tag("p", t("Text, whole numbers and true/false; an account is written urbis1…, bytes "
                    "as 0x followed by hex."), class_="hint", id="proposal-args-hint"),
         tag("button", t("Sign and submit"), type="submit"),
