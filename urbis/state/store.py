@@ -64,6 +64,10 @@ CHECKPOINT_LOG_RECORDS_MIN = 200_000
 this many records or a quarter of the index, whichever is more: opening replays at
 most that much, and the snapshot's cost is spread over the writes that needed it."""
 
+NODE_SEGMENT_BYTES = 64 * 1024 * 1024
+"""Node records go to a new segment file past this size: compacting one is a short
+pause (at most this much read, half of it written), and the files stay few."""
+
 COMPACT_GARBAGE_MIN = 0.5
 """A segment is compacted once at least this share of its records are pruned nodes,
 so the files hold at most about twice the live nodes."""
@@ -160,7 +164,7 @@ class StateStore:
         return b"".join(half.to_bytes(8, "little") for half in halves)
 
     def _new_index(self) -> NodeIndex:
-        return NodeIndex(self.folder, self.node_cache_bytes, self._seed)
+        return NodeIndex(self.folder, self.node_cache_bytes, self._seed, NODE_SEGMENT_BYTES)
 
     def _snapshot_path(self, number: int) -> Path:
         return self.folder / f"index-{number}.snap"
