@@ -844,7 +844,6 @@ impl NodeIndex {
             .is_none_or(|s| s.len >= self.segment_bytes);
         if full && !records.is_empty() {
             if self.segments.contains_key(&self.active) {
-                self.sync()?;
                 self.active = self.active.checked_add(1).ok_or_else(|| {
                     PyValueError::new_err("the node store ran out of segment numbers")
                 })?;
@@ -877,7 +876,6 @@ impl NodeIndex {
             records.extend_from_slice(node);
         }
         let (segment, first) = self.append(&records)?;
-        self.sync()?;
         self.locations.reserve(batch.created.len());
         for (i, (digest, node)) in batch.created.iter().enumerate() {
             self.place(digest, segment, first + i as u64);
@@ -1090,6 +1088,61 @@ impl NodeIndex {
         })
     }
 
+    /// Write a logged version's records back where they went and index them (on open).
+    /// Segment writes are synced only before a snapshot or a compaction: until then the
+    /// node log in SQLite holds the records, and this puts the bytes back whatever a
+    /// crash or power cut left in the file.
+    fn replay_records(
+        &mut self,
+        py: Python<'_>,
+        segment: u16,
+        first: u64,
+        records: &[u8],
+    ) -> PyResult<()> {
+        if records.len() % RECORD != 0 {
+            return Err(PyValueError::new_err("node records are 97 bytes each"));
+        }
+        if !self.segments.contains_key(&segment) {
+            let opened = self.open_segment(segment)?;
+            self.segments.insert(segment, opened);
+            self.active = self.active.max(segment);
+        }
+        py.detach(|| {
+            let target = self.segments.get_mut(&segment).expect("opened above");
+            let start = first * RECORD as u64;
+            match &mut target.data {
+                Data::Memory(bytes) => {
+                    let end = start as usize + records.len();
+                    if bytes.len() < end {
+                        bytes.resize(end, 0);
+                    }
+                    bytes[start as usize..end].copy_from_slice(records);
+                }
+                Data::File(file) => file
+                    .write_all_at(records, start)
+                    .map_err(|e| io_error("rewriting state nodes", e))?,
+            }
+            target.len = target.len.max(start + records.len() as u64);
+            self.locations.reserve(records.len() / RECORD);
+            for (i, record) in records.chunks_exact(RECORD).enumerate() {
+                let digest = to_hash(&record[..32]);
+                self.place(&digest, segment, first + i as u64);
+                self.stale_since.remove(&digest);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sync every segment file (before a snapshot lets the log's records go).
+    fn sync_all(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            for segment in self.segments.values() {
+                segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+            }
+            Ok(())
+        })
+    }
+
     /// Mark concatenated digests as dropped by `version` (a logged version's `dropped`).
     fn mark_stale(&mut self, digests: &[u8], version: u64) -> PyResult<()> {
         if digests.len() % 32 != 0 {
@@ -1205,19 +1258,11 @@ impl NodeIndex {
         }
         if let Some(current) = self.segments.get_mut(&segment) {
             let len = records * RECORD as u64;
-            if current.len < len {
-                return Err(corrupt(format!(
-                    "state node segment {segment} holds {} records, {records} were committed",
-                    current.records()
-                )));
-            }
             if let Data::File(file) = &current.data {
                 file.set_len(len).map_err(|e| io_error("cutting a segment back", e))?;
                 file.sync_all().map_err(|e| io_error("cutting a segment back", e))?;
             }
             current.len = len;
-        } else if records > 0 {
-            return Err(corrupt(format!("state node segment {segment} is missing")));
         }
         self.active = segment;
         Ok(())

@@ -7,20 +7,22 @@ Layout:
   state_meta(name, value)                the number of live keys, the node store's tail,
                                          snapshot and seed
   state_roots(version, root)             the root after each block (version = height)
-  state_node_log(seq, version, segment, first, count, moved, dropped)
-                                         where each version's new tree nodes went in the
-                                         segment files, and the nodes it left
+  state_node_log(seq, version, segment, first, count, moved, created, dropped)
+                                         each version's new tree nodes (also appended to
+                                         the segment files) and where, and the nodes it left
   state_checkpoint(version, part, stale) the stale nodes at the last snapshot
   state_node_retired(segment)            segment files emptied by compaction
   <db>.nodes/nodes-NNNNN.seg             tree node records, appended (urbis._native.NodeIndex)
   <db>.nodes/index-N.snap                the node locations at the last checkpoint
 
 Tree nodes live on disk; memory holds a location per node and a cache of bounded
-size. A version's node records are appended and synced before the SQLite
-transaction that writes its rows and the block commits, so after a crash the
-committed versions' nodes are always there, and anything past the recorded tail
-is cut off on open. Opening reads the last snapshot of the locations and replays
-the log after it: no walk of the tree.
+size. A version's node records are appended to a segment file (not synced) and
+written into the node log in the same SQLite transaction as its rows and its
+block, so one fsync makes a block durable. Opening reads the last snapshot of
+the locations, cuts the files back to the recorded tail, and replays the log
+after the snapshot, writing each version's records back where they went: no walk
+of the tree, and whatever a crash left in the files is repaired. A snapshot
+syncs the segment files first, then drops the log.
 
 Nothing read from disk is believed unchecked: a node record must hash to the
 digest asked for, and every value read must hash to its leaf. A mismatch raises
@@ -56,6 +58,9 @@ VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
 Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
 
+RECORD_SIZE = 32 + 65
+"""A node record: its digest, then the node."""
+
 CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
 
@@ -80,7 +85,8 @@ CREATE TABLE IF NOT EXISTS state_history (
 CREATE TABLE IF NOT EXISTS state_roots (version INTEGER PRIMARY KEY, root BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state_node_log (
   seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, segment INTEGER NOT NULL,
-  first INTEGER NOT NULL, count INTEGER NOT NULL, moved INTEGER NOT NULL, dropped BLOB NOT NULL
+  first INTEGER NOT NULL, count INTEGER NOT NULL, moved INTEGER NOT NULL, created BLOB NOT NULL,
+  dropped BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state_checkpoint (
   version INTEGER NOT NULL, part INTEGER NOT NULL, stale BLOB NOT NULL,
@@ -200,18 +206,25 @@ class StateStore:
             for (segment,) in self.db.fetchall("SELECT segment FROM state_node_retired")
         }
         for row in self.db.fetchall(
-            "SELECT version, segment, first, count, moved, dropped FROM state_node_log ORDER BY seq"
+            "SELECT version, segment, first, count, moved, created, dropped FROM state_node_log "
+            "ORDER BY seq"
         ):
             version = integer(row[0], "a logged version")
             segment = integer(row[1], "a logged segment")
+            first = integer(row[2], "a logged first record")
             count = integer(row[3], "a logged record count")
+            created = blob(row[5], f"the nodes made by version {version}")
             # A retired segment's live records were copied later (a logged move);
             # the rest had been pruned.
             if count and segment not in retired:
-                first = integer(row[2], "a logged first record")
-                self._nodes.replay(segment, first, count, bool(integer(row[4], "a move flag")))
+                if integer(row[4], "a move flag"):
+                    self._nodes.replay(segment, first, count, True)
+                elif len(created) != count * RECORD_SIZE:
+                    raise KeyError(f"the node log of version {version} is damaged")
+                else:
+                    self._nodes.replay_records(segment, first, created)
             self._log_records += count
-            self._nodes.mark_stale(blob(row[5], f"the nodes left by version {version}"), version)
+            self._nodes.mark_stale(blob(row[6], f"the nodes left by version {version}"), version)
         for segment in retired:
             self._nodes.delete_segment(segment)
         for stray in self.folder.glob("index-*.snap"):
@@ -405,8 +418,8 @@ class StateStore:
     def write_staged(self, conn: sqlite3.Connection) -> None:
         """Write the staged version inside the caller's open transaction.
 
-        The tree nodes go first, appended to the segment files and synced, so the
-        SQL commit that makes the version durable never refers to nodes a crash lost.
+        The tree nodes are appended to the segment files (unsynced) and logged in
+        the same transaction: the SQL commit alone makes the version durable.
         """
         staged = self._staged
         if staged is None:
@@ -419,9 +432,9 @@ class StateStore:
             [(k, version, v) for k, v in staged.changes.items()],
         )
         conn.execute(
-            "INSERT INTO state_node_log (version, segment, first, count, moved, dropped) "
-            "VALUES (?, ?, ?, ?, 0, ?)",
-            (version, segment, first, count, staged.nodes.dropped_bytes()),
+            "INSERT INTO state_node_log (version, segment, first, count, moved, created, dropped) "
+            "VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (version, segment, first, count, staged.nodes.records(), staged.nodes.dropped_bytes()),
         )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
@@ -476,9 +489,10 @@ class StateStore:
             with self.db.transaction() as conn:
                 target, first, count = self._nodes.compact(segment)
                 conn.execute(
-                    "INSERT INTO state_node_log (version, segment, first, count, moved, dropped) "
-                    "VALUES (?, ?, ?, ?, 1, ?)",
-                    (self.version, target, first, count, b""),
+                    "INSERT INTO state_node_log "
+                    "(version, segment, first, count, moved, created, dropped) "
+                    "VALUES (?, ?, ?, ?, 1, ?, ?)",
+                    (self.version, target, first, count, b"", b""),
                 )
                 conn.execute("INSERT OR IGNORE INTO state_node_retired VALUES (?)", (segment,))
                 self._write_tail(conn)
@@ -526,6 +540,9 @@ class StateStore:
         """Snapshot the node locations and drop the log before it (bounded start-up)."""
         with self.db.lock:
             number = self._snapshot + 1
+            # The log's copies of the records go with this transaction: the files
+            # must hold them durably first.
+            self._nodes.sync_all()
             self._nodes.save_snapshot(self._snapshot_path(number))
             with self.db.transaction() as conn:
                 stale_chunks = self._nodes.stale_chunks(CHECKPOINT_PART_RECORDS)
