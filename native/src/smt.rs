@@ -710,7 +710,8 @@ impl NodeIndex {
     }
 
     fn shard(&self, digest: &Hash) -> std::sync::MutexGuard<'_, Shard> {
-        let index = (digest[0] as usize) % CACHE_SHARDS;
+        // Not a byte the map hashes (the first 8): each shard keeps the full spread.
+        let index = (digest[31] as usize) % CACHE_SHARDS;
         self.cache[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
