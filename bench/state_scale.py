@@ -2,6 +2,7 @@
 
     python bench/state_scale.py [--sizes 100000,1000000,10000000] [--transfers 20000]
         [--proofs 20000] [--signers 2000] [--folder DIR]
+    python bench/state_scale.py --engines 3000000   # the storage engine comparison
 
 A city with `signers` real accounts (keys, EUR minted to each) is grown to each
 size with filler accounts. The fill is a bulk path: each filler block is an
@@ -189,7 +190,17 @@ def main() -> None:
     parser.add_argument("--proofs", type=int, default=20_000)
     parser.add_argument("--signers", type=int, default=2_000)
     parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument(
+        "--engines",
+        type=int,
+        default=0,
+        metavar="NODES",
+        help="instead: compare storage engines on NODES random-digest node records",
+    )
     args = parser.parse_args()
+    if args.engines:
+        engine_comparison(args.folder or Path(tempfile.gettempdir()), args.engines, 100_000)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     city = City(args.signers)
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
@@ -227,7 +238,8 @@ def main() -> None:
             print_row(figures, rows[0])
         print()
         print(
-            "accounts     keys        RSS    disk/key  transfers/s  commit/key  proofs gen/ver    start"
+            "  accounts       keys        RSS disk/key transfers/s (of first)"
+            "  commit/key  proofs gen/verified  start"
         )
         for figures in rows:
             print_row(figures, rows[0])
@@ -262,6 +274,101 @@ def fill_to(
     app.store.checkpoint()
     db.close()
     return time.perf_counter() - started
+
+
+def engine_comparison(folder: Path, nodes: int, batch: int) -> None:
+    """Random-digest node records written in fsync'd batches, then read back at random,
+    in SQLite (a digest-keyed node table), LMDB (py-lmdb, if installed) and the
+    append-only segments the store uses. Keys are digests, so a B-tree places each
+    batch's inserts all over the file; segments append them."""
+    import hashlib
+    import sqlite3
+
+    from urbis._native import NodeIndex
+
+    def records(count: int, rng: random.Random) -> list[tuple[bytes, bytes]]:
+        out = []
+        for _ in range(count):
+            node = b"\x01" + rng.randbytes(64)
+            out.append((hashlib.sha256(node).digest(), node))
+        return out
+
+    def sqlite_engine(path: Path) -> tuple[Any, Any, Any]:
+        conn = sqlite3.connect(path / "nodes.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE n (d BLOB PRIMARY KEY, node BLOB NOT NULL) WITHOUT ROWID")
+
+        def write(rows: list[tuple[bytes, bytes]]) -> None:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR REPLACE INTO n VALUES (?, ?)", rows)
+            conn.execute("COMMIT")
+
+        def read(digest: bytes) -> bytes:
+            return conn.execute("SELECT node FROM n WHERE d = ?", (digest,)).fetchone()[0]
+
+        return write, read, conn.close
+
+    def lmdb_engine(path: Path) -> tuple[Any, Any, Any]:
+        import lmdb
+
+        env = lmdb.open(str(path / "nodes.lmdb"), map_size=64 << 30, sync=True)
+
+        def write(rows: list[tuple[bytes, bytes]]) -> None:
+            with env.begin(write=True) as txn:
+                for digest, node in rows:
+                    txn.put(digest, node)
+
+        def read(digest: bytes) -> bytes:
+            with env.begin() as txn:
+                return bytes(txn.get(digest))
+
+        return write, read, env.close
+
+    def segment_engine(path: Path) -> tuple[Any, Any, Any]:
+        index = NodeIndex(path / "nodes", 0)
+
+        def write(rows: list[tuple[bytes, bytes]]) -> None:
+            index.add_records(b"".join(d + n for d, n in rows), True)
+            index.sync_all()
+
+        return write, index.__getitem__, lambda: None
+
+    candidates = {"sqlite": sqlite_engine, "lmdb": lmdb_engine, "segments": segment_engine}
+    print(f"{nodes:,} random-digest nodes in fsync'd batches of {batch:,}:")
+    print(f"{'engine':>10} {'first batch':>14} {'last batch':>14} {'reads':>12} {'disk/node':>10}")
+    for name, make in candidates.items():
+        target = Path(tempfile.mkdtemp(dir=folder, prefix=name))
+        try:
+            write, read, close = make(target)
+        except ImportError:
+            print(f"{name:>10}  (not installed)")
+            continue
+        rng = random.Random(5)
+        written: list[bytes] = []
+        first = last = 0.0
+        for n in range(0, nodes, batch):
+            rows = records(min(batch, nodes - n), rng)
+            begun = time.perf_counter()
+            write(rows)
+            last = (time.perf_counter() - begun) / len(rows) * 1e6
+            first = first or last
+            written.extend(rng.sample([d for d, _ in rows], min(len(rows), 2_000)))
+        probe = rng.sample(written, min(len(written), 50_000))
+        begun = time.perf_counter()
+        for digest in probe:
+            read(digest)
+        reads = len(probe) / (time.perf_counter() - begun)
+        close()
+        size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+        print(
+            f"{name:>10} {first:>9.2f} µs/n {last:>9.2f} µs/n {reads:>10,.0f}/s"
+            f" {size / nodes:>8.0f} B",
+            flush=True,
+        )
+        import shutil
+
+        shutil.rmtree(target)
 
 
 def print_row(f: dict[str, float], first: dict[str, float]) -> None:
