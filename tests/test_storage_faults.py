@@ -512,3 +512,27 @@ def test_data_of_another_app_version_is_refused_with_store_incompatible(tmp_path
         assert caught.value.code == "store.incompatible"
     finally:
         db.close()
+
+
+def test_a_damaged_record_of_the_node_files_end_is_refused_not_obeyed(tmp_path: Path) -> None:
+    """On open the segment files are cut back to the end recorded with the last block;
+    a damaged record of that end must be refused, never cut committed nodes away."""
+    from urbis.state import StateStore
+
+    db = Database(tmp_path / "s.db")
+    store = StateStore(db)
+    for version in range(3):
+        store.commit({b"k%d" % i: b"%d" % version for i in range(version, 200, 3)}, version)
+    db.close()
+    size = sum(p.stat().st_size for p in (tmp_path / "s.db.nodes").glob("*.seg"))
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute("UPDATE state_meta SET value = value - 7 WHERE name = 'node_tail'")
+    conn.commit()
+    conn.close()
+    db = Database(tmp_path / "s.db")
+    try:
+        with pytest.raises(StoreCorrupt, match="recorded end"):
+            StateStore(db)
+    finally:
+        db.close()
+    assert sum(p.stat().st_size for p in (tmp_path / "s.db.nodes").glob("*.seg")) == size

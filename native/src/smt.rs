@@ -905,7 +905,8 @@ fn digest_of(raw: &[u8]) -> PyResult<Hash> {
     Ok(to_hash(raw))
 }
 
-const SNAPSHOT_MAGIC: &[u8; 8] = b"URBISNI1";
+const SNAPSHOT_MAGIC: &[u8; 8] = b"URBISNI2";
+const SNAPSHOT_HEADER: usize = 40;
 
 #[pymethods]
 impl NodeIndex {
@@ -1188,10 +1189,15 @@ impl NodeIndex {
     fn save_snapshot(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| {
             let partial = path.with_extension("partial");
-            let mut out = Vec::with_capacity(32 + self.locations.len() * 16 + self.overflow.len() * 40);
+            let mut out = Vec::with_capacity(
+                SNAPSHOT_HEADER + self.locations.len() * 16 + self.overflow.len() * 40,
+            );
+            let (segment, records) = self.tail();
             out.extend_from_slice(SNAPSHOT_MAGIC);
             out.extend_from_slice(&(self.locations.len() as u64).to_le_bytes());
             out.extend_from_slice(&(self.overflow.len() as u64).to_le_bytes());
+            out.extend_from_slice(&u64::from(segment).to_le_bytes());
+            out.extend_from_slice(&records.to_le_bytes());
             for (key, location) in &self.locations {
                 out.extend_from_slice(&key.to_le_bytes());
                 out.extend_from_slice(&location.to_le_bytes());
@@ -1214,25 +1220,29 @@ impl NodeIndex {
         })
     }
 
-    /// Read the locations a snapshot holds (on open, before the log after it).
-    fn load_snapshot(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    /// Read the locations a snapshot holds (on open, before the log after it); returns
+    /// the tail `(segment, records)` the files had when it was taken.
+    fn load_snapshot(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<(u16, u64)> {
         py.detach(|| {
             let data = std::fs::read(&path)
                 .map_err(|e| corrupt(format!("the node snapshot {} is unreadable: {e}", path.display())))?;
             let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
-            if data.len() < 24 || &data[..8] != SNAPSHOT_MAGIC {
+            if data.len() < SNAPSHOT_HEADER || &data[..8] != SNAPSHOT_MAGIC {
                 return Err(bad());
             }
+            let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+            let tail_segment = u16::try_from(word(24)).map_err(|_| bad())?;
+            let tail_records = word(32);
             let plain = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
             let collided = u64::from_le_bytes(data[16..24].try_into().expect("8 bytes")) as usize;
             if plain.checked_mul(16).and_then(|p| collided.checked_mul(40).map(|c| (p, c)))
-                .and_then(|(p, c)| p.checked_add(c)).and_then(|n| n.checked_add(24))
+                .and_then(|(p, c)| p.checked_add(c)).and_then(|n| n.checked_add(SNAPSHOT_HEADER))
                 != Some(data.len())
             {
                 return Err(bad());
             }
             self.locations.reserve(plain);
-            let mut at = 24;
+            let mut at = SNAPSHOT_HEADER;
             for _ in 0..plain {
                 let key = u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
                 let location = u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
@@ -1246,7 +1256,7 @@ impl NodeIndex {
                 at += 40;
             }
             self.recount();
-            Ok(())
+            Ok((tail_segment, tail_records))
         })
     }
 
@@ -1283,9 +1293,9 @@ impl NodeIndex {
     }
 
     /// The tail: `(active segment, records in it)`.
-    #[getter]
-    fn tail(&self) -> (u16, u64) {
-        (self.active, self.segments.get(&self.active).map_or(0, Segment::records))
+    #[getter(tail)]
+    fn py_tail(&self) -> (u16, u64) {
+        self.tail()
     }
 
     /// `(segment, records, live records)` for each segment.
@@ -1412,6 +1422,10 @@ impl NodeIndex {
 }
 
 impl NodeIndex {
+    fn tail(&self) -> (u16, u64) {
+        (self.active, self.segments.get(&self.active).map_or(0, Segment::records))
+    }
+
     /// Live counts per segment, from the locations (after loading a snapshot).
     fn recount(&mut self) {
         for segment in self.segments.values_mut() {

@@ -194,13 +194,29 @@ class StateStore:
 
     def _rebuild_node_index(self) -> None:
         """Last snapshot, then every logged version after it."""
+        expected = (0, 0)
         if self._snapshot:
-            self._nodes.load_snapshot(self._snapshot_path(self._snapshot))
+            expected = self._nodes.load_snapshot(self._snapshot_path(self._snapshot))
         elif self.version >= 0 and not self.folder.exists():
             raise KeyError(f"the node folder {self.folder} is missing")
         for (stale,) in self.db.fetchall("SELECT stale FROM state_checkpoint ORDER BY part"):
             self._nodes.add_stale_records(blob(stale, "a checkpoint's stale nodes"))
-        self._nodes.truncate(self._meta("node_tail_segment", 0), self._meta("node_tail", 0))
+        last = self.db.fetchone(
+            "SELECT segment, first, count FROM state_node_log ORDER BY seq DESC LIMIT 1"
+        )
+        if last is not None:
+            expected = (
+                integer(last[0], "a logged segment"),
+                integer(last[1], "a logged first record") + integer(last[2], "a logged count"),
+            )
+        # The files are cut back to this end: a damaged record of it must never cut
+        # committed nodes, so it has to agree with the last logged write (or snapshot).
+        recorded = (self._meta("node_tail_segment", 0), self._meta("node_tail", 0))
+        if recorded != expected:
+            raise KeyError(
+                f"the node files' recorded end {recorded} is not the last write's {expected}"
+            )
+        self._nodes.truncate(*recorded)
         retired = {
             integer(segment, "a retired segment")
             for (segment,) in self.db.fetchall("SELECT segment FROM state_node_retired")
