@@ -443,8 +443,7 @@ def test_random_contract_calls_keep_the_books_and_failed_calls_change_nothing(
     from urbis.modules.payments.keeper import check_supply
 
     folder = tmp_path_factory.mktemp("vault-run")
-    for item in vault_city_template.iterdir():
-        shutil.copy(item, folder / item.name)
+    shutil.copytree(vault_city_template, folder, dirs_exist_ok=True)  # database and node files
     chain = CityChain(folder, genesis=city_genesis(extra_accounts=("alice", "bob")))
     vault = AccountId.parse(chain.query("contracts", "contract", ref="vault")["address"])
     child = AccountId.parse(chain.query("contracts", "contract", ref="vault-child")["address"])

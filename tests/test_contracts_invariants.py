@@ -65,8 +65,7 @@ def city_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _open(template: Path, tmp_path_factory: pytest.TempPathFactory) -> CityChain:
     folder = tmp_path_factory.mktemp("invariants-run")
-    for item in template.iterdir():
-        shutil.copy(item, folder / item.name)
+    shutil.copytree(template, folder, dirs_exist_ok=True)  # database and node files
     return CityChain(folder, genesis=city_genesis(extra_accounts=("alice", "bob")))
 
 

@@ -225,22 +225,15 @@ def _reachable(store: StateStore, roots: list[bytes]) -> set[bytes]:
 @given(
     st.lists(st.tuples(changes, st.booleans()), min_size=1, max_size=10),
     st.integers(min_value=1, max_value=3),
-    st.booleans(),
 )
 def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
-    blocks: list[tuple[dict, bool]], keep: int, index_while_writing: bool
+    blocks: list[tuple[dict, bool]], keep: int
 ) -> None:
     """After every commit, checkpoint and reopen, the index holds the nodes reachable
-    from the kept heights' roots, no more (pruned) and no fewer (proofs still served),
-    whether nodes are indexed inline or on a thread while SQLite writes."""
+    from the kept heights' roots, no more (pruned) and no fewer (proofs still served)."""
     import tempfile
-    from unittest import mock
 
-    threshold = 0 if index_while_writing else 10**9
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        mock.patch("urbis.state.store.PARALLEL_INDEX_MIN", threshold),
-    ):
+    with tempfile.TemporaryDirectory() as folder:
         store = StateStore(Database(Path(folder) / "s.db"), keep)
         roots = []
         for version, (block, checkpoint) in enumerate(blocks):
@@ -261,20 +254,19 @@ def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
 def test_native_change_batches_match_the_python_reference(blocks: list[dict]) -> None:
     """smt_apply_changes (hash, sort, update, keep nodes native) gives the reference's
     root and nodes, its node-log records are `digest || node` in creation order, and
-    NodeIndex.value_hash finds each key's value hash (None when absent), with the
-    present-key set and by walking alike."""
+    NodeIndex.value_hash finds each key's value hash (None when absent), whether the
+    index was given whole batches or bare records."""
     from urbis._native import NodeIndex, smt_apply_changes
     from urbis.crypto.hashing import EMPTY_HASH
     from urbis.state.proof import key_hash, value_hash
     from urbis.state.tree import NodeChanges, SparseMerkleTree
 
     index = NodeIndex()
-    walked = NodeIndex()  # never tracks present keys: every answer comes from a walk
+    walked = NodeIndex(cache_bytes=0)  # no cache: every node is read from its record
     reference_nodes: dict[bytes, bytes] = {}
     reference = SparseMerkleTree(reference_nodes.__getitem__, reference_nodes)
     root_n = root_r = EMPTY_HASH
     model: dict[bytes, bytes | None] = {}
-    index.track_present(root_n)
     for version, block in enumerate(blocks):
         root_n, batch = smt_apply_changes(index, root_n, list(block.items()))
         items = sorted(
@@ -292,31 +284,11 @@ def test_native_change_batches_match_the_python_reference(blocks: list[dict]) ->
         walked.add_records(batch.records())
         reference_nodes.update(changes_r.created)
         model.update(block)
-        assert index.present_count == sum(v is not None for v in model.values())
         for key in [*model, b"absent"]:
             value = model.get(key)
             expected = None if value is None else value_hash(value)
             assert index.value_hash(root_n, key) == expected
             assert walked.value_hash(root_n, key) == expected
-
-
-def test_present_keys_are_forgotten_when_a_batch_does_not_follow_on() -> None:
-    """A batch made from another root than the tracked one drops the key set: answers
-    then come from walks, never from a set describing another tree."""
-    from urbis._native import NodeIndex, smt_apply_changes
-    from urbis.crypto.hashing import EMPTY_HASH
-
-    index = NodeIndex()
-    index.track_present(EMPTY_HASH)
-    root, batch = smt_apply_changes(index, EMPTY_HASH, [(b"a", b"1")])
-    index.apply(batch, 0)
-    assert index.present_count == 1
-    other, batch = smt_apply_changes(index, EMPTY_HASH, [(b"b", b"1")])  # not from `root`
-    index.apply(batch, 1)
-    assert index.present_count is None
-    assert index.value_hash(other, b"b") is not None
-    assert index.value_hash(root, b"a") is not None
-    assert index.value_hash(root, b"b") is None
 
 
 @given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1024, max_value=3000))
@@ -348,32 +320,32 @@ def test_large_batches_update_both_halves_at_once_with_the_same_bytes(seed: int,
 
 
 def test_a_failed_write_leaves_the_index_as_on_disk(tmp_path: Path) -> None:
-    """Nodes are indexed while SQLite writes; if the write fails, the index is rebuilt
-    from disk, so a version that never committed leaves no stale marks behind."""
-    from unittest import mock
-
-    with mock.patch("urbis.state.store.PARALLEL_INDEX_MIN", 0):
-        store = fresh(tmp_path, "f", keep=2)
-        store.commit({b"k%d" % i: b"v" for i in range(50)}, 0)
-        nodes, stale, present = store.node_count, store._nodes.stale_count, len(store)
-        store.stage({b"k%d" % i: b"w" for i in range(25)}, 1)
-        with (
-            pytest.raises(RuntimeError, match="disk full"),
-            store.indexing_staged(),
-            store.db.transaction() as conn,
-        ):
-            store.write_staged(conn)
-            raise RuntimeError("disk full")
-        assert (store.node_count, store._nodes.stale_count) == (nodes, stale)
-        assert store._nodes.present_count == present and store.version == 0
-        store.discard_staged()
-        for version in range(1, 6):  # other blocks at those heights, pruning as they go
-            store.commit({b"k%d" % version: b"%d" % version}, version)
-        for i in range(50):
-            verify_state_proof(store.prove(b"k%d" % i))
-        reopened = fresh(tmp_path, "f", keep=2)
-        assert reopened.node_count == store.node_count
-        assert reopened.root == store.root
+    """Nodes are written and indexed before SQLite commits; if the write fails, the
+    index is rebuilt from disk, so a version that never committed leaves no stale marks
+    (and no records past the recorded tail) behind."""
+    store = fresh(tmp_path, "f", keep=2)
+    store.commit({b"k%d" % i: b"v" for i in range(50)}, 0)
+    nodes, stale, present = store.node_count, store._nodes.stale_count, len(store)
+    tail = store._nodes.tail
+    store.stage({b"k%d" % i: b"w" for i in range(25)}, 1)
+    with (
+        pytest.raises(RuntimeError, match="disk full"),
+        store.indexing_staged(),
+        store.db.transaction() as conn,
+    ):
+        store.write_staged(conn)
+        raise RuntimeError("disk full")
+    assert (store.node_count, store._nodes.stale_count) == (nodes, stale)
+    assert len(store) == present and store.version == 0
+    assert store._nodes.tail == tail
+    store.discard_staged()
+    for version in range(1, 6):  # other blocks at those heights, pruning as they go
+        store.commit({b"k%d" % version: b"%d" % version}, version)
+    for i in range(50):
+        verify_state_proof(store.prove(b"k%d" % i))
+    reopened = fresh(tmp_path, "f", keep=2)
+    assert reopened.node_count == store.node_count
+    assert reopened.root == store.root
 
 
 @given(batches, st.lists(st.binary(min_size=1, max_size=3), max_size=10))
@@ -446,3 +418,46 @@ def test_a_wider_window_after_a_checkpoint_refuses_heights_it_no_longer_holds(
         wider.prove(b"k", 1)
     assert wider.get_at(b"k", 4) == b"4"
     verify_state_proof(wider.prove(b"k", 5))
+
+
+def test_segment_writes_lost_after_the_last_snapshot_are_rewritten_from_the_log(
+    tmp_path: Path,
+) -> None:
+    """Segment files are synced only before a snapshot: a power cut may cut or zero what
+    came after. The node log (synced with each block) puts the records back on open."""
+    store = fresh(tmp_path, "p")
+    store.commit({b"k%d" % i: b"v%d" % i for i in range(300)}, 0)
+    store.checkpoint()
+    (segment,) = (tmp_path / "p.db.nodes").glob("nodes-*.seg")
+    synced = segment.stat().st_size
+    for version in range(1, 4):
+        store.commit({b"k%d" % i: b"w%d" % version for i in range(version, 300, 7)}, version)
+    root = store.root
+    store.db.close()
+    data = segment.read_bytes()
+    lost = (len(data) - synced) // 2
+    segment.write_bytes(data[:synced] + bytes(lost))  # what came after: cut and zeroed
+    reopened = fresh(tmp_path, "p")
+    assert reopened.root == root
+    for i in range(300):
+        proof = reopened.prove(b"k%d" % i)
+        verify_state_proof(proof, root)
+    assert segment.read_bytes() == data
+
+
+def test_a_flipped_node_record_is_store_corrupt_on_read(tmp_path: Path) -> None:
+    """Every record read from a segment must hash to the digest asked for."""
+    from urbis.state.errors import StoreCorrupt
+
+    store = fresh(tmp_path, "b")
+    store.commit({b"k%d" % i: b"v" for i in range(200)}, 0)
+    store.checkpoint()  # the log's copies go: only the segment holds the records
+    store.db.close()
+    (segment,) = (tmp_path / "b.db.nodes").glob("nodes-*.seg")
+    data = bytearray(segment.read_bytes())
+    data[97 * 5 + 40] ^= 0x10  # inside the sixth record's node
+    segment.write_bytes(bytes(data))
+    reopened = StateStore(Database(tmp_path / "b.db"), node_cache_bytes=0)
+    with pytest.raises(StoreCorrupt, match="does not match its stored record"):
+        for i in range(200):
+            reopened.prove(b"k%d" % i)

@@ -1,8 +1,9 @@
 """A damaged store is refused or detected, never believed.
 
 A small city runs some blocks and stops. Then, one copy at a time, a bit of
-its SQLite file is flipped (at random offsets, and inside stored values,
-headers, receipts and tree nodes) and the app is opened on the copy. Each
+its SQLite file or of its tree-node files is flipped (at random offsets, and
+inside stored values, headers, receipts and tree nodes) and the app is opened
+on the copy. Each
 copy must either refuse to open with StoreCorrupt, or answer every read with
 exactly what the undamaged store held (or StoreCorrupt), and execute the next
 block to exactly the undamaged app hash (or halt with StoreCorrupt). Anything
@@ -42,9 +43,11 @@ class Reference:
     """The undamaged store, what it holds, and what its next block must give."""
 
     image: bytes
+    node_files: dict[str, bytes]
+    """The tree's segment files and location snapshot, by name in `urbis.db.nodes`."""
     values: dict[bytes, bytes]
     nodes: list[bytes]
-    """Tree node records (digest and node) as stored in the node log and checkpoint."""
+    """Tree node records (digest and node) as stored in the segment files."""
     headers: dict[int, BlockHeader]
     txs: dict[int, list[bytes]]
     next_block: BlockInfo
@@ -110,19 +113,30 @@ def build_reference(folder: Path) -> Reference:
     db_file = folder / "urbis.db"
     assert not Path(f"{db_file}-wal").exists() or Path(f"{db_file}-wal").stat().st_size == 0
     image = db_file.read_bytes()
+    node_files = {p.name: p.read_bytes() for p in sorted(Path(f"{db_file}.nodes").iterdir())}
     values = _latest_values(db_file)
-    nodes = _node_records(db_file)
+    nodes = _node_records(node_files)
     # What the next block gives on the undamaged store.
     copy = folder / "pristine"
-    copy.mkdir()
-    (copy / "urbis.db").write_bytes(image)
+    write_copy(copy, image, node_files)
     db = Database(copy / "urbis.db")
     app = build_application(db)
     next_app_hash = app.finalize_block(next_block, next_raws).app_hash
     assert all(r.ok for r in app._pending.result.receipts)  # type: ignore[union-attr]
     app.abandon_block()
     db.close()
-    return Reference(image, values, nodes, headers, txs, next_block, next_raws, next_app_hash)
+    return Reference(
+        image, node_files, values, nodes, headers, txs, next_block, next_raws, next_app_hash
+    )
+
+
+def write_copy(folder: Path, image: bytes, node_files: dict[str, bytes]) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "urbis.db.nodes").mkdir(parents=True)
+    (folder / "urbis.db").write_bytes(image)
+    for name, data in node_files.items():
+        (folder / "urbis.db.nodes" / name).write_bytes(data)
 
 
 def city_folder(tmp_path: Path) -> Path:
@@ -131,15 +145,13 @@ def city_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def _node_records(db_file: Path) -> list[bytes]:
-    conn = sqlite3.connect(db_file)
-    try:
-        blobs = conn.execute(
-            "SELECT created FROM state_node_log UNION ALL SELECT nodes FROM state_checkpoint"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [bytes(b)[i : i + 97] for (b,) in blobs for i in range(0, len(b), 97)]
+def _node_records(node_files: dict[str, bytes]) -> list[bytes]:
+    return [
+        data[i : i + 97]
+        for name, data in node_files.items()
+        if name.endswith(".seg")
+        for i in range(0, len(data), 97)
+    ]
 
 
 def _latest_values(db_file: Path) -> dict[bytes, bytes]:
@@ -159,19 +171,23 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     return build_reference(tmp_path_factory.mktemp("reference"))
 
 
-def targeted_offsets(reference: Reference, rng: random.Random) -> list[int]:
+DB = "urbis.db"
+
+
+def targeted_offsets(reference: Reference, rng: random.Random) -> list[tuple[str, int]]:
     """Offsets inside bytes that matter: stored values, headers, receipts, tree nodes."""
-    image = reference.image
+    images = {DB: reference.image} | reference.node_files
     needles = [v for v in reference.values.values() if len(v) >= 8]
     needles += [h.encode() for h in reference.headers.values()]
     needles += [raw for raws in reference.txs.values() for raw in raws]
     needles += rng.sample(reference.nodes, min(60, len(reference.nodes)))
     offsets = []
     for needle in needles:
-        start = image.find(needle)
-        while start >= 0:
-            offsets.append(start + rng.randrange(len(needle)))
-            start = image.find(needle, start + 1)
+        for name, image in images.items():
+            start = image.find(needle)
+            while start >= 0:
+                offsets.append((name, start + rng.randrange(len(needle))))
+                start = image.find(needle, start + 1)
     rng.shuffle(offsets)
     return offsets[:TARGETED_FLIPS_MAX]
 
@@ -182,12 +198,14 @@ def flip(image: bytes, offset: int, bit: int) -> bytes:
     return bytes(damaged)
 
 
-def outcome(reference: Reference, folder: Path, image: bytes) -> str:
+def outcome(reference: Reference, folder: Path, name: str, offset: int, bit: int) -> str:
     """Refused, detected or unharmed; anything else raises (the test fails)."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir()
-    (folder / "urbis.db").write_bytes(image)
+    image, node_files = reference.image, dict(reference.node_files)
+    if name == DB:
+        image = flip(image, offset, bit)
+    else:
+        node_files[name] = flip(node_files[name], offset, bit)
+    write_copy(folder, image, node_files)
     try:
         db = Database(folder / "urbis.db")
     except StoreCorrupt:
@@ -200,6 +218,9 @@ def outcome(reference: Reference, folder: Path, image: bytes) -> str:
         try:
             for state_key, value in reference.values.items():
                 assert app.store.get(state_key) == value, f"wrong value served for {state_key!r}"
+            for state_key in reference.values:
+                proof = app.store.prove(state_key)
+                assert proof.value == reference.values[state_key], f"wrong proof {state_key!r}"
             for height, header in reference.headers.items():
                 signed = app.blocks.header(height)
                 assert signed is not None and signed.header == header, f"wrong header {height}"
@@ -216,32 +237,45 @@ def outcome(reference: Reference, folder: Path, image: bytes) -> str:
         db.close()
 
 
-def cases(reference: Reference) -> Iterator[tuple[int, int]]:
+def cases(reference: Reference) -> Iterator[tuple[str, int, int]]:
     rng = random.Random(int(os.environ.get("URBIS_FUZZ_SEED", "20261202")))
-    for offset in targeted_offsets(reference, rng):
-        yield offset, rng.randrange(8)
+    for name, offset in targeted_offsets(reference, rng):
+        yield name, offset, rng.randrange(8)
+    images = {DB: reference.image} | reference.node_files
+    sizes = {name: len(image) for name, image in images.items()}
+    total = sum(sizes.values())
     for _ in range(RANDOM_FLIPS):
-        yield rng.randrange(len(reference.image)), rng.randrange(8)
+        # Uniform over all the bytes the store keeps, whichever file holds them.
+        at = rng.randrange(total)
+        for candidate, size in sizes.items():
+            if at < size:
+                yield candidate, at, rng.randrange(8)
+                break
+            at -= size
 
 
 def test_bit_flips_are_refused_or_detected_never_served(
     reference: Reference, tmp_path: Path
 ) -> None:
     seen = {"refused": 0, "detected": 0, "unharmed": 0}
-    for offset, bit in cases(reference):
+    by_file = {"db": 0, "nodes": 0}
+    for name, offset, bit in cases(reference):
+        by_file["db" if name == DB else "nodes"] += 1
         try:
-            seen[outcome(reference, tmp_path / "copy", flip(reference.image, offset, bit))] += 1
+            seen[outcome(reference, tmp_path / "copy", name, offset, bit)] += 1
         except AssertionError as error:
             if isinstance(error, StoreCorrupt):
                 raise
-            raise AssertionError(f"flip at offset {offset} bit {bit}: {error}") from error
+            raise AssertionError(f"flip in {name} at {offset} bit {bit}: {error}") from error
         except Exception as error:
             raise AssertionError(
-                f"flip at offset {offset} bit {bit}: {type(error).__name__}: {error}"
+                f"flip in {name} at {offset} bit {bit}: {type(error).__name__}: {error}"
             ) from error
-    print(f"storage faults: {seen} over {sum(seen.values())} flips of {len(reference.image)} bytes")
-    # Values, headers and receipts were hit on purpose: some flips must have been caught.
+    sizes = len(reference.image) + sum(map(len, reference.node_files.values()))
+    print(f"storage faults: {seen} over {by_file} flips of {sizes} bytes")
+    # Values, headers, receipts and tree nodes were hit on purpose: some must be caught.
     assert seen["refused"] + seen["detected"] > 0
+    assert by_file["nodes"] > 0
 
 
 def test_flipped_nonce_is_store_corrupt_and_no_replay(tmp_path: Path) -> None:
@@ -478,3 +512,27 @@ def test_data_of_another_app_version_is_refused_with_store_incompatible(tmp_path
         assert caught.value.code == "store.incompatible"
     finally:
         db.close()
+
+
+def test_a_damaged_record_of_the_node_files_end_is_refused_not_obeyed(tmp_path: Path) -> None:
+    """On open the segment files are cut back to the end recorded with the last block;
+    a damaged record of that end must be refused, never cut committed nodes away."""
+    from urbis.state import StateStore
+
+    db = Database(tmp_path / "s.db")
+    store = StateStore(db)
+    for version in range(3):
+        store.commit({b"k%d" % i: b"%d" % version for i in range(version, 200, 3)}, version)
+    db.close()
+    size = sum(p.stat().st_size for p in (tmp_path / "s.db.nodes").glob("*.seg"))
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute("UPDATE state_meta SET value = value - 7 WHERE name = 'node_tail'")
+    conn.commit()
+    conn.close()
+    db = Database(tmp_path / "s.db")
+    try:
+        with pytest.raises(StoreCorrupt, match="recorded end"):
+            StateStore(db)
+    finally:
+        db.close()
+    assert sum(p.stat().st_size for p in (tmp_path / "s.db.nodes").glob("*.seg")) == size

@@ -9,8 +9,12 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
@@ -79,7 +83,7 @@ fn missing(digest: &Hash) -> PyErr {
 
 impl Source for &NodeIndex {
     fn load(&self, digest: &Hash) -> PyResult<Node> {
-        self.node(digest).copied()
+        self.node(digest)
     }
 }
 
@@ -103,10 +107,6 @@ struct Tree<S> {
     created: HashMap<Hash, Node, ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
-    /// Key hashes given a leaf (set or kept) and key hashes deleted, for the index's
-    /// set of present keys.
-    added: Vec<Hash>,
-    removed: Vec<Hash>,
 }
 
 fn bit(key: &Hash, depth: usize) -> bool {
@@ -131,8 +131,6 @@ impl<S: Source> Tree<S> {
             created: HashMap::default(),
             order: Vec::new(),
             dropped: HashSet::default(),
-            added: Vec::new(),
-            removed: Vec::new(),
         }
     }
 
@@ -149,11 +147,9 @@ impl<S: Source> Tree<S> {
         self.created.extend(other.created);
         self.order.extend(other.order);
         self.dropped.extend(other.dropped);
-        self.added.extend(other.added);
-        self.removed.extend(other.removed);
     }
 
-    fn into_batch(mut self, old_root: Hash, new_root: Hash) -> NodeBatch {
+    fn into_batch(mut self) -> NodeBatch {
         let mut created = Vec::with_capacity(self.created.len());
         for digest in &self.order {
             // A digest dropped and made again appears twice in `order`: keep its first place.
@@ -163,14 +159,7 @@ impl<S: Source> Tree<S> {
         }
         let mut dropped: Vec<Hash> = self.dropped.into_iter().collect();
         dropped.sort_unstable();
-        NodeBatch {
-            created,
-            dropped,
-            old_root,
-            new_root,
-            added: self.added,
-            removed: self.removed,
-        }
+        NodeBatch { created, dropped }
     }
 
     fn create(&mut self, node: Node) -> Hash {
@@ -199,9 +188,6 @@ impl<S: Source> Tree<S> {
         let node = self.node(&digest)?;
         if node[0] == LEAF {
             let existing = to_hash(&node[1..33]);
-            if items.iter().any(|i| i.key == existing && i.value.is_none()) {
-                self.removed.push(existing);
-            }
             let mut merged: Vec<Item> = items.to_vec();
             if !items.iter().any(|i| i.key == existing) {
                 let at = merged.partition_point(|i| i.key < existing);
@@ -239,7 +225,6 @@ impl<S: Source> Tree<S> {
         match items.len() {
             0 => Ok((EMPTY_HASH, Kind::Empty)),
             1 => {
-                self.added.push(items[0].key);
                 let mut node = [0u8; 65];
                 node[0] = LEAF;
                 node[1..33].copy_from_slice(&items[0].key);
@@ -322,21 +307,16 @@ fn run_update(
     items: &[Item],
 ) -> PyResult<(Hash, NodeBatch)> {
     if items.is_empty() {
-        let batch = NodeBatch {
-            old_root: root,
-            new_root: root,
-            ..NodeBatch::default()
-        };
-        return Ok((root, batch));
+        return Ok((root, NodeBatch::default()));
     }
     let Ok(index) = committed.cast::<NodeIndex>() else {
         let mut tree = Tree::new(Mapping(committed));
         let (new_root, _) = tree.update(root, 0, items)?;
-        return Ok((new_root, tree.into_batch(root, new_root)));
+        return Ok((new_root, tree.into_batch()));
     };
     let index = index.borrow();
     let (new_root, tree) = update_in_halves(&index, root, items)?;
-    Ok((new_root, tree.into_batch(root, new_root)))
+    Ok((new_root, tree.into_batch()))
 }
 
 /// `Tree::update` from the root, with the root's two subtrees updated at once on two
@@ -453,10 +433,6 @@ pub fn smt_apply_changes<'py>(
 pub struct NodeBatch {
     created: Vec<(Hash, Node)>,
     dropped: Vec<Hash>,
-    old_root: Hash,
-    new_root: Hash,
-    added: Vec<Hash>,
-    removed: Vec<Hash>,
 }
 
 #[pymethods]
@@ -537,47 +513,380 @@ fn node_of(raw: &[u8]) -> PyResult<Node> {
     Ok(node)
 }
 
-/// The committed tree's nodes by digest, held natively: half the memory of a dict of
-/// bytes, and the batch update and proof walks read it without Python objects.
-#[pyclass(module = "urbis._native")]
+/// Default bound on the node cache: a quarter of a 4 GiB server, the rest being
+/// the location index, the value cache and the process itself.
+const CACHE_BYTES_DEFAULT: u64 = 512 << 20;
+/// Bytes a cached node costs: 97 bytes of digest and node, its hash-map slot, and the
+/// map's spare room (tables are at most 7/8 full and grow by doubling).
+const CACHE_ENTRY_BYTES: u64 = 224;
+const CACHE_SHARDS: usize = 16;
+/// A segment file takes appends until it is this large, then the next one starts: small
+/// enough that compacting one is a short pause, large enough to keep the files few.
+const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
+
+/// One shard of the node cache: two generations, so a node read twice in a while
+/// stays and the bound holds without per-entry bookkeeping (a cheap LRU).
 #[derive(Default)]
+struct Shard {
+    hot: HashMap<Hash, Node, ByDigest>,
+    cold: HashMap<Hash, Node, ByDigest>,
+    cap: usize,
+}
+
+impl Shard {
+    fn get(&mut self, digest: &Hash) -> Option<Node> {
+        if let Some(node) = self.hot.get(digest) {
+            return Some(*node);
+        }
+        let node = self.cold.remove(digest)?;
+        self.put(*digest, node);
+        Some(node)
+    }
+
+    fn put(&mut self, digest: Hash, node: Node) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.hot.len() >= self.cap && !self.hot.contains_key(&digest) {
+            self.cold = std::mem::take(&mut self.hot);
+        }
+        self.hot.insert(digest, node);
+    }
+
+    fn remove(&mut self, digest: &Hash) {
+        self.hot.remove(digest);
+        self.cold.remove(digest);
+    }
+
+    fn len(&self) -> usize {
+        self.hot.len() + self.cold.len()
+    }
+}
+
+/// Where a segment's records live: a file in the store's folder, or memory (tests,
+/// tools, a store without a folder).
+enum Data {
+    File(File),
+    Memory(Vec<u8>),
+}
+
+struct Segment {
+    data: Data,
+    /// Bytes of records written (the file may be longer after a crash: it is cut back).
+    len: u64,
+    /// Index entries that point into this segment; the rest of its records are garbage.
+    live: u64,
+}
+
+impl Segment {
+    fn records(&self) -> u64 {
+        self.len / RECORD as u64
+    }
+
+    fn read(&self, first: u64, count: u64) -> std::io::Result<Vec<u8>> {
+        let start = first * RECORD as u64;
+        let end = start + count * RECORD as u64;
+        if end > self.len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "past the end of the segment",
+            ));
+        }
+        match &self.data {
+            Data::Memory(bytes) => Ok(bytes[start as usize..end as usize].to_vec()),
+            Data::File(file) => {
+                let mut out = vec![0u8; (end - start) as usize];
+                file.read_exact_at(&mut out, start)?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn append(&mut self, records: &[u8]) -> std::io::Result<()> {
+        match &mut self.data {
+            Data::Memory(bytes) => bytes.extend_from_slice(records),
+            Data::File(file) => file.write_all_at(records, self.len)?,
+        }
+        self.len += records.len() as u64;
+        Ok(())
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        match &self.data {
+            Data::Memory(_) => Ok(()),
+            Data::File(file) => file.sync_data(),
+        }
+    }
+}
+
+/// A map whose keys are already keyed hashes: use them as they are.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type ByKey = BuildHasherDefault<Identity>;
+
+fn io_error(what: &str, error: std::io::Error) -> PyErr {
+    pyo3::exceptions::PyOSError::new_err(format!("{what}: {error}"))
+}
+
+fn corrupt(message: String) -> PyErr {
+    // KeyError, as a missing node is: the store turns both into StoreCorrupt.
+    PyKeyError::new_err(message)
+}
+
+fn segment_path(folder: &Path, id: u16) -> PathBuf {
+    folder.join(format!("nodes-{id:05}.seg"))
+}
+
+fn pack(segment: u16, record: u64, tag: u16) -> u64 {
+    (u64::from(segment) << 48) | ((record & 0xFFFF_FFFF) << 16) | u64::from(tag)
+}
+
+fn unpack(location: u64) -> (u16, u64, u16) {
+    (
+        (location >> 48) as u16,
+        (location >> 16) & 0xFFFF_FFFF,
+        location as u16,
+    )
+}
+
+/// 16 digest bits kept beside each location: two digests whose keyed hashes collide
+/// are told apart without reading either record.
+fn tag_of(digest: &Hash) -> u16 {
+    u16::from_be_bytes([digest[30], digest[31]])
+}
+
+/// The committed tree's nodes, on disk with a bounded cache in memory.
+///
+/// Records (`digest || node`, 97 bytes) are appended to segment files as versions
+/// commit; nothing is rewritten in place, so a crash can only leave a torn tail past
+/// the end the store recorded (cut back on open). Memory holds a location per node
+/// (a keyed 64-bit hash of its digest to segment, record and 16 more digest bits:
+/// about 20 bytes a node) and the cache, whose size is configured. Every record read
+/// from disk must hash to the digest asked for, so a flipped bit is found, never used.
+///
+/// Stale nodes (no longer in the latest tree) are kept until their version leaves the
+/// kept window, then forgotten; a segment that is mostly forgotten records is
+/// compacted: its live records are appended again and the file is deleted.
+#[pyclass(module = "urbis._native")]
 pub struct NodeIndex {
-    map: HashMap<Hash, Node, ByDigest>,
+    sip: (u64, u64),
+    locations: HashMap<u64, u64, ByKey>,
+    /// Digests whose keyed hash collided with another's (rare: about one in 10^5 stores
+    /// of 10^7 nodes, and the key is secret, so nobody can aim for it).
+    overflow: HashMap<Hash, u64, ByDigest>,
+    segments: BTreeMap<u16, Segment>,
+    active: u16,
+    folder: Option<PathBuf>,
+    segment_bytes: u64,
+    cache: Vec<Mutex<Shard>>,
     /// Nodes no longer in the latest tree, by the version that dropped them; they
     /// still serve proofs at older heights until that version leaves the kept window.
     stale_since: HashMap<Hash, u64, ByDigest>,
     stale_by_version: BTreeMap<u64, Vec<Hash>>,
-    /// The key hashes present under `present_root` (the latest version), once tracked:
-    /// an absent key (a new transfer id, a first nonce) is then known without a walk
-    /// down some twenty cold nodes.
-    present: Option<HashSet<Hash, ByDigest>>,
-    present_root: Hash,
+    reads: std::sync::atomic::AtomicU64,
 }
 
 impl NodeIndex {
-    fn node(&self, digest: &Hash) -> PyResult<&Node> {
-        self.map.get(digest).ok_or_else(|| missing(digest))
+    #[allow(deprecated)]
+    fn key(&self, digest: &Hash) -> u64 {
+        let mut hasher = std::hash::SipHasher::new_with_keys(self.sip.0, self.sip.1);
+        hasher.write(digest);
+        hasher.finish()
     }
 
-    fn apply_batch(&mut self, batch: &NodeBatch, version: u64) {
-        match &mut self.present {
-            Some(present) if batch.old_root == self.present_root => {
-                for key in &batch.removed {
-                    present.remove(key);
-                }
-                present.extend(batch.added.iter().copied());
-                self.present_root = batch.new_root;
-            }
-            _ => self.present = None,
+    fn shard(&self, digest: &Hash) -> std::sync::MutexGuard<'_, Shard> {
+        // Not a byte the map hashes (the first 8): each shard keeps the full spread.
+        let index = (digest[31] as usize) % CACHE_SHARDS;
+        self.cache[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn locate(&self, digest: &Hash) -> Option<u64> {
+        if let Some(location) = self.overflow.get(digest) {
+            return Some(*location);
         }
-        self.map.reserve(batch.created.len());
+        let location = *self.locations.get(&self.key(digest))?;
+        (unpack(location).2 == tag_of(digest)).then_some(location)
+    }
+
+    fn contains(&self, digest: &Hash) -> bool {
+        self.locate(digest).is_some()
+    }
+
+    fn count(&self) -> usize {
+        self.locations.len() + self.overflow.len()
+    }
+
+    fn node(&self, digest: &Hash) -> PyResult<Node> {
+        if let Some(node) = self.shard(digest).get(digest) {
+            return Ok(node);
+        }
+        let location = self.locate(digest).ok_or_else(|| missing(digest))?;
+        let node = self.read_node(digest, location)?;
+        self.shard(digest).put(*digest, node);
+        Ok(node)
+    }
+
+    fn read_node(&self, digest: &Hash, location: u64) -> PyResult<Node> {
+        let (segment, record, _) = unpack(location);
+        let data = self
+            .segments
+            .get(&segment)
+            .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?
+            .read(record, 1)
+            .map_err(|e| corrupt(format!("state node {} unreadable: {e}", hex(digest))))?;
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let node = node_of(&data[32..])?;
+        // A record must be the one asked for and hash to it: a flipped bit in the file
+        // (or in a location) is found here, before anything is built on it.
+        if data[..32] != digest[..] || <[u8; 32]>::from(Sha256::digest(node)) != *digest {
+            return Err(corrupt(format!(
+                "state node {} does not match its stored record",
+                hex(digest)
+            )));
+        }
+        Ok(node)
+    }
+
+    fn live_change(&mut self, location: u64, delta: i64) {
+        if let Some(segment) = self.segments.get_mut(&unpack(location).0) {
+            segment.live = segment.live.saturating_add_signed(delta);
+        }
+    }
+
+    /// Point `digest` at `location` (a record holding it).
+    fn place(&mut self, digest: &Hash, segment: u16, record: u64) {
+        let location = pack(segment, record, tag_of(digest));
+        let old = if let Some(slot) = self.overflow.get_mut(digest) {
+            Some(std::mem::replace(slot, location))
+        } else {
+            let key = self.key(digest);
+            match self.locations.get(&key).copied() {
+                None => {
+                    self.locations.insert(key, location);
+                    None
+                }
+                Some(old) if unpack(old).2 == tag_of(digest) => {
+                    self.locations.insert(key, location);
+                    Some(old)
+                }
+                Some(_) => {
+                    self.overflow.insert(*digest, location);
+                    None
+                }
+            }
+        };
+        if let Some(old) = old {
+            self.live_change(old, -1);
+        }
+        self.live_change(location, 1);
+    }
+
+    fn forget(&mut self, digest: &Hash) {
+        let old = match self.overflow.remove(digest) {
+            Some(old) => Some(old),
+            None => {
+                let key = self.key(digest);
+                match self.locations.get(&key).copied() {
+                    Some(old) if unpack(old).2 == tag_of(digest) => self.locations.remove(&key),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(old) = old {
+            self.live_change(old, -1);
+        }
+        self.shard(digest).remove(digest);
+    }
+
+    fn open_segment(&self, id: u16) -> PyResult<Segment> {
+        let data = match &self.folder {
+            None => Data::Memory(Vec::new()),
+            Some(folder) => {
+                let path = segment_path(folder, id);
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .map_err(|e| io_error(&format!("opening {}", path.display()), e))?;
+                Data::File(file)
+            }
+        };
+        let len = match &data {
+            Data::File(file) => file.metadata().map_err(|e| io_error("a segment", e))?.len(),
+            Data::Memory(_) => 0,
+        };
+        let len = len - len % RECORD as u64;
+        Ok(Segment { data, len, live: 0 })
+    }
+
+    /// Append records at the tail (a new segment once the active one is full); returns
+    /// where they went as (segment, first record).
+    fn append(&mut self, records: &[u8]) -> PyResult<(u16, u64)> {
+        let full = self
+            .segments
+            .get(&self.active)
+            .is_none_or(|s| s.len >= self.segment_bytes);
+        if full && !records.is_empty() {
+            if self.segments.contains_key(&self.active) {
+                self.active = self.active.checked_add(1).ok_or_else(|| {
+                    PyValueError::new_err("the node store ran out of segment numbers")
+                })?;
+            }
+            let segment = self.open_segment(self.active)?;
+            self.segments.insert(self.active, segment);
+        }
+        let active = self.active;
+        let Some(segment) = self.segments.get_mut(&active) else {
+            return Ok((active, 0));
+        };
+        let first = segment.records();
+        segment
+            .append(records)
+            .map_err(|e| io_error("writing state nodes", e))?;
+        Ok((active, first))
+    }
+
+    fn sync(&self) -> PyResult<()> {
+        if let Some(segment) = self.segments.get(&self.active) {
+            segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+        }
+        Ok(())
+    }
+
+    fn apply_batch(&mut self, batch: &NodeBatch, version: u64) -> PyResult<(u16, u64, u64)> {
+        let mut records = Vec::with_capacity(batch.created.len() * RECORD);
         for (digest, node) in &batch.created {
-            self.map.insert(*digest, *node);
+            records.extend_from_slice(digest);
+            records.extend_from_slice(node);
+        }
+        let (segment, first) = self.append(&records)?;
+        self.locations.reserve(batch.created.len());
+        for (i, (digest, node)) in batch.created.iter().enumerate() {
+            self.place(digest, segment, first + i as u64);
             self.stale_since.remove(digest);
+            self.shard(digest).put(*digest, *node);
         }
         if !batch.dropped.is_empty() {
             self.mark_stale_digests(batch.dropped.iter().copied(), version);
         }
+        Ok((segment, first, batch.created.len() as u64))
     }
 
     fn mark_stale_digests(&mut self, digests: impl Iterator<Item = Hash>, version: u64) {
@@ -596,35 +905,96 @@ fn digest_of(raw: &[u8]) -> PyResult<Hash> {
     Ok(to_hash(raw))
 }
 
+const SNAPSHOT_MAGIC: &[u8; 8] = b"URBISNI2";
+const SNAPSHOT_HEADER: usize = 40;
+
 #[pymethods]
 impl NodeIndex {
+    /// `folder`: where segment files live (None: in memory). `seed`: 16 bytes keying
+    /// the location hashes, kept by the store (None: random, for a memory index).
     #[new]
-    fn new() -> Self {
-        Self::default()
+    #[pyo3(signature = (folder=None, cache_bytes=CACHE_BYTES_DEFAULT, seed=None, segment_bytes=SEGMENT_BYTES_DEFAULT))]
+    fn new(
+        folder: Option<PathBuf>,
+        cache_bytes: u64,
+        seed: Option<&[u8]>,
+        segment_bytes: u64,
+    ) -> PyResult<Self> {
+        let sip = match seed {
+            Some(seed) if seed.len() == 16 => (
+                u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
+                u64::from_le_bytes(seed[8..].try_into().expect("8 bytes")),
+            ),
+            Some(_) => return Err(PyValueError::new_err("the seed is 16 bytes")),
+            None => (
+                RandomState::new().hash_one(1u64),
+                RandomState::new().hash_one(2u64),
+            ),
+        };
+        let per_shard = (cache_bytes / CACHE_ENTRY_BYTES / 2) as usize / CACHE_SHARDS;
+        let cache = (0..CACHE_SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    cap: per_shard,
+                    ..Shard::default()
+                })
+            })
+            .collect();
+        let mut index = NodeIndex {
+            sip,
+            locations: HashMap::default(),
+            overflow: HashMap::default(),
+            segments: BTreeMap::new(),
+            active: 0,
+            folder: folder.clone(),
+            segment_bytes: segment_bytes.max(RECORD as u64),
+            cache,
+            stale_since: HashMap::default(),
+            stale_by_version: BTreeMap::new(),
+            reads: std::sync::atomic::AtomicU64::new(0),
+        };
+        if let Some(folder) = folder {
+            std::fs::create_dir_all(&folder)
+                .map_err(|e| io_error(&format!("creating {}", folder.display()), e))?;
+            let listing = std::fs::read_dir(&folder)
+                .map_err(|e| io_error(&format!("listing {}", folder.display()), e))?;
+            for entry in listing.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(id) = name
+                    .strip_prefix("nodes-")
+                    .and_then(|rest| rest.strip_suffix(".seg"))
+                    .and_then(|digits| digits.parse::<u16>().ok())
+                {
+                    let segment = index.open_segment(id)?;
+                    index.segments.insert(id, segment);
+                    index.active = index.active.max(id);
+                }
+            }
+        }
+        Ok(index)
     }
 
     fn __len__(&self) -> usize {
-        self.map.len()
+        self.count()
     }
 
     fn __bool__(&self) -> bool {
-        !self.map.is_empty()
+        self.count() > 0
     }
 
     fn __contains__(&self, digest: &[u8]) -> bool {
-        digest.len() == 32 && self.map.contains_key(&to_hash(digest))
+        digest.len() == 32 && self.contains(&to_hash(digest))
     }
 
     fn __getitem__<'py>(&self, py: Python<'py>, digest: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        match self.map.get(&digest_of(digest)?) {
-            Some(node) => Ok(PyBytes::new(py, node)),
-            None => Err(PyKeyError::new_err(hex(digest))),
-        }
+        Ok(PyBytes::new(py, &self.node(&digest_of(digest)?)?))
     }
 
+    /// Add one node (tests and tools; the store adds whole batches).
     fn __setitem__(&mut self, digest: &[u8], node: &[u8]) -> PyResult<()> {
-        self.map.insert(digest_of(digest)?, node_of(node)?);
-        Ok(())
+        let mut record = digest_of(digest)?.to_vec();
+        record.extend_from_slice(&node_of(node)?);
+        self.add_records(&record, true)
     }
 
     #[pyo3(signature = (digest, default=None))]
@@ -634,30 +1004,24 @@ impl NodeIndex {
         digest: &[u8],
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.map.get(&digest_of(digest)?) {
-            Some(node) => Ok(Some(PyBytes::new(py, node).into_any())),
-            None => Ok(default),
+        let digest = digest_of(digest)?;
+        if !self.contains(&digest) {
+            return Ok(default);
         }
+        Ok(Some(PyBytes::new(py, &self.node(&digest)?).into_any()))
     }
 
-    #[pyo3(signature = (digest, default=None))]
-    fn pop<'py>(
+    /// Make a version's batch current: its records are appended to the segment files
+    /// and synced, its nodes join the index (a node made again after going stale is
+    /// live again), and its dropped nodes go stale at `version`. Returns where the
+    /// records went, `(segment, first record, count)`, for the store's node log.
+    fn apply(
         &mut self,
-        py: Python<'py>,
-        digest: &[u8],
-        default: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.map.remove(&digest_of(digest)?) {
-            Some(node) => Ok(Some(PyBytes::new(py, &node).into_any())),
-            None => Ok(default),
-        }
-    }
-
-    /// Make a version's batch current: its nodes join the index (a node made again
-    /// after going stale is live again), and its dropped nodes go stale at `version`.
-    /// The GIL is released meanwhile, so the store can index while SQLite writes.
-    fn apply(&mut self, py: Python<'_>, batch: &NodeBatch, version: u64) {
-        py.detach(|| self.apply_batch(batch, version));
+        py: Python<'_>,
+        batch: &NodeBatch,
+        version: u64,
+    ) -> PyResult<(u16, u64, u64)> {
+        py.detach(|| self.apply_batch(batch, version))
     }
 
     /// Forget nodes that only versions up to `through` still used.
@@ -673,33 +1037,112 @@ impl NodeIndex {
                 // later) carries a newer `since`; it stays.
                 if self.stale_since.get(&digest) == Some(&since) {
                     self.stale_since.remove(&digest);
-                    self.map.remove(&digest);
+                    self.forget(&digest);
                 }
             }
         }
     }
 
-    /// Add `digest || node` records (a checkpoint part or a logged version).
-    fn add_records(&mut self, records: &[u8]) -> PyResult<()> {
+    /// Append `digest || node` records and index them (tests, tools). With `trusted`
+    /// false each must hash to its digest.
+    #[pyo3(signature = (records, trusted=false))]
+    fn add_records(&mut self, records: &[u8], trusted: bool) -> PyResult<()> {
         if records.len() % RECORD != 0 {
             return Err(PyValueError::new_err("node records are 97 bytes each"));
         }
-        self.map.reserve(records.len() / RECORD);
         for record in records.chunks_exact(RECORD) {
-            let digest = to_hash(&record[..32]);
-            // A node whose bytes no longer hash to its digest was damaged on disk: the
-            // tree built on it would prove values it never held.
             let node = node_of(&record[32..])?;
-            if <[u8; 32]>::from(Sha256::digest(node)) != digest {
+            if !trusted && <[u8; 32]>::from(Sha256::digest(node)) != record[..32] {
                 return Err(PyValueError::new_err(format!(
                     "state node {} does not hash to its digest",
-                    hex(&digest)
+                    hex(&record[..32])
                 )));
             }
-            self.map.insert(digest, node);
+        }
+        let (segment, first) = self.append(records)?;
+        for (i, record) in records.chunks_exact(RECORD).enumerate() {
+            let digest = to_hash(&record[..32]);
+            self.place(&digest, segment, first + i as u64);
             self.stale_since.remove(&digest);
         }
         Ok(())
+    }
+
+    /// Re-index `count` records of `segment` from `first` (a logged version, on open).
+    /// `moved`: records a compaction copied, which keep their stale marks.
+    fn replay(&mut self, py: Python<'_>, segment: u16, first: u64, count: u64, moved: bool) -> PyResult<()> {
+        py.detach(|| {
+            let data = self
+                .segments
+                .get(&segment)
+                .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?
+                .read(first, count)
+                .map_err(|e| corrupt(format!("state node segment {segment} is short: {e}")))?;
+            self.locations.reserve(count as usize);
+            for (i, record) in data.chunks_exact(RECORD).enumerate() {
+                let digest = to_hash(&record[..32]);
+                self.place(&digest, segment, first + i as u64);
+                if !moved {
+                    self.stale_since.remove(&digest);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Write a logged version's records back where they went and index them (on open).
+    /// Segment writes are synced only before a snapshot or a compaction: until then the
+    /// node log in SQLite holds the records, and this puts the bytes back whatever a
+    /// crash or power cut left in the file.
+    fn replay_records(
+        &mut self,
+        py: Python<'_>,
+        segment: u16,
+        first: u64,
+        records: &[u8],
+    ) -> PyResult<()> {
+        if records.len() % RECORD != 0 {
+            return Err(PyValueError::new_err("node records are 97 bytes each"));
+        }
+        if !self.segments.contains_key(&segment) {
+            let opened = self.open_segment(segment)?;
+            self.segments.insert(segment, opened);
+            self.active = self.active.max(segment);
+        }
+        py.detach(|| {
+            let target = self.segments.get_mut(&segment).expect("opened above");
+            let start = first * RECORD as u64;
+            match &mut target.data {
+                Data::Memory(bytes) => {
+                    let end = start as usize + records.len();
+                    if bytes.len() < end {
+                        bytes.resize(end, 0);
+                    }
+                    bytes[start as usize..end].copy_from_slice(records);
+                }
+                Data::File(file) => file
+                    .write_all_at(records, start)
+                    .map_err(|e| io_error("rewriting state nodes", e))?,
+            }
+            target.len = target.len.max(start + records.len() as u64);
+            self.locations.reserve(records.len() / RECORD);
+            for (i, record) in records.chunks_exact(RECORD).enumerate() {
+                let digest = to_hash(&record[..32]);
+                self.place(&digest, segment, first + i as u64);
+                self.stale_since.remove(&digest);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sync every segment file (before a snapshot lets the log's records go).
+    fn sync_all(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            for segment in self.segments.values() {
+                segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+            }
+            Ok(())
+        })
     }
 
     /// Mark concatenated digests as dropped by `version` (a logged version's `dropped`).
@@ -725,7 +1168,9 @@ impl NodeIndex {
 
     /// Every stale node as `digest || since` records, `per_chunk` records a chunk.
     fn stale_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
-        let records = self.stale_since.iter().map(|(digest, since)| {
+        let mut stale: Vec<(&Hash, &u64)> = self.stale_since.iter().collect();
+        stale.sort_unstable();
+        let records = stale.into_iter().map(|(digest, since)| {
             let mut record = [0u8; STALE_RECORD];
             record[..32].copy_from_slice(digest);
             record[32..].copy_from_slice(&since.to_be_bytes());
@@ -739,44 +1184,179 @@ impl NodeIndex {
         self.stale_since.len()
     }
 
-    /// Every node as `digest || node` records, `per_chunk` records a chunk (checkpoints).
-    fn record_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
-        let records = self.map.iter().map(|(digest, node)| {
-            let mut record = [0u8; RECORD];
-            record[..32].copy_from_slice(digest);
-            record[32..].copy_from_slice(node);
-            record
-        });
-        chunked(py, records, per_chunk)
+    /// Write the locations to `path` (through a temporary file, synced, then renamed):
+    /// with it, opening reads one file instead of replaying every logged version.
+    fn save_snapshot(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| {
+            let partial = path.with_extension("partial");
+            let mut out = Vec::with_capacity(
+                SNAPSHOT_HEADER + self.locations.len() * 16 + self.overflow.len() * 40,
+            );
+            let (segment, records) = self.tail();
+            out.extend_from_slice(SNAPSHOT_MAGIC);
+            out.extend_from_slice(&(self.locations.len() as u64).to_le_bytes());
+            out.extend_from_slice(&(self.overflow.len() as u64).to_le_bytes());
+            out.extend_from_slice(&u64::from(segment).to_le_bytes());
+            out.extend_from_slice(&records.to_le_bytes());
+            for (key, location) in &self.locations {
+                out.extend_from_slice(&key.to_le_bytes());
+                out.extend_from_slice(&location.to_le_bytes());
+            }
+            for (digest, location) in &self.overflow {
+                out.extend_from_slice(digest);
+                out.extend_from_slice(&location.to_le_bytes());
+            }
+            let write = || -> std::io::Result<()> {
+                let mut file = File::create(&partial)?;
+                file.write_all(&out)?;
+                file.sync_all()?;
+                std::fs::rename(&partial, &path)?;
+                if let Some(parent) = path.parent() {
+                    File::open(parent)?.sync_all()?;
+                }
+                Ok(())
+            };
+            write().map_err(|e| io_error(&format!("writing {}", path.display()), e))
+        })
     }
 
-    /// Track the key hashes present under `root` from now on (the store calls this
-    /// with its current root after loading); each applied batch then keeps the set.
-    fn track_present(&mut self, root: &[u8]) -> PyResult<()> {
-        let root = digest_of(root)?;
-        let mut present: HashSet<Hash, ByDigest> = HashSet::default();
-        let mut todo = vec![root];
-        while let Some(digest) = todo.pop() {
-            if digest == EMPTY_HASH {
-                continue;
+    /// Read the locations a snapshot holds (on open, before the log after it); returns
+    /// the tail `(segment, records)` the files had when it was taken.
+    fn load_snapshot(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<(u16, u64)> {
+        py.detach(|| {
+            let data = std::fs::read(&path)
+                .map_err(|e| corrupt(format!("the node snapshot {} is unreadable: {e}", path.display())))?;
+            let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
+            if data.len() < SNAPSHOT_HEADER || &data[..8] != SNAPSHOT_MAGIC {
+                return Err(bad());
             }
-            let node = self.node(&digest)?;
-            if node[0] == LEAF {
-                present.insert(to_hash(&node[1..33]));
-            } else {
-                todo.push(to_hash(&node[1..33]));
-                todo.push(to_hash(&node[33..65]));
+            let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+            let tail_segment = u16::try_from(word(24)).map_err(|_| bad())?;
+            let tail_records = word(32);
+            let plain = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
+            let collided = u64::from_le_bytes(data[16..24].try_into().expect("8 bytes")) as usize;
+            if plain.checked_mul(16).and_then(|p| collided.checked_mul(40).map(|c| (p, c)))
+                .and_then(|(p, c)| p.checked_add(c)).and_then(|n| n.checked_add(SNAPSHOT_HEADER))
+                != Some(data.len())
+            {
+                return Err(bad());
             }
+            self.locations.reserve(plain);
+            let mut at = SNAPSHOT_HEADER;
+            for _ in 0..plain {
+                let key = u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+                let location = u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
+                self.locations.insert(key, location);
+                at += 16;
+            }
+            for _ in 0..collided {
+                let digest = to_hash(&data[at..at + 32]);
+                let location = u64::from_le_bytes(data[at + 32..at + 40].try_into().expect("8 bytes"));
+                self.overflow.insert(digest, location);
+                at += 40;
+            }
+            self.recount();
+            Ok((tail_segment, tail_records))
+        })
+    }
+
+    /// Cut the segment files back to `(segment, records)`, the end the store recorded
+    /// with its last committed version: anything after it is a torn or abandoned write.
+    fn truncate(&mut self, segment: u16, records: u64) -> PyResult<()> {
+        let later: Vec<u16> = self.segments.range(segment + 1..).map(|(id, _)| *id).collect();
+        for id in later {
+            self.delete_segment(id)?;
         }
-        self.present = Some(present);
-        self.present_root = root;
+        if let Some(current) = self.segments.get_mut(&segment) {
+            let len = records * RECORD as u64;
+            if let Data::File(file) = &current.data {
+                file.set_len(len).map_err(|e| io_error("cutting a segment back", e))?;
+                file.sync_all().map_err(|e| io_error("cutting a segment back", e))?;
+            }
+            current.len = len;
+        }
+        self.active = segment;
         Ok(())
     }
 
-    /// How many keys the present-key set holds (None: not tracked).
+    /// Remove a segment and its file (one compacted, or past the recorded end).
+    fn delete_segment(&mut self, segment: u16) -> PyResult<()> {
+        self.segments.remove(&segment);
+        if let Some(folder) = &self.folder {
+            match std::fs::remove_file(segment_path(folder, segment)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("deleting a segment", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The tail: `(active segment, records in it)`.
+    #[getter(tail)]
+    fn py_tail(&self) -> (u16, u64) {
+        self.tail()
+    }
+
+    /// `(segment, records, live records)` for each segment.
+    fn segment_stats(&self) -> Vec<(u16, u64, u64)> {
+        self.segments
+            .iter()
+            .map(|(id, s)| (*id, s.records(), s.live))
+            .collect()
+    }
+
+    /// Bytes the segment files hold.
     #[getter]
-    fn present_count(&self) -> Option<usize> {
-        self.present.as_ref().map(HashSet::len)
+    fn disk_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.len).sum()
+    }
+
+    /// Copy the live records of `segment` (not the active one) to the tail and point
+    /// the index at the copies; the segment is then garbage, for the store to delete
+    /// once the move is logged. Returns `(segment, first record, count)` of the copies.
+    fn compact(&mut self, py: Python<'_>, segment: u16) -> PyResult<(u16, u64, u64)> {
+        if segment == self.active {
+            return Err(PyValueError::new_err("the active segment is not compacted"));
+        }
+        py.detach(|| {
+            let source = self
+                .segments
+                .get(&segment)
+                .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?;
+            let data = source
+                .read(0, source.records())
+                .map_err(|e| io_error("reading a segment to compact", e))?;
+            let mut kept = Vec::new();
+            for (i, record) in data.chunks_exact(RECORD).enumerate() {
+                let digest = to_hash(&record[..32]);
+                if self.locate(&digest) == Some(pack(segment, i as u64, tag_of(&digest))) {
+                    kept.extend_from_slice(record);
+                }
+            }
+            let (target, first) = self.append(&kept)?;
+            self.sync()?;
+            let count = (kept.len() / RECORD) as u64;
+            for (i, record) in kept.chunks_exact(RECORD).enumerate() {
+                self.place(&to_hash(&record[..32]), target, first + i as u64);
+            }
+            Ok((target, first, count))
+        })
+    }
+
+    /// Nodes read from the segment files so far (cache misses).
+    #[getter]
+    fn disk_reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Nodes in the cache now.
+    #[getter]
+    fn cached(&self) -> usize {
+        self.cache
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 
     /// The value hash `key` (a state key, hashed here) has under `root`, or None when
@@ -789,11 +1369,6 @@ impl NodeIndex {
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let path = tagged(b"state/key", key);
         let mut current = digest_of(root)?;
-        if let Some(present) = &self.present {
-            if current == self.present_root && !present.contains(&path) {
-                return Ok(None);
-            }
-        }
         let mut depth = 0;
         while current != EMPTY_HASH {
             let node = self.node(&current)?;
@@ -843,6 +1418,28 @@ impl NodeIndex {
             depth += 1;
         }
         Ok((siblings, None))
+    }
+}
+
+impl NodeIndex {
+    fn tail(&self) -> (u16, u64) {
+        (self.active, self.segments.get(&self.active).map_or(0, Segment::records))
+    }
+
+    /// Live counts per segment, from the locations (after loading a snapshot).
+    fn recount(&mut self) {
+        for segment in self.segments.values_mut() {
+            segment.live = 0;
+        }
+        let all: Vec<u64> = self
+            .locations
+            .values()
+            .chain(self.overflow.values())
+            .copied()
+            .collect();
+        for location in all {
+            self.live_change(location, 1);
+        }
     }
 }
 

@@ -1,38 +1,43 @@
 """StateStore: the versioned, authenticated state of the chain.
 
-Layout in the shared SQLite file:
+Layout:
   state_history(key, version, value)     every write ever made (NULL = deleted); the
                                          current value is a key's latest row (hot keys
                                          cached in memory)
-  state_meta(name, value)                the number of live keys
+  state_meta(name, value)                the number of live keys, the node store's tail,
+                                         snapshot and seed
   state_roots(version, root)             the root after each block (version = height)
-  state_node_log(version, created, dropped)  Merkle nodes each version made and left
-  state_checkpoint(version, part, nodes, stale)  all retained nodes at one version
+  state_node_log(seq, version, segment, first, count, moved, created, dropped)
+                                         each version's new tree nodes (also appended to
+                                         the segment files) and where, and the nodes it left
+  state_checkpoint(version, part, stale) the stale nodes at the last snapshot
+  state_node_retired(segment)            segment files emptied by compaction
+  <db>.nodes/nodes-NNNNN.seg             tree node records, appended (urbis._native.NodeIndex)
+  <db>.nodes/index-N.snap                the node locations at the last checkpoint
 
-Merkle nodes are appended once per block as one row rather than one row per
-node: inserting tens of thousands of random-keyed rows per block was the
-largest cost of a commit, and it grew with the table. The node index lives in
-memory; on start it is rebuilt from the last checkpoint plus the log after it.
-A checkpoint is written when the log holds more records than the tree has
-live nodes, so its cost is amortised over the changes that made it necessary.
+Tree nodes live on disk; memory holds a location per node and a cache of bounded
+size. A version's node records are appended to a segment file (not synced) and
+written into the node log in the same SQLite transaction as its rows and its
+block, so one fsync makes a block durable. Opening reads the last snapshot of
+the locations, cuts the files back to the recorded tail, and replays the log
+after the snapshot, writing each version's records back where they went: no walk
+of the tree, and whatever a crash left in the files is repaired. A snapshot
+syncs the segment files first, then drops the log.
 
-A version's rows are written by `write_staged` inside the caller's transaction,
-together with the block, so state and blocks can never disagree after a crash.
-
-Nothing read from disk is believed unchecked: node records must hash to their
-digests, the current tree must be complete and hold as many keys as recorded,
-and every value read must hash to its leaf. A mismatch raises StoreCorrupt,
-which halts the node rather than let it build a block on a value its own tree
-does not prove.
+Nothing read from disk is believed unchecked: a node record must hash to the
+digest asked for, and every value read must hash to its leaf. A mismatch raises
+StoreCorrupt, which halts the node rather than let it build a block on a value
+its own tree does not prove.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 from urbis._native import NodeBatch, NodeIndex, smt_apply_changes
@@ -45,17 +50,32 @@ from urbis.state.tree import SparseMerkleTree
 KEEP_VERSIONS_DEFAULT = 1000
 """Proofs are served for this many recent heights; older tree nodes are pruned."""
 
-NODE_SIZE = 65
-RECORD_SIZE = 32 + NODE_SIZE
+NODE_CACHE_BYTES_DEFAULT = 512 * 1024 * 1024
+"""Tree nodes kept in memory (the top levels stay by use): a quarter of a 4 GiB
+server, beside about 20 bytes per node of locations and the value cache."""
+
 VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
 Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
 
-PARALLEL_INDEX_MIN = 20_000
-"""Blocks making at least this many tree nodes index them while SQLite writes."""
+RECORD_SIZE = 32 + 65
+"""A node record: its digest, then the node."""
 
 CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
+
+CHECKPOINT_LOG_RECORDS_MIN = 200_000
+"""A snapshot of the node locations is written once the log since the last one holds
+this many records or a quarter of the index, whichever is more: opening replays at
+most that much, and the snapshot's cost is spread over the writes that needed it."""
+
+NODE_SEGMENT_BYTES = 64 * 1024 * 1024
+"""Node records go to a new segment file past this size: compacting one is a short
+pause (at most this much read, half of it written), and the files stay few."""
+
+COMPACT_GARBAGE_MIN = 0.5
+"""A segment is compacted once at least this share of its records are pruned nodes,
+so the files hold at most about twice the live nodes."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -64,12 +84,15 @@ CREATE TABLE IF NOT EXISTS state_history (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state_roots (version INTEGER PRIMARY KEY, root BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state_node_log (
-  version INTEGER PRIMARY KEY, created BLOB NOT NULL, dropped BLOB NOT NULL
+  seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, segment INTEGER NOT NULL,
+  first INTEGER NOT NULL, count INTEGER NOT NULL, moved INTEGER NOT NULL, created BLOB NOT NULL,
+  dropped BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state_checkpoint (
-  version INTEGER NOT NULL, part INTEGER NOT NULL, nodes BLOB NOT NULL, stale BLOB NOT NULL,
+  version INTEGER NOT NULL, part INTEGER NOT NULL, stale BLOB NOT NULL,
   PRIMARY KEY (version, part)
 );
+CREATE TABLE IF NOT EXISTS state_node_retired (segment INTEGER PRIMARY KEY);
 """
 
 __all__ = ["InvariantBroken", "StateStore", "StoreCorrupt", "UnknownHeight"]
@@ -92,19 +115,28 @@ class _Staged:
         self.nodes = nodes
         self.count_delta = count_delta
         self.indexed = False
-        """Its nodes are already in the index (added while SQLite wrote the version)."""
+        """Its nodes are written and indexed (by write_staged, before the SQL commit)."""
 
 
 class StateStore:
-    def __init__(self, db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keep_versions: int = KEEP_VERSIONS_DEFAULT,
+        node_cache_bytes: int = NODE_CACHE_BYTES_DEFAULT,
+    ) -> None:
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
         self.db = db
         self.keep_versions = keep_versions
+        self.node_cache_bytes = node_cache_bytes
+        self.folder = Path(db.path + ".nodes")
+        """Where the tree's node segments and location snapshots live."""
         db.ensure_schema(SCHEMA)
-        self._nodes = NodeIndex()
-        """Committed tree nodes by digest, and which of them are stale since which
-        version, held natively (urbis._native.NodeIndex)."""
+        self._seed = self._node_seed()
+        self._nodes = self._new_index()
+        """Committed tree nodes by digest: on disk, located and cached natively
+        (urbis._native.NodeIndex), with which are stale since which version."""
         self._log_records = 0
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._staged: _Staged | None = None
@@ -118,57 +150,103 @@ class StateStore:
         self._oldest_kept = 0 if kept is None else integer(kept[0], "the oldest kept height")
         """Heights before this lost their nodes to a checkpoint taken with a smaller window:
         raising `keep_versions` later cannot bring them back."""
+        self._snapshot = self._meta("node_snapshot", 0)
         self._load_tree()
 
-    def _load_tree(self) -> None:
-        """Rebuild the node index, then prove the current tree whole before any read.
+    def _meta(self, name: str, default: int) -> int:
+        row = self.db.fetchone("SELECT value FROM state_meta WHERE name = ?", (name,))
+        return default if row is None else integer(row[0], f"the stored {name}")
 
-        From here each promoted batch keeps the set of present keys, so reading a
-        key that does not exist costs a set lookup rather than a walk; building the
-        set walks every node of the current tree once, which is also the check
-        that none is missing.
+    def _node_seed(self) -> bytes:
+        """The secret that keys the node locations' hashes, made once per store."""
+        halves = [self._meta(f"node_seed_{i}", -1) for i in (0, 1)]
+        if -1 in halves:
+            halves = [int.from_bytes(os.urandom(8), "little") >> 1 for _ in (0, 1)]
+            with self.db.transaction() as conn:
+                for i, half in enumerate(halves):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO state_meta VALUES (?, ?)", (f"node_seed_{i}", half)
+                    )
+        return b"".join(half.to_bytes(8, "little") for half in halves)
+
+    def _new_index(self) -> NodeIndex:
+        return NodeIndex(self.folder, self.node_cache_bytes, self._seed, NODE_SEGMENT_BYTES)
+
+    def _snapshot_path(self, number: int) -> Path:
+        return self.folder / f"index-{number}.snap"
+
+    def _load_tree(self) -> None:
+        """Rebuild the node locations (snapshot, then the log after it), then check the
+        current root's node before any read.
+
+        No walk of the tree: each node is checked against its digest when it is read.
         """
         try:
             self._rebuild_node_index()
-            self._nodes.track_present(self.root)
+            if self.root != EMPTY_HASH:
+                self._nodes[self.root]
         except (KeyError, ValueError) as error:
             raise StoreCorrupt(
                 f"the state tree at height {self.version} is damaged: {_reason(error)}"
             ) from None
-        present = self._nodes.present_count
-        if present is not None and present != self._count:
-            raise StoreCorrupt(
-                f"the state tree at height {self.version} holds {present} keys, "
-                f"but {self._count} are recorded"
-            )
 
-    # -- the in-memory node index --------------------------------------------------
+    # -- the node index ------------------------------------------------------------
 
     def _rebuild_node_index(self) -> None:
-        """Last checkpoint, then every logged version after it."""
-        row = self.db.fetchone("SELECT MAX(version) FROM state_checkpoint")
-        checkpoint = -1 if row is None or row[0] is None else integer(row[0], "a checkpoint")
-        for nodes, stale in self.db.fetchall(
-            "SELECT nodes, stale FROM state_checkpoint WHERE version = ? ORDER BY part",
-            (checkpoint,),
-        ):
-            self._nodes.add_records(blob(nodes, "a checkpoint's nodes"))
+        """Last snapshot, then every logged version after it."""
+        expected = (0, 0)
+        if self._snapshot:
+            expected = self._nodes.load_snapshot(self._snapshot_path(self._snapshot))
+        elif self.version >= 0 and not self.folder.exists():
+            raise KeyError(f"the node folder {self.folder} is missing")
+        for (stale,) in self.db.fetchall("SELECT stale FROM state_checkpoint ORDER BY part"):
             self._nodes.add_stale_records(blob(stale, "a checkpoint's stale nodes"))
-        for version, created, dropped in self.db.fetchall(
-            "SELECT version, created, dropped FROM state_node_log WHERE version > ? "
-            "ORDER BY version",
-            (checkpoint,),
-        ):
-            created_bytes = blob(created, f"the nodes made by version {version}")
-            self._nodes.add_records(created_bytes)
-            self._log_records += len(created_bytes) // RECORD_SIZE
-            self._nodes.mark_stale(
-                blob(dropped, f"the nodes left by version {version}"),
-                integer(version, "a logged version"),
+        last = self.db.fetchone(
+            "SELECT segment, first, count FROM state_node_log ORDER BY seq DESC LIMIT 1"
+        )
+        if last is not None:
+            expected = (
+                integer(last[0], "a logged segment"),
+                integer(last[1], "a logged first record") + integer(last[2], "a logged count"),
             )
+        # The files are cut back to this end: a damaged record of it must never cut
+        # committed nodes, so it has to agree with the last logged write (or snapshot).
+        recorded = (self._meta("node_tail_segment", 0), self._meta("node_tail", 0))
+        if recorded != expected:
+            raise KeyError(
+                f"the node files' recorded end {recorded} is not the last write's {expected}"
+            )
+        self._nodes.truncate(*recorded)
+        retired = {
+            integer(segment, "a retired segment")
+            for (segment,) in self.db.fetchall("SELECT segment FROM state_node_retired")
+        }
+        for row in self.db.fetchall(
+            "SELECT version, segment, first, count, moved, created, dropped FROM state_node_log "
+            "ORDER BY seq"
+        ):
+            version = integer(row[0], "a logged version")
+            segment = integer(row[1], "a logged segment")
+            first = integer(row[2], "a logged first record")
+            count = integer(row[3], "a logged record count")
+            created = blob(row[5], f"the nodes made by version {version}")
+            # A retired segment's live records were copied later (a logged move);
+            # the rest had been pruned.
+            if count and segment not in retired:
+                if integer(row[4], "a move flag"):
+                    self._nodes.replay(segment, first, count, True)
+                elif len(created) != count * RECORD_SIZE:
+                    raise KeyError(f"the node log of version {version} is damaged")
+                else:
+                    self._nodes.replay_records(segment, first, created)
+            self._log_records += count
+            self._nodes.mark_stale(blob(row[6], f"the nodes left by version {version}"), version)
+        for segment in retired:
+            self._nodes.delete_segment(segment)
+        for stray in self.folder.glob("index-*.snap"):
+            if stray != self._snapshot_path(self._snapshot):
+                stray.unlink(missing_ok=True)
         self._prune_memory(self.version)
-        if self.root != EMPTY_HASH and self.root not in self._nodes:
-            raise KeyError(f"the root node {self.root.hex()} is missing")
 
     def _prune_memory(self, version: int) -> None:
         """Forget nodes that only versions older than the kept window still used."""
@@ -177,12 +255,24 @@ class StateStore:
     def _node(self, digest: bytes) -> bytes:
         try:
             return self._nodes[digest]
-        except KeyError:
-            raise StoreCorrupt(f"state node {digest.hex()} is missing") from None
+        except KeyError as error:
+            raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
 
     @property
     def node_count(self) -> int:
         return len(self._nodes)
+
+    def disk_bytes(self) -> int:
+        """Bytes on disk for state and everything beside it in the database file."""
+        total = self._nodes.disk_bytes
+        for path in (
+            self._snapshot_path(self._snapshot),
+            Path(self.db.path),
+            Path(self.db.path + "-wal"),
+        ):
+            with suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     # -- reads of committed state -------------------------------------------------
 
@@ -342,23 +432,41 @@ class StateStore:
         return root
 
     def write_staged(self, conn: sqlite3.Connection) -> None:
-        """Write the staged version inside the caller's open transaction."""
+        """Write the staged version inside the caller's open transaction.
+
+        The tree nodes are appended to the segment files (unsynced) and logged in
+        the same transaction: the SQL commit alone makes the version durable.
+        """
         staged = self._staged
         if staged is None:
             raise RuntimeError("nothing staged")
         version = staged.version
+        segment, first, count = self._nodes.apply(staged.nodes, version)
+        staged.indexed = True
+        # In key order: each page of the history's B-tree is then touched once, in
+        # order, instead of at random (at millions of keys, a block's random inserts
+        # were most of its commit).
         conn.executemany(
             "INSERT OR REPLACE INTO state_history VALUES (?, ?, ?)",
-            [(k, version, v) for k, v in staged.changes.items()],
+            [(k, version, v) for k, v in sorted(staged.changes.items())],
         )
         conn.execute(
-            "INSERT INTO state_node_log VALUES (?, ?, ?)",
-            (version, staged.nodes.records(), staged.nodes.dropped_bytes()),
+            "INSERT INTO state_node_log (version, segment, first, count, moved, created, dropped) "
+            "VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (version, segment, first, count, staged.nodes.records(), staged.nodes.dropped_bytes()),
         )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
             "INSERT OR REPLACE INTO state_meta VALUES ('keys', ?)",
             (self._count + staged.count_delta,),
+        )
+        self._write_tail(conn)
+
+    def _write_tail(self, conn: sqlite3.Connection) -> None:
+        segment, records = self._nodes.tail
+        conn.executemany(
+            "INSERT OR REPLACE INTO state_meta VALUES (?, ?)",
+            [("node_tail_segment", segment), ("node_tail", records)],
         )
 
     def promote_staged(self) -> None:
@@ -366,60 +474,69 @@ class StateStore:
         staged = self._staged
         if staged is None:
             raise RuntimeError("nothing staged")
+        if not staged.indexed:
+            raise RuntimeError("write_staged first: its nodes are not on disk")
         with self.db.lock:
             self._remember_all(staged.changes)
             self._count += staged.count_delta
-            if not staged.indexed:
-                self._nodes.apply(staged.nodes, staged.version)
             self._log_records += len(staged.nodes)
             self.version = staged.version
             self.root = staged.root
             self._staged = None
             self._prune_memory(self.version)
-        if self._log_records > max(2 * len(self._nodes), 200_000):
+            self._compact_one()
+        if self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN):
             self.checkpoint()
+
+    def _compact_one(self) -> None:
+        """Copy the live records of the segment with the most garbage (if at least
+        COMPACT_GARBAGE_MIN of it is) to the tail, log the move, delete the file.
+
+        Pruning forgets nodes at once; this is what gives their bytes back, one
+        segment per block, so disk use follows the live nodes, not the history.
+        """
+        active, _ = self._nodes.tail
+        candidates = [
+            (live / records, segment)
+            for segment, records, live in self._nodes.segment_stats()
+            if segment != active and records and live <= records * (1 - COMPACT_GARBAGE_MIN)
+        ]
+        if not candidates:
+            return
+        _, segment = min(candidates)
+        try:
+            with self.db.transaction() as conn:
+                target, first, count = self._nodes.compact(segment)
+                conn.execute(
+                    "INSERT INTO state_node_log "
+                    "(version, segment, first, count, moved, created, dropped) "
+                    "VALUES (?, ?, ?, ?, 1, ?, ?)",
+                    (self.version, target, first, count, b"", b""),
+                )
+                conn.execute("INSERT OR IGNORE INTO state_node_retired VALUES (?)", (segment,))
+                self._write_tail(conn)
+        except BaseException:
+            self._reload_index()
+            raise
+        self._log_records += count
+        self._nodes.delete_segment(segment)
 
     @contextmanager
     def indexing_staged(self) -> Iterator[None]:
-        """Add the staged nodes to the index on another thread while the caller writes
-        the version (the native `apply` releases the GIL, SQLite mostly does too).
-
-        Holds the database lock throughout, so no reader sees the index mid-change.
-        If the write fails, the index is rebuilt from disk: nodes marked stale for a
-        version that never committed could otherwise be pruned while still live.
-        """
-        staged = self._staged
-        if staged is None:
-            raise RuntimeError("nothing staged")
-        if len(staged.nodes) < PARALLEL_INDEX_MIN:
-            yield  # small blocks: a thread costs more than it saves
-            return
-        failure: list[BaseException] = []
-
-        def index() -> None:
-            try:
-                self._nodes.apply(staged.nodes, staged.version)
-            except BaseException as error:  # re-raised on the caller's thread
-                failure.append(error)
-
+        """Hold the lock while the caller writes the staged version; if the write fails,
+        rebuild the index from disk: it already holds the staged nodes (and their stale
+        marks), which a version that never committed must not leave behind."""
         with self.db.lock:
-            worker = threading.Thread(target=index, name="urbis-index")
-            worker.start()
             try:
                 yield
             except BaseException:
-                worker.join()
-                self._reload_index()
+                if self._staged is not None and self._staged.indexed:
+                    self._reload_index()
                 raise
-            worker.join()
-            if failure:
-                self._reload_index()
-                raise failure[0]
-            staged.indexed = True
 
     def _reload_index(self) -> None:
         """Rebuild the node index from what is on disk (after a failed write)."""
-        self._nodes = NodeIndex()
+        self._nodes = self._new_index()
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._log_records = 0
         self._load_tree()
@@ -439,28 +556,34 @@ class StateStore:
         return root
 
     def checkpoint(self) -> None:
-        """Write every retained node once and drop the log before it (bounded start-up)."""
-        with self.db.transaction() as conn:
-            node_chunks = self._nodes.record_chunks(CHECKPOINT_PART_RECORDS)
-            stale_chunks = self._nodes.stale_chunks(CHECKPOINT_PART_RECORDS)
-            conn.execute("DELETE FROM state_checkpoint")
-            for part in range(max(len(node_chunks), len(stale_chunks), 1)):
+        """Snapshot the node locations and drop the log before it (bounded start-up)."""
+        with self.db.lock:
+            number = self._snapshot + 1
+            # The log's copies of the records go with this transaction: the files
+            # must hold them durably first.
+            self._nodes.sync_all()
+            self._nodes.save_snapshot(self._snapshot_path(number))
+            with self.db.transaction() as conn:
+                stale_chunks = self._nodes.stale_chunks(CHECKPOINT_PART_RECORDS)
+                conn.execute("DELETE FROM state_checkpoint")
+                for part, stale in enumerate(stale_chunks):
+                    conn.execute(
+                        "INSERT INTO state_checkpoint VALUES (?, ?, ?)", (self.version, part, stale)
+                    )
+                conn.execute("DELETE FROM state_node_log")
+                oldest_kept = max(self.version - self.keep_versions + 1, self._oldest_kept, 0)
                 conn.execute(
-                    "INSERT INTO state_checkpoint VALUES (?, ?, ?, ?)",
-                    (
-                        self.version,
-                        part,
-                        node_chunks[part] if part < len(node_chunks) else b"",
-                        stale_chunks[part] if part < len(stale_chunks) else b"",
-                    ),
+                    "INSERT OR REPLACE INTO state_meta VALUES ('oldest_kept', ?)", (oldest_kept,)
                 )
-            conn.execute("DELETE FROM state_node_log WHERE version <= ?", (self.version,))
-            oldest_kept = max(self.version - self.keep_versions + 1, self._oldest_kept, 0)
-            conn.execute(
-                "INSERT OR REPLACE INTO state_meta VALUES ('oldest_kept', ?)", (oldest_kept,)
-            )
+                conn.execute(
+                    "INSERT OR REPLACE INTO state_meta VALUES ('node_snapshot', ?)", (number,)
+                )
+                self._write_tail(conn)
             self._log_records = 0
-        self._oldest_kept = oldest_kept
+            self._oldest_kept = oldest_kept
+            old, self._snapshot = self._snapshot, number
+            if old:
+                self._snapshot_path(old).unlink(missing_ok=True)
 
 
 def _proven(
