@@ -461,3 +461,22 @@ def test_a_flipped_node_record_is_store_corrupt_on_read(tmp_path: Path) -> None:
     with pytest.raises(StoreCorrupt, match="does not match its stored record"):
         for i in range(200):
             reopened.prove(b"k%d" % i)
+
+
+def test_the_node_cache_size_is_a_node_setting(tmp_path: Path) -> None:
+    from tests.helpers.city import city_genesis, key
+    from urbis.node.home import Home, HomeError, NodeConfig
+    from urbis.node.runner import Node
+
+    with pytest.raises(HomeError, match="state_node_cache_mib"):
+        NodeConfig.from_mapping({"state_node_cache_mib": 1})
+    home = Home(tmp_path / "home")
+    home.ensure_dirs()
+    city_genesis().save(home.genesis_path)
+    home.write_validator_key(key("validator"))
+    home.save_config(NodeConfig.from_mapping({"state_node_cache_mib": 64}))
+    node = Node(home)
+    try:
+        assert node.app.store.node_cache_bytes == 64 << 20
+    finally:
+        node.db.close()

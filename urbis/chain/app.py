@@ -65,7 +65,7 @@ from urbis.chain.tx import Action, Transaction, decode_tx
 from urbis.crypto.keys import verify_stream
 from urbis.state.database import Database
 from urbis.state.errors import IncompatibleStore
-from urbis.state.store import KEEP_VERSIONS_DEFAULT, StateStore
+from urbis.state.store import KEEP_VERSIONS_DEFAULT, NODE_CACHE_BYTES_DEFAULT, StateStore
 
 TX_LIFETIME_MAX = 100_000
 """`expires_at` may lie at most this many blocks ahead (about a day at 1 s blocks)."""
@@ -87,7 +87,8 @@ APP_VERSION_KEY = b"chain/app_version"
 APP_VERSION = 3
 """The state machine's version: its stored formats and rules. A node refuses data written
 by another version rather than misread it. 3: the voting, data and vehicles modules, HTLCs
-that expire by block time, identity's status allocations and CheckTx admission by module.
+that expire by block time, identity's status allocations, CheckTx admission by module,
+and the state tree's nodes in segment files beside the database.
 2: transfer ids per sender, `_blocks` and `_at_height` field names,
 payments.unknown_account (1: everything before)."""
 
@@ -134,9 +135,10 @@ class Application:
         authenticator: Authenticator,
         roles: RoleChecker,
         keep_versions: int = KEEP_VERSIONS_DEFAULT,
+        node_cache_bytes: int = NODE_CACHE_BYTES_DEFAULT,
     ) -> None:
         self.db = db
-        self.store = StateStore(db, keep_versions)
+        self.store = StateStore(db, keep_versions, node_cache_bytes)
         self.blocks = BlockStore(db)
         self.modules = {m.name: m for m in modules}
         self.keepers = {m.name: m.keeper for m in modules if m.keeper is not None}

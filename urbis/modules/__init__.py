@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urbis.chain.app import Application
 from urbis.chain.module import Module
 from urbis.state.database import Database
-from urbis.state.store import KEEP_VERSIONS_DEFAULT
+from urbis.state.store import KEEP_VERSIONS_DEFAULT, NODE_CACHE_BYTES_DEFAULT
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -60,7 +60,11 @@ def module_demos() -> list[tuple[str, Any]]:
     return [demo for name in MODULES for demo in getattr(_part(name, "cli"), "DEMOS", [])]
 
 
-def build_application(db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) -> Application:
+def build_application(
+    db: Database,
+    keep_versions: int = KEEP_VERSIONS_DEFAULT,
+    node_cache_bytes: int = NODE_CACHE_BYTES_DEFAULT,
+) -> Application:
     from urbis.modules.accounts.keeper import AccountsAuthenticator
     from urbis.modules.governance.keeper import GovernanceRoles
 
@@ -70,4 +74,5 @@ def build_application(db: Database, keep_versions: int = KEEP_VERSIONS_DEFAULT) 
         authenticator=AccountsAuthenticator(),
         roles=GovernanceRoles(),
         keep_versions=keep_versions,
+        node_cache_bytes=node_cache_bytes,
     )

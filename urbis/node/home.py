@@ -5,7 +5,9 @@
 <home>/validator_key.json  this node's validator key (mode 0600, unencrypted:
                            a validator signs unattended, as CometBFT's does)
 <home>/keys/<name>.json    account keys, encrypted with a passphrase
-<home>/data/urbis.db       blocks and state (SQLite, WAL)
+<home>/data/urbis.db       blocks, state values and the tree's node log (SQLite, WAL)
+<home>/data/urbis.db.nodes the state tree's node segments and location snapshots: a
+                           backup or copy of a node must take this folder with urbis.db
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class NodeConfig:
     max_block_txs: int = 5000
     empty_blocks: bool = False
     keep_versions: int = 1000
+    state_node_cache_mib: int = 512
+    """Memory for the state tree's nodes read from disk (the upper levels stay by use).
+    512 MiB suits a 4 GiB server; the node also keeps about 30 bytes per tree node of
+    locations (state README, "Memory")."""
     consensus: str = "solo"
     abci_address: str = "tcp://127.0.0.1:26658"
     cometbft_rpc: str = "http://127.0.0.1:26657"
@@ -122,6 +128,8 @@ class NodeConfig:
             raise HomeError("api_port must be 1 to 65535")
         if config.block_interval_ms < 10 or config.max_block_txs < 1 or config.keep_versions < 1:
             raise HomeError("block_interval_ms >= 10, max_block_txs >= 1, keep_versions >= 1")
+        if not 16 <= config.state_node_cache_mib <= 1 << 20:
+            raise HomeError("state_node_cache_mib must be 16 to 1048576")
         if config.api_body_max_bytes < 1024 or config.api_batch_body_max_bytes < 1024:
             raise HomeError("api_body_max_bytes and api_batch_body_max_bytes must be >= 1024")
         if any("=" not in item for item in config.status_signers.split(",") if item.strip()):

@@ -74,7 +74,11 @@ class Node:
         self.genesis = home.load_genesis()
         home.ensure_dirs()
         self.db = Database(home.db_path)
-        self.app: Application = build_application(self.db, self.config.keep_versions)
+        self.app: Application = build_application(
+            self.db,
+            self.config.keep_versions,
+            node_cache_bytes=self.config.state_node_cache_mib << 20,
+        )
         if self.config.consensus == "solo" and self.app.info().height < 0:
             self.app.init_chain(self.genesis)  # CometBFT calls InitChain itself
         elif self.app.chain_id and self.app.chain_id != self.genesis.chain_id:
