@@ -231,3 +231,31 @@ def test_uvarint_round_trips_through_the_abci_frame_reader(value: int) -> None:
     encoded = uvarint(value)
     assert encoded == _VarintBytes(value)
     assert read_uvarint_prefix(encoded + b"\x00") == (value, len(encoded))
+
+
+def test_json_inside_transactions_is_depth_checked_even_when_a_library_raised_the_limit() -> None:
+    """py_ecc raises the recursion limit to 100,000 for any process that imports it; the C
+    parser would then overflow the stack on deep JSON instead of raising. Schemas and
+    ballots arrive inside transactions, past the API's body checks."""
+    import sys
+
+    from urbis.chain.errors import UrbisError
+    from urbis.crypto.jsonshape import loads_bounded
+    from urbis.modules.data.handlers import check_schema
+    from urbis.modules.voting import electionguard
+
+    deep = "[" * 1_000_000 + "]" * 1_000_000
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(ValueError, match="deeper than 64"):
+            loads_bounded(deep)
+        with pytest.raises(UrbisError) as refused:
+            check_schema(deep)
+        assert refused.value.code == "data.bad_schema"
+        with pytest.raises(UrbisError) as refused:
+            electionguard.parse(deep.encode(), "ballot", electionguard.BadBallot)
+        assert refused.value.code == "voting.bad_ballot"
+    finally:
+        sys.setrecursionlimit(limit)
+    assert loads_bounded("[" * 64 + "]" * 64) is not None

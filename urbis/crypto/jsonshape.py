@@ -10,7 +10,9 @@ loop per byte.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')
 """A JSON string; one never closed runs to the end of the text, so a flood of `\\"` is
@@ -37,3 +39,18 @@ def nests_deeper_than(text: bytes | str, depth_max: int) -> bool:
 
 def has_number_longer_than(text: bytes | str, digits_max: int) -> bool:
     return re.search(rb"[0-9]{%d,}" % (digits_max + 1), outside_strings(text)) is not None
+
+
+DEPTH_MAX_DEFAULT = 64
+
+
+def loads_bounded(text: bytes | str, depth_max: int = DEPTH_MAX_DEFAULT, **options: Any) -> Any:
+    """`json.loads`, but a text nested deeper than `depth_max` is a ValueError first.
+
+    The parser recurses in C once per level, bounded only by the recursion limit, which
+    libraries raise for the whole process (py_ecc sets 100,000): past the C stack that is
+    a segmentation fault, not a RecursionError. JSON carried inside a transaction (a
+    schema, a ballot) is never checked by the API's body limits, so it is checked here."""
+    if nests_deeper_than(text, depth_max):
+        raise ValueError(f"JSON nested deeper than {depth_max} levels")
+    return json.loads(text, **options)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-import json
 
 import jsonschema
 
 from urbis.chain.context import Context
 from urbis.chain.ids import AccountId
+from urbis.crypto.jsonshape import loads_bounded
 from urbis.modules.data import keys
 from urbis.modules.data.errors import (
     BadExpiry,
@@ -71,7 +71,7 @@ def check_schema(text: str) -> None:
     """Raise BadSchema unless `text` is a JSON Schema (2020-12). Numbers parse as Decimal:
     no float ever enters execution."""
     try:
-        schema = json.loads(text, parse_float=decimal.Decimal)
+        schema = loads_bounded(text, parse_float=decimal.Decimal)
         jsonschema.Draft202012Validator.check_schema(schema)
     except (ValueError, jsonschema.SchemaError) as error:
         raise BadSchema(f"not a JSON Schema: {str(error).splitlines()[0][:200]}") from None

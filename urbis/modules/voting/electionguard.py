@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import gmpy2
 
 from urbis.chain.errors import UrbisError
+from urbis.crypto.jsonshape import loads_bounded
 from urbis.election import ceremony
 from urbis.election import hash as eghash
 from urbis.election.ballot import ElectionContext, verify_ballot, verify_challenged
@@ -78,7 +79,7 @@ def _no_floats(text: str) -> Any:
 
 def parse(raw: bytes, what: str, error: type[UrbisError]) -> Any:
     try:
-        return json.loads(raw.decode(), parse_float=_no_floats, parse_constant=_no_floats)
+        return loads_bounded(raw.decode(), parse_float=_no_floats, parse_constant=_no_floats)
     except (UnicodeDecodeError, ValueError, RecursionError) as problem:
         raise error(f"{what} is not canonical JSON: {problem}") from None
 
