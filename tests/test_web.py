@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.browser import playwright_sync_api
 from tests.helpers.city import CHAIN_ID, account, asset_proposal, city_home, key
 from tests.helpers.process import serving
 from urbis.chain.block import BlockHeader, sign_header
@@ -37,7 +38,7 @@ DEED = b"Deed of parcel 7, Zug: sale from the city to a resident.\n"
 INVOICE_ID = hashlib.sha256(b"web-test-invoice").digest()
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="run ./scripts/install-browser")
+playwright_api = playwright_sync_api()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.browser import playwright_sync_api
 from tests.helpers.city import (
     CHAIN_ID,
     COUNCIL,
@@ -45,7 +46,7 @@ from urbis.chain.genesis import (
 from urbis.chain.ids import AccountId
 from urbis.sdk.builder import action
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="run ./scripts/install-browser")
+playwright_api = playwright_sync_api()
 
 PEOPLE = ("alice", "maker")  # the land registrar is the voting helper's `registrar`
 PARCEL = hashlib.sha256(b"parcel-7").digest()

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.browser import playwright_sync_api
 from tests.helpers.city import CHAIN_ID, account, asset_proposal
 from tests.helpers.identity import IdentityCity, define_type, identity_city
 from tests.helpers.process import urbis
@@ -28,7 +29,7 @@ from urbis.sdk.builder import TxBuilder
 from urbis.sdk.oid4vc import open_request, receive_offer, respond
 from urbis.sdk.sdjwt import HolderKey, present
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="run ./scripts/install-browser")
+playwright_api = playwright_sync_api()
 INVOICE_ID = hashlib.sha256(b"resident-invoice").digest()
 
 
