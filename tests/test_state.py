@@ -420,28 +420,50 @@ def test_a_wider_window_after_a_checkpoint_refuses_heights_it_no_longer_holds(
     verify_state_proof(wider.prove(b"k", 5))
 
 
-def test_segment_writes_lost_after_the_last_snapshot_are_rewritten_from_the_log(
-    tmp_path: Path,
-) -> None:
-    """Segment files are synced only before a snapshot: a power cut may cut or zero what
-    came after. The node log (synced with each block) puts the records back on open."""
+def test_bytes_past_the_committed_tail_are_cut_on_open(tmp_path: Path) -> None:
+    """Each block's node records are synced before its SQL commit: a crash or power cut
+    can only leave bytes of a block that never committed (or a torn append), past the
+    tail the last committed block recorded. Opening cuts them off."""
     store = fresh(tmp_path, "p")
     store.commit({b"k%d" % i: b"v%d" % i for i in range(300)}, 0)
     store.checkpoint()
-    (segment,) = (tmp_path / "p.db.nodes").glob("nodes-*.seg")
-    synced = segment.stat().st_size
     for version in range(1, 4):
         store.commit({b"k%d" % i: b"w%d" % version for i in range(version, 300, 7)}, version)
     root = store.root
     store.db.close()
+    (segment,) = (tmp_path / "p.db.nodes").glob("nodes-*.seg")
     data = segment.read_bytes()
-    lost = (len(data) - synced) // 2
-    segment.write_bytes(data[:synced] + bytes(lost))  # what came after: cut and zeroed
+    segment.write_bytes(data + bytes(97 * 3 + 40))  # an append whose block never committed
     reopened = fresh(tmp_path, "p")
     assert reopened.root == root
     for i in range(300):
-        proof = reopened.prove(b"k%d" % i)
-        verify_state_proof(proof, root)
+        verify_state_proof(reopened.prove(b"k%d" % i), root)
+    assert segment.read_bytes() == data
+
+
+def test_a_log_row_that_carries_its_records_writes_them_back(tmp_path: Path) -> None:
+    """Stores written before per-block syncing logged each version's records in SQLite
+    and synced the segments only at snapshots; such a row still puts lost bytes back."""
+    store = fresh(tmp_path, "o")
+    store.commit({b"k%d" % i: b"v%d" % i for i in range(300)}, 0)
+    store.checkpoint()
+    (segment,) = (tmp_path / "o.db.nodes").glob("nodes-*.seg")
+    synced = segment.stat().st_size
+    store.commit({b"k%d" % i: b"w" for i in range(0, 300, 7)}, 1)
+    root = store.root
+    data = segment.read_bytes()
+    first, count = store.db.fetchone("SELECT first, count FROM state_node_log WHERE version = 1")
+    records = data[first * 97 : (first + count) * 97]
+    with store.db.transaction() as conn:
+        conn.execute(
+            "UPDATE state_node_log SET moved = 0, created = ? WHERE version = 1", (records,)
+        )
+    store.db.close()
+    segment.write_bytes(data[:synced] + bytes((len(data) - synced) // 2))
+    reopened = fresh(tmp_path, "o")
+    assert reopened.root == root
+    for i in range(300):
+        verify_state_proof(reopened.prove(b"k%d" % i), root)
     assert segment.read_bytes() == data
 
 
@@ -480,3 +502,68 @@ def test_the_node_cache_size_is_a_node_setting(tmp_path: Path) -> None:
         assert node.app.store.node_cache_bytes == 64 << 20
     finally:
         node.db.close()
+
+
+@given(batches, st.booleans())
+def test_every_key_of_a_kept_tree_passes_the_key_filter(blocks: list[dict], snapshot: bool) -> None:
+    """Absent keys are answered by a filter of every leaf ever made: it may say "maybe"
+    for an absent key, never "no" for a key some kept height holds, also after a
+    snapshot and a reopening (where it is loaded and then extended by the log)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = fresh(Path(folder), "f")
+        model: dict[bytes, bytes] = {}
+        states = []
+        for version, block in enumerate(blocks):
+            store.commit(block, version)
+            for key, value in block.items():
+                if value is None:
+                    model.pop(key, None)
+                else:
+                    model[key] = value
+            states.append(dict(model))
+            if snapshot and version == len(blocks) // 2:
+                store.checkpoint()
+        reopened = fresh(Path(folder), "f")
+        held = {key for state in states for key in state}
+        for opened in (store, reopened):
+            assert all(opened._nodes.may_hold_key(k) for k in held)
+            for version, state in enumerate(states):
+                for key in held:
+                    assert opened.get_at(key, version) == state.get(key)
+        for opened in (store, reopened):
+            opened.db.close()
+
+
+def test_the_key_filter_answers_most_absent_keys_in_little_memory(tmp_path: Path) -> None:
+    store = fresh(tmp_path, "m")
+    store.commit({b"present%d" % i: b"v" for i in range(50_000)}, 0)
+    passed = sum(store._nodes.may_hold_key(b"absent%d" % i) for i in range(50_000))
+    assert passed < 1_000  # about 1% with 12 bits a key; a walk answers each of them
+    assert store._nodes.key_filter_bytes <= 2 * 1024 * 1024  # the first layer: 1M keys
+    assert store.get(b"absent7") is None and store.get(b"present7") == b"v"
+
+
+def test_a_snapshot_without_a_key_filter_is_rebuilt_from_the_segments(tmp_path: Path) -> None:
+    """A location snapshot of the previous format (no filter after the locations): the
+    filter is rebuilt from every leaf record in the segment files."""
+    store = fresh(tmp_path, "n")
+    store.commit({b"k%d" % i: b"v%d" % i for i in range(500)}, 0)
+    store.checkpoint()
+    store.commit({b"k%d" % i: None for i in range(0, 500, 5)}, 1)
+    store.db.close()
+    (snap,) = (tmp_path / "n.db.nodes").glob("index-*.snap")
+    data = snap.read_bytes()
+    plain, collided = (int.from_bytes(data[at : at + 8], "little") for at in (8, 16))
+    snap.write_bytes(b"URBISNI2" + data[8 : 40 + plain * 16 + collided * 40])
+    reopened = fresh(tmp_path, "n")
+    for i in range(500):
+        assert reopened._nodes.may_hold_key(b"k%d" % i)
+        assert reopened.get(b"k%d" % i) == (None if i % 5 == 0 else b"v%d" % i)
+    snap.write_bytes(data[:-3])  # a damaged filter is damage, not a rebuild
+    reopened.db.close()
+    from urbis.state.errors import StoreCorrupt
+
+    with pytest.raises(StoreCorrupt):
+        fresh(tmp_path, "n")

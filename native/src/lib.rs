@@ -16,6 +16,7 @@
 //! the final marks say which layers to apply.
 
 mod cbor;
+mod keyfilter;
 mod sig;
 mod smt;
 mod text;

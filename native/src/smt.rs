@@ -21,6 +21,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sha2::{Digest, Sha256};
 
+use crate::keyfilter::KeyFilter;
+
 type Hash = [u8; 32];
 
 /// Digests are SHA-256 outputs, so 8 of their bytes make a good hash, but keys are
@@ -699,6 +701,8 @@ pub struct NodeIndex {
     stale_since: HashMap<Hash, u64, ByDigest>,
     stale_by_version: BTreeMap<u64, Vec<Hash>>,
     reads: std::sync::atomic::AtomicU64,
+    /// Every key path a leaf was ever made for: absent keys are answered without a walk.
+    keys: KeyFilter,
 }
 
 impl NodeIndex {
@@ -760,6 +764,30 @@ impl NodeIndex {
             )));
         }
         Ok(node)
+    }
+
+    /// Add a node record's key path to the key filter if it is a leaf.
+    fn note_leaf(&mut self, node: &[u8]) {
+        if node[0] == LEAF {
+            self.keys.insert(&to_hash(&node[1..33]));
+        }
+    }
+
+    /// Put every leaf of every segment in the key filter (a snapshot from before the
+    /// filter): the files hold every live node, so this holds at least every key.
+    fn rebuild_key_filter(&mut self) -> PyResult<()> {
+        self.keys = KeyFilter::new(self.sip);
+        let ids: Vec<u16> = self.segments.keys().copied().collect();
+        for id in ids {
+            let segment = &self.segments[&id];
+            let data = segment
+                .read(0, segment.records())
+                .map_err(|e| corrupt(format!("state node segment {id} is short: {e}")))?;
+            for record in data.chunks_exact(RECORD) {
+                self.note_leaf(&record[32..]);
+            }
+        }
+        Ok(())
     }
 
     fn live_change(&mut self, location: u64, delta: i64) {
@@ -881,6 +909,7 @@ impl NodeIndex {
         for (i, (digest, node)) in batch.created.iter().enumerate() {
             self.place(digest, segment, first + i as u64);
             self.stale_since.remove(digest);
+            self.note_leaf(node);
             self.shard(digest).put(*digest, *node);
         }
         if !batch.dropped.is_empty() {
@@ -905,7 +934,8 @@ fn digest_of(raw: &[u8]) -> PyResult<Hash> {
     Ok(to_hash(raw))
 }
 
-const SNAPSHOT_MAGIC: &[u8; 8] = b"URBISNI2";
+const SNAPSHOT_MAGIC: &[u8; 8] = b"URBISNI3";
+const SNAPSHOT_MAGIC_NO_FILTER: &[u8; 8] = b"URBISNI2";
 const SNAPSHOT_HEADER: usize = 40;
 
 #[pymethods]
@@ -952,6 +982,7 @@ impl NodeIndex {
             stale_since: HashMap::default(),
             stale_by_version: BTreeMap::new(),
             reads: std::sync::atomic::AtomicU64::new(0),
+            keys: KeyFilter::new(sip),
         };
         if let Some(folder) = folder {
             std::fs::create_dir_all(&folder)
@@ -1012,16 +1043,26 @@ impl NodeIndex {
     }
 
     /// Make a version's batch current: its records are appended to the segment files
-    /// and synced, its nodes join the index (a node made again after going stale is
-    /// live again), and its dropped nodes go stale at `version`. Returns where the
-    /// records went, `(segment, first record, count)`, for the store's node log.
+    /// (and synced with `sync`), its nodes join the index (a node made again after going
+    /// stale is live again), and its dropped nodes go stale at `version`. Returns where
+    /// the records went, `(segment, first record, count)`, for the store's node log.
+    #[pyo3(signature = (batch, version, sync=false))]
     fn apply(
         &mut self,
         py: Python<'_>,
         batch: &NodeBatch,
         version: u64,
+        sync: bool,
     ) -> PyResult<(u16, u64, u64)> {
-        py.detach(|| self.apply_batch(batch, version))
+        py.detach(|| {
+            let placed = self.apply_batch(batch, version)?;
+            if sync && placed.2 > 0 {
+                if let Some(segment) = self.segments.get(&placed.0) {
+                    segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+                }
+            }
+            Ok(placed)
+        })
     }
 
     /// Forget nodes that only versions up to `through` still used.
@@ -1064,6 +1105,7 @@ impl NodeIndex {
             let digest = to_hash(&record[..32]);
             self.place(&digest, segment, first + i as u64);
             self.stale_since.remove(&digest);
+            self.note_leaf(&record[32..]);
         }
         Ok(())
     }
@@ -1084,6 +1126,7 @@ impl NodeIndex {
                 self.place(&digest, segment, first + i as u64);
                 if !moved {
                     self.stale_since.remove(&digest);
+                    self.note_leaf(&record[32..]);
                 }
             }
             Ok(())
@@ -1130,6 +1173,7 @@ impl NodeIndex {
                 let digest = to_hash(&record[..32]);
                 self.place(&digest, segment, first + i as u64);
                 self.stale_since.remove(&digest);
+                self.note_leaf(&record[32..]);
             }
             Ok(())
         })
@@ -1206,6 +1250,7 @@ impl NodeIndex {
                 out.extend_from_slice(digest);
                 out.extend_from_slice(&location.to_le_bytes());
             }
+            self.keys.to_bytes(&mut out);
             let write = || -> std::io::Result<()> {
                 let mut file = File::create(&partial)?;
                 file.write_all(&out)?;
@@ -1227,18 +1272,27 @@ impl NodeIndex {
             let data = std::fs::read(&path)
                 .map_err(|e| corrupt(format!("the node snapshot {} is unreadable: {e}", path.display())))?;
             let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
-            if data.len() < SNAPSHOT_HEADER || &data[..8] != SNAPSHOT_MAGIC {
+            if data.len() < SNAPSHOT_HEADER {
                 return Err(bad());
             }
+            // Version 2 had no key filter after the locations; it is rebuilt.
+            let with_filter = match &data[..8] {
+                magic if magic == SNAPSHOT_MAGIC => true,
+                magic if magic == SNAPSHOT_MAGIC_NO_FILTER => false,
+                _ => return Err(bad()),
+            };
             let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
             let tail_segment = u16::try_from(word(24)).map_err(|_| bad())?;
             let tail_records = word(32);
             let plain = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
             let collided = u64::from_le_bytes(data[16..24].try_into().expect("8 bytes")) as usize;
-            if plain.checked_mul(16).and_then(|p| collided.checked_mul(40).map(|c| (p, c)))
-                .and_then(|(p, c)| p.checked_add(c)).and_then(|n| n.checked_add(SNAPSHOT_HEADER))
-                != Some(data.len())
-            {
+            let end = plain
+                .checked_mul(16)
+                .and_then(|p| collided.checked_mul(40).map(|c| (p, c)))
+                .and_then(|(p, c)| p.checked_add(c))
+                .and_then(|n| n.checked_add(SNAPSHOT_HEADER))
+                .ok_or_else(bad)?;
+            if end > data.len() || (!with_filter && end != data.len()) {
                 return Err(bad());
             }
             self.locations.reserve(plain);
@@ -1256,6 +1310,11 @@ impl NodeIndex {
                 at += 40;
             }
             self.recount();
+            if with_filter {
+                self.keys = KeyFilter::from_bytes(self.sip, &data[end..]).ok_or_else(bad)?;
+            } else {
+                self.rebuild_key_filter()?;
+            }
             Ok((tail_segment, tail_records))
         })
     }
@@ -1344,6 +1403,18 @@ impl NodeIndex {
         })
     }
 
+    /// Whether a leaf for state key `key` may exist (False: never made, so absent from
+    /// every kept tree); for tests and tools.
+    fn may_hold_key(&self, key: &[u8]) -> bool {
+        self.keys.may_contain(&tagged(b"state/key", key))
+    }
+
+    /// Bytes of memory the key filter takes.
+    #[getter]
+    fn key_filter_bytes(&self) -> usize {
+        self.keys.memory_bytes()
+    }
+
     /// Nodes read from the segment files so far (cache misses).
     #[getter]
     fn disk_reads(&self) -> u64 {
@@ -1369,6 +1440,9 @@ impl NodeIndex {
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let path = tagged(b"state/key", key);
         let mut current = digest_of(root)?;
+        if !self.keys.may_contain(&path) {
+            return Ok(None);
+        }
         let mut depth = 0;
         while current != EMPTY_HASH {
             let node = self.node(&current)?;

@@ -386,8 +386,9 @@ class Application:
         # One hold of the lock from the SQL commit to the promotion: a reader between the
         # two would see the new rows checked against the old tree, and call it damage.
         with self.db.lock:
+            # The state's node records are appended and synced on a thread from here
+            # on, while the block's rows are written.
             with self.store.indexing_staged(), self.db.transaction() as conn:
-                self.store.write_staged(conn)
                 self.blocks.write(
                     conn,
                     signed,
@@ -395,6 +396,7 @@ class Application:
                     pending.result.receipts,
                     pending.result.receipt_bytes,
                 )
+                self.store.write_staged(conn)
             self.store.promote_staged()
         self._pending = None
 

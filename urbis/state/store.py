@@ -8,21 +8,21 @@ Layout:
                                          snapshot and seed
   state_roots(version, root)             the root after each block (version = height)
   state_node_log(seq, version, segment, first, count, moved, created, dropped)
-                                         each version's new tree nodes (also appended to
-                                         the segment files) and where, and the nodes it left
+                                         where each version's new tree nodes went in the
+                                         segment files, and the nodes it left
   state_checkpoint(version, part, stale) the stale nodes at the last snapshot
   state_node_retired(segment)            segment files emptied by compaction
   <db>.nodes/nodes-NNNNN.seg             tree node records, appended (urbis._native.NodeIndex)
   <db>.nodes/index-N.snap                the node locations at the last checkpoint
 
 Tree nodes live on disk; memory holds a location per node and a cache of bounded
-size. A version's node records are appended to a segment file (not synced) and
-written into the node log in the same SQLite transaction as its rows and its
-block, so one fsync makes a block durable. Opening reads the last snapshot of
-the locations, cuts the files back to the recorded tail, and replays the log
-after the snapshot, writing each version's records back where they went: no walk
-of the tree, and whatever a crash left in the files is repaired. A snapshot
-syncs the segment files first, then drops the log.
+size. A version's node records are appended to a segment file and synced on a
+thread of their own while the block's rows are written; its node log row (where
+they went, which nodes it left) is in the same SQLite transaction as the block, so
+the SQL commit makes the version durable. Opening reads the last snapshot of the
+locations, cuts the files back to the recorded tail (an append whose block never
+committed), and re-indexes the records the log names after the snapshot: no walk
+of the tree. A snapshot drops the log.
 
 Nothing read from disk is believed unchecked: a node record must hash to the
 digest asked for, and every value read must hash to its leaf. A mismatch raises
@@ -35,6 +35,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -61,13 +62,19 @@ Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
 RECORD_SIZE = 32 + 65
 """A node record: its digest, then the node."""
 
+LOG_RECORDS, LOG_MOVED, LOG_SYNCED = 0, 1, 2
+"""Where a node log row's records are: in the row (`created`, from stores written before
+the segments were synced per block), copied by a compaction, or appended and synced."""
+
 CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
 
-CHECKPOINT_LOG_RECORDS_MIN = 200_000
-"""A snapshot of the node locations is written once the log since the last one holds
-this many records or a quarter of the index, whichever is more: opening replays at
-most that much, and the snapshot's cost is spread over the writes that needed it."""
+CHECKPOINT_LOG_RECORDS_MIN = 1_000_000
+"""A snapshot of the node locations is written once the log since the last one names
+this many records or a quarter of the index, whichever is more: opening re-reads at
+most that much (a million records, 97 MB read back from the segments, is well under a
+second), and the snapshot's cost is spread over the writes that needed it (at 200,000
+a 100,000-account city of 5,000-transfer blocks wrote one every block)."""
 
 NODE_SEGMENT_BYTES = 64 * 1024 * 1024
 """Node records go to a new segment file past this size: compacting one is a short
@@ -98,8 +105,41 @@ CREATE TABLE IF NOT EXISTS state_node_retired (segment INTEGER PRIMARY KEY);
 __all__ = ["InvariantBroken", "StateStore", "StoreCorrupt", "UnknownHeight"]
 
 
+class _Indexing:
+    """`NodeIndex.apply(nodes, version, sync=True)` running on a thread of its own."""
+
+    def __init__(self, index: NodeIndex, nodes: NodeBatch, version: int) -> None:
+        self._placed: tuple[int, int, int] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(index, nodes, version), name="state-nodes", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, index: NodeIndex, nodes: NodeBatch, version: int) -> None:
+        try:
+            self._placed = index.apply(nodes, version, True)
+        except BaseException as error:  # handed to the committing thread by result()
+            self._error = error
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    @property
+    def done(self) -> bool:
+        return self._placed is not None
+
+    def result(self) -> tuple[int, int, int]:
+        """(segment, first record, count), once the records are durable and indexed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._placed is not None
+        return self._placed
+
+
 class _Staged:
-    __slots__ = ("changes", "count_delta", "indexed", "nodes", "root", "version")
+    __slots__ = ("changes", "count_delta", "indexed", "indexing", "nodes", "root", "version")
 
     def __init__(
         self,
@@ -115,7 +155,9 @@ class _Staged:
         self.nodes = nodes
         self.count_delta = count_delta
         self.indexed = False
-        """Its nodes are written and indexed (by write_staged, before the SQL commit)."""
+        """Its nodes may be in the index (set when their indexing starts, before the SQL
+        commit): a failed write must then rebuild the index from disk."""
+        self.indexing: _Indexing | None = None
 
 
 class StateStore:
@@ -230,12 +272,15 @@ class StateStore:
             first = integer(row[2], "a logged first record")
             count = integer(row[3], "a logged record count")
             created = blob(row[5], f"the nodes made by version {version}")
+            source = integer(row[4], "a log row's source")
             # A retired segment's live records were copied later (a logged move);
             # the rest had been pruned.
             if count and segment not in retired:
-                if integer(row[4], "a move flag"):
+                if source == LOG_MOVED:
                     self._nodes.replay(segment, first, count, True)
-                elif len(created) != count * RECORD_SIZE:
+                elif source == LOG_SYNCED:
+                    self._nodes.replay(segment, first, count, False)
+                elif source != LOG_RECORDS or len(created) != count * RECORD_SIZE:
                     raise KeyError(f"the node log of version {version} is damaged")
                 else:
                     self._nodes.replay_records(segment, first, created)
@@ -434,15 +479,17 @@ class StateStore:
     def write_staged(self, conn: sqlite3.Connection) -> None:
         """Write the staged version inside the caller's open transaction.
 
-        The tree nodes are appended to the segment files (unsynced) and logged in
-        the same transaction: the SQL commit alone makes the version durable.
+        The tree nodes are appended to the segment files and synced (on the thread
+        `indexing_staged` started, if the caller entered it first: the appends overlap
+        the caller's SQL writes), then logged in the same transaction, so the SQL
+        commit makes the version durable.
         """
         staged = self._staged
         if staged is None:
             raise RuntimeError("nothing staged")
         version = staged.version
-        segment, first, count = self._nodes.apply(staged.nodes, version)
-        staged.indexed = True
+        if staged.indexing is None:
+            self._start_indexing(staged)
         # In key order: each page of the history's B-tree is then touched once, in
         # order, instead of at random (at millions of keys, a block's random inserts
         # were most of its commit).
@@ -450,17 +497,25 @@ class StateStore:
             "INSERT OR REPLACE INTO state_history VALUES (?, ?, ?)",
             [(k, version, v) for k, v in sorted(staged.changes.items())],
         )
-        conn.execute(
-            "INSERT INTO state_node_log (version, segment, first, count, moved, created, dropped) "
-            "VALUES (?, ?, ?, ?, 0, ?, ?)",
-            (version, segment, first, count, staged.nodes.records(), staged.nodes.dropped_bytes()),
-        )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
             "INSERT OR REPLACE INTO state_meta VALUES ('keys', ?)",
             (self._count + staged.count_delta,),
         )
+        assert staged.indexing is not None
+        segment, first, count = staged.indexing.result()
+        conn.execute(
+            "INSERT INTO state_node_log (version, segment, first, count, moved, created, dropped) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (version, segment, first, count, LOG_SYNCED, b"", staged.nodes.dropped_bytes()),
+        )
         self._write_tail(conn)
+
+    def _start_indexing(self, staged: _Staged) -> None:
+        """Append, sync and index the staged nodes on a thread (the native call lets go
+        of the GIL); the store's lock keeps every other user of the index out."""
+        staged.indexed = True  # from here the index may hold them: a failure reloads it
+        staged.indexing = _Indexing(self._nodes, staged.nodes, staged.version)
 
     def _write_tail(self, conn: sqlite3.Connection) -> None:
         segment, records = self._nodes.tail
@@ -474,7 +529,7 @@ class StateStore:
         staged = self._staged
         if staged is None:
             raise RuntimeError("nothing staged")
-        if not staged.indexed:
+        if staged.indexing is None or not staged.indexing.done:
             raise RuntimeError("write_staged first: its nodes are not on disk")
         with self.db.lock:
             self._remember_all(staged.changes)
@@ -510,8 +565,8 @@ class StateStore:
                 conn.execute(
                     "INSERT INTO state_node_log "
                     "(version, segment, first, count, moved, created, dropped) "
-                    "VALUES (?, ?, ?, ?, 1, ?, ?)",
-                    (self.version, target, first, count, b"", b""),
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (self.version, target, first, count, LOG_MOVED, b"", b""),
                 )
                 conn.execute("INSERT OR IGNORE INTO state_node_retired VALUES (?)", (segment,))
                 self._write_tail(conn)
@@ -527,9 +582,14 @@ class StateStore:
         rebuild the index from disk: it already holds the staged nodes (and their stale
         marks), which a version that never committed must not leave behind."""
         with self.db.lock:
+            staged = self._staged
+            if staged is not None and staged.indexing is None:
+                self._start_indexing(staged)
             try:
                 yield
             except BaseException:
+                if staged is not None and staged.indexing is not None:
+                    staged.indexing.wait()
                 if self._staged is not None and self._staged.indexed:
                     self._reload_index()
                 raise
