@@ -773,6 +773,22 @@ impl NodeIndex {
         }
     }
 
+    /// Like `note_leaf`, for a record read back from disk: a leaf must hash to its
+    /// digest first. Reads check every record, but the filter is built without reading:
+    /// a flipped bit in a leaf's key path would make its key look absent.
+    fn note_leaf_read(&mut self, record: &[u8]) -> PyResult<()> {
+        if record[32] == LEAF {
+            if !record_is_sound(record) {
+                return Err(corrupt(format!(
+                    "state node {} does not match its stored record",
+                    hex(&record[..32])
+                )));
+            }
+            self.note_leaf(&record[32..]);
+        }
+        Ok(())
+    }
+
     /// Put every leaf of every segment in the key filter (a snapshot from before the
     /// filter): the files hold every live node, so this holds at least every key.
     fn rebuild_key_filter(&mut self) -> PyResult<()> {
@@ -783,8 +799,21 @@ impl NodeIndex {
             let data = segment
                 .read(0, segment.records())
                 .map_err(|e| corrupt(format!("state node segment {id} is short: {e}")))?;
-            for record in data.chunks_exact(RECORD) {
-                self.note_leaf(&record[32..]);
+            for (i, record) in data.chunks_exact(RECORD).enumerate() {
+                if record[32] != LEAF {
+                    continue;
+                }
+                if record_is_sound(record) {
+                    self.note_leaf(&record[32..]);
+                } else if self.locate(&to_hash(&record[..32]))
+                    == Some(pack(id, i as u64, tag_of(&to_hash(&record[..32]))))
+                {
+                    // Garbage records (pruned nodes) may be anything; a live one may not.
+                    return Err(corrupt(format!(
+                        "state node {} does not match its stored record",
+                        hex(&record[..32])
+                    )));
+                }
             }
         }
         Ok(())
@@ -925,6 +954,11 @@ impl NodeIndex {
             bucket.push(digest);
         }
     }
+}
+
+/// Whether a `digest || node` record's node hashes to its digest.
+fn record_is_sound(record: &[u8]) -> bool {
+    <[u8; 32]>::from(Sha256::digest(&record[32..RECORD])) == record[..32]
 }
 
 fn digest_of(raw: &[u8]) -> PyResult<Hash> {
@@ -1126,7 +1160,7 @@ impl NodeIndex {
                 self.place(&digest, segment, first + i as u64);
                 if !moved {
                     self.stale_since.remove(&digest);
-                    self.note_leaf(&record[32..]);
+                    self.note_leaf_read(record)?;
                 }
             }
             Ok(())
@@ -1173,7 +1207,7 @@ impl NodeIndex {
                 let digest = to_hash(&record[..32]);
                 self.place(&digest, segment, first + i as u64);
                 self.stale_since.remove(&digest);
-                self.note_leaf(&record[32..]);
+                self.note_leaf_read(record)?;
             }
             Ok(())
         })
@@ -1250,7 +1284,11 @@ impl NodeIndex {
                 out.extend_from_slice(digest);
                 out.extend_from_slice(&location.to_le_bytes());
             }
+            let filter_at = out.len();
             self.keys.to_bytes(&mut out);
+            // Locations are checked by every read; the filter is not, so it carries a hash.
+            let sum = <[u8; 32]>::from(Sha256::digest(&out[filter_at..]));
+            out.extend_from_slice(&sum);
             let write = || -> std::io::Result<()> {
                 let mut file = File::create(&partial)?;
                 file.write_all(&out)?;
@@ -1311,7 +1349,13 @@ impl NodeIndex {
             }
             self.recount();
             if with_filter {
-                self.keys = KeyFilter::from_bytes(self.sip, &data[end..]).ok_or_else(bad)?;
+                let filter = data.get(end..data.len().saturating_sub(32)).ok_or_else(bad)?;
+                if data.len() < end + 32
+                    || <[u8; 32]>::from(Sha256::digest(filter)) != data[data.len() - 32..]
+                {
+                    return Err(bad());
+                }
+                self.keys = KeyFilter::from_bytes(self.sip, filter).ok_or_else(bad)?;
             } else {
                 self.rebuild_key_filter()?;
             }
