@@ -131,6 +131,7 @@ from tests.test_crash import store_block
 from urbis.state import Database, StateStore
 
 store_module.NODE_SEGMENT_BYTES = 300_000  # compact often
+store_module.COMPACT_STEP_RECORDS = 1_000  # in several steps, on the compaction thread
 store_module.CHECKPOINT_LOG_RECORDS_MIN = 30_000  # snapshot often
 store = StateStore(Database(Path(sys.argv[1]) / "s.db"), keep_versions=3)
 for version in range(store.version + 1, int(sys.argv[2])):

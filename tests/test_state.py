@@ -609,3 +609,51 @@ def test_a_flip_in_the_saved_key_filter_or_a_replayed_leaf_is_store_corrupt(
         path.write_bytes(bytes(damaged))
         with pytest.raises(StoreCorrupt):
             fresh(Path(folder), "x")
+
+
+def test_background_compaction_keeps_proofs_and_gives_disk_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compaction runs on its own thread in short steps between blocks and reads: while
+    a reader proves keys and a writer commits, every proof verifies; once it is done,
+    the segments hold about the live nodes and a reopening has the same nodes."""
+    import threading
+
+    from urbis.state import store as store_module
+
+    monkeypatch.setattr(store_module, "NODE_SEGMENT_BYTES", 97 * 2_000)
+    monkeypatch.setattr(store_module, "COMPACT_STEP_RECORDS", 300)
+    store = StateStore(Database(tmp_path / "g.db"), keep_versions=2)
+    keys = [b"key%d" % i for i in range(2_000)]
+    store.commit({k: b"0" for k in keys}, 0)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        rng = __import__("random").Random(1)
+        while not done.is_set():
+            try:
+                verify_state_proof(store.prove(rng.choice(keys)))
+            except UnknownHeight:
+                pass  # the height it asked for left the window meanwhile
+            except BaseException as error:
+                failures.append(error)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for version in range(1, 30):
+        store.commit({k: b"%d" % version for k in keys[version % 7 :: 3]}, version)
+    done.set()
+    reader.join()
+    store.wait_for_compaction()
+    assert not failures, failures[0]
+    assert store.db.fetchone("SELECT COUNT(*) FROM state_node_retired")[0] > 0
+    assert store._nodes.disk_bytes < 3 * store.node_count * 97 + store_module.NODE_SEGMENT_BYTES
+    roots = [store.root_at(v) for v in (28, 29)]
+    expected = _reachable(store, roots)
+    store.db.close()
+    reopened = StateStore(Database(tmp_path / "g.db"), keep_versions=2)
+    assert _reachable(reopened, roots) == expected
+    assert reopened.node_count == len(expected)
+    reopened.db.close()

@@ -1419,6 +1419,22 @@ impl NodeIndex {
     /// the index at the copies; the segment is then garbage, for the store to delete
     /// once the move is logged. Returns `(segment, first record, count)` of the copies.
     fn compact(&mut self, py: Python<'_>, segment: u16) -> PyResult<(u16, u64, u64)> {
+        let records = self
+            .segments
+            .get(&segment)
+            .map_or(0, Segment::records);
+        self.compact_part(py, segment, 0, records)
+    }
+
+    /// Like `compact`, for the records `[start, start + count)` of `segment` only, so a
+    /// large segment is moved in short steps, each its own logged move.
+    fn compact_part(
+        &mut self,
+        py: Python<'_>,
+        segment: u16,
+        start: u64,
+        count: u64,
+    ) -> PyResult<(u16, u64, u64)> {
         if segment == self.active {
             return Err(PyValueError::new_err("the active segment is not compacted"));
         }
@@ -1427,13 +1443,15 @@ impl NodeIndex {
                 .segments
                 .get(&segment)
                 .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?;
+            let count = count.min(source.records().saturating_sub(start));
             let data = source
-                .read(0, source.records())
+                .read(start, count)
                 .map_err(|e| io_error("reading a segment to compact", e))?;
             let mut kept = Vec::new();
             for (i, record) in data.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
-                if self.locate(&digest) == Some(pack(segment, i as u64, tag_of(&digest))) {
+                let here = pack(segment, start + i as u64, tag_of(&digest));
+                if self.locate(&digest) == Some(here) {
                     kept.extend_from_slice(record);
                 }
             }

@@ -189,6 +189,10 @@ class Database:
         finally:
             conn.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
     def close(self) -> None:
         self._closing.set()
         self._checkpointer.join(5)

@@ -33,9 +33,11 @@ its own tree does not prove.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -47,6 +49,8 @@ from urbis.state.database import Database, blob, integer
 from urbis.state.errors import InvariantBroken, StoreCorrupt, UnknownHeight
 from urbis.state.proof import StateProof, key_hash, value_hash
 from urbis.state.tree import SparseMerkleTree
+
+log = logging.getLogger(__name__)
 
 KEEP_VERSIONS_DEFAULT = 1000
 """Proofs are served for this many recent heights; older tree nodes are pruned."""
@@ -83,6 +87,13 @@ pause (at most this much read, half of it written), and the files stay few."""
 COMPACT_GARBAGE_MIN = 0.5
 """A segment is compacted once at least this share of its records are pruned nodes,
 so the files hold at most about twice the live nodes."""
+
+COMPACT_STEP_RECORDS = 100_000
+"""Records a compaction step reads (9.7 MB): the longest a block's commit or a reader
+waits behind compaction, some 10-20 ms."""
+
+COMPACT_PAUSE_S = 0.002
+"""Between compaction steps, so the lock goes to whoever waits for it."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -166,12 +177,18 @@ class StateStore:
         db: Database,
         keep_versions: int = KEEP_VERSIONS_DEFAULT,
         node_cache_bytes: int = NODE_CACHE_BYTES_DEFAULT,
+        background_compaction: bool = True,
     ) -> None:
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
         self.db = db
         self.keep_versions = keep_versions
         self.node_cache_bytes = node_cache_bytes
+        self.background_compaction = background_compaction
+        """False: compaction runs in the commit path, to the end (tests, tools)."""
+        self._compacting: tuple[int, int] | None = None
+        """The segment being compacted and the next record to look at."""
+        self._compactor: threading.Thread | None = None
         self.folder = Path(db.path + ".nodes")
         """Where the tree's node segments and location snapshots live."""
         db.ensure_schema(SCHEMA)
@@ -539,42 +556,100 @@ class StateStore:
             self.root = staged.root
             self._staged = None
             self._prune_memory(self.version)
-            self._compact_one()
+            self._compaction_due()
         if self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN):
             self.checkpoint()
 
-    def _compact_one(self) -> None:
-        """Copy the live records of the segment with the most garbage (if at least
-        COMPACT_GARBAGE_MIN of it is) to the tail, log the move, delete the file.
+    def _compaction_due(self) -> None:
+        """Start compacting on a thread of its own if a segment is due and none runs."""
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        if self._compacting is None and self._compaction_candidate() is None:
+            return
+        if not self.background_compaction:
+            while self.compact_step():
+                pass
+            return
+        self._compactor = threading.Thread(
+            target=self._compact_in_background, name="state-compaction", daemon=True
+        )
+        self._compactor.start()
 
-        Pruning forgets nodes at once; this is what gives their bytes back, one
-        segment per block, so disk use follows the live nodes, not the history.
-        """
+    def wait_for_compaction(self) -> None:
+        """Until the compaction thread (if any) has nothing left to do (tests, tools)."""
+        while (thread := self._compactor) is not None and thread.is_alive():
+            thread.join()
+
+    def _compact_in_background(self) -> None:
+        try:
+            while self.compact_step():
+                # Between steps the lock is free: a block's commit or a reader goes first.
+                time.sleep(COMPACT_PAUSE_S)
+        except sqlite3.ProgrammingError:  # the database was closed under it
+            return
+        except Exception:
+            log.exception("state compaction stopped; it resumes after the next block")
+
+    def _compaction_candidate(self) -> int | None:
+        """The segment (not the active one) with the smallest live share, if at most
+        1 - COMPACT_GARBAGE_MIN of it is live."""
         active, _ = self._nodes.tail
         candidates = [
             (live / records, segment)
             for segment, records, live in self._nodes.segment_stats()
             if segment != active and records and live <= records * (1 - COMPACT_GARBAGE_MIN)
         ]
-        if not candidates:
-            return
-        _, segment = min(candidates)
-        try:
-            with self.db.transaction() as conn:
-                target, first, count = self._nodes.compact(segment)
-                conn.execute(
-                    "INSERT INTO state_node_log "
-                    "(version, segment, first, count, moved, created, dropped) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (self.version, target, first, count, LOG_MOVED, b"", b""),
-                )
-                conn.execute("INSERT OR IGNORE INTO state_node_retired VALUES (?)", (segment,))
-                self._write_tail(conn)
-        except BaseException:
-            self._reload_index()
-            raise
-        self._log_records += count
-        self._nodes.delete_segment(segment)
+        return min(candidates)[1] if candidates else None
+
+    def compact_step(self) -> bool:
+        """Move the live records of the next COMPACT_STEP_RECORDS of the segment being
+        compacted to the tail, logged as a move; after its last step the segment is
+        retired (in the same transaction) and its file deleted. Returns whether a step
+        was taken.
+
+        Pruning forgets nodes at once; this is what gives their bytes back, so disk use
+        follows the live nodes, not the history. Steps are short (at most 9.7 MB read)
+        so a block never waits long behind one.
+        """
+        with self.db.lock:
+            if self.db.closed:
+                return False
+            if self._compacting is None:
+                segment = self._compaction_candidate()
+                if segment is None:
+                    return False
+                self._compacting = (segment, 0)
+            segment, start = self._compacting
+            records = dict((s, r) for s, r, _ in self._nodes.segment_stats()).get(segment, 0)
+            last = start + COMPACT_STEP_RECORDS >= records
+            try:
+                with self.db.transaction() as conn:
+                    target, first, count = self._nodes.compact_part(
+                        segment, start, COMPACT_STEP_RECORDS
+                    )
+                    if count:
+                        conn.execute(
+                            "INSERT INTO state_node_log "
+                            "(version, segment, first, count, moved, created, dropped) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (self.version, target, first, count, LOG_MOVED, b"", b""),
+                        )
+                    if last:
+                        conn.execute(
+                            "INSERT OR IGNORE INTO state_node_retired VALUES (?)", (segment,)
+                        )
+                    self._write_tail(conn)
+            except BaseException:
+                self._compacting = None
+                self._reload_index()
+                raise
+            self._log_records += count
+            if last:
+                self._compacting = None
+                self._nodes.delete_segment(segment)
+            else:
+                self._compacting = (segment, start + COMPACT_STEP_RECORDS)
+            return True
 
     @contextmanager
     def indexing_staged(self) -> Iterator[None]:
@@ -599,6 +674,7 @@ class StateStore:
         self._nodes = self._new_index()
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._log_records = 0
+        self._compacting = None
         self._load_tree()
         if self._staged is not None:
             self._staged.indexed = False
