@@ -3,6 +3,8 @@
     python bench/state_scale.py [--sizes 100000,1000000,10000000] [--transfers 20000]
         [--proofs 20000] [--signers 2000] [--folder DIR]
     python bench/state_scale.py --engines 3000000   # the storage engine comparison
+    python bench/state_scale.py --sizes 100000 --history 300 --keep 50
+                                                    # disk per key as history grows
 
 A city with `signers` real accounts (keys, EUR minted to each) is grown to each
 size with filler accounts. The fill is a bulk path: each filler block is an
@@ -108,14 +110,12 @@ def start_probe(path: Path) -> tuple[float, float, int]:
     return float(out[0]), float(out[1]), int(out[2])
 
 
-def measure(
-    path: Path, city: City, recipients: list[AccountId], transfers: int, proofs: int, nth: int
-) -> dict[str, float]:
-    db = Database(path)
-    app = build_application(db)
-    rng = random.Random(nth)
+def signed_transfers(
+    city: City, recipients: list[AccountId], count: int, nth: int, rng: random.Random
+) -> list[Any]:
+    """`count` signed transfers from the city's signers to random recipients."""
     txs = []
-    for n in range(transfers):
+    for n in range(count):
         sender = rng.randrange(len(city.signers))
         recipient = rng.choice(recipients)
         while recipient == city.ids[sender]:
@@ -133,6 +133,59 @@ def measure(
                 ),
             )
         )
+    return txs
+
+
+def steady_history(
+    path: Path, city: City, recipients: list[AccountId], blocks: int, keep: int
+) -> None:
+    """Disk per key while history grows: `blocks` blocks of 1,000 transfers with a kept
+    window of `keep` heights. Once the window is full, pruning and compaction must hold
+    disk per key flat."""
+    db = Database(path)
+    app = build_application(db, keep_versions=keep)
+    store = app.store
+    rng = random.Random(99)
+    print(f"steady workload: {blocks} blocks of 1,000 transfers, kept window {keep} heights")
+    print(
+        "  block height      keys     nodes | state B/key: nodes  tables  total"
+        " | MB: blocks etc.   WAL"
+    )
+    started = time.perf_counter()
+    paused = 0.0
+
+    def report(label: str) -> float:
+        begun = time.perf_counter()
+        use = store.disk_usage()
+        nodes = use["segments"] + use["snapshot"]
+        keys = len(store)
+        print(
+            f"  {label:>5} {store.version:6d} {keys:9,} {store.node_count:9,} |"
+            f" {nodes / keys:18,.0f} {use['state_tables'] / keys:7,.0f}"
+            f" {(nodes + use['state_tables']) / keys:6,.0f}"
+            f" | {use['other_sqlite'] / 1e6:14,.1f} {use['wal'] / 1e6:5,.0f}",
+            flush=True,
+        )
+        return time.perf_counter() - begun
+
+    for block in range(1, blocks + 1):
+        city.commit(app, signed_transfers(city, recipients, 1_000, 10**3 + block, rng))
+        if block % max(blocks // 12, 1) == 0:
+            paused += report(str(block))
+    rate = blocks * 1000 / (time.perf_counter() - started - paused)
+    store.wait_for_maintenance()
+    report("idle")
+    print(f"  {rate:,.0f} transfers/s overall, signing included")
+    db.close()
+
+
+def measure(
+    path: Path, city: City, recipients: list[AccountId], transfers: int, proofs: int, nth: int
+) -> dict[str, float]:
+    db = Database(path)
+    app = build_application(db)
+    rng = random.Random(nth)
+    txs = signed_transfers(city, recipients, transfers, nth, rng)
     written = [0]
     commit_seconds = [0.0]
     original_stage, original_commit = app.store.stage, app.commit
@@ -191,6 +244,15 @@ def main() -> None:
     parser.add_argument("--signers", type=int, default=2_000)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="BLOCKS",
+        help="instead: at the first size, BLOCKS blocks of 1,000 transfers, disk per key"
+        " printed as history grows (kept window --keep)",
+    )
+    parser.add_argument("--keep", type=int, default=50)
+    parser.add_argument(
         "--engines",
         type=int,
         default=0,
@@ -231,6 +293,9 @@ def main() -> None:
                 seconds = fill_in_child(path, city, accounts, size, recipients, nth)
                 print(f"  fill to {size:,} accounts: {seconds:.0f} s", flush=True)
                 accounts = size
+            if args.history:
+                steady_history(path, city, recipients, args.history, args.keep)
+                return
             start_s, start_rss, _ = start_probe(path)
             figures = measure(path, city, recipients, args.transfers, args.proofs, nth + 1)
             figures |= {"accounts": size, "start_s": start_s, "start_rss": start_rss}

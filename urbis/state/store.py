@@ -12,6 +12,8 @@ Layout:
                                          segment files, and the nodes it left
   state_checkpoint(version, part, stale) the stale nodes at the last snapshot
   state_node_retired(segment)            segment files emptied by compaction
+  state_changes(version, keys)           the keys each version wrote, until its older
+                                         rows of them are pruned
   <db>.nodes/nodes-NNNNN.seg             tree node records, appended (urbis._native.NodeIndex)
   <db>.nodes/index-N.snap                the node locations at the last checkpoint
 
@@ -92,6 +94,9 @@ COMPACT_STEP_RECORDS = 100_000
 """Records a compaction step reads (9.7 MB): the longest a block's commit or a reader
 waits behind compaction, some 10-20 ms."""
 
+HISTORY_PRUNE_KEYS = 5_000
+"""Keys whose superseded rows one pruning step deletes (some 50 ms of SQLite work)."""
+
 COMPACT_PAUSE_S = 0.002
 """Between compaction steps, so the lock goes to whoever waits for it."""
 
@@ -111,6 +116,7 @@ CREATE TABLE IF NOT EXISTS state_checkpoint (
   PRIMARY KEY (version, part)
 );
 CREATE TABLE IF NOT EXISTS state_node_retired (segment INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS state_changes (version INTEGER PRIMARY KEY, keys BLOB NOT NULL);
 """
 
 __all__ = ["InvariantBroken", "StateStore", "StoreCorrupt", "UnknownHeight"]
@@ -189,6 +195,9 @@ class StateStore:
         self._compacting: tuple[int, int] | None = None
         """The segment being compacted and the next record to look at."""
         self._compactor: threading.Thread | None = None
+        self._pruned_keys: tuple[int, int] = (-1, 0)
+        """History pruning's place: the version being pruned and how many of its keys are
+        done (a restart begins the version again: deleting twice deletes nothing)."""
         self.folder = Path(db.path + ".nodes")
         """Where the tree's node segments and location snapshots live."""
         db.ensure_schema(SCHEMA)
@@ -335,6 +344,33 @@ class StateStore:
             with suppress(FileNotFoundError):
                 total += path.stat().st_size
         return total
+
+    def disk_usage(self) -> dict[str, int]:
+        """Bytes on disk by part: the node segments and snapshot, the state's tables in
+        SQLite (pages in use, from `dbstat`: a scan of those pages, for reports), the
+        rest of the database file (blocks, other modules' tables, free pages) and the
+        WAL (committed pages not yet copied into the file, bounded by checkpoints)."""
+        snapshot = self._snapshot_path(self._snapshot)
+        sizes = {}
+        for name, path in (("file", Path(self.db.path)), ("wal", Path(self.db.path + "-wal"))):
+            try:
+                sizes[name] = path.stat().st_size
+            except FileNotFoundError:
+                sizes[name] = 0
+        with self.db.lock:
+            row = self.db.fetchone(
+                "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat "
+                "WHERE name LIKE 'state\\_%' ESCAPE '\\' "
+                "OR name LIKE 'sqlite_autoindex_state\\_%' ESCAPE '\\'"
+            )
+        tables = integer(row[0], "a table size") if row else 0
+        return {
+            "segments": self._nodes.disk_bytes,
+            "snapshot": snapshot.stat().st_size if snapshot.exists() else 0,
+            "state_tables": tables,
+            "other_sqlite": sizes["file"] - tables,
+            "wal": sizes["wal"],
+        }
 
     # -- reads of committed state -------------------------------------------------
 
@@ -514,6 +550,9 @@ class StateStore:
             "INSERT OR REPLACE INTO state_history VALUES (?, ?, ?)",
             [(k, version, v) for k, v in sorted(staged.changes.items())],
         )
+        conn.execute(
+            "INSERT INTO state_changes VALUES (?, ?)", (version, _pack_keys(staged.changes))
+        )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
             "INSERT OR REPLACE INTO state_meta VALUES ('keys', ?)",
@@ -556,39 +595,86 @@ class StateStore:
             self.root = staged.root
             self._staged = None
             self._prune_memory(self.version)
-            self._compaction_due()
+            self._maintenance_due()
         if self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN):
             self.checkpoint()
 
-    def _compaction_due(self) -> None:
-        """Start compacting on a thread of its own if a segment is due and none runs."""
+    def _maintenance_due(self) -> None:
+        """Start the maintenance thread (compaction, history pruning) if there is work
+        and it is not running."""
         if self._compactor is not None and self._compactor.is_alive():
             return
-        if self._compacting is None and self._compaction_candidate() is None:
+        if (
+            self._compacting is None
+            and self._compaction_candidate() is None
+            and self._prunable_version() is None
+        ):
             return
         if not self.background_compaction:
-            while self.compact_step():
+            while self._maintenance_step():
                 pass
             return
         self._compactor = threading.Thread(
-            target=self._compact_in_background, name="state-compaction", daemon=True
+            target=self._maintain_in_background, name="state-maintenance", daemon=True
         )
         self._compactor.start()
 
-    def wait_for_compaction(self) -> None:
-        """Until the compaction thread (if any) has nothing left to do (tests, tools)."""
+    def _maintenance_step(self) -> bool:
+        return self.compact_step() or self.prune_history_step()
+
+    def wait_for_maintenance(self) -> None:
+        """Until the maintenance thread (if any) has nothing left to do (tests, tools)."""
         while (thread := self._compactor) is not None and thread.is_alive():
             thread.join()
 
-    def _compact_in_background(self) -> None:
+    def _maintain_in_background(self) -> None:
         try:
-            while self.compact_step():
+            while self._maintenance_step():
                 # Between steps the lock is free: a block's commit or a reader goes first.
                 time.sleep(COMPACT_PAUSE_S)
         except sqlite3.ProgrammingError:  # the database was closed under it
             return
         except Exception:
-            log.exception("state compaction stopped; it resumes after the next block")
+            log.exception("state maintenance stopped; it resumes after the next block")
+
+    def _prunable_version(self) -> int | None:
+        """The oldest version whose keys' older rows no kept height reads any more."""
+        row = self.db.fetchone("SELECT MIN(version) FROM state_changes")
+        if row is None or row[0] is None:
+            return None
+        version = integer(row[0], "a logged change version")
+        return version if version <= self.version - self.keep_versions + 1 else None
+
+    def prune_history_step(self) -> bool:
+        """Delete the rows that version `v`'s writes superseded, once `v` is the oldest
+        kept height or older: every kept height reads `v`'s row or a later one. A row
+        that deleted its key goes too (the tree says "absent" without it). At most
+        HISTORY_PRUNE_KEYS keys a step; returns whether a step was taken."""
+        with self.db.lock:
+            if self.db.closed:
+                return False
+            version = self._prunable_version()
+            if version is None:
+                return False
+            row = self.db.fetchone("SELECT keys FROM state_changes WHERE version = ?", (version,))
+            assert row is not None
+            keys = _unpack_keys(blob(row[0], f"the keys written by version {version}"))
+            done = self._pruned_keys if self._pruned_keys[0] == version else (version, 0)
+            part = keys[done[1] : done[1] + HISTORY_PRUNE_KEYS]
+            last = done[1] + HISTORY_PRUNE_KEYS >= len(keys)
+            with self.db.transaction() as conn:
+                conn.executemany(
+                    "DELETE FROM state_history WHERE key = ? AND version < ?",
+                    [(key, version) for key in part],
+                )
+                conn.executemany(
+                    "DELETE FROM state_history WHERE key = ? AND version = ? AND value IS NULL",
+                    [(key, version) for key in part],
+                )
+                if last:
+                    conn.execute("DELETE FROM state_changes WHERE version = ?", (version,))
+            self._pruned_keys = (-1, 0) if last else (version, done[1] + len(part))
+            return True
 
     def _compaction_candidate(self) -> int | None:
         """The segment (not the active one) with the smallest live share, if at most
@@ -720,6 +806,23 @@ class StateStore:
             old, self._snapshot = self._snapshot, number
             if old:
                 self._snapshot_path(old).unlink(missing_ok=True)
+
+
+def _pack_keys(changes: Mapping[bytes, object]) -> bytes:
+    """Keys as `u32 length ‖ key` each, in key order."""
+    return b"".join(len(key).to_bytes(4, "big") + key for key in sorted(changes))
+
+
+def _unpack_keys(packed: bytes) -> list[bytes]:
+    keys, at = [], 0
+    while at < len(packed):
+        size = int.from_bytes(packed[at : at + 4], "big")
+        key = packed[at + 4 : at + 4 + size]
+        if at + 4 > len(packed) or len(key) != size:
+            raise StoreCorrupt("a version's list of written keys is damaged")
+        keys.append(key)
+        at += 4 + size
+    return keys
 
 
 def _proven(
