@@ -1465,6 +1465,33 @@ impl NodeIndex {
         })
     }
 
+    /// Read the nodes of the top `depth` levels under `root` into the cache; returns how
+    /// many it read. After a start every walk would otherwise fetch the upper levels
+    /// from disk one at a time, at several reads a walk, until the cache holds them.
+    fn warm(&self, py: Python<'_>, root: &[u8], depth: usize) -> PyResult<usize> {
+        let root = digest_of(root)?;
+        py.detach(|| {
+            let mut level = vec![root];
+            let mut read = 0;
+            for _ in 0..depth {
+                let mut next = Vec::with_capacity(level.len() * 2);
+                for digest in level.iter().filter(|d| **d != EMPTY_HASH) {
+                    let node = self.node(digest)?;
+                    read += 1;
+                    if node[0] == INTERNAL {
+                        next.push(to_hash(&node[1..33]));
+                        next.push(to_hash(&node[33..65]));
+                    }
+                }
+                if next.is_empty() {
+                    break;
+                }
+                level = next;
+            }
+            Ok(read)
+        })
+    }
+
     /// Whether a leaf for state key `key` may exist (False: never made, so absent from
     /// every kept tree); for tests and tools.
     fn may_hold_key(&self, key: &[u8]) -> bool {

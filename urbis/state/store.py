@@ -61,6 +61,13 @@ NODE_CACHE_BYTES_DEFAULT = 512 * 1024 * 1024
 """Tree nodes kept in memory (the top levels stay by use): a quarter of a 4 GiB
 server, beside about 20 bytes per node of locations and the value cache."""
 
+NODE_CACHE_ENTRY_BYTES = 224
+"""What a cached node costs (native/src/smt.rs CACHE_ENTRY_BYTES)."""
+
+WARM_LEVELS_MAX = 18
+"""The tree's top levels read into the cache at start: at most 2^19 nodes (some 50 MB
+read), within a quarter of the cache, the levels every walk passes through."""
+
 VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
 Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
@@ -220,6 +227,23 @@ class StateStore:
         raising `keep_versions` later cannot bring them back."""
         self._snapshot = self._meta("node_snapshot", 0)
         self._load_tree()
+        self._warmer = threading.Thread(target=self._warm_cache, name="state-warm", daemon=True)
+        self._warmer.start()
+
+    def _warm_cache(self) -> None:
+        """Read the tree's upper levels into the node cache after opening, a level at a
+        time under the lock (each a short hold), so the first blocks after a restart do
+        not fetch them from disk walk by walk."""
+        entries = self.node_cache_bytes // NODE_CACHE_ENTRY_BYTES
+        depth = min(WARM_LEVELS_MAX, max(entries // 4, 1).bit_length() - 1)
+        try:
+            for level in range(1, depth + 1):
+                with self.db.lock:
+                    if self.db.closed or self.root == EMPTY_HASH:
+                        return
+                    self._nodes.warm(self.root, level)
+        except (KeyError, ValueError, sqlite3.ProgrammingError):
+            return  # damage is reported by the read that needs the node, not here
 
     def _meta(self, name: str, default: int) -> int:
         row = self.db.fetchone("SELECT value FROM state_meta WHERE name = ?", (name,))
