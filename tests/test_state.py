@@ -20,6 +20,16 @@ def fresh(tmp_path: Path, name: str, keep: int = 1000) -> StateStore:
     return StateStore(Database(tmp_path / f"{name}.db"), keep)
 
 
+def applied(model: dict[bytes, bytes], block: dict[bytes, bytes | None]) -> dict[bytes, bytes]:
+    """`model` after `block`'s writes (None deletes), as the store applies them."""
+    for key, value in block.items():
+        if value is None:
+            model.pop(key, None)
+        else:
+            model[key] = value
+    return model
+
+
 @given(st.lists(changes, min_size=1, max_size=6))
 def test_root_depends_on_content_not_history(
     tmp_path_factory: pytest.TempPathFactory, blocks: list[dict[bytes, bytes | None]]
@@ -29,11 +39,7 @@ def test_root_depends_on_content_not_history(
     model: dict[bytes, bytes] = {}
     for version, block in enumerate(blocks):
         incremental.commit(block, version)
-        for k, v in block.items():
-            if v is None:
-                model.pop(k, None)
-            else:
-                model[k] = v
+        applied(model, block)
     at_once = fresh(folder, "at_once")
     at_once.commit(dict(sorted(model.items(), reverse=True)), 0)
     assert incremental.root == at_once.root
@@ -50,11 +56,7 @@ def test_every_key_at_every_height_has_a_valid_proof(
     model: dict[bytes, bytes] = {}
     for version, block in enumerate(blocks):
         store.commit(block, version)
-        for k, v in block.items():
-            if v is None:
-                model.pop(k, None)
-            else:
-                model[k] = v
+        applied(model, block)
         models.append(dict(model))
     for version, snapshot in enumerate(models):
         for key in [*probes, *snapshot]:
@@ -517,11 +519,7 @@ def test_every_key_of_a_kept_tree_passes_the_key_filter(blocks: list[dict], snap
         states = []
         for version, block in enumerate(blocks):
             store.commit(block, version)
-            for key, value in block.items():
-                if value is None:
-                    model.pop(key, None)
-                else:
-                    model[key] = value
+            applied(model, block)
             states.append(dict(model))
             if snapshot and version == len(blocks) // 2:
                 store.checkpoint()
@@ -676,11 +674,7 @@ def test_history_rows_older_than_the_window_are_pruned_and_kept_heights_still_re
         for version, block in enumerate(blocks):
             store.commit(block, version)
             written.append({k for k, v in block.items() if model.get(k) != v})
-            for key, value in block.items():
-                if value is None:
-                    model.pop(key, None)
-                else:
-                    model[key] = value
+            applied(model, block)
             states.append(dict(model))
         rows = store.db.fetchall("SELECT key, version, value FROM state_history")
         window = range(max(len(blocks) - keep, 0), len(blocks))
