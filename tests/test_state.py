@@ -628,6 +628,7 @@ def test_background_compaction_keeps_proofs_and_gives_disk_back(
     store = StateStore(Database(tmp_path / "g.db"), keep_versions=2)
     keys = [b"key%d" % i for i in range(2_000)]
     store.commit({k: b"0" for k in keys}, 0)
+    model = {k: b"0" for k in keys}
     failures: list[BaseException] = []
     done = threading.Event()
 
@@ -645,7 +646,13 @@ def test_background_compaction_keeps_proofs_and_gives_disk_back(
     reader = threading.Thread(target=read)
     reader.start()
     for version in range(1, 30):
-        store.commit({k: b"%d" % version for k in keys[version % 7 :: 3]}, version)
+        # New keys too: a leaf made after the last snapshot whose segment is compacted
+        # away before the next one must still be found (key filter, stale marks).
+        block = {k: b"%d" % version for k in keys[version % 7 :: 3]}
+        block |= {b"new%d-%d" % (version, i): b"n" for i in range(20)}
+        block |= {b"new%d-%d" % (version - 1, i): None for i in range(0, 20, 4)}
+        store.commit(block, version)
+        applied(model, block)
     done.set()
     reader.join()
     store.wait_for_maintenance()
@@ -655,10 +662,18 @@ def test_background_compaction_keeps_proofs_and_gives_disk_back(
     roots = [store.root_at(v) for v in (28, 29)]
     expected = _reachable(store, roots)
     store.db.close()
-    reopened = StateStore(Database(tmp_path / "g.db"), keep_versions=2)
-    assert _reachable(reopened, roots) == expected
-    assert reopened.node_count == len(expected)
-    reopened.db.close()
+    for _ in range(2):  # reopened, then reopened after more blocks and their pruning
+        reopened = StateStore(Database(tmp_path / "g.db"), keep_versions=2)
+        assert _reachable(reopened, roots) == expected
+        assert reopened.node_count == len(expected)
+        assert all(reopened.get(k) == v for k, v in model.items())
+        for version in range(reopened.version + 1, reopened.version + 4):
+            reopened.commit({k: b"again" for k in keys[:50]}, version)
+        roots = [reopened.root_at(v) for v in (reopened.version - 1, reopened.version)]
+        expected = _reachable(reopened, roots)
+        applied(model, {k: b"again" for k in keys[:50]})
+        reopened.wait_for_maintenance()
+        reopened.db.close()
 
 
 @given(st.lists(changes, min_size=1, max_size=12), st.integers(min_value=1, max_value=3))

@@ -88,6 +88,11 @@ impl KeyFilter {
 
     pub fn insert(&mut self, path: &[u8; 32]) {
         let hashes = self.hashes(path);
+        // A key written again (most leaves made are new values of old keys) is already
+        // in: counted once, the filter grows with keys, not with writes.
+        if self.layers.iter().any(|layer| layer.may_contain(hashes)) {
+            return;
+        }
         let last = self.layers.last().expect("a filter has a layer");
         if last.count >= last.capacity {
             let capacity = last.capacity * 2;

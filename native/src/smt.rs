@@ -875,6 +875,7 @@ impl NodeIndex {
             None => Data::Memory(Vec::new()),
             Some(folder) => {
                 let path = segment_path(folder, id);
+                let new = !path.exists();
                 let file = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -882,6 +883,13 @@ impl NodeIndex {
                     .truncate(false)
                     .open(&path)
                     .map_err(|e| io_error(&format!("opening {}", path.display()), e))?;
+                if new {
+                    // Records in it are synced before their block commits; the file's
+                    // name must be as durable, or a power cut could lose the whole file.
+                    File::open(folder)
+                        .and_then(|dir| dir.sync_all())
+                        .map_err(|e| io_error(&format!("syncing {}", folder.display()), e))?;
+                }
                 Data::File(file)
             }
         };
@@ -1160,8 +1168,10 @@ impl NodeIndex {
                 self.place(&digest, segment, first + i as u64);
                 if !moved {
                     self.stale_since.remove(&digest);
-                    self.note_leaf_read(record)?;
                 }
+                // Also for moved records: the row that made a leaf is skipped on replay
+                // once its segment is retired, so the move is the only trace left.
+                self.note_leaf_read(record)?;
             }
             Ok(())
         })
@@ -1435,34 +1445,22 @@ impl NodeIndex {
         start: u64,
         count: u64,
     ) -> PyResult<(u16, u64, u64)> {
-        if segment == self.active {
-            return Err(PyValueError::new_err("the active segment is not compacted"));
-        }
-        py.detach(|| {
-            let source = self
-                .segments
-                .get(&segment)
-                .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?;
-            let count = count.min(source.records().saturating_sub(start));
-            let data = source
-                .read(start, count)
-                .map_err(|e| io_error("reading a segment to compact", e))?;
-            let mut kept = Vec::new();
-            for (i, record) in data.chunks_exact(RECORD).enumerate() {
-                let digest = to_hash(&record[..32]);
-                let here = pack(segment, start + i as u64, tag_of(&digest));
-                if self.locate(&digest) == Some(here) {
-                    kept.extend_from_slice(record);
-                }
-            }
-            let (target, first) = self.append(&kept)?;
-            self.sync()?;
-            let count = (kept.len() / RECORD) as u64;
-            for (i, record) in kept.chunks_exact(RECORD).enumerate() {
-                self.place(&to_hash(&record[..32]), target, first + i as u64);
-            }
-            Ok((target, first, count))
-        })
+        self.compact_part_marked(py, segment, start, count)
+            .map(|(target, first, count, _)| (target, first, count))
+    }
+
+    /// `compact_part`, also returning the moved nodes' stale marks as `digest || since`
+    /// records: a replay cannot rebuild them from the rows that made the nodes once
+    /// the source segment is retired (those rows are skipped), so the move logs them.
+    fn compact_part_marked<'py>(
+        &mut self,
+        py: Python<'py>,
+        segment: u16,
+        start: u64,
+        count: u64,
+    ) -> PyResult<(u16, u64, u64, Bound<'py, PyBytes>)> {
+        let (target, first, moved, stale) = self.compact_records(py, segment, start, count)?;
+        Ok((target, first, moved, PyBytes::new(py, &stale)))
     }
 
     /// Read the nodes of the top `depth` levels under `root` into the cache; returns how
@@ -1585,6 +1583,49 @@ impl NodeIndex {
 }
 
 impl NodeIndex {
+    fn compact_records(
+        &mut self,
+        py: Python<'_>,
+        segment: u16,
+        start: u64,
+        count: u64,
+    ) -> PyResult<(u16, u64, u64, Vec<u8>)> {
+        if segment == self.active {
+            return Err(PyValueError::new_err("the active segment is not compacted"));
+        }
+        py.detach(|| {
+            let source = self
+                .segments
+                .get(&segment)
+                .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?;
+            let count = count.min(source.records().saturating_sub(start));
+            let data = source
+                .read(start, count)
+                .map_err(|e| io_error("reading a segment to compact", e))?;
+            let mut kept = Vec::new();
+            for (i, record) in data.chunks_exact(RECORD).enumerate() {
+                let digest = to_hash(&record[..32]);
+                let here = pack(segment, start + i as u64, tag_of(&digest));
+                if self.locate(&digest) == Some(here) {
+                    kept.extend_from_slice(record);
+                }
+            }
+            let (target, first) = self.append(&kept)?;
+            self.sync()?;
+            let count = (kept.len() / RECORD) as u64;
+            let mut stale = Vec::new();
+            for (i, record) in kept.chunks_exact(RECORD).enumerate() {
+                let digest = to_hash(&record[..32]);
+                self.place(&digest, target, first + i as u64);
+                if let Some(since) = self.stale_since.get(&digest) {
+                    stale.extend_from_slice(&digest);
+                    stale.extend_from_slice(&since.to_be_bytes());
+                }
+            }
+            Ok((target, first, count, stale))
+        })
+    }
+
     fn tail(&self) -> (u16, u64) {
         (self.active, self.segments.get(&self.active).map_or(0, Segment::records))
     }

@@ -126,7 +126,13 @@ class Database:
         if size > WAL_BOUND:
             # RESTART waits for readers, copies every frame and makes the next write
             # start the WAL over (cut back to WAL_SIZE_LIMIT); busy just means later.
-            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            # The transaction has committed: a failure here (a full disk while copying)
+            # must not look like a failed commit, so it is logged, not raised.
+            try:
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.Error as error:
+                log.warning("WAL restart failed, the WAL keeps growing: %s", error)
+                return
             if busy:
                 log.debug("WAL restart postponed: a checkpoint or reader is busy")
 

@@ -75,9 +75,12 @@ Bounds memory whatever the state's size: 500k entries is about 150 MiB."""
 RECORD_SIZE = 32 + 65
 """A node record: its digest, then the node."""
 
-LOG_RECORDS, LOG_MOVED, LOG_SYNCED = 0, 1, 2
+LOG_RECORDS, LOG_MOVED, LOG_SYNCED, LOG_MOVED_MARKED = 0, 1, 2, 3
 """Where a node log row's records are: in the row (`created`, from stores written before
-the segments were synced per block), copied by a compaction, or appended and synced."""
+the segments were synced per block), copied by a compaction, appended and synced, or
+copied by a compaction that also logged the copies' stale marks (in `dropped`, as
+`digest || since` records): the rows that made or revived those nodes are skipped on
+replay once their segment is retired, so only the move can say which are stale."""
 
 CHECKPOINT_PART_RECORDS = 100_000
 """Records per checkpoint row, so no single blob nears SQLite's size limit."""
@@ -328,14 +331,19 @@ class StateStore:
             if count and segment not in retired:
                 if source == LOG_MOVED:
                     self._nodes.replay(segment, first, count, True)
-                elif source == LOG_SYNCED:
+                elif source in (LOG_SYNCED, LOG_MOVED_MARKED):
                     self._nodes.replay(segment, first, count, False)
                 elif source != LOG_RECORDS or len(created) != count * RECORD_SIZE:
                     raise KeyError(f"the node log of version {version} is damaged")
                 else:
                     self._nodes.replay_records(segment, first, created)
             self._log_records += count
-            self._nodes.mark_stale(blob(row[6], f"the nodes left by version {version}"), version)
+            dropped = blob(row[6], f"the nodes left by version {version}")
+            if source == LOG_MOVED_MARKED:
+                if segment not in retired:
+                    self._nodes.add_stale_records(dropped)
+            else:
+                self._nodes.mark_stale(dropped, version)
         for segment in retired:
             self._nodes.delete_segment(segment)
         for stray in self.folder.glob("index-*.snap"):
@@ -355,11 +363,13 @@ class StateStore:
 
     @property
     def node_count(self) -> int:
-        return len(self._nodes)
+        with self.db.lock:  # the maintenance thread may be inside the index
+            return len(self._nodes)
 
     def disk_bytes(self) -> int:
         """Bytes on disk for state and everything beside it in the database file."""
-        total = self._nodes.disk_bytes
+        with self.db.lock:
+            total = self._nodes.disk_bytes
         for path in (
             self._snapshot_path(self._snapshot),
             Path(self.db.path),
@@ -388,8 +398,10 @@ class StateStore:
                 "OR name LIKE 'sqlite_autoindex_state\\_%' ESCAPE '\\'"
             )
         tables = integer(row[0], "a table size") if row else 0
+        with self.db.lock:
+            segments = self._nodes.disk_bytes
         return {
-            "segments": self._nodes.disk_bytes,
+            "segments": segments,
             "snapshot": snapshot.stat().st_size if snapshot.exists() else 0,
             "state_tables": tables,
             "other_sqlite": sizes["file"] - tables,
@@ -697,6 +709,13 @@ class StateStore:
                 )
                 if last:
                     conn.execute("DELETE FROM state_changes WHERE version = ?", (version,))
+                # Heights before `version` lost rows: a wider window after a restart
+                # must refuse them, not find a leaf without its value.
+                oldest_kept = max(self._oldest_kept, version)
+                conn.execute(
+                    "INSERT OR REPLACE INTO state_meta VALUES ('oldest_kept', ?)", (oldest_kept,)
+                )
+            self._oldest_kept = oldest_kept
             self._pruned_keys = (-1, 0) if last else (version, done[1] + len(part))
             return True
 
@@ -734,7 +753,7 @@ class StateStore:
             last = start + COMPACT_STEP_RECORDS >= records
             try:
                 with self.db.transaction() as conn:
-                    target, first, count = self._nodes.compact_part(
+                    target, first, count, stale = self._nodes.compact_part_marked(
                         segment, start, COMPACT_STEP_RECORDS
                     )
                     if count:
@@ -742,7 +761,7 @@ class StateStore:
                             "INSERT INTO state_node_log "
                             "(version, segment, first, count, moved, created, dropped) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (self.version, target, first, count, LOG_MOVED, b"", b""),
+                            (self.version, target, first, count, LOG_MOVED_MARKED, b"", stale),
                         )
                     if last:
                         conn.execute(
