@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nacl.bindings
 import nacl.exceptions
@@ -118,6 +119,20 @@ def timed(function: Callable[[], object]) -> float:
     started = time.perf_counter()
     function()
     return time.perf_counter() - started
+
+
+def proof_rates(store: Any, keys: list[bytes]) -> tuple[list[Any], float, float]:
+    """Proofs of `keys` from `store` at its latest height, and the rates (per second) at
+    which they were generated and then verified against its root."""
+    from urbis.state import verify_state_proof
+
+    started = time.perf_counter()
+    proofs = [store.prove(k) for k in keys]
+    generated = len(proofs) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for proof in proofs:
+        verify_state_proof(proof, store.root)
+    return proofs, generated, len(proofs) / (time.perf_counter() - started)
 
 
 def rss_mib() -> float:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import rss_mib
+from bench.common import proof_rates, rss_mib
 from urbis.chain.codec import to_wire
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import encode_trusted
 from urbis.modules.accounts import keys
 from urbis.modules.accounts.records import Account, AccountKey, KeyChange
-from urbis.state import Database, StateStore, verify_state_proof
+from urbis.state import Database, StateStore
 
 CHUNK = 100_000
 
@@ -90,13 +90,7 @@ def main() -> None:
         probe = random.sample(all_keys, args.proofs // 2) + [
             os.urandom(20) for _ in range(args.proofs // 2)
         ]
-        started = time.perf_counter()
-        proofs = [store.prove(k) for k in probe]
-        generate = len(proofs) / (time.perf_counter() - started)
-        started = time.perf_counter()
-        for proof in proofs:
-            verify_state_proof(proof, store.root)
-        verify = len(proofs) / (time.perf_counter() - started)
+        proofs, generate, verify = proof_rates(store, probe)
         depth = sum(len(p.siblings) for p in proofs) / len(proofs)
         print(
             f"proofs (half present, half absent) over {len(store):,} keys, mean depth {depth:.1f}:"

@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import commit_block, rss_mib
+from bench.common import commit_block, proof_rates, rss_mib
 from bench.payments import City
 from urbis.chain.codec import to_wire
 from urbis.chain.ids import AccountId
@@ -47,7 +47,7 @@ from urbis.modules import build_application
 from urbis.modules.accounts import keys
 from urbis.modules.accounts.records import Account, AccountKey, KeyChange
 from urbis.sdk.builder import action
-from urbis.state import Database, verify_state_proof
+from urbis.state import Database
 
 FILL_BLOCK = 500_000
 """Filler accounts per bulk block: 10M in 20 blocks. The fill runs in a forked process
@@ -213,13 +213,7 @@ def measure(
     store = app.store
     probe = [keys.account(rng.choice(recipients)) for _ in range(proofs // 2)]
     probe += [os.urandom(20) for _ in range(proofs - len(probe))]
-    started = time.perf_counter()
-    made = [store.prove(k) for k in probe]
-    generated = len(made) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for proof in made:
-        verify_state_proof(proof, store.root)
-    verified = len(made) / (time.perf_counter() - started)
+    made, generated, verified = proof_rates(store, probe)
     assert all(p.value is not None for p in made[: proofs // 2])
     figures = {
         "keys": len(store),

@@ -422,6 +422,18 @@ def test_a_wider_window_after_a_checkpoint_refuses_heights_it_no_longer_holds(
     verify_state_proof(wider.prove(b"k", 5))
 
 
+def assert_reopens_whole(
+    tmp_path: Path, name: str, root: bytes, segment: Path, data: bytes
+) -> None:
+    """The store reopens at `root`, proves its 300 keys, and the segment holds `data`."""
+    reopened = fresh(tmp_path, name)
+    assert reopened.root == root
+    for i in range(300):
+        verify_state_proof(reopened.prove(b"k%d" % i), root)
+    assert segment.read_bytes() == data
+    reopened.db.close()
+
+
 def test_bytes_past_the_committed_tail_are_cut_on_open(tmp_path: Path) -> None:
     """Each block's node records are synced before its SQL commit: a crash or power cut
     can only leave bytes of a block that never committed (or a torn append), past the
@@ -436,11 +448,7 @@ def test_bytes_past_the_committed_tail_are_cut_on_open(tmp_path: Path) -> None:
     (segment,) = (tmp_path / "p.db.nodes").glob("nodes-*.seg")
     data = segment.read_bytes()
     segment.write_bytes(data + bytes(97 * 3 + 40))  # an append whose block never committed
-    reopened = fresh(tmp_path, "p")
-    assert reopened.root == root
-    for i in range(300):
-        verify_state_proof(reopened.prove(b"k%d" % i), root)
-    assert segment.read_bytes() == data
+    assert_reopens_whole(tmp_path, "p", root, segment, data)
 
 
 def test_a_log_row_that_carries_its_records_writes_them_back(tmp_path: Path) -> None:
@@ -462,11 +470,7 @@ def test_a_log_row_that_carries_its_records_writes_them_back(tmp_path: Path) -> 
         )
     store.db.close()
     segment.write_bytes(data[:synced] + bytes((len(data) - synced) // 2))
-    reopened = fresh(tmp_path, "o")
-    assert reopened.root == root
-    for i in range(300):
-        verify_state_proof(reopened.prove(b"k%d" % i), root)
-    assert segment.read_bytes() == data
+    assert_reopens_whole(tmp_path, "o", root, segment, data)
 
 
 def test_a_flipped_node_record_is_store_corrupt_on_read(tmp_path: Path) -> None:
