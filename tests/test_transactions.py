@@ -179,6 +179,13 @@ def test_block_with_garbage_and_replays_keeps_going(chain: CityChain) -> None:
         "tx.bad_signature",
     ]
     assert chain.app.store.get(b"documents/doc/" + doc_hash("a")) is not None
+    # The replay is stored at its own position: the block reads back whole and sound, and
+    # by id the executed one is found.
+    stored = chain.app.blocks.block_txs(chain.height)
+    assert [s.receipt.code for s in stored] == codes
+    assert stored[0].tx_id == stored[2].tx_id == good.id
+    found = chain.app.blocks.tx(good.id)
+    assert found is not None and (found.index, found.receipt.code) == (0, "ok")
 
 
 def test_tx_id_does_not_depend_on_signatures(chain: CityChain) -> None:
@@ -261,3 +268,37 @@ def test_a_module_writing_outside_its_prefix_halts_the_node(tmp_path: Path) -> N
             app.check_tx(tx.raw)
     finally:
         db.close()
+
+
+def test_a_store_with_the_id_keyed_txs_table_is_moved_to_chain_order(tmp_path: Path) -> None:
+    """Stores written before `block_txs` kept transactions keyed by id in `txs`; opening
+    one moves them over once, and every read finds them as before."""
+    chain = CityChain(tmp_path)
+    receipts = [chain.run("land", anchor("land", f"doc-{n}")) for n in range(3)]
+    height = chain.height
+    before = [(s.tx_id, s.height, s.index, s.raw) for s in chain.app.blocks.block_txs(height)]
+    history = [s.tx_id for s in chain.app.blocks.account_txs(account("land").raw)]
+    chain.db.executescript(
+        """
+        CREATE TABLE txs (
+          tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL,
+          raw BLOB NOT NULL, receipt BLOB NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX txs_position ON txs (height, idx);
+        INSERT INTO txs SELECT tx_id, position >> 24, position & 16777215, raw, receipt
+          FROM block_txs;
+        DELETE FROM block_txs;
+        DELETE FROM tx_ids;
+        """
+    )
+    chain.close()
+    again = CityChain(tmp_path)
+    assert again.db.fetchone("SELECT 1 FROM sqlite_master WHERE name LIKE 'txs%'") is None
+    after = [(s.tx_id, s.height, s.index, s.raw) for s in again.app.blocks.block_txs(height)]
+    assert after == before
+    assert [s.tx_id for s in again.app.blocks.account_txs(account("land").raw)] == history
+    for receipt in receipts:
+        found = again.app.blocks.tx(receipt.tx_id)
+        assert found is not None and found.receipt == receipt
+    assert again.app.blocks.tx(bytes(32)) is None
+    again.close()

@@ -67,7 +67,7 @@ def test_referendum_demo_then_every_command_then_the_privacy_scan(tmp_path: Path
 def _privacy_scan(home: Path, run: DemoRun) -> None:
     db = Database(home / "data" / "urbis.db")
     try:
-        rows = db.fetchall("SELECT raw, receipt FROM txs")
+        rows = db.fetchall("SELECT raw, receipt FROM block_txs")
         state = db.fetchall("SELECT * FROM sqlite_master WHERE type = 'table'")
         tables = [row[1] for row in state]
         everything = [bytes(raw) + bytes(receipt) for raw, receipt in rows]

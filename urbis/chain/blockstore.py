@@ -50,21 +50,36 @@ CHECKED_BLOCKS_MAX = 100_000
 
 T = TypeVar("T")
 
+POSITION_BITS = 24
+"""A transaction's position is `height << 24 | index`: a block holds far fewer than 16M
+transactions (CometBFT's block size limit allows some 200k of the smallest)."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
   height INTEGER PRIMARY KEY, hash BLOB NOT NULL, header BLOB NOT NULL,
   signature BLOB NOT NULL, tx_count INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS txs (
-  tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL,
-  raw BLOB NOT NULL, receipt BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS block_txs (
+  position INTEGER PRIMARY KEY, tx_id BLOB NOT NULL, raw BLOB NOT NULL, receipt BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tx_ids (
+  prefix INTEGER NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (prefix, position)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS txs_position ON txs (height, idx);
 CREATE TABLE IF NOT EXISTS account_txs (
   account BLOB NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL,
   PRIMARY KEY (account, height, idx)
 ) WITHOUT ROWID;
 """
+"""Transactions are stored in chain order (`block_txs`, appended: a block's rows fill
+new pages at the end of the file) and found by id through `tx_ids`, the id's first 8
+bytes beside the position (about 20 bytes a row). Keyed by the whole id, the rows went
+to random pages of an ever larger table: at a thousand transactions a block that was
+some 1,600 pages (6.5 MB) of WAL written and then checkpointed, the largest share of
+a validator's SQLite work. The same id twice (a replay a proposer included, refused)
+is stored twice, at its two positions; by id, the first is found."""
+
+_LEGACY_TXS = "txs"
+"""Stores written before `block_txs`: keyed by id, moved over once when opened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +95,7 @@ class BlockStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.ensure_schema(SCHEMA)
+        _move_legacy_txs(db)
         self._checked: OrderedDict[int, None] = OrderedDict()
         self._checked_lock = threading.Lock()
 
@@ -96,12 +112,17 @@ class BlockStore:
             "INSERT INTO blocks VALUES (?, ?, ?, ?, ?)",
             (header.height, header.hash, header.encode(), signed.signature, len(raw_txs)),
         )
+        base = header.height << POSITION_BITS
         conn.executemany(
-            "INSERT OR IGNORE INTO txs VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO block_txs VALUES (?, ?, ?, ?)",
             [
-                (r.tx_id, r.height, r.index, raw, encoded)
+                (base | r.index, r.tx_id, raw, encoded)
                 for raw, r, encoded in zip(raw_txs, receipts, receipt_bytes, strict=True)
             ],
+        )
+        conn.executemany(
+            "INSERT INTO tx_ids VALUES (?, ?)",
+            [(_id_prefix(r.tx_id), base | r.index) for r in receipts],
         )
         conn.executemany(
             "INSERT OR IGNORE INTO account_txs VALUES (?, ?, ?)",
@@ -135,8 +156,9 @@ class BlockStore:
 
     def block_txs(self, height: int) -> list[StoredTx]:
         rows = self.db.fetchall(
-            "SELECT tx_id, height, idx, raw, receipt FROM txs WHERE height = ? ORDER BY idx",
-            (height,),
+            f"SELECT {_COLUMNS} FROM block_txs AS t "
+            "WHERE position BETWEEN ? AND ? ORDER BY position",
+            (height << POSITION_BITS, ((height + 1) << POSITION_BITS) - 1),
         )
         stored = [_stored(row) for row in rows]
         self._check_block(height, stored, [row[4] for row in rows])
@@ -144,7 +166,9 @@ class BlockStore:
 
     def tx(self, tx_id: bytes) -> StoredTx | None:
         row = self.db.fetchone(
-            "SELECT tx_id, height, idx, raw, receipt FROM txs WHERE tx_id = ?", (tx_id,)
+            f"SELECT {_COLUMNS} FROM tx_ids AS i JOIN block_txs AS t USING (position) "
+            "WHERE i.prefix = ? AND t.tx_id = ? ORDER BY position LIMIT 1",
+            (_id_prefix(tx_id), tx_id),
         )
         if row is None:
             return None
@@ -199,8 +223,8 @@ class BlockStore:
         self, account: bytes, limit: int = 50, before_height: int | None = None
     ) -> list[StoredTx]:
         rows = self.db.fetchall(
-            "SELECT t.tx_id, t.height, t.idx, t.raw, t.receipt FROM account_txs a "
-            "JOIN txs t ON t.height = a.height AND t.idx = a.idx "
+            f"SELECT {_COLUMNS} FROM account_txs a JOIN block_txs t "
+            f"ON t.position = (a.height << {POSITION_BITS}) | a.idx "
             "WHERE a.account = ? AND a.height < ? ORDER BY a.height DESC, a.idx DESC LIMIT ?",
             (account, before_height if before_height is not None else 2**62, limit),
         )
@@ -226,6 +250,37 @@ def accounts_named(receipt: Receipt) -> set[bytes]:
                 if raw is not None:
                     named.add(raw)
     return named
+
+
+_COLUMNS = (
+    f"t.tx_id, t.position >> {POSITION_BITS}, t.position & {(1 << POSITION_BITS) - 1}, "
+    "t.raw, t.receipt"
+)
+"""A stored transaction's columns as `_stored` reads them (its table named `t`)."""
+
+
+def _id_prefix(tx_id: bytes) -> int:
+    """The id's first 8 bytes as SQLite's signed 64-bit integer."""
+    return int.from_bytes(tx_id[:8], "big", signed=True)
+
+
+def _move_legacy_txs(db: Database) -> None:
+    """Move a store's transactions from the id-keyed `txs` table to `block_txs` and
+    `tx_ids`, in one transaction (a crash leaves the old table whole, to move again)."""
+    with db.lock:
+        if db.fetchone("SELECT 1 FROM sqlite_master WHERE name = ?", (_LEGACY_TXS,)) is None:
+            return
+        with db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO block_txs SELECT (height << {POSITION_BITS}) | idx, tx_id, raw, "
+                "receipt FROM txs ORDER BY height, idx"
+            )
+            rows = conn.execute("SELECT tx_id, position FROM block_txs").fetchall()
+            conn.executemany(
+                "INSERT INTO tx_ids VALUES (?, ?)",
+                sorted((_id_prefix(blob(t, "a transaction id")), p) for t, p in rows),
+            )
+            conn.execute("DROP TABLE txs")
 
 
 def _stored(row: tuple[Any, ...]) -> StoredTx:
