@@ -491,6 +491,42 @@ def test_a_flipped_node_record_is_store_corrupt_on_read(tmp_path: Path) -> None:
             reopened.prove(b"k%d" % i)
 
 
+def test_the_upper_levels_stay_cached_through_churn_and_are_warmed_after_a_start(
+    tmp_path: Path,
+) -> None:
+    """The cache pins the tree's upper levels (native `pin_depth`): however many deep
+    nodes blocks write and read, a walk reads from disk only the levels below them,
+    and after a restart the warm-up has read the pinned levels before the first walk."""
+    import random
+
+    rng = random.Random(4)
+    cache = 4 << 20  # pins 13 levels, and holds some 11,000 other nodes
+    store = StateStore(Database(tmp_path / "p.db"), node_cache_bytes=cache)
+    pinned = store._nodes.pin_depth
+    assert pinned == 13
+    for version in range(12):  # 60,000 keys, about 17 levels: the cache holds a fraction
+        store.commit({rng.randbytes(12): b"v" for _ in range(5_000)}, version)
+    keys = [k for k, _ in store.scan_prefix(b"", limit=100_000)]
+
+    def disk_reads_per_walk(reader: StateStore) -> list[tuple[int, int]]:
+        out = []
+        for key in rng.sample(keys, 300):
+            before = reader.node_reads
+            depth = len(reader.prove(key).siblings)
+            out.append((reader.node_reads - before, depth))
+        return out
+
+    for reads, depth in disk_reads_per_walk(store):
+        assert reads <= max(depth + 1 - pinned, 0)
+    store.db.close()
+
+    reopened = StateStore(Database(tmp_path / "p.db"), node_cache_bytes=cache)
+    reopened._warmer.join()
+    for reads, depth in disk_reads_per_walk(reopened):
+        assert reads <= max(depth + 1 - pinned, 0)
+    reopened.db.close()
+
+
 def test_the_node_cache_size_is_a_node_setting(tmp_path: Path) -> None:
     from tests.helpers.city import city_genesis, key
     from urbis.node.home import Home, HomeError, NodeConfig

@@ -76,7 +76,8 @@ struct Item {
 /// Where committed nodes come from: the node index (native, shareable between
 /// threads), or any Python mapping (tests, tools).
 trait Source {
-    fn load(&self, digest: &Hash) -> PyResult<Node>;
+    /// The node `digest`, found at `depth` (the node cache keeps only upper levels).
+    fn load(&self, digest: &Hash, depth: usize) -> PyResult<Node>;
 }
 
 fn missing(digest: &Hash) -> PyErr {
@@ -84,15 +85,15 @@ fn missing(digest: &Hash) -> PyErr {
 }
 
 impl Source for &NodeIndex {
-    fn load(&self, digest: &Hash) -> PyResult<Node> {
-        self.node(digest)
+    fn load(&self, digest: &Hash, depth: usize) -> PyResult<Node> {
+        self.node_at(digest, depth)
     }
 }
 
 struct Mapping<'a, 'py>(&'a Bound<'py, PyAny>);
 
 impl Source for Mapping<'_, '_> {
-    fn load(&self, digest: &Hash) -> PyResult<Node> {
+    fn load(&self, digest: &Hash, _depth: usize) -> PyResult<Node> {
         let found = self
             .0
             .get_item(PyBytes::new(self.0.py(), digest))
@@ -106,7 +107,8 @@ impl Source for Mapping<'_, '_> {
 
 struct Tree<S> {
     committed: S,
-    created: HashMap<Hash, Node, ByDigest>,
+    /// Each new node with the depth it was made at.
+    created: HashMap<Hash, (Node, u8), ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
 }
@@ -136,10 +138,10 @@ impl<S: Source> Tree<S> {
         }
     }
 
-    fn node(&self, digest: &Hash) -> PyResult<Node> {
+    fn node(&self, digest: &Hash, depth: usize) -> PyResult<Node> {
         match self.created.get(digest) {
-            Some(node) => Ok(*node),
-            None => self.committed.load(digest),
+            Some((node, _)) => Ok(*node),
+            None => self.committed.load(digest, depth),
         }
     }
 
@@ -153,20 +155,27 @@ impl<S: Source> Tree<S> {
 
     fn into_batch(mut self) -> NodeBatch {
         let mut created = Vec::with_capacity(self.created.len());
+        let mut depths = Vec::with_capacity(self.created.len());
         for digest in &self.order {
             // A digest dropped and made again appears twice in `order`: keep its first place.
-            if let Some(node) = self.created.remove(digest) {
+            if let Some((node, depth)) = self.created.remove(digest) {
                 created.push((*digest, node));
+                depths.push(depth);
             }
         }
         let mut dropped: Vec<Hash> = self.dropped.into_iter().collect();
         dropped.sort_unstable();
-        NodeBatch { created, dropped }
+        NodeBatch {
+            created,
+            depths,
+            dropped,
+        }
     }
 
-    fn create(&mut self, node: Node) -> Hash {
+    fn create(&mut self, node: Node, depth: usize) -> Hash {
         let digest: Hash = Sha256::digest(node).into();
-        if !self.dropped.remove(&digest) && self.created.insert(digest, node).is_none() {
+        let depth = depth.min(u8::MAX as usize) as u8;
+        if !self.dropped.remove(&digest) && self.created.insert(digest, (node, depth)).is_none() {
             self.order.push(digest);
         }
         digest
@@ -187,7 +196,7 @@ impl<S: Source> Tree<S> {
                 .collect();
             return self.build(depth, &present);
         }
-        let node = self.node(&digest)?;
+        let node = self.node(&digest, depth)?;
         if node[0] == LEAF {
             let existing = to_hash(&node[1..33]);
             let mut merged: Vec<Item> = items.to_vec();
@@ -220,7 +229,7 @@ impl<S: Source> Tree<S> {
             return Ok((digest, Kind::Internal));
         }
         self.drop_node(&digest);
-        self.join(new_left, new_right)
+        self.join(new_left, new_right, depth)
     }
 
     fn build(&mut self, depth: usize, items: &[Item]) -> PyResult<(Hash, Kind)> {
@@ -232,21 +241,27 @@ impl<S: Source> Tree<S> {
                 node[1..33].copy_from_slice(&items[0].key);
                 node[33..65]
                     .copy_from_slice(&items[0].value.expect("only present items are built"));
-                Ok((self.create(node), Kind::Leaf))
+                Ok((self.create(node, depth), Kind::Leaf))
             }
             _ => {
                 let at = split(items, depth);
                 let left = self.build(depth + 1, &items[..at])?;
                 let right = self.build(depth + 1, &items[at..])?;
-                self.join(left, right)
+                self.join(left, right, depth)
             }
         }
     }
 
-    fn join(&mut self, left: (Hash, Kind), right: (Hash, Kind)) -> PyResult<(Hash, Kind)> {
+    /// The node at `depth` over two subtrees (one level below).
+    fn join(
+        &mut self,
+        left: (Hash, Kind),
+        right: (Hash, Kind),
+        depth: usize,
+    ) -> PyResult<(Hash, Kind)> {
         // A lone leaf rises to its parent's place: one shape for one key set.
-        let left_kind = self.kind(left)?;
-        let right_kind = self.kind(right)?;
+        let left_kind = self.kind(left, depth + 1)?;
+        let right_kind = self.kind(right, depth + 1)?;
         if right_kind == Kind::Empty && matches!(left_kind, Kind::Empty | Kind::Leaf) {
             return Ok((left.0, left_kind));
         }
@@ -257,17 +272,17 @@ impl<S: Source> Tree<S> {
         node[0] = INTERNAL;
         node[1..33].copy_from_slice(&left.0);
         node[33..65].copy_from_slice(&right.0);
-        Ok((self.create(node), Kind::Internal))
+        Ok((self.create(node, depth), Kind::Internal))
     }
 
-    fn kind(&self, subtree: (Hash, Kind)) -> PyResult<Kind> {
+    fn kind(&self, subtree: (Hash, Kind), depth: usize) -> PyResult<Kind> {
         if subtree.1 != Kind::Unknown {
             return Ok(subtree.1);
         }
         if subtree.0 == EMPTY_HASH {
             return Ok(Kind::Empty);
         }
-        Ok(if self.node(&subtree.0)?[0] == LEAF {
+        Ok(if self.node(&subtree.0, depth)?[0] == LEAF {
             Kind::Leaf
         } else {
             Kind::Internal
@@ -336,7 +351,7 @@ fn update_in_halves<'a>(
     let worth_halving =
         root != EMPTY_HASH && items.len() >= PARALLEL_ITEMS && 0 < at && at < items.len();
     let internal_root = match worth_halving {
-        true => Some(tree.node(&root)?).filter(|node| node[0] != LEAF),
+        true => Some(tree.node(&root, 0)?).filter(|node| node[0] != LEAF),
         false => None,
     };
     let Some(node) = internal_root else {
@@ -364,7 +379,7 @@ fn update_in_halves<'a>(
         return Ok((root, tree));
     }
     tree.drop_node(&root);
-    let (new_root, _) = tree.join(new_left, new_right)?;
+    let (new_root, _) = tree.join(new_left, new_right, 0)?;
     Ok((new_root, tree))
 }
 
@@ -434,6 +449,8 @@ pub fn smt_apply_changes<'py>(
 #[derive(Default)]
 pub struct NodeBatch {
     created: Vec<(Hash, Node)>,
+    /// The depth each created node was made at, for the cache's admission.
+    depths: Vec<u8>,
     dropped: Vec<Hash>,
 }
 
@@ -515,6 +532,25 @@ fn node_of(raw: &[u8]) -> PyResult<Node> {
     Ok(node)
 }
 
+/// Bytes a pinned map of `2^depth` nodes over CACHE_SHARDS shards takes: a hash table
+/// rounds its buckets up to a power of two at 7/8 load, a bucket holding a digest, a
+/// node and a control byte.
+fn pinned_map_bytes(depth: usize) -> u64 {
+    let per_shard = ((1u64 << depth) / CACHE_SHARDS as u64).max(1);
+    let buckets = (per_shard * 8).div_ceil(7).next_power_of_two();
+    buckets * (32 + 65 + 1) * CACHE_SHARDS as u64
+}
+
+/// The most upper levels (0..depth) whose nodes a pinned map of at most `budget` bytes
+/// holds, a full tree's worth: depth 20 (a million nodes, 205 MB) for half of the
+/// default cache.
+fn pin_depth(budget: u64) -> usize {
+    (0..40)
+        .take_while(|d| pinned_map_bytes(*d) <= budget)
+        .last()
+        .unwrap_or(0)
+}
+
 /// Default bound on the node cache: a quarter of a 4 GiB server, the rest being
 /// the location index, the value cache and the process itself.
 const CACHE_BYTES_DEFAULT: u64 = 512 << 20;
@@ -530,6 +566,8 @@ const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
 /// stays and the bound holds without per-entry bookkeeping (a cheap LRU).
 #[derive(Default)]
 struct Shard {
+    /// The upper levels' nodes: they stay until they go stale.
+    pinned: HashMap<Hash, Node, ByDigest>,
     hot: HashMap<Hash, Node, ByDigest>,
     cold: HashMap<Hash, Node, ByDigest>,
     cap: usize,
@@ -537,6 +575,9 @@ struct Shard {
 
 impl Shard {
     fn get(&mut self, digest: &Hash) -> Option<Node> {
+        if let Some(node) = self.pinned.get(digest) {
+            return Some(*node);
+        }
         if let Some(node) = self.hot.get(digest) {
             return Some(*node);
         }
@@ -555,13 +596,23 @@ impl Shard {
         self.hot.insert(digest, node);
     }
 
+    /// Keep a node: pinned, or among the recently used.
+    fn keep(&mut self, digest: Hash, node: Node, pin: bool) {
+        if pin {
+            self.pinned.insert(digest, node);
+        } else {
+            self.put(digest, node);
+        }
+    }
+
     fn remove(&mut self, digest: &Hash) {
+        self.pinned.remove(digest);
         self.hot.remove(digest);
         self.cold.remove(digest);
     }
 
     fn len(&self) -> usize {
-        self.hot.len() + self.cold.len()
+        self.pinned.len() + self.hot.len() + self.cold.len()
     }
 }
 
@@ -696,6 +747,12 @@ pub struct NodeIndex {
     folder: Option<PathBuf>,
     segment_bytes: u64,
     cache: Vec<Mutex<Shard>>,
+    /// Nodes above this depth are pinned in the cache (until they go stale); the
+    /// deeper ones come and go. Every walk passes through the upper levels, but a node
+    /// at depth 20 is met once in a million random walks: with one recency-ordered
+    /// cache, the tens of thousands of deep nodes each block reads and writes pushed
+    /// it out first, and every walk read its lowest nine levels from disk.
+    pin_depth: usize,
     /// Nodes no longer in the latest tree, by the version that dropped them; they
     /// still serve proofs at older heights until that version leaves the kept window.
     stale_since: HashMap<Hash, u64, ByDigest>,
@@ -736,12 +793,19 @@ impl NodeIndex {
     }
 
     fn node(&self, digest: &Hash) -> PyResult<Node> {
+        self.node_at(digest, usize::MAX)
+    }
+
+    /// The node `digest`, met at `depth` of a walk: from the cache, or read from its
+    /// segment into the cache (pinned if it is one of the upper levels).
+    fn node_at(&self, digest: &Hash, depth: usize) -> PyResult<Node> {
         if let Some(node) = self.shard(digest).get(digest) {
             return Ok(node);
         }
         let location = self.locate(digest).ok_or_else(|| missing(digest))?;
         let node = self.read_node(digest, location)?;
-        self.shard(digest).put(*digest, node);
+        self.shard(digest)
+            .keep(*digest, node, depth < self.pin_depth);
         Ok(node)
     }
 
@@ -753,7 +817,8 @@ impl NodeIndex {
             .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?
             .read(record, 1)
             .map_err(|e| corrupt(format!("state node {} unreadable: {e}", hex(digest))))?;
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let node = node_of(&data[32..])?;
         // A record must be the one asked for and hash to it: a flipped bit in the file
         // (or in a location) is found here, before anything is built on it.
@@ -930,7 +995,9 @@ impl NodeIndex {
 
     fn sync(&self) -> PyResult<()> {
         if let Some(segment) = self.segments.get(&self.active) {
-            segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+            segment
+                .sync()
+                .map_err(|e| io_error("syncing state nodes", e))?;
         }
         Ok(())
     }
@@ -947,7 +1014,11 @@ impl NodeIndex {
             self.place(digest, segment, first + i as u64);
             self.stale_since.remove(digest);
             self.note_leaf(node);
-            self.shard(digest).put(*digest, *node);
+            let pin = batch
+                .depths
+                .get(i)
+                .is_some_and(|d| (*d as usize) < self.pin_depth);
+            self.shard(digest).keep(*digest, *node, pin);
         }
         if !batch.dropped.is_empty() {
             self.mark_stale_digests(batch.dropped.iter().copied(), version);
@@ -960,6 +1031,13 @@ impl NodeIndex {
         for digest in digests {
             self.stale_since.insert(digest, version);
             bucket.push(digest);
+            // Only a proof at an older height reads it now: its place in the cache goes
+            // to the node that replaced it.
+            let shard = (digest[31] as usize) % CACHE_SHARDS;
+            self.cache[shard]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&digest);
         }
     }
 }
@@ -1003,7 +1081,10 @@ impl NodeIndex {
                 RandomState::new().hash_one(2u64),
             ),
         };
-        let per_shard = (cache_bytes / CACHE_ENTRY_BYTES / 2) as usize / CACHE_SHARDS;
+        let pin_depth = pin_depth(cache_bytes / 2);
+        let pinned_bytes = pinned_map_bytes(pin_depth);
+        let per_shard = (cache_bytes.saturating_sub(pinned_bytes) / CACHE_ENTRY_BYTES / 2) as usize
+            / CACHE_SHARDS;
         let cache = (0..CACHE_SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
@@ -1021,6 +1102,7 @@ impl NodeIndex {
             folder: folder.clone(),
             segment_bytes: segment_bytes.max(RECORD as u64),
             cache,
+            pin_depth,
             stale_since: HashMap::default(),
             stale_by_version: BTreeMap::new(),
             reads: std::sync::atomic::AtomicU64::new(0),
@@ -1100,7 +1182,9 @@ impl NodeIndex {
             let placed = self.apply_batch(batch, version)?;
             if sync && placed.2 > 0 {
                 if let Some(segment) = self.segments.get(&placed.0) {
-                    segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+                    segment
+                        .sync()
+                        .map_err(|e| io_error("syncing state nodes", e))?;
                 }
             }
             Ok(placed)
@@ -1154,7 +1238,14 @@ impl NodeIndex {
 
     /// Re-index `count` records of `segment` from `first` (a logged version, on open).
     /// `moved`: records a compaction copied, which keep their stale marks.
-    fn replay(&mut self, py: Python<'_>, segment: u16, first: u64, count: u64, moved: bool) -> PyResult<()> {
+    fn replay(
+        &mut self,
+        py: Python<'_>,
+        segment: u16,
+        first: u64,
+        count: u64,
+        moved: bool,
+    ) -> PyResult<()> {
         py.detach(|| {
             let data = self
                 .segments
@@ -1227,7 +1318,9 @@ impl NodeIndex {
     fn sync_all(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| {
             for segment in self.segments.values() {
-                segment.sync().map_err(|e| io_error("syncing state nodes", e))?;
+                segment
+                    .sync()
+                    .map_err(|e| io_error("syncing state nodes", e))?;
             }
             Ok(())
         })
@@ -1317,8 +1410,12 @@ impl NodeIndex {
     /// the tail `(segment, records)` the files had when it was taken.
     fn load_snapshot(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<(u16, u64)> {
         py.detach(|| {
-            let data = std::fs::read(&path)
-                .map_err(|e| corrupt(format!("the node snapshot {} is unreadable: {e}", path.display())))?;
+            let data = std::fs::read(&path).map_err(|e| {
+                corrupt(format!(
+                    "the node snapshot {} is unreadable: {e}",
+                    path.display()
+                ))
+            })?;
             let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
             if data.len() < SNAPSHOT_HEADER {
                 return Err(bad());
@@ -1329,7 +1426,8 @@ impl NodeIndex {
                 magic if magic == SNAPSHOT_MAGIC_NO_FILTER => false,
                 _ => return Err(bad()),
             };
-            let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+            let word =
+                |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
             let tail_segment = u16::try_from(word(24)).map_err(|_| bad())?;
             let tail_records = word(32);
             let plain = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
@@ -1347,19 +1445,23 @@ impl NodeIndex {
             let mut at = SNAPSHOT_HEADER;
             for _ in 0..plain {
                 let key = u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
-                let location = u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
+                let location =
+                    u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
                 self.locations.insert(key, location);
                 at += 16;
             }
             for _ in 0..collided {
                 let digest = to_hash(&data[at..at + 32]);
-                let location = u64::from_le_bytes(data[at + 32..at + 40].try_into().expect("8 bytes"));
+                let location =
+                    u64::from_le_bytes(data[at + 32..at + 40].try_into().expect("8 bytes"));
                 self.overflow.insert(digest, location);
                 at += 40;
             }
             self.recount();
             if with_filter {
-                let filter = data.get(end..data.len().saturating_sub(32)).ok_or_else(bad)?;
+                let filter = data
+                    .get(end..data.len().saturating_sub(32))
+                    .ok_or_else(bad)?;
                 if data.len() < end + 32
                     || <[u8; 32]>::from(Sha256::digest(filter)) != data[data.len() - 32..]
                 {
@@ -1376,15 +1478,21 @@ impl NodeIndex {
     /// Cut the segment files back to `(segment, records)`, the end the store recorded
     /// with its last committed version: anything after it is a torn or abandoned write.
     fn truncate(&mut self, segment: u16, records: u64) -> PyResult<()> {
-        let later: Vec<u16> = self.segments.range(segment + 1..).map(|(id, _)| *id).collect();
+        let later: Vec<u16> = self
+            .segments
+            .range(segment + 1..)
+            .map(|(id, _)| *id)
+            .collect();
         for id in later {
             self.delete_segment(id)?;
         }
         if let Some(current) = self.segments.get_mut(&segment) {
             let len = records * RECORD as u64;
             if let Data::File(file) = &current.data {
-                file.set_len(len).map_err(|e| io_error("cutting a segment back", e))?;
-                file.sync_all().map_err(|e| io_error("cutting a segment back", e))?;
+                file.set_len(len)
+                    .map_err(|e| io_error("cutting a segment back", e))?;
+                file.sync_all()
+                    .map_err(|e| io_error("cutting a segment back", e))?;
             }
             current.len = len;
         }
@@ -1429,10 +1537,7 @@ impl NodeIndex {
     /// the index at the copies; the segment is then garbage, for the store to delete
     /// once the move is logged. Returns `(segment, first record, count)` of the copies.
     fn compact(&mut self, py: Python<'_>, segment: u16) -> PyResult<(u16, u64, u64)> {
-        let records = self
-            .segments
-            .get(&segment)
-            .map_or(0, Segment::records);
+        let records = self.segments.get(&segment).map_or(0, Segment::records);
         self.compact_part(py, segment, 0, records)
     }
 
@@ -1463,31 +1568,39 @@ impl NodeIndex {
         Ok((target, first, moved, PyBytes::new(py, &stale)))
     }
 
-    /// Read the nodes of the top `depth` levels under `root` into the cache; returns how
-    /// many it read. After a start every walk would otherwise fetch the upper levels
-    /// from disk one at a time, at several reads a walk, until the cache holds them.
-    fn warm(&self, py: Python<'_>, root: &[u8], depth: usize) -> PyResult<usize> {
-        let root = digest_of(root)?;
-        py.detach(|| {
-            let mut level = vec![root];
-            let mut read = 0;
-            for _ in 0..depth {
-                let mut next = Vec::with_capacity(level.len() * 2);
-                for digest in level.iter().filter(|d| **d != EMPTY_HASH) {
-                    let node = self.node(digest)?;
-                    read += 1;
-                    if node[0] == INTERNAL {
-                        next.push(to_hash(&node[1..33]));
-                        next.push(to_hash(&node[33..65]));
-                    }
+    /// Read the nodes `frontier` names (digests, concatenated), all at `depth`, into
+    /// the cache; returns their children's digests, concatenated: the next level's
+    /// frontier. The store warms the pinned levels after a start this way, a slice of
+    /// a level per call, so no one call holds the index for long.
+    fn warm_frontier<'py>(
+        &self,
+        py: Python<'py>,
+        frontier: &[u8],
+        depth: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if frontier.len() % 32 != 0 {
+            return Err(PyValueError::new_err("a frontier is whole 32-byte digests"));
+        }
+        let next = py.detach(|| -> PyResult<Vec<u8>> {
+            let mut next = Vec::with_capacity(frontier.len() * 2);
+            for digest in frontier.chunks_exact(32).map(to_hash) {
+                if digest == EMPTY_HASH {
+                    continue;
                 }
-                if next.is_empty() {
-                    break;
+                let node = self.node_at(&digest, depth)?;
+                if node[0] == INTERNAL {
+                    next.extend_from_slice(&node[1..65]);
                 }
-                level = next;
             }
-            Ok(read)
-        })
+            Ok(next)
+        })?;
+        Ok(PyBytes::new(py, &next))
+    }
+
+    /// The levels (0 to this, exclusive) whose nodes stay in the cache.
+    #[getter]
+    fn pin_depth(&self) -> usize {
+        self.pin_depth
     }
 
     /// Whether a leaf for state key `key` may exist (False: never made, so absent from
@@ -1532,7 +1645,7 @@ impl NodeIndex {
         }
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self.node(&current)?;
+            let node = self.node_at(&current, depth)?;
             if node[0] == LEAF {
                 return Ok((node[1..33] == path).then(|| PyBytes::new(py, &node[33..65])));
             }
@@ -1561,7 +1674,7 @@ impl NodeIndex {
         let mut siblings = Vec::new();
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self.node(&current)?;
+            let node = self.node_at(&current, depth)?;
             if node[0] == LEAF {
                 let leaf = (
                     PyBytes::new(py, &node[1..33]),
@@ -1627,7 +1740,10 @@ impl NodeIndex {
     }
 
     fn tail(&self) -> (u16, u64) {
-        (self.active, self.segments.get(&self.active).map_or(0, Segment::records))
+        (
+            self.active,
+            self.segments.get(&self.active).map_or(0, Segment::records),
+        )
     }
 
     /// Live counts per segment, from the locations (after loading a snapshot).

@@ -61,12 +61,10 @@ NODE_CACHE_BYTES_DEFAULT = 512 * 1024 * 1024
 """Tree nodes kept in memory (the top levels stay by use): a quarter of a 4 GiB
 server, beside about 20 bytes per node of locations and the value cache."""
 
-NODE_CACHE_ENTRY_BYTES = 224
-"""What a cached node costs (native/src/smt.rs CACHE_ENTRY_BYTES)."""
-
-WARM_LEVELS_MAX = 18
-"""The tree's top levels read into the cache at start: at most 2^19 nodes (some 50 MB
-read), within a quarter of the cache, the levels every walk passes through."""
+WARM_SLICE_NODES = 4096
+"""Nodes the start's warm-up reads per hold of the lock (some 5-10 ms of reads): the
+pinned levels (native/src/smt.rs `pin_depth`, 20 levels for the default cache) are a
+million nodes, and blocks and readers must get the lock in between."""
 
 VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
@@ -108,7 +106,13 @@ HISTORY_PRUNE_KEYS = 5_000
 """Keys whose superseded rows one pruning step deletes (some 50 ms of SQLite work)."""
 
 COMPACT_PAUSE_S = 0.002
-"""Between compaction steps, so the lock goes to whoever waits for it."""
+"""The shortest pause between maintenance steps, so the lock goes to whoever waits."""
+
+MAINTENANCE_SHARE = 3
+"""Maintenance holds the lock at most one part in this many: after each step it pauses
+twice as long as the step took. Back to back, a backlog of steps (the garbage of a bulk
+load, or of a burst) held the lock nine tenths of the time and blocks ran at half
+speed until it was cleared."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -234,17 +238,25 @@ class StateStore:
         self._warmer.start()
 
     def _warm_cache(self) -> None:
-        """Read the tree's upper levels into the node cache after opening, a level at a
-        time under the lock (each a short hold), so the first blocks after a restart do
-        not fetch them from disk walk by walk."""
-        entries = self.node_cache_bytes // NODE_CACHE_ENTRY_BYTES
-        depth = min(WARM_LEVELS_MAX, max(entries // 4, 1).bit_length() - 1)
+        """Read the tree's pinned upper levels into the node cache after opening, a
+        slice of a level at a time under the lock (each a short hold), so the first
+        blocks after a restart do not fetch them from disk walk by walk."""
         try:
-            for level in range(1, depth + 1):
-                with self.db.lock:
-                    if self.db.closed or self.root == EMPTY_HASH:
-                        return
-                    self._nodes.warm(self.root, level)
+            frontier = self.root
+            for depth in range(self._nodes.pin_depth):
+                following = []
+                for start in range(0, len(frontier), WARM_SLICE_NODES * 32):
+                    with self.db.lock:
+                        if self.db.closed:
+                            return
+                        following.append(
+                            self._nodes.warm_frontier(
+                                frontier[start : start + WARM_SLICE_NODES * 32], depth
+                            )
+                        )
+                frontier = b"".join(following)
+                if not frontier:
+                    return
         except (KeyError, ValueError, sqlite3.ProgrammingError):
             return  # damage is reported by the read that needs the node, not here
 
@@ -365,6 +377,12 @@ class StateStore:
     def node_count(self) -> int:
         with self.db.lock:  # the maintenance thread may be inside the index
             return len(self._nodes)
+
+    @property
+    def node_reads(self) -> int:
+        """Tree nodes read from the segment files since opening (node cache misses)."""
+        with self.db.lock:
+            return int(self._nodes.disk_reads)
 
     def disk_bytes(self) -> int:
         """Bytes on disk for state and everything beside it in the database file."""
@@ -665,9 +683,13 @@ class StateStore:
 
     def _maintain_in_background(self) -> None:
         try:
-            while self._maintenance_step():
+            while True:
+                began = time.perf_counter()
+                if not self._maintenance_step():
+                    return
                 # Between steps the lock is free: a block's commit or a reader goes first.
-                time.sleep(COMPACT_PAUSE_S)
+                took = time.perf_counter() - began
+                time.sleep(max(COMPACT_PAUSE_S, took * (MAINTENANCE_SHARE - 1)))
         except sqlite3.ProgrammingError:  # the database was closed under it
             return
         except Exception:
