@@ -557,7 +557,9 @@ const CACHE_BYTES_DEFAULT: u64 = 512 << 20;
 /// Bytes a cached node costs: 97 bytes of digest and node, its hash-map slot, and the
 /// map's spare room (tables are at most 7/8 full and grow by doubling).
 const CACHE_ENTRY_BYTES: u64 = 224;
-const CACHE_SHARDS: usize = 16;
+/// Locks over the cache: the tree update walks two halves on two threads, and the
+/// block's nodes are indexed on a third.
+const CACHE_SHARDS: usize = 64;
 /// A segment file takes appends until it is this large, then the next one starts: small
 /// enough that compacting one is a short pause, large enough to keep the files few.
 const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
@@ -591,7 +593,10 @@ impl Shard {
             return;
         }
         if self.hot.len() >= self.cap && !self.hot.contains_key(&digest) {
-            self.cold = std::mem::take(&mut self.hot);
+            // The old cold table's memory becomes the new hot one's: a fresh table
+            // would grow again through every doubling, rehashing as it went.
+            std::mem::swap(&mut self.hot, &mut self.cold);
+            self.hot.clear();
         }
         self.hot.insert(digest, node);
     }
@@ -1027,18 +1032,17 @@ impl NodeIndex {
     }
 
     fn mark_stale_digests(&mut self, digests: impl Iterator<Item = Hash>, version: u64) {
-        let bucket = self.stale_by_version.entry(version).or_default();
-        for digest in digests {
-            self.stale_since.insert(digest, version);
-            bucket.push(digest);
+        let digests: Vec<Hash> = digests.collect();
+        for digest in &digests {
+            self.stale_since.insert(*digest, version);
             // Only a proof at an older height reads it now: its place in the cache goes
             // to the node that replaced it.
-            let shard = (digest[31] as usize) % CACHE_SHARDS;
-            self.cache[shard]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&digest);
+            self.shard(digest).remove(digest);
         }
+        self.stale_by_version
+            .entry(version)
+            .or_default()
+            .extend(digests);
     }
 }
 

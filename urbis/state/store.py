@@ -12,8 +12,8 @@ Layout:
                                          segment files, and the nodes it left
   state_checkpoint(version, part, stale) the stale nodes at the last snapshot
   state_node_retired(segment)            segment files emptied by compaction
-  state_changes(version, keys)           the keys each version wrote, until its older
-                                         rows of them are pruned
+  state_changes(version, keys)           the keys each version replaced or deleted,
+                                         until their older rows are pruned
   <db>.nodes/nodes-NNNNN.seg             tree node records, appended (urbis._native.NodeIndex)
   <db>.nodes/index-N.snap                the node locations at the last checkpoint
 
@@ -40,7 +40,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -170,19 +170,31 @@ class _Indexing:
 
 
 class _Staged:
-    __slots__ = ("changes", "count_delta", "indexed", "indexing", "nodes", "root", "version")
+    __slots__ = (
+        "changes",
+        "count_delta",
+        "indexed",
+        "indexing",
+        "nodes",
+        "root",
+        "superseding",
+        "version",
+    )
 
     def __init__(
         self,
         version: int,
         root: bytes,
         changes: dict[bytes, bytes | None],
+        superseding: list[bytes],
         nodes: NodeBatch,
         count_delta: int,
     ) -> None:
         self.version = version
         self.root = root
         self.changes = changes
+        self.superseding = superseding
+        """The changed keys whose pruning has work: a value replaced or a key deleted."""
         self.nodes = nodes
         self.count_delta = count_delta
         self.indexed = False
@@ -209,6 +221,8 @@ class StateStore:
         self._compacting: tuple[int, int] | None = None
         """The segment being compacted and the next record to look at."""
         self._compactor: threading.Thread | None = None
+        self._hurry = threading.Event()
+        """Set while someone waits for maintenance to finish: no pauses then."""
         self._pruned_keys: tuple[int, int] = (-1, 0)
         """History pruning's place: the version being pruned and how many of its keys are
         done (a restart begins the version again: deleting twice deletes nothing)."""
@@ -567,12 +581,17 @@ class StateStore:
         if version != self.version + 1:
             raise ValueError(f"next version is {self.version + 1}, not {version}")
         effective: dict[bytes, bytes | None] = {}
+        superseding = []
         delta = 0
         for k, v in changes.items():
             old = self.get(k)
             if old != v:
                 effective[k] = v
                 delta += (v is not None) - (old is not None)
+                # A key set afresh leaves its version's pruning nothing to delete: any
+                # older row of it is a deletion's, pruned at that deletion's turn.
+                if old is not None or v is None:
+                    superseding.append(k)
         with self.db.lock:
             # Hashes and sorts the changes as proof.key_hash/value_hash do, then runs
             # SparseMerkleTree.update natively; the nodes stay native until indexed.
@@ -580,7 +599,7 @@ class StateStore:
                 root, nodes = smt_apply_changes(self._nodes, self.root, list(effective.items()))
             except KeyError as error:
                 raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
-        self._staged = _Staged(version, root, effective, nodes, delta)
+        self._staged = _Staged(version, root, effective, superseding, nodes, delta)
         return root
 
     def write_staged(self, conn: sqlite3.Connection) -> None:
@@ -605,7 +624,7 @@ class StateStore:
             [(k, version, v) for k, v in sorted(staged.changes.items())],
         )
         conn.execute(
-            "INSERT INTO state_changes VALUES (?, ?)", (version, _pack_keys(staged.changes))
+            "INSERT INTO state_changes VALUES (?, ?)", (version, _pack_keys(staged.superseding))
         )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
@@ -677,9 +696,14 @@ class StateStore:
         return self.compact_step() or self.prune_history_step()
 
     def wait_for_maintenance(self) -> None:
-        """Until the maintenance thread (if any) has nothing left to do (tests, tools)."""
-        while (thread := self._compactor) is not None and thread.is_alive():
-            thread.join()
+        """Until the maintenance thread (if any) has nothing left to do (tests, tools).
+        Meanwhile it runs without its pauses: whoever waits wants it done."""
+        self._hurry.set()
+        try:
+            while (thread := self._compactor) is not None and thread.is_alive():
+                thread.join()
+        finally:
+            self._hurry.clear()
 
     def _maintain_in_background(self) -> None:
         try:
@@ -689,7 +713,8 @@ class StateStore:
                     return
                 # Between steps the lock is free: a block's commit or a reader goes first.
                 took = time.perf_counter() - began
-                time.sleep(max(COMPACT_PAUSE_S, took * (MAINTENANCE_SHARE - 1)))
+                if not self._hurry.is_set():
+                    time.sleep(max(COMPACT_PAUSE_S, took * (MAINTENANCE_SHARE - 1)))
         except sqlite3.ProgrammingError:  # the database was closed under it
             return
         except Exception:
@@ -873,9 +898,9 @@ class StateStore:
                 self._snapshot_path(old).unlink(missing_ok=True)
 
 
-def _pack_keys(changes: Mapping[bytes, object]) -> bytes:
+def _pack_keys(keys: Iterable[bytes]) -> bytes:
     """Keys as `u32 length ‖ key` each, in key order."""
-    return b"".join(len(key).to_bytes(4, "big") + key for key in sorted(changes))
+    return b"".join(len(key).to_bytes(4, "big") + key for key in sorted(keys))
 
 
 def _unpack_keys(packed: bytes) -> list[bytes]:
