@@ -129,12 +129,16 @@ fn to_hash(slice: &[u8]) -> Hash {
 }
 
 impl<S: Source> Tree<S> {
-    fn new(committed: S) -> Self {
+    /// A tree for a batch of `items` changes: its tables are sized for the nodes such a
+    /// batch makes and drops (some ten a key below the levels keys share), so they do
+    /// not grow through every doubling while the update runs.
+    fn new(committed: S, items: usize) -> Self {
+        let room = items.saturating_mul(NODES_PER_CHANGE);
         Tree {
             committed,
-            created: HashMap::default(),
-            order: Vec::new(),
-            dropped: HashSet::default(),
+            created: HashMap::with_capacity_and_hasher(room, ByDigest::default()),
+            order: Vec::with_capacity(room),
+            dropped: HashSet::with_capacity_and_hasher(room, ByDigest::default()),
         }
     }
 
@@ -313,6 +317,10 @@ fn parse_items(items: &[(Vec<u8>, Option<Vec<u8>>)]) -> PyResult<Vec<Item>> {
     Ok(parsed)
 }
 
+/// Nodes a changed key makes (and drops), for sizing a batch's tables: a path's nodes
+/// below the levels the batch's keys share.
+const NODES_PER_CHANGE: usize = 12;
+
 /// Batches at least this large update the root's two halves on two threads.
 const PARALLEL_ITEMS: usize = 1024;
 
@@ -327,7 +335,7 @@ fn run_update(
         return Ok((root, NodeBatch::default()));
     }
     let Ok(index) = committed.cast::<NodeIndex>() else {
-        let mut tree = Tree::new(Mapping(committed));
+        let mut tree = Tree::new(Mapping(committed), items.len());
         let (new_root, _) = tree.update(root, 0, items)?;
         return Ok((new_root, tree.into_batch()));
     };
@@ -346,8 +354,8 @@ fn update_in_halves<'a>(
     root: Hash,
     items: &[Item],
 ) -> PyResult<(Hash, Tree<&'a NodeIndex>)> {
-    let mut tree = Tree::new(index);
     let at = split(items, 0);
+    let mut tree = Tree::new(index, items.len());
     let worth_halving =
         root != EMPTY_HASH && items.len() >= PARALLEL_ITEMS && 0 < at && at < items.len();
     let internal_root = match worth_halving {
@@ -362,7 +370,7 @@ fn update_in_halves<'a>(
     let right = to_hash(&node[33..65]);
     let (new_left, right_work) = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            let mut half = Tree::new(index);
+            let mut half = Tree::new(index, items.len() - at);
             half.update(right, 1, &items[at..])
                 .map(|new_right| (new_right, half))
         });
@@ -1092,6 +1100,12 @@ impl NodeIndex {
         let cache = (0..CACHE_SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
+                    // Sized for its share of the pinned levels from the start: the
+                    // warm-up and the first blocks fill it without rehashing.
+                    pinned: HashMap::with_capacity_and_hasher(
+                        (1usize << pin_depth) / CACHE_SHARDS,
+                        ByDigest::default(),
+                    ),
                     cap: per_shard,
                     ..Shard::default()
                 })
