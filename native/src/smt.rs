@@ -7,7 +7,7 @@
 //! (key hash and value hash, or left and right child). A node's digest is its
 //! SHA-256. An empty subtree is 32 zero bytes.
 
-use std::collections::hash_map::RandomState;
+use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -909,17 +909,19 @@ impl NodeIndex {
         let old = if let Some(slot) = self.overflow.get_mut(digest) {
             Some(std::mem::replace(slot, location))
         } else {
+            // One probe of the table (tens of millions of entries: each probe is a
+            // cache miss), where a lookup and then an insert made two.
             let key = self.key(digest);
-            match self.locations.get(&key).copied() {
-                None => {
-                    self.locations.insert(key, location);
+            let tag = tag_of(digest);
+            match self.locations.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(location);
                     None
                 }
-                Some(old) if unpack(old).2 == tag_of(digest) => {
-                    self.locations.insert(key, location);
-                    Some(old)
+                Entry::Occupied(mut slot) if unpack(*slot.get()).2 == tag => {
+                    Some(slot.insert(location))
                 }
-                Some(_) => {
+                Entry::Occupied(_) => {
                     self.overflow.insert(*digest, location);
                     None
                 }
