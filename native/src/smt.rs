@@ -1102,12 +1102,6 @@ impl NodeIndex {
         let cache = (0..CACHE_SHARDS)
             .map(|_| {
                 Mutex::new(Shard {
-                    // Sized for its share of the pinned levels from the start: the
-                    // warm-up and the first blocks fill it without rehashing.
-                    pinned: HashMap::with_capacity_and_hasher(
-                        (1usize << pin_depth) / CACHE_SHARDS,
-                        ByDigest::default(),
-                    ),
                     cap: per_shard,
                     ..Shard::default()
                 })
