@@ -111,6 +111,9 @@ struct Tree<S> {
     created: HashMap<Hash, (Node, u8), ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
+    /// Nodes dropped and made again in this batch, with their new depth: a leaf a new
+    /// key pushed down a level is the same node, lower, and may leave the pinned levels.
+    revived: Vec<(Hash, u8)>,
 }
 
 fn bit(key: &Hash, depth: usize) -> bool {
@@ -133,12 +136,13 @@ impl<S: Source> Tree<S> {
     /// batch makes and drops (some ten a key below the levels keys share), so they do
     /// not grow through every doubling while the update runs.
     fn new(committed: S, items: usize) -> Self {
-        let room = items.saturating_mul(NODES_PER_CHANGE);
+        let room = items.saturating_mul(NODES_PER_CHANGE).min(ROOM_MAX);
         Tree {
             committed,
             created: HashMap::with_capacity_and_hasher(room, ByDigest::default()),
             order: Vec::with_capacity(room),
             dropped: HashSet::with_capacity_and_hasher(room, ByDigest::default()),
+            revived: Vec::new(),
         }
     }
 
@@ -155,6 +159,7 @@ impl<S: Source> Tree<S> {
         self.created.extend(other.created);
         self.order.extend(other.order);
         self.dropped.extend(other.dropped);
+        self.revived.extend(other.revived);
     }
 
     fn into_batch(mut self) -> NodeBatch {
@@ -173,13 +178,16 @@ impl<S: Source> Tree<S> {
             created,
             depths,
             dropped,
+            revived: self.revived,
         }
     }
 
     fn create(&mut self, node: Node, depth: usize) -> Hash {
         let digest: Hash = Sha256::digest(node).into();
         let depth = depth.min(u8::MAX as usize) as u8;
-        if !self.dropped.remove(&digest) && self.created.insert(digest, (node, depth)).is_none() {
+        if self.dropped.remove(&digest) {
+            self.revived.push((digest, depth));
+        } else if self.created.insert(digest, (node, depth)).is_none() {
             self.order.push(digest);
         }
         digest
@@ -321,6 +329,10 @@ fn parse_items(items: &[(Vec<u8>, Option<Vec<u8>>)]) -> PyResult<Vec<Item>> {
 /// below the levels the batch's keys share.
 const NODES_PER_CHANGE: usize = 12;
 
+/// The most nodes a batch's tables are sized for up front (a bulk load's batch of half
+/// a million keys grows past it as it goes, rather than reserve gigabytes).
+const ROOM_MAX: usize = 1 << 20;
+
 /// Batches at least this large update the root's two halves on two threads.
 const PARALLEL_ITEMS: usize = 1024;
 
@@ -355,9 +367,9 @@ fn update_in_halves<'a>(
     items: &[Item],
 ) -> PyResult<(Hash, Tree<&'a NodeIndex>)> {
     let at = split(items, 0);
-    let mut tree = Tree::new(index, items.len());
     let worth_halving =
         root != EMPTY_HASH && items.len() >= PARALLEL_ITEMS && 0 < at && at < items.len();
+    let mut tree = Tree::new(index, if worth_halving { at } else { items.len() });
     let internal_root = match worth_halving {
         true => Some(tree.node(&root, 0)?).filter(|node| node[0] != LEAF),
         false => None,
@@ -460,6 +472,8 @@ pub struct NodeBatch {
     /// The depth each created node was made at, for the cache's admission.
     depths: Vec<u8>,
     dropped: Vec<Hash>,
+    /// Nodes the batch moved without making them anew, with their new depth.
+    revived: Vec<(Hash, u8)>,
 }
 
 #[pymethods]
@@ -615,6 +629,17 @@ impl Shard {
             self.pinned.insert(digest, node);
         } else {
             self.put(digest, node);
+        }
+    }
+
+    /// A cached node's place after it moved to another depth: pinned or not.
+    fn repin(&mut self, digest: &Hash, pin: bool) {
+        let node = match pin {
+            true => self.hot.remove(digest).or_else(|| self.cold.remove(digest)),
+            false => self.pinned.remove(digest),
+        };
+        if let Some(node) = node {
+            self.keep(*digest, node, pin);
         }
     }
 
@@ -817,8 +842,10 @@ impl NodeIndex {
         }
         let location = self.locate(digest).ok_or_else(|| missing(digest))?;
         let node = self.read_node(digest, location)?;
-        self.shard(digest)
-            .keep(*digest, node, depth < self.pin_depth);
+        // A stale node (read for a proof at an older height, or by a warm-up whose root
+        // has moved on) is kept among the recent ones: pinned, it would stay until pruned.
+        let pin = depth < self.pin_depth && !self.stale_since.contains_key(digest);
+        self.shard(digest).keep(*digest, node, pin);
         Ok(node)
     }
 
@@ -1034,6 +1061,10 @@ impl NodeIndex {
                 .get(i)
                 .is_some_and(|d| (*d as usize) < self.pin_depth);
             self.shard(digest).keep(*digest, *node, pin);
+        }
+        for (digest, depth) in &batch.revived {
+            let pin = (*depth as usize) < self.pin_depth;
+            self.shard(digest).repin(digest, pin);
         }
         if !batch.dropped.is_empty() {
             self.mark_stale_digests(batch.dropped.iter().copied(), version);

@@ -78,6 +78,9 @@ some 1,600 pages (6.5 MB) of WAL written and then checkpointed, the largest shar
 a validator's SQLite work. The same id twice (a replay a proposer included, refused)
 is stored twice, at its two positions; by id, the first is found."""
 
+MOVE_CHUNK = 100_000
+"""Ids indexed per batch when an old store's transactions are moved over."""
+
 _LEGACY_TXS = "txs"
 """Stores written before `block_txs`: keyed by id, moved over once when opened."""
 
@@ -275,11 +278,12 @@ def _move_legacy_txs(db: Database) -> None:
                 f"INSERT INTO block_txs SELECT (height << {POSITION_BITS}) | idx, tx_id, raw, "
                 "receipt FROM txs ORDER BY height, idx"
             )
-            rows = conn.execute("SELECT tx_id, position FROM block_txs").fetchall()
-            conn.executemany(
-                "INSERT INTO tx_ids VALUES (?, ?)",
-                sorted((_id_prefix(blob(t, "a transaction id")), p) for t, p in rows),
-            )
+            rows = conn.execute("SELECT tx_id, position FROM block_txs")
+            while chunk := rows.fetchmany(MOVE_CHUNK):  # memory stays bounded
+                conn.executemany(
+                    "INSERT INTO tx_ids VALUES (?, ?)",
+                    sorted((_id_prefix(blob(t, "a transaction id")), p) for t, p in chunk),
+                )
             conn.execute("DROP TABLE txs")
 
 

@@ -708,13 +708,14 @@ class StateStore:
     def _maintain_in_background(self) -> None:
         try:
             while True:
-                began = time.perf_counter()
-                if not self._maintenance_step():
-                    return
+                with self.db.lock:  # timed from holding it: a wait behind a block is not work
+                    began = time.perf_counter()
+                    if not self._maintenance_step():
+                        return
+                    took = time.perf_counter() - began
                 # Between steps the lock is free: a block's commit or a reader goes first.
-                took = time.perf_counter() - began
-                if not self._hurry.is_set():
-                    time.sleep(max(COMPACT_PAUSE_S, took * (MAINTENANCE_SHARE - 1)))
+                # Someone waiting for maintenance to finish cuts the pause short.
+                self._hurry.wait(max(COMPACT_PAUSE_S, took * (MAINTENANCE_SHARE - 1)))
         except sqlite3.ProgrammingError:  # the database was closed under it
             return
         except Exception:
