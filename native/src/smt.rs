@@ -1578,30 +1578,13 @@ impl NodeIndex {
         self.segments.values().map(|s| s.len).sum()
     }
 
-    /// Copy the live records of `segment` (not the active one) to the tail and point
-    /// the index at the copies; the segment is then garbage, for the store to delete
-    /// once the move is logged. Returns `(segment, first record, count)` of the copies.
-    fn compact(&mut self, py: Python<'_>, segment: u16) -> PyResult<(u16, u64, u64)> {
-        let records = self.segments.get(&segment).map_or(0, Segment::records);
-        self.compact_part(py, segment, 0, records)
-    }
-
-    /// Like `compact`, for the records `[start, start + count)` of `segment` only, so a
-    /// large segment is moved in short steps, each its own logged move.
-    fn compact_part(
-        &mut self,
-        py: Python<'_>,
-        segment: u16,
-        start: u64,
-        count: u64,
-    ) -> PyResult<(u16, u64, u64)> {
-        self.compact_part_marked(py, segment, start, count)
-            .map(|(target, first, count, _)| (target, first, count))
-    }
-
-    /// `compact_part`, also returning the moved nodes' stale marks as `digest || since`
-    /// records: a replay cannot rebuild them from the rows that made the nodes once
-    /// the source segment is retired (those rows are skipped), so the move logs them.
+    /// Copy the live records `[start, start + count)` of `segment` (not the active
+    /// one) to the tail and point the index at the copies, so a large segment is moved
+    /// in short steps, each its own logged move; once every step is logged the segment
+    /// is garbage, for the store to delete. Returns `(segment, first record, count)` of
+    /// the copies and their stale marks as `digest || since` records: a replay cannot
+    /// rebuild those from the rows that made the nodes once the source segment is
+    /// retired (those rows are skipped), so the move logs them.
     fn compact_part_marked<'py>(
         &mut self,
         py: Python<'py>,
