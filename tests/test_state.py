@@ -521,7 +521,7 @@ def test_the_upper_levels_stay_cached_through_churn_and_are_warmed_after_a_start
     store.db.close()
 
     reopened = StateStore(Database(tmp_path / "p.db"), node_cache_bytes=cache)
-    reopened._warmer.join()
+    reopened.wait_for_warm_up()
     for reads, depth in disk_reads_per_walk(reopened):
         assert reads <= max(depth + 1 - pinned, 0)
     reopened.db.close()

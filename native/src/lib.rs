@@ -15,6 +15,7 @@
 //! `k` the host is told which earlier calls are still alive, and after the call
 //! the final marks say which layers to apply.
 
+mod alloc;
 mod cbor;
 mod keyfilter;
 mod sig;
@@ -42,6 +43,9 @@ use revm::interpreter::{CallInputs, CallScheme, Gas, InstructionResult, Interpre
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Address, AddressSet, Bytes, TxKind, B256, KECCAK_EMPTY, U256};
 use revm::state::AccountInfo;
+
+#[global_allocator]
+static ALLOCATOR: alloc::HugeTables = alloc::HugeTables;
 
 /// Holds one storage slot per native call; never part of the returned diff.
 const MARKER: Address = Address::new([

@@ -274,6 +274,11 @@ class StateStore:
         except (KeyError, ValueError, sqlite3.ProgrammingError):
             return  # damage is reported by the read that needs the node, not here
 
+    def wait_for_warm_up(self) -> None:
+        """Until the start's warm-up has read the pinned levels (benches, tests): until
+        then walks may read upper nodes from disk and share the lock with it."""
+        self._warmer.join()
+
     def _meta(self, name: str, default: int) -> int:
         row = self.db.fetchone("SELECT value FROM state_meta WHERE name = ?", (name,))
         return default if row is None else integer(row[0], f"the stored {name}")
