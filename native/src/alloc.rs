@@ -14,6 +14,7 @@ use std::ffi::{c_int, c_void};
 const HUGE_PAGE: usize = 2 << 20;
 const PAGE: usize = 4096;
 const MADV_HUGEPAGE: c_int = 14;
+const MADV_NOHUGEPAGE: c_int = 15;
 
 extern "C" {
     fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
@@ -54,5 +55,19 @@ unsafe impl GlobalAlloc for HugeTables {
         let moved = unsafe { System.realloc(ptr, layout, new_size) };
         advise(moved, new_size);
         moved
+    }
+}
+
+
+/// Keep `len` bytes from `ptr` on small pages: memory written sparsely (an upper level
+/// of a small tree), where each huge page would be made resident by one write.
+pub fn small_pages(ptr: *const u8, len: usize) {
+    if ptr.is_null() || !cfg!(target_os = "linux") {
+        return;
+    }
+    let start = (ptr as usize).next_multiple_of(PAGE);
+    let end = (ptr as usize + len) & !(PAGE - 1);
+    if end > start {
+        unsafe { madvise(start as *mut c_void, end - start, MADV_NOHUGEPAGE) };
     }
 }

@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
@@ -76,24 +76,33 @@ struct Item {
 /// Where committed nodes come from: the node index (native, shareable between
 /// threads), or any Python mapping (tests, tools).
 trait Source {
-    /// The node `digest`, found at `depth` (the node cache keeps only upper levels).
-    fn load(&self, digest: &Hash, depth: usize) -> PyResult<Node>;
+    /// The node `digest`, found at `depth` on a path whose first 64 bits are `prefix`
+    /// (the upper levels are kept by place).
+    fn load(&self, digest: &Hash, depth: usize, prefix: u64) -> PyResult<Node>;
 }
 
 fn missing(digest: &Hash) -> PyErr {
     PyKeyError::new_err(format!("state node {} is missing", hex(digest)))
 }
 
-impl Source for &NodeIndex {
-    fn load(&self, digest: &Hash, depth: usize) -> PyResult<Node> {
-        self.node_at(digest, depth)
+/// The node index seen by a walk or an update: its upper levels read-locked once for
+/// the whole of it, not per node.
+#[derive(Clone, Copy)]
+struct Committed<'a> {
+    index: &'a NodeIndex,
+    upper: &'a Upper,
+}
+
+impl Source for Committed<'_> {
+    fn load(&self, digest: &Hash, depth: usize, prefix: u64) -> PyResult<Node> {
+        self.index.node_at(self.upper, digest, depth, prefix)
     }
 }
 
 struct Mapping<'a, 'py>(&'a Bound<'py, PyAny>);
 
 impl Source for Mapping<'_, '_> {
-    fn load(&self, digest: &Hash, _depth: usize) -> PyResult<Node> {
+    fn load(&self, digest: &Hash, _depth: usize, _prefix: u64) -> PyResult<Node> {
         let found = self
             .0
             .get_item(PyBytes::new(self.0.py(), digest))
@@ -107,13 +116,14 @@ impl Source for Mapping<'_, '_> {
 
 struct Tree<S> {
     committed: S,
-    /// Each new node with the depth it was made at.
-    created: HashMap<Hash, (Node, u8), ByDigest>,
+    /// Each new node with the depth it was made at and its path's first 64 bits.
+    created: HashMap<Hash, (Node, u8, u64), ByDigest>,
     order: Vec<Hash>,
     dropped: HashSet<Hash, ByDigest>,
-    /// Nodes dropped and made again in this batch, with their new depth: a leaf a new
-    /// key pushed down a level is the same node, lower, and may leave the pinned levels.
-    revived: Vec<(Hash, u8)>,
+    /// Nodes at a new place without being made anew, with that place: a leaf a new key
+    /// pushed down a level (dropped and made again), or one a deletion left alone, which
+    /// rises to its parent's place.
+    revived: Vec<(Hash, u8, u64)>,
 }
 
 fn bit(key: &Hash, depth: usize) -> bool {
@@ -123,6 +133,24 @@ fn bit(key: &Hash, depth: usize) -> bool {
 /// Index of the first item whose key has bit `depth` set (items are sorted).
 fn split(items: &[Item], depth: usize) -> usize {
     items.partition_point(|item| !bit(&item.key, depth))
+}
+
+/// A path's first 64 bits: all the upper levels' places need.
+fn prefix_of(key: &Hash) -> u64 {
+    u64::from_be_bytes(key[..8].try_into().expect("8 bytes"))
+}
+
+/// The path prefix of a node's left or right child, the node being at `depth`.
+fn child_prefix(prefix: u64, depth: usize, right: bool) -> u64 {
+    if depth >= 64 {
+        return prefix;
+    }
+    let bit = 1u64 << (63 - depth);
+    if right {
+        prefix | bit
+    } else {
+        prefix & !bit
+    }
 }
 
 fn to_hash(slice: &[u8]) -> Hash {
@@ -146,10 +174,10 @@ impl<S: Source> Tree<S> {
         }
     }
 
-    fn node(&self, digest: &Hash, depth: usize) -> PyResult<Node> {
+    fn node(&self, digest: &Hash, depth: usize, prefix: u64) -> PyResult<Node> {
         match self.created.get(digest) {
-            Some((node, _)) => Ok(*node),
-            None => self.committed.load(digest, depth),
+            Some((node, _, _)) => Ok(*node),
+            None => self.committed.load(digest, depth, prefix),
         }
     }
 
@@ -165,11 +193,13 @@ impl<S: Source> Tree<S> {
     fn into_batch(mut self) -> NodeBatch {
         let mut created = Vec::with_capacity(self.created.len());
         let mut depths = Vec::with_capacity(self.created.len());
+        let mut paths = Vec::with_capacity(self.created.len());
         for digest in &self.order {
             // A digest dropped and made again appears twice in `order`: keep its first place.
-            if let Some((node, depth)) = self.created.remove(digest) {
+            if let Some((node, depth, prefix)) = self.created.remove(digest) {
                 created.push((*digest, node));
                 depths.push(depth);
+                paths.push(prefix);
             }
         }
         let mut dropped: Vec<Hash> = self.dropped.into_iter().collect();
@@ -177,17 +207,18 @@ impl<S: Source> Tree<S> {
         NodeBatch {
             created,
             depths,
+            paths,
             dropped,
             revived: self.revived,
         }
     }
 
-    fn create(&mut self, node: Node, depth: usize) -> Hash {
+    fn create(&mut self, node: Node, depth: usize, prefix: u64) -> Hash {
         let digest: Hash = Sha256::digest(node).into();
         let depth = depth.min(u8::MAX as usize) as u8;
         if self.dropped.remove(&digest) {
-            self.revived.push((digest, depth));
-        } else if self.created.insert(digest, (node, depth)).is_none() {
+            self.revived.push((digest, depth, prefix));
+        } else if self.created.insert(digest, (node, depth, prefix)).is_none() {
             self.order.push(digest);
         }
         digest
@@ -208,7 +239,8 @@ impl<S: Source> Tree<S> {
                 .collect();
             return self.build(depth, &present);
         }
-        let node = self.node(&digest, depth)?;
+        let prefix = prefix_of(&items[0].key);
+        let node = self.node(&digest, depth, prefix)?;
         if node[0] == LEAF {
             let existing = to_hash(&node[1..33]);
             let mut merged: Vec<Item> = items.to_vec();
@@ -241,7 +273,7 @@ impl<S: Source> Tree<S> {
             return Ok((digest, Kind::Internal));
         }
         self.drop_node(&digest);
-        self.join(new_left, new_right, depth)
+        self.join(new_left, new_right, depth, prefix)
     }
 
     fn build(&mut self, depth: usize, items: &[Item]) -> PyResult<(Hash, Kind)> {
@@ -253,48 +285,60 @@ impl<S: Source> Tree<S> {
                 node[1..33].copy_from_slice(&items[0].key);
                 node[33..65]
                     .copy_from_slice(&items[0].value.expect("only present items are built"));
-                Ok((self.create(node, depth), Kind::Leaf))
+                Ok((
+                    self.create(node, depth, prefix_of(&items[0].key)),
+                    Kind::Leaf,
+                ))
             }
             _ => {
                 let at = split(items, depth);
                 let left = self.build(depth + 1, &items[..at])?;
                 let right = self.build(depth + 1, &items[at..])?;
-                self.join(left, right, depth)
+                self.join(left, right, depth, prefix_of(&items[0].key))
             }
         }
     }
 
-    /// The node at `depth` over two subtrees (one level below).
+    /// The node at `depth` (on a path starting `prefix`) over two subtrees (one level
+    /// below).
     fn join(
         &mut self,
         left: (Hash, Kind),
         right: (Hash, Kind),
         depth: usize,
+        prefix: u64,
     ) -> PyResult<(Hash, Kind)> {
         // A lone leaf rises to its parent's place: one shape for one key set.
-        let left_kind = self.kind(left, depth + 1)?;
-        let right_kind = self.kind(right, depth + 1)?;
+        let left_kind = self.kind(left, depth + 1, child_prefix(prefix, depth, false))?;
+        let right_kind = self.kind(right, depth + 1, child_prefix(prefix, depth, true))?;
+        // The leaf is not made anew, so it is noted as moved: its new place in the upper
+        // levels is written when the batch is applied.
+        let depth_byte = depth.min(u8::MAX as usize) as u8;
         if right_kind == Kind::Empty && matches!(left_kind, Kind::Empty | Kind::Leaf) {
+            if left_kind == Kind::Leaf {
+                self.revived.push((left.0, depth_byte, prefix));
+            }
             return Ok((left.0, left_kind));
         }
         if left_kind == Kind::Empty && right_kind == Kind::Leaf {
+            self.revived.push((right.0, depth_byte, prefix));
             return Ok((right.0, Kind::Leaf));
         }
         let mut node = [0u8; 65];
         node[0] = INTERNAL;
         node[1..33].copy_from_slice(&left.0);
         node[33..65].copy_from_slice(&right.0);
-        Ok((self.create(node, depth), Kind::Internal))
+        Ok((self.create(node, depth, prefix), Kind::Internal))
     }
 
-    fn kind(&self, subtree: (Hash, Kind), depth: usize) -> PyResult<Kind> {
+    fn kind(&self, subtree: (Hash, Kind), depth: usize, prefix: u64) -> PyResult<Kind> {
         if subtree.1 != Kind::Unknown {
             return Ok(subtree.1);
         }
         if subtree.0 == EMPTY_HASH {
             return Ok(Kind::Empty);
         }
-        Ok(if self.node(&subtree.0, depth)?[0] == LEAF {
+        Ok(if self.node(&subtree.0, depth, prefix)?[0] == LEAF {
             Kind::Leaf
         } else {
             Kind::Internal
@@ -352,7 +396,12 @@ fn run_update(
         return Ok((new_root, tree.into_batch()));
     };
     let index = index.borrow();
-    let (new_root, tree) = update_in_halves(&index, root, items)?;
+    let upper = index.upper.read().unwrap_or_else(|e| e.into_inner());
+    let committed = Committed {
+        index: &index,
+        upper: &upper,
+    };
+    let (new_root, tree) = update_in_halves(committed, root, items)?;
     Ok((new_root, tree.into_batch()))
 }
 
@@ -362,16 +411,16 @@ fn run_update(
 /// in one half and dropped in the other: joining the two trees' work (left, then
 /// right, then the new root) gives the very bytes, in the very order, of one pass.
 fn update_in_halves<'a>(
-    index: &'a NodeIndex,
+    index: Committed<'a>,
     root: Hash,
     items: &[Item],
-) -> PyResult<(Hash, Tree<&'a NodeIndex>)> {
+) -> PyResult<(Hash, Tree<Committed<'a>>)> {
     let at = split(items, 0);
     let worth_halving =
         root != EMPTY_HASH && items.len() >= PARALLEL_ITEMS && 0 < at && at < items.len();
     let mut tree = Tree::new(index, if worth_halving { at } else { items.len() });
     let internal_root = match worth_halving {
-        true => Some(tree.node(&root, 0)?).filter(|node| node[0] != LEAF),
+        true => Some(tree.node(&root, 0, 0)?).filter(|node| node[0] != LEAF),
         false => None,
     };
     let Some(node) = internal_root else {
@@ -399,7 +448,7 @@ fn update_in_halves<'a>(
         return Ok((root, tree));
     }
     tree.drop_node(&root);
-    let (new_root, _) = tree.join(new_left, new_right, 0)?;
+    let (new_root, _) = tree.join(new_left, new_right, 0, 0)?;
     Ok((new_root, tree))
 }
 
@@ -469,11 +518,13 @@ pub fn smt_apply_changes<'py>(
 #[derive(Default)]
 pub struct NodeBatch {
     created: Vec<(Hash, Node)>,
-    /// The depth each created node was made at, for the cache's admission.
+    /// The depth each created node was made at, and the first 64 bits of its path:
+    /// its place, if it is one of the upper levels the cache keeps by place.
     depths: Vec<u8>,
+    paths: Vec<u64>,
     dropped: Vec<Hash>,
-    /// Nodes the batch moved without making them anew, with their new depth.
-    revived: Vec<(Hash, u8)>,
+    /// Nodes the batch moved without making them anew, with their new place.
+    revived: Vec<(Hash, u8, u64)>,
 }
 
 #[pymethods]
@@ -554,21 +605,17 @@ fn node_of(raw: &[u8]) -> PyResult<Node> {
     Ok(node)
 }
 
-/// Bytes a pinned map of `2^depth` nodes over CACHE_SHARDS shards takes: a hash table
-/// rounds its buckets up to a power of two at 7/8 load, a bucket holding a digest, a
-/// node and a control byte.
-fn pinned_map_bytes(depth: usize) -> u64 {
-    let per_shard = ((1u64 << depth) / CACHE_SHARDS as u64).max(1);
-    let buckets = (per_shard * 8).div_ceil(7).next_power_of_two();
-    buckets * (32 + 65 + 1) * CACHE_SHARDS as u64
+/// Bytes the upper levels 0..depth take when kept by place: a full tree's worth of
+/// slots (2^depth - 1), a record (digest and node) each.
+fn upper_bytes(depth: usize) -> u64 {
+    ((1u64 << depth) - 1) * RECORD as u64
 }
 
-/// The most upper levels (0..depth) whose nodes a pinned map of at most `budget` bytes
-/// holds, a full tree's worth: depth 20 (a million nodes, 205 MB) for half of the
-/// default cache.
+/// The most upper levels (0..depth) that fit in `budget` bytes: 21 levels (two
+/// million slots, 203 MB) for half of the default cache.
 fn pin_depth(budget: u64) -> usize {
     (0..40)
-        .take_while(|d| pinned_map_bytes(*d) <= budget)
+        .take_while(|d| upper_bytes(*d) <= budget)
         .last()
         .unwrap_or(0)
 }
@@ -586,12 +633,10 @@ const CACHE_SHARDS: usize = 64;
 /// enough that compacting one is a short pause, large enough to keep the files few.
 const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
 
-/// One shard of the node cache: two generations, so a node read twice in a while
-/// stays and the bound holds without per-entry bookkeeping (a cheap LRU).
+/// One shard of the node cache's deeper part: two generations, so a node read twice
+/// in a while stays and the bound holds without per-entry bookkeeping (a cheap LRU).
 #[derive(Default)]
 struct Shard {
-    /// The upper levels' nodes: they stay until they go stale.
-    pinned: HashMap<Hash, Node, ByDigest>,
     hot: HashMap<Hash, Node, ByDigest>,
     cold: HashMap<Hash, Node, ByDigest>,
     cap: usize,
@@ -599,9 +644,6 @@ struct Shard {
 
 impl Shard {
     fn get(&mut self, digest: &Hash) -> Option<Node> {
-        if let Some(node) = self.pinned.get(digest) {
-            return Some(*node);
-        }
         if let Some(node) = self.hot.get(digest) {
             return Some(*node);
         }
@@ -623,35 +665,90 @@ impl Shard {
         self.hot.insert(digest, node);
     }
 
-    /// Keep a node: pinned, or among the recently used.
-    fn keep(&mut self, digest: Hash, node: Node, pin: bool) {
-        if pin {
-            self.pinned.insert(digest, node);
-        } else {
-            self.put(digest, node);
-        }
-    }
-
-    /// A cached node's place after it moved to another depth: pinned or not.
-    fn repin(&mut self, digest: &Hash, pin: bool) {
-        let node = match pin {
-            true => self.hot.remove(digest).or_else(|| self.cold.remove(digest)),
-            false => self.pinned.remove(digest),
-        };
-        if let Some(node) = node {
-            self.keep(*digest, node, pin);
-        }
-    }
-
     fn remove(&mut self, digest: &Hash) {
-        self.pinned.remove(digest);
         self.hot.remove(digest);
         self.cold.remove(digest);
     }
 
     fn len(&self) -> usize {
-        self.pinned.len() + self.hot.len() + self.cold.len()
+        self.hot.len() + self.cold.len()
     }
+}
+
+/// The tree's upper levels, kept by place: level `d` is 2^d slots, one per path
+/// prefix of `d` bits, each holding the record (digest and node) last made there, or
+/// read there by the start's warm-up. Every walk passes through these levels, so
+/// they stay; a walk asking for a digest finds it in one array index, without
+/// hashing, and a block's new node simply overwrites the one it replaced.
+///
+/// Kept by digest in hash tables instead (as before), the same levels took twice
+/// the memory: tables round up to a power of two at 7/8 load, and at the high
+/// load that would have saved it, each block's churn of removals left tombstones
+/// until a table doubled anyway. By place, 21 levels fit where 20 did.
+///
+/// A slot may still hold a node a block dropped (its subtree emptied, or the leaf
+/// rose): it is only ever returned for its own digest, and nodes are content-
+/// addressed, so it is never wrong, only idle until the place is written again.
+struct Upper {
+    /// Level d, allocated on its first write (untouched pages cost no memory).
+    levels: Vec<Vec<[u8; RECORD]>>,
+}
+
+impl Upper {
+    fn new(depth: usize) -> Self {
+        Upper {
+            levels: (0..depth).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn slot(depth: usize, prefix: u64) -> usize {
+        match depth {
+            0 => 0,
+            _ => (prefix >> (64 - depth)) as usize,
+        }
+    }
+
+    fn get(&self, digest: &Hash, depth: usize, prefix: u64) -> Option<Node> {
+        let level = self.levels.get(depth)?;
+        let record = level.get(Upper::slot(depth, prefix))?;
+        if record[..32] != digest[..] || *digest == EMPTY_HASH {
+            return None;
+        }
+        Some(to_node(&record[32..]))
+    }
+
+    /// Whether the place holds a record (any digest).
+    fn taken(&self, depth: usize, prefix: u64) -> bool {
+        self.levels
+            .get(depth)
+            .and_then(|level| level.get(Upper::slot(depth, prefix)))
+            .is_some_and(|record| record[..32] != EMPTY_HASH)
+    }
+
+    /// Keep `node` at its place; `nodes` (the index's size) says whether the level is
+    /// dense enough for huge pages when it is first allocated.
+    fn put(&mut self, digest: &Hash, node: &Node, depth: usize, prefix: u64, nodes: usize) {
+        let Some(level) = self.levels.get_mut(depth) else {
+            return;
+        };
+        if level.is_empty() {
+            *level = vec![[0u8; RECORD]; 1 << depth];
+            // A level with more places than a quarter of the tree's nodes is written
+            // sparsely: on huge pages each write would make 2 MiB resident, not 4 KiB.
+            if (1usize << depth) > nodes / 4 {
+                crate::alloc::small_pages(level.as_ptr().cast(), level.len() * RECORD);
+            }
+        }
+        let record = &mut level[Upper::slot(depth, prefix)];
+        record[..32].copy_from_slice(digest);
+        record[32..].copy_from_slice(node);
+    }
+}
+
+fn to_node(slice: &[u8]) -> Node {
+    let mut node = [0u8; 65];
+    node.copy_from_slice(slice);
+    node
 }
 
 /// Where a segment's records live: a file in the store's folder, or memory (tests,
@@ -785,12 +882,15 @@ pub struct NodeIndex {
     folder: Option<PathBuf>,
     segment_bytes: u64,
     cache: Vec<Mutex<Shard>>,
-    /// Nodes above this depth are pinned in the cache (until they go stale); the
-    /// deeper ones come and go. Every walk passes through the upper levels, but a node
-    /// at depth 20 is met once in a million random walks: with one recency-ordered
-    /// cache, the tens of thousands of deep nodes each block reads and writes pushed
-    /// it out first, and every walk read its lowest nine levels from disk.
-    pin_depth: usize,
+    /// The upper levels, kept by place while the deeper nodes come and go in `cache`.
+    /// Every walk passes through them, but a node at depth 20 is met once in a million
+    /// random walks: with one recency-ordered cache, the tens of thousands of deep
+    /// nodes each block reads and writes pushed it out first, and every walk read its
+    /// lowest nine levels from disk. Walks read-lock it once each; blocks write it
+    /// through `&mut self`, the start's warm-up under the write lock.
+    upper: RwLock<Upper>,
+    /// How many levels `upper` keeps.
+    upper_depth: usize,
     /// Nodes no longer in the latest tree, by the version that dropped them; they
     /// still serve proofs at older heights until that version leaves the kept window.
     stale_since: HashMap<Hash, u64, ByDigest>,
@@ -831,21 +931,26 @@ impl NodeIndex {
     }
 
     fn node(&self, digest: &Hash) -> PyResult<Node> {
-        self.node_at(digest, usize::MAX)
+        self.cached_or_read(digest)
     }
 
-    /// The node `digest`, met at `depth` of a walk: from the cache, or read from its
-    /// segment into the cache (pinned if it is one of the upper levels).
-    fn node_at(&self, digest: &Hash, depth: usize) -> PyResult<Node> {
+    /// The node `digest`, met at `depth` of a walk down a path starting `prefix`:
+    /// from its place in the upper levels, the cache, or read from its segment into
+    /// the cache.
+    fn node_at(&self, upper: &Upper, digest: &Hash, depth: usize, prefix: u64) -> PyResult<Node> {
+        if let Some(node) = upper.get(digest, depth, prefix) {
+            return Ok(node);
+        }
+        self.cached_or_read(digest)
+    }
+
+    fn cached_or_read(&self, digest: &Hash) -> PyResult<Node> {
         if let Some(node) = self.shard(digest).get(digest) {
             return Ok(node);
         }
         let location = self.locate(digest).ok_or_else(|| missing(digest))?;
         let node = self.read_node(digest, location)?;
-        // A stale node (read for a proof at an older height, or by a warm-up whose root
-        // has moved on) is kept among the recent ones: pinned, it would stay until pruned.
-        let pin = depth < self.pin_depth && !self.stale_since.contains_key(digest);
-        self.shard(digest).keep(*digest, node, pin);
+        self.shard(digest).put(*digest, node);
         Ok(node)
     }
 
@@ -1052,19 +1157,39 @@ impl NodeIndex {
         }
         let (segment, first) = self.append(&records)?;
         self.locations.reserve(batch.created.len());
+        let levels = self.upper_depth;
+        let depth_of = |i: usize| batch.depths.get(i).map_or(usize::MAX, |d| *d as usize);
         for (i, (digest, node)) in batch.created.iter().enumerate() {
             self.place(digest, segment, first + i as u64);
             self.stale_since.remove(digest);
             self.note_leaf(node);
-            let pin = batch
-                .depths
-                .get(i)
-                .is_some_and(|d| (*d as usize) < self.pin_depth);
-            self.shard(digest).keep(*digest, *node, pin);
+            if depth_of(i) >= levels {
+                self.shard(digest).put(*digest, *node);
+            }
         }
-        for (digest, depth) in &batch.revived {
-            let pin = (*depth as usize) < self.pin_depth;
-            self.shard(digest).repin(digest, pin);
+        // A node at a new place without being made anew (a leaf a new key pushed down,
+        // or one a deletion left alone) is written there too.
+        let mut moved = Vec::new();
+        for (digest, depth, prefix) in &batch.revived {
+            if (*depth as usize) < levels {
+                moved.push((
+                    *digest,
+                    self.cached_or_read(digest)?,
+                    *depth as usize,
+                    *prefix,
+                ));
+            }
+        }
+        let nodes = self.count();
+        let upper = self.upper.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (i, (digest, node)) in batch.created.iter().enumerate() {
+            if depth_of(i) < levels {
+                let prefix = batch.paths.get(i).copied().unwrap_or(0);
+                upper.put(digest, node, depth_of(i), prefix, nodes);
+            }
+        }
+        for (digest, node, depth, prefix) in &moved {
+            upper.put(digest, node, *depth, *prefix, nodes);
         }
         if !batch.dropped.is_empty() {
             self.mark_stale_digests(batch.dropped.iter().copied(), version);
@@ -1127,8 +1252,8 @@ impl NodeIndex {
             ),
         };
         let pin_depth = pin_depth(cache_bytes / 2);
-        let pinned_bytes = pinned_map_bytes(pin_depth);
-        let per_shard = (cache_bytes.saturating_sub(pinned_bytes) / CACHE_ENTRY_BYTES / 2) as usize
+        let per_shard = (cache_bytes.saturating_sub(upper_bytes(pin_depth)) / CACHE_ENTRY_BYTES / 2)
+            as usize
             / CACHE_SHARDS;
         let cache = (0..CACHE_SHARDS)
             .map(|_| {
@@ -1147,7 +1272,8 @@ impl NodeIndex {
             folder: folder.clone(),
             segment_bytes: segment_bytes.max(RECORD as u64),
             cache,
-            pin_depth,
+            upper: RwLock::new(Upper::new(pin_depth)),
+            upper_depth: pin_depth,
             stale_since: HashMap::default(),
             stale_by_version: BTreeMap::new(),
             reads: std::sync::atomic::AtomicU64::new(0),
@@ -1596,28 +1722,48 @@ impl NodeIndex {
         Ok((target, first, moved, PyBytes::new(py, &stale)))
     }
 
-    /// Read the nodes `frontier` names (digests, concatenated), all at `depth`, into
-    /// the cache; returns their children's digests, concatenated: the next level's
-    /// frontier. The store warms the pinned levels after a start this way, a slice of
-    /// a level per call, so no one call holds the index for long.
+    /// Read the nodes `frontier` names into their places in the upper levels: records
+    /// of a digest and its path's first 64 bits (big-endian), 40 bytes each, all at
+    /// `depth`. Returns their children as the next level's frontier. The store warms
+    /// the upper levels after a start this way, a slice of a level per call, so no
+    /// one call holds the index for long. A place a block has written since is left
+    /// as it is, and so is a node gone stale (the root moved on during the warm-up).
     fn warm_frontier<'py>(
         &self,
         py: Python<'py>,
         frontier: &[u8],
         depth: usize,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        if frontier.len() % 32 != 0 {
-            return Err(PyValueError::new_err("a frontier is whole 32-byte digests"));
+        if frontier.len() % 40 != 0 {
+            return Err(PyValueError::new_err(
+                "a frontier is whole 40-byte records (digest, path prefix)",
+            ));
         }
         let next = py.detach(|| -> PyResult<Vec<u8>> {
+            let nodes = self.count();
+            let mut upper = self.upper.write().unwrap_or_else(|e| e.into_inner());
             let mut next = Vec::with_capacity(frontier.len() * 2);
-            for digest in frontier.chunks_exact(32).map(to_hash) {
+            for record in frontier.chunks_exact(40) {
+                let digest = to_hash(&record[..32]);
+                let prefix = u64::from_be_bytes(record[32..].try_into().expect("8 bytes"));
                 if digest == EMPTY_HASH {
                     continue;
                 }
-                let node = self.node_at(&digest, depth)?;
+                let node = match upper.get(&digest, depth, prefix) {
+                    Some(node) => node,
+                    None => {
+                        let node = self.cached_or_read(&digest)?;
+                        if !upper.taken(depth, prefix) && !self.stale_since.contains_key(&digest) {
+                            upper.put(&digest, &node, depth, prefix, nodes);
+                        }
+                        node
+                    }
+                };
                 if node[0] == INTERNAL {
-                    next.extend_from_slice(&node[1..65]);
+                    for (right, child) in [(false, &node[1..33]), (true, &node[33..65])] {
+                        next.extend_from_slice(child);
+                        next.extend_from_slice(&child_prefix(prefix, depth, right).to_be_bytes());
+                    }
                 }
             }
             Ok(next)
@@ -1628,7 +1774,7 @@ impl NodeIndex {
     /// The levels (0 to this, exclusive) whose nodes stay in the cache.
     #[getter]
     fn pin_depth(&self) -> usize {
-        self.pin_depth
+        self.upper_depth
     }
 
     /// Whether a leaf for state key `key` may exist (False: never made, so absent from
@@ -1649,7 +1795,7 @@ impl NodeIndex {
         self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Nodes in the cache now.
+    /// Nodes in the cache now (beside the upper levels, which are kept by place).
     #[getter]
     fn cached(&self) -> usize {
         self.cache
@@ -1671,9 +1817,10 @@ impl NodeIndex {
         if !self.keys.may_contain(&path) {
             return Ok(None);
         }
+        let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self.node_at(&current, depth)?;
+            let node = self.node_at(&upper, &current, depth, prefix_of(&path))?;
             if node[0] == LEAF {
                 return Ok((node[1..33] == path).then(|| PyBytes::new(py, &node[33..65])));
             }
@@ -1699,10 +1846,11 @@ impl NodeIndex {
     )> {
         let path = digest_of(path)?;
         let mut current = digest_of(root)?;
+        let upper = self.upper.read().unwrap_or_else(|e| e.into_inner());
         let mut siblings = Vec::new();
         let mut depth = 0;
         while current != EMPTY_HASH {
-            let node = self.node_at(&current, depth)?;
+            let node = self.node_at(&upper, &current, depth, prefix_of(&path))?;
             if node[0] == LEAF {
                 let leaf = (
                     PyBytes::new(py, &node[1..33]),

@@ -63,8 +63,8 @@ server, beside about 20 bytes per node of locations and the value cache."""
 
 WARM_SLICE_NODES = 4096
 """Nodes the start's warm-up reads per hold of the lock (some 5-10 ms of reads): the
-pinned levels (native/src/smt.rs `pin_depth`, 20 levels for the default cache) are a
-million nodes, and blocks and readers must get the lock in between."""
+upper levels kept by place (native/src/smt.rs `pin_depth`, 21 levels for the default
+cache) are two million nodes, and blocks and readers must get the lock in between."""
 
 VALUE_CACHE_MAX = 500_000
 """Current values (and absences) kept in memory; the rest are read from SQLite.
@@ -248,25 +248,26 @@ class StateStore:
         raising `keep_versions` later cannot bring them back."""
         self._snapshot = self._meta("node_snapshot", 0)
         self._load_tree()
-        self._warmer = threading.Thread(target=self._warm_cache, name="state-warm", daemon=True)
+        self._warmer = threading.Thread(
+            target=self._warm_cache, args=(self._nodes.pin_depth,), name="state-warm", daemon=True
+        )
         self._warmer.start()
 
-    def _warm_cache(self) -> None:
-        """Read the tree's pinned upper levels into the node cache after opening, a
-        slice of a level at a time under the lock (each a short hold), so the first
-        blocks after a restart do not fetch them from disk walk by walk."""
+    def _warm_cache(self, levels: int) -> None:
+        """Read the tree's upper levels into their places after opening, a slice of a
+        level at a time under the lock (each a short hold), so the first blocks after a
+        restart do not fetch them from disk walk by walk."""
+        slice_bytes = WARM_SLICE_NODES * 40  # a digest and its path's first 64 bits each
         try:
-            frontier = self.root
-            for depth in range(self._nodes.pin_depth):
+            frontier = self.root + bytes(8)
+            for depth in range(levels):
                 following = []
-                for start in range(0, len(frontier), WARM_SLICE_NODES * 32):
+                for start in range(0, len(frontier), slice_bytes):
                     with self.db.lock:
                         if self.db.closed:
                             return
                         following.append(
-                            self._nodes.warm_frontier(
-                                frontier[start : start + WARM_SLICE_NODES * 32], depth
-                            )
+                            self._nodes.warm_frontier(frontier[start : start + slice_bytes], depth)
                         )
                 frontier = b"".join(following)
                 if not frontier:
@@ -674,7 +675,9 @@ class StateStore:
             self._staged = None
             self._prune_memory(self.version)
             self._maintenance_due()
-        if self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN):
+            # Under the lock: the warm-up thread may be inside the index.
+            due = self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN)
+        if due:
             self.checkpoint()
 
     def _maintenance_due(self) -> None:
