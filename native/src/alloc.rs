@@ -4,14 +4,16 @@
 //! ten million accounts) and every block probes it at random some 200,000 times. On
 //! 4 KiB pages nearly every probe also misses the TLB and walks the page tables; on
 //! 2 MiB pages the walk mostly hits. Linux hands huge pages only to memory advised
-//! for them (the `madvise` setting most distributions ship), so allocations the
-//! size of a huge page or more are advised here. Smaller ones are left alone: they
-//! could not hold an aligned huge page anyway.
+//! for them (the `madvise` setting most distributions ship), so large allocations
+//! are advised here: those above 32 MiB, which glibc always maps on their own
+//! (its dynamic mmap threshold stops there). Smaller ones may be carved from the
+//! heap, where the advice would outlive the buffer it was meant for.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::{c_int, c_void};
 
-const HUGE_PAGE: usize = 2 << 20;
+/// glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit).
+const ADVISED_FROM: usize = 32 << 20;
 const PAGE: usize = 4096;
 const MADV_HUGEPAGE: c_int = 14;
 const MADV_NOHUGEPAGE: c_int = 15;
@@ -23,7 +25,7 @@ extern "C" {
 pub struct HugeTables;
 
 fn advise(ptr: *mut u8, size: usize) {
-    if ptr.is_null() || size < HUGE_PAGE || !cfg!(target_os = "linux") {
+    if ptr.is_null() || size <= ADVISED_FROM || !cfg!(target_os = "linux") {
         return;
     }
     let start = (ptr as usize).next_multiple_of(PAGE);
@@ -57,7 +59,6 @@ unsafe impl GlobalAlloc for HugeTables {
         moved
     }
 }
-
 
 /// Keep `len` bytes from `ptr` on small pages: memory written sparsely (an upper level
 /// of a small tree), where each huge page would be made resident by one write.

@@ -123,7 +123,7 @@ struct Tree<S> {
     /// Nodes at a new place without being made anew, with that place: a leaf a new key
     /// pushed down a level (dropped and made again), or one a deletion left alone, which
     /// rises to its parent's place.
-    revived: Vec<(Hash, u8, u64)>,
+    revived: Vec<(Hash, Node, u8, u64)>,
 }
 
 fn bit(key: &Hash, depth: usize) -> bool {
@@ -217,7 +217,7 @@ impl<S: Source> Tree<S> {
         let digest: Hash = Sha256::digest(node).into();
         let depth = depth.min(u8::MAX as usize) as u8;
         if self.dropped.remove(&digest) {
-            self.revived.push((digest, depth, prefix));
+            self.revived.push((digest, node, depth, prefix));
         } else if self.created.insert(digest, (node, depth, prefix)).is_none() {
             self.order.push(digest);
         }
@@ -311,17 +311,16 @@ impl<S: Source> Tree<S> {
         // A lone leaf rises to its parent's place: one shape for one key set.
         let left_kind = self.kind(left, depth + 1, child_prefix(prefix, depth, false))?;
         let right_kind = self.kind(right, depth + 1, child_prefix(prefix, depth, true))?;
-        // The leaf is not made anew, so it is noted as moved: its new place in the upper
-        // levels is written when the batch is applied.
-        let depth_byte = depth.min(u8::MAX as usize) as u8;
         if right_kind == Kind::Empty && matches!(left_kind, Kind::Empty | Kind::Leaf) {
             if left_kind == Kind::Leaf {
-                self.revived.push((left.0, depth_byte, prefix));
+                let below = child_prefix(prefix, depth, false);
+                self.rise(left.0, depth, below, prefix)?;
             }
             return Ok((left.0, left_kind));
         }
         if left_kind == Kind::Empty && right_kind == Kind::Leaf {
-            self.revived.push((right.0, depth_byte, prefix));
+            let below = child_prefix(prefix, depth, true);
+            self.rise(right.0, depth, below, prefix)?;
             return Ok((right.0, Kind::Leaf));
         }
         let mut node = [0u8; 65];
@@ -329,6 +328,16 @@ impl<S: Source> Tree<S> {
         node[1..33].copy_from_slice(&left.0);
         node[33..65].copy_from_slice(&right.0);
         Ok((self.create(node, depth, prefix), Kind::Internal))
+    }
+
+    /// Note a leaf that rises from `depth + 1` to `depth` (its sibling is empty): it is
+    /// not made anew, so its new place in the upper levels is written when the batch
+    /// is applied.
+    fn rise(&mut self, leaf: Hash, depth: usize, below: u64, prefix: u64) -> PyResult<()> {
+        let node = self.node(&leaf, depth + 1, below)?;
+        let depth = depth.min(u8::MAX as usize) as u8;
+        self.revived.push((leaf, node, depth, prefix));
+        Ok(())
     }
 
     fn kind(&self, subtree: (Hash, Kind), depth: usize, prefix: u64) -> PyResult<Kind> {
@@ -524,7 +533,7 @@ pub struct NodeBatch {
     paths: Vec<u64>,
     dropped: Vec<Hash>,
     /// Nodes the batch moved without making them anew, with their new place.
-    revived: Vec<(Hash, u8, u64)>,
+    revived: Vec<(Hash, Node, u8, u64)>,
 }
 
 #[pymethods]
@@ -690,8 +699,10 @@ impl Shard {
 /// rose): it is only ever returned for its own digest, and nodes are content-
 /// addressed, so it is never wrong, only idle until the place is written again.
 struct Upper {
-    /// Level d, allocated on its first write (untouched pages cost no memory).
-    levels: Vec<Vec<[u8; RECORD]>>,
+    /// Level d's records end to end, allocated zeroed on the level's first write: a
+    /// large zeroed allocation is fresh pages from the kernel, resident only once
+    /// written (a vector of 97-byte arrays would be written out in full instead).
+    levels: Vec<Vec<u8>>,
 }
 
 impl Upper {
@@ -699,6 +710,12 @@ impl Upper {
         Upper {
             levels: (0..depth).map(|_| Vec::new()).collect(),
         }
+    }
+
+    /// The record at a place, if its level is allocated.
+    fn record(&self, depth: usize, prefix: u64) -> Option<&[u8]> {
+        let start = Upper::slot(depth, prefix) * RECORD;
+        self.levels.get(depth)?.get(start..start + RECORD)
     }
 
     fn slot(depth: usize, prefix: u64) -> usize {
@@ -709,8 +726,7 @@ impl Upper {
     }
 
     fn get(&self, digest: &Hash, depth: usize, prefix: u64) -> Option<Node> {
-        let level = self.levels.get(depth)?;
-        let record = level.get(Upper::slot(depth, prefix))?;
+        let record = self.record(depth, prefix)?;
         if record[..32] != digest[..] || *digest == EMPTY_HASH {
             return None;
         }
@@ -719,9 +735,7 @@ impl Upper {
 
     /// Whether the place holds a record (any digest).
     fn taken(&self, depth: usize, prefix: u64) -> bool {
-        self.levels
-            .get(depth)
-            .and_then(|level| level.get(Upper::slot(depth, prefix)))
+        self.record(depth, prefix)
             .is_some_and(|record| record[..32] != EMPTY_HASH)
     }
 
@@ -732,16 +746,16 @@ impl Upper {
             return;
         };
         if level.is_empty() {
-            *level = vec![[0u8; RECORD]; 1 << depth];
+            *level = vec![0u8; RECORD << depth];
             // A level with more places than a quarter of the tree's nodes is written
             // sparsely: on huge pages each write would make 2 MiB resident, not 4 KiB.
             if (1usize << depth) > nodes / 4 {
-                crate::alloc::small_pages(level.as_ptr().cast(), level.len() * RECORD);
+                crate::alloc::small_pages(level.as_ptr(), level.len());
             }
         }
-        let record = &mut level[Upper::slot(depth, prefix)];
-        record[..32].copy_from_slice(digest);
-        record[32..].copy_from_slice(node);
+        let start = Upper::slot(depth, prefix) * RECORD;
+        level[start..start + 32].copy_from_slice(digest);
+        level[start + 32..start + RECORD].copy_from_slice(node);
     }
 }
 
@@ -1167,19 +1181,6 @@ impl NodeIndex {
                 self.shard(digest).put(*digest, *node);
             }
         }
-        // A node at a new place without being made anew (a leaf a new key pushed down,
-        // or one a deletion left alone) is written there too.
-        let mut moved = Vec::new();
-        for (digest, depth, prefix) in &batch.revived {
-            if (*depth as usize) < levels {
-                moved.push((
-                    *digest,
-                    self.cached_or_read(digest)?,
-                    *depth as usize,
-                    *prefix,
-                ));
-            }
-        }
         let nodes = self.count();
         let upper = self.upper.get_mut().unwrap_or_else(|e| e.into_inner());
         for (i, (digest, node)) in batch.created.iter().enumerate() {
@@ -1188,8 +1189,12 @@ impl NodeIndex {
                 upper.put(digest, node, depth_of(i), prefix, nodes);
             }
         }
-        for (digest, node, depth, prefix) in &moved {
-            upper.put(digest, node, *depth, *prefix, nodes);
+        // A node at a new place without being made anew (a leaf a new key pushed down,
+        // or one a deletion left alone) is written there too.
+        for (digest, node, depth, prefix) in &batch.revived {
+            if (*depth as usize) < levels {
+                upper.put(digest, node, *depth as usize, *prefix, nodes);
+            }
         }
         if !batch.dropped.is_empty() {
             self.mark_stale_digests(batch.dropped.iter().copied(), version);
@@ -1752,7 +1757,15 @@ impl NodeIndex {
                 let node = match upper.get(&digest, depth, prefix) {
                     Some(node) => node,
                     None => {
-                        let node = self.cached_or_read(&digest)?;
+                        // Not through the cache: the place is where this node stays.
+                        let node = match self.shard(&digest).get(&digest) {
+                            Some(node) => node,
+                            None => {
+                                let location =
+                                    self.locate(&digest).ok_or_else(|| missing(&digest))?;
+                                self.read_node(&digest, location)?
+                            }
+                        };
                         if !upper.taken(depth, prefix) && !self.stale_since.contains_key(&digest) {
                             upper.put(&digest, &node, depth, prefix, nodes);
                         }

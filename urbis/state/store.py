@@ -58,8 +58,9 @@ KEEP_VERSIONS_DEFAULT = 1000
 """Proofs are served for this many recent heights; older tree nodes are pruned."""
 
 NODE_CACHE_BYTES_DEFAULT = 512 * 1024 * 1024
-"""Tree nodes kept in memory (the top levels stay by use): a quarter of a 4 GiB
-server, beside about 20 bytes per node of locations and the value cache."""
+"""Tree nodes kept in memory (half for the upper levels, kept by place; half for the
+deeper nodes, by use): a quarter of a 4 GiB server, beside about 20 bytes per node of
+locations and the value cache."""
 
 WARM_SLICE_NODES = 4096
 """Nodes the start's warm-up reads per hold of the lock (some 5-10 ms of reads): the
@@ -248,10 +249,16 @@ class StateStore:
         raising `keep_versions` later cannot bring them back."""
         self._snapshot = self._meta("node_snapshot", 0)
         self._load_tree()
-        self._warmer = threading.Thread(
+        self._warmer = self._start_warm_up()
+
+    def _start_warm_up(self) -> threading.Thread:
+        """Fill the upper levels from disk on a thread: nothing else writes them but the
+        blocks' new nodes, so an index opened (or rebuilt) without it stays cold."""
+        warmer = threading.Thread(
             target=self._warm_cache, args=(self._nodes.pin_depth,), name="state-warm", daemon=True
         )
-        self._warmer.start()
+        warmer.start()
+        return warmer
 
     def _warm_cache(self, levels: int) -> None:
         """Read the tree's upper levels into their places after opening, a slice of a
@@ -276,7 +283,7 @@ class StateStore:
             return  # damage is reported by the read that needs the node, not here
 
     def wait_for_warm_up(self) -> None:
-        """Until the start's warm-up has read the pinned levels (benches, tests): until
+        """Until the start's warm-up has read the upper levels (benches, tests): until
         then walks may read upper nodes from disk and share the lock with it."""
         self._warmer.join()
 
@@ -861,6 +868,7 @@ class StateStore:
         self._log_records = 0
         self._compacting = None
         self._load_tree()
+        self._warmer = self._start_warm_up()
         if self._staged is not None:
             self._staged.indexed = False
 
