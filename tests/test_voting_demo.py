@@ -49,13 +49,19 @@ def test_referendum_demo_then_every_command_then_the_privacy_scan(tmp_path: Path
         assert exported.returncode == 0, exported.stderr
         offline = urbis(home, api, "vote", "verify", "--record", str(record), "--toy", "--json")
         assert offline.returncode == 0 and json.loads(offline.stdout)["ok"], offline.stdout
-        code = next((record / "ballots").glob("*.json")).stem
+        # A cast ballot, in a fixed order: the record also holds the challenged one,
+        # and a directory lists files in no particular order.
+        ballot = next(
+            path
+            for path in sorted((record / "ballots").glob("*.json"))
+            if json.loads(path.read_text())["state"] == "cast"
+        )
+        code = ballot.stem
         tracked = urbis(home, api, "vote", "track", election, code)
         assert tracked.returncode == 0 and "counted" in tracked.stdout, tracked.stderr
         missing = urbis(home, api, "vote", "track", election, "00" * 32)
         assert missing.returncode == 1 and "query.not_found" in missing.stderr
         # a tampered copy fails, naming the step
-        ballot = next((record / "ballots").glob("*.json"))
         tampered = json.loads(ballot.read_text())
         tampered["contests"][0]["contest_hash"] = "00" * 32
         ballot.write_text(json.dumps(tampered))
