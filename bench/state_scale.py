@@ -19,9 +19,9 @@ At each size, in the same run:
   (wall time from spawn, imports included; the HTTP server is not started);
 - transfers/s: signed transfers (signer to a random existing account, checked
   signatures, 5,000 a block) through finalize_block and commit, once the node's
-  start-up warm-up (reading the pinned upper levels of the tree) has finished: the
-  steady rate. The warm-up's own time is printed; at 10M it is about 2 s, and blocks
-  committed meanwhile run about a fifth slower;
+  start-up warm-up (reading the tree's upper levels into their places) has finished:
+  the steady rate. The open and warm-up's own time is printed (about 5 s at 10M);
+  blocks committed during the warm-up ran about a fifth slower;
 - commit µs/key: the tree stage plus the commit, per state key written;
 - proofs/s generated and verified, half present keys, half absent;
 - RSS of this process and disk bytes per state key (segment files, location

@@ -730,7 +730,11 @@ impl Upper {
         if record[..32] != digest[..] || *digest == EMPTY_HASH {
             return None;
         }
-        Some(to_node(&record[32..]))
+        Some(
+            record[32..]
+                .try_into()
+                .expect("a record's node is 65 bytes"),
+        )
     }
 
     /// Whether the place holds a record (any digest).
@@ -757,12 +761,6 @@ impl Upper {
         level[start..start + 32].copy_from_slice(digest);
         level[start + 32..start + RECORD].copy_from_slice(node);
     }
-}
-
-fn to_node(slice: &[u8]) -> Node {
-    let mut node = [0u8; 65];
-    node.copy_from_slice(slice);
-    node
 }
 
 /// Where a segment's records live: a file in the store's folder, or memory (tests,
@@ -962,13 +960,14 @@ impl NodeIndex {
         if let Some(node) = self.shard(digest).get(digest) {
             return Ok(node);
         }
-        let location = self.locate(digest).ok_or_else(|| missing(digest))?;
-        let node = self.read_node(digest, location)?;
+        let node = self.read_node(digest)?;
         self.shard(digest).put(*digest, node);
         Ok(node)
     }
 
-    fn read_node(&self, digest: &Hash, location: u64) -> PyResult<Node> {
+    /// The node `digest` read from its segment (and checked), past the cache.
+    fn read_node(&self, digest: &Hash) -> PyResult<Node> {
+        let location = self.locate(digest).ok_or_else(|| missing(digest))?;
         let (segment, record, _) = unpack(location);
         let data = self
             .segments
@@ -1760,11 +1759,7 @@ impl NodeIndex {
                         // Not through the cache: the place is where this node stays.
                         let node = match self.shard(&digest).get(&digest) {
                             Some(node) => node,
-                            None => {
-                                let location =
-                                    self.locate(&digest).ok_or_else(|| missing(&digest))?;
-                                self.read_node(&digest, location)?
-                            }
+                            None => self.read_node(&digest)?,
                         };
                         if !upper.taken(depth, prefix) && !self.stale_since.contains_key(&digest) {
                             upper.put(&digest, &node, depth, prefix, nodes);

@@ -682,7 +682,7 @@ class StateStore:
             self._staged = None
             self._prune_memory(self.version)
             self._maintenance_due()
-            # Under the lock: the warm-up thread may be inside the index.
+            # Under the lock: the maintenance thread may be inside the index.
             due = self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN)
         if due:
             self.checkpoint()
