@@ -54,7 +54,9 @@ JSON_DEPTH_MAX = 64
 
 
 def home_path(home: Path | None) -> Path:
-    return Path(home or os.environ.get("URBIS_HOME", DEFAULT_HOME)).expanduser()
+    if home is not None:
+        return home.expanduser()
+    return Path(os.environ.get("URBIS_HOME") or DEFAULT_HOME).expanduser()
 
 
 def fail(code: str, message: str, exit_code: int = 1) -> NoReturn:

@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -28,6 +28,9 @@ from urbis.cli.common import (
 from urbis.sdk.bundle import keys_in_did_document
 from urbis.sdk.credentials import CREDENTIAL_BYTES_MAX, CredentialWallet
 from urbis.sdk.sdjwt import CredentialRejected, HolderKey, parse_credential
+
+if TYPE_CHECKING:
+    from urbis.sdk.client import Request
 
 app = typer.Typer(help="Your credentials (SD-JWT VC) and holder key", no_args_is_help=True)
 
@@ -337,7 +340,7 @@ def _copy_for(wallet: CredentialWallet, vct: str, verifier: str, home: Path) -> 
     return str(chosen)
 
 
-def _request(path: str) -> object:
-    from urbis.sdk.client import Request
+def _request(path: str) -> Request:
+    from urbis.sdk.client import Request  # here, not at the top: the CLI starts light
 
     return Request("GET", path)

@@ -45,10 +45,14 @@ def export_bundle(
     """Collect trust, issuer keys and status lists through `get(path)` (the node's API)."""
     status_lists = list(status_lists)
     trust = {vct: get(f"/v1/identity/trust/{vct}") for vct in vcts}
-    fetched = {
-        f"{issuer}/{list_id}": get_token(f"/identity/status/{issuer}/{list_id}")
-        for issuer, list_id in (status_lists if get_token is not None else [])
-    }
+    fetched = (
+        {
+            f"{issuer}/{list_id}": get_token(f"/identity/status/{issuer}/{list_id}")
+            for issuer, list_id in status_lists
+        }
+        if get_token is not None
+        else {}
+    )
     tokens = {name: token for name, token in fetched.items() if token is not None}
     signers = {_token_signer(token) for token in tokens.values()} - {None}
     issuers = sorted(

@@ -7,6 +7,7 @@ a verifier's audience and the nonces it has seen.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import secrets
@@ -193,11 +194,11 @@ class CredentialWallet:
     def present(
         self,
         name: str,
-        claims: list[str],
+        claims: builtins.list[str],
         audience: str,
         nonce: str,
         now: int,
-        allowed: list[str] | None = None,
+        allowed: builtins.list[str] | None = None,
     ) -> str:
         """Only `claims`, for `audience`; refuses what the verifier is not registered for."""
         return present(self.get(name), claims, self.holder, audience, nonce, now, allowed)
@@ -205,12 +206,12 @@ class CredentialWallet:
     def present_copy(
         self,
         name: str,
-        claims: list[str],
+        claims: builtins.list[str],
         audience: str,
         nonce: str,
         now: int,
         passphrase: bytes | None,
-        allowed: list[str] | None = None,
+        allowed: builtins.list[str] | None = None,
     ) -> str:
         """As `present`, with the key this copy is bound to."""
         holder = self.holder_for(name, passphrase)
