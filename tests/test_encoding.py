@@ -259,3 +259,21 @@ def test_json_inside_transactions_is_depth_checked_even_when_a_library_raised_th
     finally:
         sys.setrecursionlimit(limit)
     assert loads_bounded("[" * 64 + "]" * 64) is not None
+
+
+@given(cbor_values | st.binary(max_size=30))
+def test_trusted_decode_reads_all_that_cbor2_reads(value: object) -> None:
+    """decode_trusted reads natively where it can and through cbor2 otherwise: on what
+    `encode` writes, on bignums and on arbitrary (even non-canonical) bytes it returns
+    exactly what cbor2 does, so nothing the store holds reads differently."""
+    from urbis.crypto.encoding import decode_trusted
+
+    data = value if isinstance(value, bytes) else encode(value)
+    try:
+        expected = cbor2.loads(data)
+    except Exception:  # bytes cbor2 cannot read: decode_trusted must fail too
+        with pytest.raises(Exception):  # noqa: B017
+            decode_trusted(data)
+        return
+    assert decode_trusted(data) == expected
+    assert type(decode_trusted(data)) is type(expected)
