@@ -28,6 +28,7 @@ from typing import Any
 import urbis
 from urbis.chain.app import APP_VERSION, Application
 from urbis.chain.block import BlockHeader, BlockResult, SignedHeader
+from urbis.chain.collector import collector_paused
 from urbis.chain.context import BlockInfo
 from urbis.chain.errors import UrbisError
 from urbis.chain.genesis import Genesis
@@ -423,6 +424,10 @@ class AbciServer:
 
     def _answer(self, requests: list[Any], burst: list[Any] | None) -> bytes:
         """On the application thread: the framed responses to a slice of requests."""
+        with collector_paused():  # as in a block: the collector runs between slices
+            return self._answer_all(requests, burst)
+
+    def _answer_all(self, requests: list[Any], burst: list[Any] | None) -> bytes:
         if burst is not None:
             self.handler.prepare(burst)
         out = bytearray()
