@@ -171,6 +171,12 @@ def configure(
             "persistent_peers": json.dumps(",".join(peers)),
             "addr_book_strict": "false",
             "allow_duplicate_ip": "true",
+            # A connection holds outgoing messages up to this long to batch them; each
+            # proposal, block part and vote crosses a connection, so CometBFT's 100 ms
+            # default put about 100 ms on every step of every height (an empty height
+            # took 810 ms at a 500 ms timeout_commit; 540 ms with this and the gossip
+            # sleep below at 10 ms). Department links are short; 10 ms still batches.
+            "flush_throttle_timeout": '"10ms"',
         },
         "mempool": {
             # 100,000 pending transactions: about 100 s of the network's measured
@@ -195,6 +201,11 @@ def configure(
             # A round whose proposer is down waits this long; CometBFT's 3 s default is
             # made for WANs, departments on one city network answer far faster.
             "timeout_propose": json.dumps(timeout_propose),
+            # How long a peer's gossip routine sleeps when it has nothing to send: a
+            # vote or block part made meanwhile waits for it. 100 ms by default;
+            # bench/cometbft.py measured transfers at 1,000 tx/s offered going from
+            # p50 1.10 s / p99 2.02 s to 0.51 / 1.22 with both settings at 10 ms.
+            "peer_gossip_sleep_duration": '"10ms"',
         },
         "instrumentation": {"prometheus": "false"},
     }
