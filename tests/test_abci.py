@@ -70,6 +70,82 @@ def test_socket_frames_echo_flush_info(abci_app: tuple) -> None:
         server.stop()
 
 
+def _frames(*requests: object) -> bytes:
+    from urbis.crypto.encoding import uvarint
+
+    out = b""
+    for request in requests:
+        body = request.SerializeToString()  # type: ignore[attr-defined]
+        out += uvarint(len(body)) + body
+    return out
+
+
+def _responses(conn: socket.socket, count: int) -> list[object]:
+    """Read `count` framed responses (fewer if the server closes the connection)."""
+    from urbis.consensus.cometbft.abci import read_uvarint_prefix
+    from urbis.consensus.cometbft.proto import abci
+
+    data, responses = b"", []
+    while len(responses) < count:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+        while (prefix := read_uvarint_prefix(data)) and len(data) >= sum(prefix):
+            size, used = prefix
+            response = abci.Response()
+            response.ParseFromString(data[used : used + size])
+            responses.append(response)
+            data = data[used + size :]
+    return responses
+
+
+def test_connections_are_answered_in_order_and_a_bad_one_is_dropped_alone(
+    abci_app: tuple, tmp_path: Path
+) -> None:
+    """Three connections flood requests at once: each gets all its answers, in order,
+    through slices interleaved on the one application thread. A connection that
+    announces an oversized message is closed; the others keep being served. The unix
+    socket a dead process left behind is taken over, and stop() closes every connection."""
+    from urbis.consensus.cometbft.abci import MESSAGE_SIZE_MAX, AbciServer
+    from urbis.consensus.cometbft.proto import abci
+    from urbis.crypto.encoding import uvarint
+
+    handler, _ = abci_app
+    path = tmp_path / "abci.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, as after a kill -9
+    server = AbciServer(handler, f"unix://{path}")
+    server.start()
+    conns = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(4)]
+    try:
+        for conn in conns:
+            conn.settimeout(10)
+            conn.connect(str(path))
+        count = 300
+        for index, conn in enumerate(conns[:3]):
+            echoes = [
+                abci.Request(echo=abci.RequestEcho(message=f"{index}-{n}")) for n in range(count)
+            ]
+            conn.sendall(_frames(*echoes))
+        conns[3].sendall(uvarint(MESSAGE_SIZE_MAX + 1) + b"\0" * 16)
+        assert _responses(conns[3], 1) == []  # closed without an answer
+        for index, conn in enumerate(conns[:3]):
+            answers = _responses(conn, count)
+            assert [a.echo.message for a in answers] == [f"{index}-{n}" for n in range(count)]
+        # a request split across writes is answered once it is whole
+        body = _frames(abci.Request(echo=abci.RequestEcho(message="x" * 5000)))
+        conns[0].sendall(body[:7])
+        conns[0].sendall(body[7:])
+        assert [a.echo.message for a in _responses(conns[0], 1)] == ["x" * 5000]
+    finally:
+        server.stop()
+    assert all(_responses(conn, 1) == [] for conn in conns[:3])  # closed by stop()
+    for conn in conns:
+        conn.close()
+
+
 def test_process_proposal_rejects_invalid_txs_identically(tmp_path: Path) -> None:
     require_cometbft()
     from urbis.consensus.cometbft.abci import AbciApplication
