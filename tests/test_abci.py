@@ -134,10 +134,14 @@ def test_connections_are_answered_in_order_and_a_bad_one_is_dropped_alone(
         for index, conn in enumerate(conns[:3]):
             answers = _responses(conn, count)
             assert [a.echo.message for a in answers] == [f"{index}-{n}" for n in range(count)]
-        # a request split across writes is answered once it is whole
+        # a request split inside its length prefix is answered once it is whole
         body = _frames(abci.Request(echo=abci.RequestEcho(message="x" * 5000)))
-        conns[0].sendall(body[:7])
-        conns[0].sendall(body[7:])
+        conns[0].sendall(body[:1])
+        conns[0].settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            conns[0].recv(1)
+        conns[0].settimeout(10)
+        conns[0].sendall(body[1:])
         assert [a.echo.message for a in _responses(conns[0], 1)] == ["x" * 5000]
     finally:
         server.stop()
@@ -217,3 +221,53 @@ def test_finalize_and_commit_return_receipts_and_app_hash(abci_app: tuple) -> No
     assert finalized.tx_results[0].code == 0 and len(finalized.app_hash) == 32
     handler.handle(abci.Request(commit=abci.RequestCommit()))
     assert chain.app.info().height == 1 and chain.app.info().app_hash == finalized.app_hash
+
+
+class _Doomed(BaseException):
+    """Not an Exception: escapes the per-request guard, as a bug in the server would."""
+
+
+class _FaultyHandler:
+    def __init__(self, fail_with: BaseException | None) -> None:
+        self.fail_with = fail_with
+
+    def prepare(self, requests: list[object]) -> None:
+        raise RuntimeError("the signature pool is gone")
+
+    def handle(self, request: object) -> object:
+        from urbis.consensus.cometbft.proto import abci
+
+        if self.fail_with is not None:
+            raise self.fail_with
+        return abci.Response(echo=abci.ResponseEcho(message=request.echo.message))  # type: ignore[attr-defined]
+
+
+def test_a_failed_prepare_is_survived_and_a_dead_app_thread_closes_every_connection(
+    tmp_path: Path,
+) -> None:
+    """`prepare` is only a head start: if it fails, the requests are still answered. If
+    the application thread itself fails, its connections are closed, so CometBFT sees
+    its application gone and stops instead of waiting for answers forever."""
+    require_cometbft()
+    from urbis.consensus.cometbft.abci import AbciServer
+    from urbis.consensus.cometbft.proto import abci
+
+    echo = abci.Request(echo=abci.RequestEcho(message="hi"))
+    for fail_with in (None, _Doomed()):
+        path = tmp_path / f"{fail_with is None}.sock"
+        server = AbciServer(_FaultyHandler(fail_with), f"unix://{path}")  # type: ignore[arg-type]
+        server.start()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(10)
+                conn.connect(str(path))
+                conn.sendall(_frames(echo, echo))
+                answers = _responses(conn, 2)
+            if fail_with is None:
+                assert [a.echo.message for a in answers] == ["hi", "hi"]
+                assert server.failure is None
+            else:
+                assert answers == []  # closed, not left waiting
+                assert isinstance(server.failure, _Doomed)
+        finally:
+            server.stop()

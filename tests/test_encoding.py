@@ -275,5 +275,6 @@ def test_trusted_decode_reads_all_that_cbor2_reads(value: object) -> None:
         with pytest.raises(Exception):  # noqa: B017
             decode_trusted(data)
         return
-    assert decode_trusted(data) == expected
-    assert type(decode_trusted(data)) is type(expected)
+    # repr, not ==: it tells True from 1 and a list from a tuple at any depth, and reads
+    # a NaN (which cbor2 decodes from arbitrary bytes) or a self-reference without fuss
+    assert repr(decode_trusted(data)) == repr(expected)

@@ -332,6 +332,11 @@ class _Connection:
     """Requests read since this connection's last turn: `prepare` sees them together."""
     ended: bool = False
     """Its reader saw the end (or an error): answer what is pending, then close it."""
+    users: int = 2
+    """Its reader and the application thread: the last one done closes the socket, so
+    neither can ever touch a descriptor number that a new connection has reused."""
+    served: bool = False
+    """The application thread is done with it."""
 
 
 class AbciServer:
@@ -343,6 +348,11 @@ class AbciServer:
     writes the answers itself. There is no event loop: under load the asyncio loop
     that did this cost each validator about 35 µs a transaction in hand-offs
     (futures, self-pipe wake-ups) on top of the answers themselves.
+
+    Writes block the application thread while a peer does not read its answers;
+    CometBFT's clients read theirs continuously, so that is a moment, not a stall.
+    If the application thread fails, every connection is closed: CometBFT sees its
+    application gone and stops, and the driver reports the node halted.
     """
 
     def __init__(self, handler: AbciApplication, address: str) -> None:
@@ -368,15 +378,15 @@ class AbciServer:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        self._stopping = True
+        with self._lock:
+            self._stopping = True
+            connections = list(self._connections)
         if self._listener is not None:
             with contextlib.suppress(OSError):  # wakes the accepting thread
                 self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
-        with self._lock:
-            connections = list(self._connections)
         for connection in connections:
-            with contextlib.suppress(OSError):  # wakes its reader
+            with contextlib.suppress(OSError):  # wakes its reader (and a blocked write)
                 connection.sock.shutdown(socket.SHUT_RDWR)
         self._inbox.put(None)
         for thread in self._threads:
@@ -397,22 +407,42 @@ class AbciServer:
                 raise
             return listener
         host, _, port = self.address.removeprefix("tcp://").rpartition(":")
-        return socket.create_server((host, int(port)))
+        host = host.removeprefix("[").removesuffix("]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, int(port)), family=family)
 
     def _accept(self) -> None:
         assert self._listener is not None
-        while not self._stopping:
+        while True:
             try:
                 sock, _ = self._listener.accept()
-            except OSError:
-                return  # the listener was shut down
+            except OSError as error:
+                if self._stopping:
+                    return
+                # out of descriptors, a connection reset while queued: keep listening,
+                # or a restarted CometBFT would hang in its handshake
+                log.error("accepting an ABCI connection failed: %s", error)
+                time.sleep(0.1)
+                continue
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # answers are small and written one slice at a time: Nagle would hold
+                # each behind the previous one's acknowledgement
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection = _Connection(sock)
             with self._lock:
+                if self._stopping:
+                    sock.close()
+                    return
                 self._connections.add(connection)
-            reader = threading.Thread(
-                target=self._read, args=(connection,), name="urbis-abci-read", daemon=True
-            )
-            reader.start()
+            try:
+                threading.Thread(
+                    target=self._read, args=(connection,), name="urbis-abci-read", daemon=True
+                ).start()
+            except RuntimeError as error:  # no thread to read it: refuse the connection
+                log.error("cannot serve an ABCI connection: %s", error)
+                with self._lock:
+                    self._connections.discard(connection)
+                sock.close()
 
     def _read(self, connection: _Connection) -> None:
         """Reading never waits for the application: CometBFT's p2p receive routines
@@ -421,15 +451,26 @@ class AbciServer:
             while chunk := connection.sock.recv(1 << 20):
                 self._inbox.put((connection, chunk))
         self._inbox.put((connection, b""))
+        self._release(connection)
 
     def _serve(self) -> None:
         """The application thread: take whatever was read, answer one slice, repeat."""
+        try:
+            self._serve_until_stopped()
+        except BaseException as error:
+            self.failure = error
+            log.critical(
+                "the ABCI application thread failed; closing the connections", exc_info=True
+            )
+        self._close_all()
+
+    def _serve_until_stopped(self) -> None:
         turns: deque[_Connection] = deque()  # connections with requests waiting, in turn
         while True:
             if not turns:  # nothing to answer: wait for a reader
                 item = self._inbox.get()
                 if item is None:
-                    break
+                    return
                 self._take(*item, turns)
             while True:  # take all that has arrived, so a new request gets its turn soon
                 try:
@@ -437,12 +478,10 @@ class AbciServer:
                 except queue.Empty:
                     break
                 if item is None:
-                    self._close_all()
                     return
                 self._take(*item, turns)
             if turns:
                 self._turn(turns.popleft(), turns)
-        self._close_all()
 
     def _take(self, connection: _Connection, chunk: bytes, turns: deque[_Connection]) -> None:
         """Add a chunk a reader read to its connection's requests."""
@@ -458,6 +497,7 @@ class AbciServer:
                 log.error("closing an ABCI connection: %s", error)
                 connection.ended = True
                 connection.pending.clear()
+                connection.unprepared.clear()
                 requests = []
             connection.pending.extend(requests)
             connection.unprepared.extend(requests)
@@ -497,10 +537,20 @@ class AbciServer:
             self._close(connection)
 
     def _close(self, connection: _Connection) -> None:
-        with self._lock:
-            self._connections.discard(connection)
+        """The application thread is done with a connection: end it (its reader wakes)."""
+        if connection.served:
+            return
+        connection.served = True
         with contextlib.suppress(OSError):
             connection.sock.shutdown(socket.SHUT_RDWR)
+        self._release(connection)
+
+    def _release(self, connection: _Connection) -> None:
+        with self._lock:
+            connection.users -= 1
+            if connection.users:
+                return
+            self._connections.discard(connection)
         connection.sock.close()
 
     def _close_all(self) -> None:
@@ -516,7 +566,10 @@ class AbciServer:
 
     def _answer_all(self, requests: list[Any], burst: list[Any] | None) -> bytes:
         if burst is not None:
-            self.handler.prepare(burst)
+            try:
+                self.handler.prepare(burst)
+            except Exception:  # only a head start: each CheckTx still checks its own
+                log.exception("verifying a burst's signatures ahead failed")
         out = bytearray()
         for request in requests:
             try:
