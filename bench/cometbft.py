@@ -83,6 +83,8 @@ class Result:
     rejected: int
     node_cpu_s: float
     app_cpu_s: float
+    ran_out: bool = False
+    """A client had no prepared transaction left: less was offered than the phase says."""
 
     def line(self) -> str:
         if self.latencies:
@@ -97,6 +99,7 @@ class Result:
             f"{self.name:<34} {self.rate:7.0f} tx/s   {latency}   "
             f"cpu/tx node {self.node_cpu_s * per_tx:5.2f} ms  app {self.app_cpu_s * per_tx:5.2f} ms"
             f"   rejected {self.rejected}"
+            + ("   RAN OUT of prepared transactions (raise --rate-cap)" if self.ran_out else "")
         )
 
     def p(self, quantile: float) -> float:
@@ -329,6 +332,7 @@ def run_load(
         rejected[0],
         cpu_after[0] - cpu_before[0],
         cpu_after[1] - cpu_before[1],
+        cursor.ran_out,
     )
 
 
@@ -339,11 +343,14 @@ class Cursor:
     def __init__(self, by_node: list[list[bytes]]) -> None:
         self.by_node = by_node
         self.next = [0] * len(by_node)
+        self.ran_out = False
 
     def take(self, node: int, count: int) -> list[bytes]:
         start = self.next[node]
         self.next[node] = start + count
-        return self.by_node[node][start : start + count]
+        taken = self.by_node[node][start : start + count]
+        self.ran_out |= len(taken) < count
+        return taken
 
 
 # -- the networks -------------------------------------------------------------------
@@ -538,7 +545,11 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000, help="payment accounts")
     parser.add_argument("--senders", type=int, default=200, help="notary accounts anchoring")
     parser.add_argument(
-        "--rate-cap", type=int, default=60_000, help="transactions prepared per phase"
+        "--rate-cap",
+        type=int,
+        default=120_000,
+        help="transactions prepared per kind (anchors, transfers), shared by its two phases; "
+        "a saturated phase takes unevenly from the nodes' shares, so leave room",
     )
     parser.add_argument("--dir", help="keep the networks' homes and logs here (default: removed)")
     parser.add_argument("--backlog", type=int, default=BACKLOG_MAX, help="per node")

@@ -259,7 +259,7 @@ def test_paused_validator_resumes_and_catches_up(network: Network) -> None:
         os.killpg(pid, signal.SIGSTOP)
         try:
             before = min(network.height(n) for n in survivors)
-            # a round is timeout_propose (1 s) plus the vote steps; 6 s spans several
+            # a round is timeout_propose (2 s) plus the vote steps; 6 s spans several
             time.sleep(6.0)
             during = min(network.height(n) for n in survivors)
             frozen = len(committed)

@@ -196,6 +196,7 @@ def create(
                 api_host=listen,
                 api_port=node.api,
                 consensus="cometbft",
+                max_block_txs=network.PROPOSAL_TXS_MAX,
                 abci_address=abci_address(node),
                 cometbft_rpc=f"http://127.0.0.1:{node.rpc}",
             )

@@ -26,6 +26,14 @@ COMETBFT_VERSION = "v0.38.25"
 
 BLOCK_BYTES_MAX = 4 * 1024 * 1024
 
+PROPOSAL_TXS_MAX = 2000
+"""Transactions a validator's PrepareProposal puts in a block (a testnet node's
+`max_block_txs`). Every validator executes the block before the next height starts,
+and one that is still executing when the others have started waits for the
+proposal: a 5,000-transfer block took a validator on half a core 2-3 s, and the
+others' propose timeout ran out (bench/cometbft.py saw 4 s heights after the
+anchors phases). 2,000 stays above what the network commits in a second."""
+
 
 NODE_BINARY = "urbis-cometbft"
 """Urbis's node binary (cmd/urbis-cometbft): CometBFT as a library with Urbis's ABCI client."""
@@ -142,7 +150,7 @@ def configure(
     listen_host: str = "127.0.0.1",
     external_host: str | None = None,
     timeout_commit: str = "500ms",
-    timeout_propose: str = "1s",
+    timeout_propose: str = "2s",
     abci_address: str | None = None,
 ) -> None:
     """Set the settings Urbis relies on; everything else keeps CometBFT's defaults.
@@ -199,7 +207,10 @@ def configure(
         "consensus": {
             "timeout_commit": json.dumps(timeout_commit),
             # A round whose proposer is down waits this long; CometBFT's 3 s default is
-            # made for WANs, departments on one city network answer far faster.
+            # made for WANs. It must also cover a proposer that finished the last block
+            # later than the others: at 1 s, bench/cometbft.py saw validators give up on
+            # proposals that came 1.0-1.2 s after their own start under full load, and
+            # each such height took 4 s (a second round) instead of about 1.
             "timeout_propose": json.dumps(timeout_propose),
             # How long a peer's gossip routine sleeps when it has nothing to send: a
             # vote or block part made meanwhile waits for it. 100 ms by default;
