@@ -6,6 +6,7 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def forged(chain: CityChain) -> bytes:
 
 
 def test_socket_frames_echo_flush_info(abci_app: tuple) -> None:
-    from urbis.consensus.cometbft.abci import AbciServer, read_uvarint_prefix
+    from urbis.consensus.cometbft.abci import AbciServer
     from urbis.consensus.cometbft.proto import abci
     from urbis.crypto.encoding import uvarint
 
@@ -53,16 +54,7 @@ def test_socket_frames_echo_flush_info(abci_app: tuple) -> None:
             ):
                 body = request.SerializeToString()
                 conn.sendall(uvarint(len(body)) + body)
-            data = b""
-            responses = []
-            while len(responses) < 3:
-                data += conn.recv(65536)
-                while (prefix := read_uvarint_prefix(data)) and len(data) >= sum(prefix):
-                    size, used = prefix
-                    response = abci.Response()
-                    response.ParseFromString(data[used : used + size])
-                    responses.append(response)
-                    data = data[used + size :]
+            responses: list[Any] = _responses(conn, 3)
         assert responses[0].echo.message == "hi"
         assert responses[1].info.last_block_height == 0 and responses[1].info.data == "urbis"
         assert responses[2].WhichOneof("value") == "flush"
