@@ -82,6 +82,20 @@ def test_merkle_paths_verify_and_bind_the_item(items: list[bytes], data: st.Data
     assert not verify_merkle_path(items[index] + b"x", path, root)
 
 
+@given(st.lists(st.binary(max_size=48), max_size=70))
+def test_native_merkle_root_matches_the_reference(items: list[bytes]) -> None:
+    from urbis.crypto.merkle import merkle_root_reference
+
+    assert merkle_root(items) == merkle_root_reference(items)
+
+
+def test_merkle_root_of_nothing_is_the_empty_hash_and_order_matters() -> None:
+    from urbis.crypto.hashing import EMPTY_HASH
+
+    assert merkle_root([]) == EMPTY_HASH
+    assert merkle_root([b"a", b"b"]) != merkle_root([b"b", b"a"])
+
+
 @given(st.binary(max_size=40), st.sampled_from(["urbis", "a", "test-city"]))
 def test_native_bech32m_matches_the_reference(data: bytes, prefix: str) -> None:
     from urbis._native import bech32m_encode

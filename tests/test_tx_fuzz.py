@@ -33,7 +33,7 @@ from typing import Any
 
 import cbor2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.city import (
@@ -46,7 +46,15 @@ from tests.helpers.city import (
 )
 from urbis.chain.block import Receipt
 from urbis.chain.errors import ERRORS, UrbisError
-from urbis.chain.tx import SIGNING_DOMAIN, Action, Transaction, TxBody, sign_tx
+from urbis.chain.tx import (
+    SIGNATURES_PER_TX_MAX,
+    SIGNING_DOMAIN,
+    Action,
+    Transaction,
+    TxBody,
+    decode_tx,
+    sign_tx,
+)
 from urbis.crypto.encoding import DecodeError, decode, decode_reference, encode
 from urbis.sdk.builder import action
 
@@ -913,3 +921,32 @@ def test_out_of_range_arguments_are_tx_invalid_args(
             reference="after",
         ),
     ).ok
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, SIGNATURES_PER_TX_MAX),
+    st.text(min_size=1, max_size=40),
+    st.integers(0, 2**64 - 1),
+    st.dictionaries(st.text(max_size=8), st.binary(max_size=300) | st.integers(), max_size=6),
+    st.text(max_size=60),
+)
+def test_body_bytes_cut_from_the_raw_are_the_body_encoding(
+    signers: int, chain_id: str, nonce: int, args: dict[str, object], memo: str
+) -> None:
+    """decode_tx finds the body's bytes by the signatures' fixed size, not by encoding
+    them again: whatever the body and however many signatures, it is the body's
+    own canonical encoding, so the id and the signed message are the right ones."""
+    body = {
+        "chain_id": chain_id,
+        "sender": bytes(20),
+        "nonce": nonce,
+        "actions": [{"module": "m", "name": "n", "args": args}],
+        "expires_at": 7,
+        "memo": memo,
+    }
+    signatures = [{"key": bytes([i]) * 32, "sig": bytes([i]) * 64} for i in range(signers)]
+    raw = encode({"body": body, "signatures": signatures})
+    tx = decode_tx(raw)
+    assert tx.body_bytes == encode(body)
+    assert tx.body_bytes == encode(tx.body.to_wire())

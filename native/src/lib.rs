@@ -18,6 +18,7 @@
 mod alloc;
 mod cbor;
 mod keyfilter;
+mod merkle;
 mod sig;
 mod smt;
 mod text;
@@ -542,6 +543,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(smt::smt_apply_changes, m)?)?;
     m.add_class::<smt::NodeIndex>()?;
     m.add_class::<smt::NodeBatch>()?;
+    m.add_function(wrap_pyfunction!(merkle::merkle_root, m)?)?;
     m.add_function(wrap_pyfunction!(sig::ed25519_verify_many, m)?)?;
     m.add_function(wrap_pyfunction!(sig::ed25519_verify, m)?)?;
     m.add_function(wrap_pyfunction!(smt::state_items, m)?)?;

@@ -7,22 +7,47 @@
 //! canonical encodings of `A` and `R`, neither of small order, and the
 //! cofactorless equation checked on `R`'s encoding (`verify_strict`).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use ed25519_dalek::{Signature, VerifyingKey};
 use pyo3::prelude::*;
+
+/// Decoded keys kept: an account signs many transactions, and decompressing its key
+/// (a field square root) was a tenth of each check. Cleared whole when full.
+const KEYS_CACHED_MAX: usize = 50_000;
+
+fn keys() -> &'static Mutex<HashMap<[u8; 32], Option<VerifyingKey>>> {
+    static KEYS: OnceLock<Mutex<HashMap<[u8; 32], Option<VerifyingKey>>>> = OnceLock::new();
+    KEYS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The key as `verify_strict` needs it, or None if libsodium would refuse its encoding.
+fn decoded(key: &[u8; 32]) -> Option<VerifyingKey> {
+    if let Some(known) = keys().lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return *known;
+    }
+    // Decompression reduces a non-canonical y (>= p) and accepts "-0"; libsodium
+    // refuses both, so the key must re-encode to its own bytes.
+    let verifying = VerifyingKey::from_bytes(key)
+        .ok()
+        .filter(|verifying| verifying.to_bytes() == *key);
+    let mut cache = keys().lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= KEYS_CACHED_MAX {
+        cache.clear();
+    }
+    cache.insert(*key, verifying);
+    verifying
+}
 
 fn check(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let (Ok(key), Ok(signature)) = (<[u8; 32]>::try_from(key), <[u8; 64]>::try_from(signature))
     else {
         return false;
     };
-    let Ok(verifying) = VerifyingKey::from_bytes(&key) else {
+    let Some(verifying) = decoded(&key) else {
         return false;
     };
-    // Decompression reduces a non-canonical y (>= p) and accepts "-0"; libsodium
-    // refuses both, so the key must re-encode to its own bytes.
-    if verifying.to_bytes() != key {
-        return false;
-    }
     let signature = Signature::from_bytes(&signature);
     verifying.verify_strict(message, &signature).is_ok()
 }

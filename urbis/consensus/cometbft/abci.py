@@ -38,7 +38,7 @@ from urbis.chain.collector import collector_paused
 from urbis.chain.context import BlockInfo
 from urbis.chain.errors import UrbisError
 from urbis.chain.genesis import Genesis
-from urbis.chain.tx import decode_tx
+from urbis.chain.tx import Transaction, decode_tx
 from urbis.consensus.cometbft.proto import abci, crypto_keys
 from urbis.crypto.encoding import uvarint
 from urbis.crypto.hashing import EMPTY_HASH
@@ -172,7 +172,7 @@ class AbciApplication:
         return abci.Response(check_tx=abci.ResponseCheckTx(code=0))
 
     def _prepare_proposal(self, request: Any) -> Any:
-        raws = order_by_sender_nonce([bytes(tx) for tx in request.txs])
+        raws = order_by_sender_nonce([bytes(tx) for tx in request.txs], self.app.decode)
         chosen: list[bytes] = []
         size = 0
         # Check candidates a slice at a time and stop once the block is full: the mempool
@@ -289,13 +289,18 @@ class AbciApplication:
         )
 
 
-def order_by_sender_nonce(raws: list[bytes]) -> list[bytes]:
-    """Senders in order of first arrival, each sender's transactions by nonce."""
+def order_by_sender_nonce(
+    raws: list[bytes], decode: Callable[[bytes], Transaction] = decode_tx
+) -> list[bytes]:
+    """Senders in order of first arrival, each sender's transactions by nonce.
+
+    `decode` is the app's remembering one: CheckTx decoded these already, and a
+    proposal can carry the whole mempool."""
     first_seen: dict[bytes, int] = {}
     keyed = []
     for index, raw in enumerate(raws):
         try:
-            tx = decode_tx(raw)
+            tx = decode(raw)
             sender, nonce = tx.body.sender.raw, tx.body.nonce
         except UrbisError:
             sender, nonce = raw, 0  # will be dropped by the checks; keep its place
