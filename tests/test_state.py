@@ -232,15 +232,24 @@ def _reachable(store: StateStore, roots: list[bytes]) -> set[bytes]:
 @given(
     st.lists(st.tuples(changes, st.booleans()), min_size=1, max_size=10),
     st.integers(min_value=1, max_value=3),
+    st.sampled_from([2, 100_000]),
 )
 def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
-    blocks: list[tuple[dict, bool]], keep: int
+    blocks: list[tuple[dict, bool]], keep: int, part_records: int
 ) -> None:
     """After every commit, checkpoint and reopen, the index holds the nodes reachable
-    from the kept heights' roots, no more (pruned) and no fewer (proofs still served)."""
+    from the kept heights' roots, no more (pruned) and no fewer (proofs still served),
+    and exactly the stale marks the live store has: checkpoints write only the marks set
+    or lifted since the last one, and (with tiny parts) often rewrite them all afresh."""
     import tempfile
+    from unittest import mock
 
-    with tempfile.TemporaryDirectory() as folder:
+    import urbis.state.store as store_module
+
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch.object(store_module, "CHECKPOINT_PART_RECORDS", part_records),
+    ):
         store = StateStore(Database(Path(folder) / "s.db"), keep)
         roots = []
         for version, (block, checkpoint) in enumerate(blocks):
@@ -253,6 +262,8 @@ def test_node_index_holds_exactly_the_nodes_of_the_kept_heights(
             assert reopened.node_count == len(expected)
             with store.db.lock, reopened.db.lock:
                 assert reopened._nodes.stale_count == store._nodes.stale_count
+                marks = b"".join(store._nodes.stale_chunks(1 << 30))
+                assert b"".join(reopened._nodes.stale_chunks(1 << 30)) == marks
             assert _reachable(reopened, roots[-keep:]) == expected
             reopened.db.close()
         store.db.close()
@@ -412,6 +423,42 @@ def test_readers_during_commits_never_see_rows_ahead_of_the_tree(tmp_path: Path)
         done.set()
         reader.join()
     assert failures == []
+
+
+def test_a_node_made_again_after_a_checkpoint_is_not_stale_after_reopening(
+    tmp_path: Path,
+) -> None:
+    """A leaf goes stale (its key changes), a checkpoint writes the mark down, then the
+    key takes its old value back and the same leaf is live again. The next checkpoint
+    writes only what changed since the first; reopened, the store must not mark the
+    leaf stale, or pruning it with its old version would tear the current tree."""
+    keep = 3
+    store = fresh(tmp_path, "remade", keep)
+    store.commit({b"k": b"one", b"other": b"0"}, 0)
+    store.commit({b"k": b"two"}, 1)  # the "one" leaf goes stale since 1
+    store.checkpoint()
+    store.commit({b"k": b"one"}, 2)  # ... and is made again
+    store.commit({b"other": b"1"}, 3)
+    store.checkpoint()
+    with store.db.lock:
+        marks = b"".join(store._nodes.stale_chunks(1 << 30))
+        rows = store.db.fetchall("SELECT stale FROM state_checkpoint ORDER BY part")
+    # the earlier checkpoint's rows stay; the second added only its changes
+    assert len(rows) == 2
+    store.db.close()
+
+    reopened = fresh(tmp_path, "remade", keep)
+    with reopened.db.lock:
+        assert b"".join(reopened._nodes.stale_chunks(1 << 30)) == marks
+    for version in range(4, 4 + keep + 2):  # height 1 leaves the window: its marks expire
+        reopened.commit({b"other": str(version).encode()}, version)
+    assert reopened.get(b"k") == b"one"
+    proof = reopened.prove(b"k")
+    assert proof.value == b"one"
+    reopened.db.close()
+    again = fresh(tmp_path, "remade", keep)
+    assert again.get(b"k") == b"one" and again.prove(b"k").value == b"one"
+    again.db.close()
 
 
 def test_a_wider_window_after_a_checkpoint_refuses_heights_it_no_longer_holds(

@@ -582,6 +582,8 @@ impl NodeBatch {
 
 const RECORD: usize = 32 + 65;
 const STALE_RECORD: usize = 32 + 8;
+/// A checkpoint record's `since` saying the node's mark was lifted (made again, or pruned).
+const STALE_LIFTED: u64 = u64::MAX;
 
 /// Fixed-size records joined into chunks of at most `per_chunk` records each.
 fn chunked<'py, const N: usize>(
@@ -907,6 +909,9 @@ pub struct NodeIndex {
     /// still serve proofs at older heights until that version leaves the kept window.
     stale_since: HashMap<Hash, u64, ByDigest>,
     stale_by_version: BTreeMap<u64, Vec<Hash>>,
+    /// Digests whose stale mark was set or lifted since the marks were last written
+    /// down: a checkpoint writes only these, not every mark of the kept window.
+    stale_touched: HashSet<Hash, ByDigest>,
     reads: std::sync::atomic::AtomicU64,
     /// Every key path a leaf was ever made for: absent keys are answered without a walk.
     keys: KeyFilter,
@@ -1095,6 +1100,13 @@ impl NodeIndex {
         self.shard(digest).remove(digest);
     }
 
+    /// Lift a node's stale mark (made again, moved back in, or pruned for good).
+    fn unmark(&mut self, digest: &Hash) {
+        if self.stale_since.remove(digest).is_some() {
+            self.stale_touched.insert(*digest);
+        }
+    }
+
     fn open_segment(&self, id: u16) -> PyResult<Segment> {
         let data = match &self.folder {
             None => Data::Memory(Vec::new()),
@@ -1174,7 +1186,7 @@ impl NodeIndex {
         let depth_of = |i: usize| batch.depths.get(i).map_or(usize::MAX, |d| *d as usize);
         for (i, (digest, node)) in batch.created.iter().enumerate() {
             self.place(digest, segment, first + i as u64);
-            self.stale_since.remove(digest);
+            self.unmark(digest);
             self.note_leaf(node);
             if depth_of(i) >= levels {
                 self.shard(digest).put(*digest, *node);
@@ -1205,6 +1217,7 @@ impl NodeIndex {
         let digests: Vec<Hash> = digests.collect();
         for digest in &digests {
             self.stale_since.insert(*digest, version);
+            self.stale_touched.insert(*digest);
             // Only a proof at an older height reads it now: its place in the cache goes
             // to the node that replaced it.
             self.shard(digest).remove(digest);
@@ -1280,6 +1293,7 @@ impl NodeIndex {
             upper_depth: pin_depth,
             stale_since: HashMap::default(),
             stale_by_version: BTreeMap::new(),
+            stale_touched: HashSet::default(),
             reads: std::sync::atomic::AtomicU64::new(0),
             keys: KeyFilter::new(sip),
         };
@@ -1378,7 +1392,7 @@ impl NodeIndex {
                 // A node made again after going stale (and perhaps dropped again
                 // later) carries a newer `since`; it stays.
                 if self.stale_since.get(&digest) == Some(&since) {
-                    self.stale_since.remove(&digest);
+                    self.unmark(&digest);
                     self.forget(&digest);
                 }
             }
@@ -1405,7 +1419,7 @@ impl NodeIndex {
         for (i, record) in records.chunks_exact(RECORD).enumerate() {
             let digest = to_hash(&record[..32]);
             self.place(&digest, segment, first + i as u64);
-            self.stale_since.remove(&digest);
+            self.unmark(&digest);
             self.note_leaf(&record[32..]);
         }
         Ok(())
@@ -1433,7 +1447,7 @@ impl NodeIndex {
                 let digest = to_hash(&record[..32]);
                 self.place(&digest, segment, first + i as u64);
                 if !moved {
-                    self.stale_since.remove(&digest);
+                    self.unmark(&digest);
                 }
                 // Also for moved records: the row that made a leaf is skipped on replay
                 // once its segment is retired, so the move is the only trace left.
@@ -1482,7 +1496,7 @@ impl NodeIndex {
             for (i, record) in records.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
                 self.place(&digest, segment, first + i as u64);
-                self.stale_since.remove(&digest);
+                self.unmark(&digest);
                 self.note_leaf_read(record)?;
             }
             Ok(())
@@ -1517,9 +1531,45 @@ impl NodeIndex {
         }
         for record in records.chunks_exact(STALE_RECORD) {
             let since = u64::from_be_bytes(record[32..].try_into().expect("8 bytes"));
-            self.mark_stale_digests(std::iter::once(to_hash(&record[..32])), since);
+            let digest = to_hash(&record[..32]);
+            if since == STALE_LIFTED {
+                self.unmark(&digest);
+            } else {
+                self.mark_stale_digests(std::iter::once(digest), since);
+            }
         }
         Ok(())
+    }
+
+    /// The marks set or lifted since `forget_stale_changes`, as `stale_chunks` records;
+    /// a lifted mark's `since` is 2^64 - 1. Written after the earlier checkpoints' marks
+    /// and read back in order, they give the marks as they are now.
+    fn stale_changes<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
+        let mut touched: Vec<&Hash> = self.stale_touched.iter().collect();
+        touched.sort_unstable();
+        let records = touched.into_iter().map(|digest| {
+            let since = self
+                .stale_since
+                .get(digest)
+                .copied()
+                .unwrap_or(STALE_LIFTED);
+            let mut record = [0u8; STALE_RECORD];
+            record[..32].copy_from_slice(digest);
+            record[32..].copy_from_slice(&since.to_be_bytes());
+            record
+        });
+        chunked(py, records, per_chunk)
+    }
+
+    /// How many marks were set or lifted since they were last written down.
+    #[getter]
+    fn stale_changed(&self) -> usize {
+        self.stale_touched.len()
+    }
+
+    /// The marks as they are now are written down (a checkpoint committed).
+    fn forget_stale_changes(&mut self) {
+        self.stale_touched = HashSet::default();
     }
 
     /// Every stale node as `digest || since` records, `per_chunk` records a chunk.
