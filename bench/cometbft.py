@@ -1,6 +1,8 @@
 """Three four-validator networks side by side, same machine, same load.
 
     python bench/cometbft.py [--seconds 20] [--accounts 10000]
+    python bench/cometbft.py --only kvstore --only urbis --no-anchors --transfer-rounds 3
+        # transfers on a fresh network, three saturated phases back to back
 
 1. `kvstore`: the stock `cometbft` binary with its in-process kvstore (the reference:
    CometBFT's own cost, no socket, no signatures).
@@ -483,6 +485,8 @@ def run_urbis(
     binary: str | None,
     backlog: int,
     rate: float,
+    rounds: int = 1,
+    anchors: bool = True,
 ) -> list[Result]:
     if binary is not None:
         os.environ[network.NODE_BINARY_VARIABLE] = binary
@@ -497,14 +501,17 @@ def run_urbis(
             net.start(node)
         wait_blocks(rpcs)
         processes = urbis_processes(testnet)
-        anchors = Cursor(load.anchors_by_node)
-        results = [
-            run_load(f"{name} anchors", rpcs, anchors, seconds, processes, backlog),
-        ]
-        wait_empty(rpcs)
-        results.append(
-            run_load(f"{name} anchors @{rate:.0f}", rpcs, anchors, seconds, processes, rate=rate)
-        )
+        results: list[Result] = []
+        if anchors:
+            documents = Cursor(load.anchors_by_node)
+            results.append(
+                run_load(f"{name} anchors", rpcs, documents, seconds, processes, backlog)
+            )
+            wait_empty(rpcs)
+            paced = run_load(
+                f"{name} anchors @{rate:.0f}", rpcs, documents, seconds, processes, rate=rate
+            )
+            results.append(paced)
         for raw in load.setup[:2]:
             commit_tx(rpcs[0], raw)
         with httpx.Client(base_url=rpcs[0], timeout=60) as http:
@@ -515,10 +522,14 @@ def run_urbis(
                     rpc_call(http, "broadcast_tx_sync", tx=base64.b64encode(raw).decode())
         wait_empty(rpcs)
         transfers = Cursor(load.transfers_by_node)
+        for round_ in range(1, rounds):
+            label = f"{name} transfers, round {round_} of {rounds}"
+            results.append(run_load(label, rpcs, transfers, seconds, processes, backlog))
+            wait_empty(rpcs)
         results.append(run_load(f"{name} transfers", rpcs, transfers, seconds, processes, backlog))
         wait_empty(rpcs)
-        paced = f"{name} transfers @{rate:.0f}"
-        results.append(run_load(paced, rpcs, transfers, seconds, processes, rate=rate))
+        label = f"{name} transfers @{rate:.0f}"
+        results.append(run_load(label, rpcs, transfers, seconds, processes, rate=rate))
         return results
     finally:
         for node in testnet.nodes:
@@ -560,6 +571,16 @@ def main() -> None:
     parser.add_argument("--recheck", choices=["default", "true", "false"], default="default")
     parser.add_argument(
         "--only", choices=["kvstore", "stock", "urbis"], action="append", help="run only these"
+    )
+    parser.add_argument(
+        "--transfer-rounds",
+        type=int,
+        default=1,
+        help="saturated transfer phases back to back (each its own row): how a transfer's "
+        "cost grows with the history before it",
+    )
+    parser.add_argument(
+        "--no-anchors", action="store_true", help="skip the anchor phases (transfers first)"
     )
     args = parser.parse_args()
     only = set(args.only or ["kvstore", "stock", "urbis"])
@@ -616,6 +637,8 @@ def main() -> None:
                 network.cometbft_binary(),
                 args.backlog,
                 args.rate,
+                args.transfer_rounds,
+                not args.no_anchors,
             )
         if "urbis" in nets and load:
             print("running urbis-cometbft + urbis…", flush=True)
@@ -627,6 +650,8 @@ def main() -> None:
                 None,
                 args.backlog,
                 args.rate,
+                args.transfer_rounds,
+                not args.no_anchors,
             )
         kv: Result | None = None
         if "kvstore" in only:
