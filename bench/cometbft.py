@@ -583,6 +583,8 @@ def main() -> None:
         "--no-anchors", action="store_true", help="skip the anchor phases (transfers first)"
     )
     args = parser.parse_args()
+    if args.transfer_rounds < 1:
+        parser.error("--transfer-rounds must be at least 1")
     only = set(args.only or ["kvstore", "stock", "urbis"])
     departments = [d for d, _ in DEV_DEPARTMENTS[:VALIDATORS]]
     notaries = [(departments[i % VALIDATORS], PrivateKey.generate()) for i in range(args.senders)]

@@ -196,6 +196,29 @@ def test_non_canonical_key_encoding_is_refused() -> None:
     assert verify(non_canonical, b"x", bytes(64)) is False
 
 
+def test_a_key_written_non_canonically_is_refused_before_any_signature() -> None:
+    """No signature can show it (nobody can sign for a point with y < 19), so the key
+    rule itself is checked: libsodium takes a key only in its canonical encoding and
+    not of small order. VerifyingKey.to_bytes hands back the bytes it was given, so
+    comparing with it had let y + p through."""
+    from urbis._native import ed25519_key_accepted
+
+    signer = PrivateKey(os.urandom(32)).signer()
+    assert ed25519_key_accepted(signer.public_key.raw)
+    found = 0
+    for y in range(2, 19):
+        point = _decode(y.to_bytes(32, "little"))
+        if point is None or point in {_decode(e) for e in SMALL_ORDER}:
+            continue
+        canonical, *others = _encodings(point)
+        assert ed25519_key_accepted(canonical)
+        assert others and not any(ed25519_key_accepted(e) for e in others)
+        found += 1
+    assert found
+    assert not any(ed25519_key_accepted(e) for e in SMALL_ORDER)
+    assert not ed25519_key_accepted(b"short")
+
+
 def test_wrong_lengths_are_refused_not_raised() -> None:
     signer = PrivateKey(os.urandom(32)).signer()
     signature = signer.sign(b"m")

@@ -546,6 +546,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merkle::merkle_root, m)?)?;
     m.add_function(wrap_pyfunction!(sig::ed25519_verify_many, m)?)?;
     m.add_function(wrap_pyfunction!(sig::ed25519_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(sig::ed25519_key_accepted, m)?)?;
     m.add_function(wrap_pyfunction!(smt::state_items, m)?)?;
     m.add_function(wrap_pyfunction!(text::bech32m_encode, m)?)?;
     m.add_function(wrap_pyfunction!(cbor::cbor_decode, m)?)?;

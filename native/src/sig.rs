@@ -10,11 +10,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signature, VerifyingKey};
 use pyo3::prelude::*;
 
 /// Decoded keys kept: an account signs many transactions, and decompressing its key
-/// (a field square root) was a tenth of each check. Cleared whole when full.
+/// (a field square root) was a tenth of each check. Only keys that decode are kept,
+/// so a stream of junk keys cannot flush it; it is cleared whole when full.
 const KEYS_CACHED_MAX: usize = 50_000;
 
 fn keys() -> &'static Mutex<HashMap<[u8; 32], Option<VerifyingKey>>> {
@@ -28,15 +30,20 @@ fn decoded(key: &[u8; 32]) -> Option<VerifyingKey> {
         return *known;
     }
     // Decompression reduces a non-canonical y (>= p) and accepts "-0"; libsodium
-    // refuses both, so the key must re-encode to its own bytes.
-    let verifying = VerifyingKey::from_bytes(key)
-        .ok()
-        .filter(|verifying| verifying.to_bytes() == *key);
-    let mut cache = keys().lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= KEYS_CACHED_MAX {
-        cache.clear();
+    // refuses both, so the point must compress back to the key's own bytes.
+    // (VerifyingKey::to_bytes hands back the bytes it was given, so comparing with
+    // it checked nothing.) verify_strict refuses keys of small order itself.
+    let verifying = CompressedEdwardsY(*key)
+        .decompress()
+        .filter(|point| point.compress().to_bytes() == *key)
+        .map(VerifyingKey::from);
+    if verifying.is_some() {
+        let mut cache = keys().lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= KEYS_CACHED_MAX {
+            cache.clear();
+        }
+        cache.insert(*key, verifying);
     }
-    cache.insert(*key, verifying);
     verifying
 }
 
@@ -62,6 +69,17 @@ pub fn ed25519_verify_many(py: Python<'_>, items: Vec<(Vec<u8>, Vec<u8>, Vec<u8>
             .map(|(key, message, signature)| check(key, message, signature))
             .collect()
     })
+}
+
+/// Whether the key's encoding is one libsodium takes: canonical (y < p, no "-0") and
+/// not of small order. No signature can test this on its own: nobody can sign for a
+/// point written non-canonically, so it is checked here directly.
+#[pyfunction]
+pub fn ed25519_key_accepted(key: &[u8]) -> bool {
+    <[u8; 32]>::try_from(key)
+        .ok()
+        .and_then(|key| decoded(&key))
+        .is_some_and(|verifying| !verifying.is_weak())
 }
 
 /// One signature check (same rules as `ed25519_verify_many`).
