@@ -10,7 +10,8 @@ Layout:
   state_node_log(seq, version, segment, first, count, moved, created, dropped)
                                          where each version's new tree nodes went in the
                                          segment files, and the nodes it left
-  state_checkpoint(version, part, stale) the stale nodes at the last snapshot
+  state_checkpoint(version, part, stale) the stale nodes at the last snapshot, as the
+                                         changes each snapshot made, in part order
   state_node_retired(segment)            segment files emptied by compaction
   state_changes(version, keys)           the keys each version replaced or deleted,
                                          until their older rows are pruned
