@@ -26,9 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import commit_block
 from bench.payments import City
-from urbis.modules import build_application
 from urbis.sdk.builder import action
-from urbis.state.database import Database
 
 WINDOW_BLOCKS = 10
 
@@ -65,20 +63,7 @@ def main() -> None:
         )
         transfers.append(city.tx(city.signers[sender], transfer).raw)
     with tempfile.TemporaryDirectory() as folder:
-        app = build_application(Database(Path(folder) / "urbis.db"))
-        app.init_chain(city.genesis)
-        city.create_eur(app)
-        mints = [
-            city.tx(
-                city.finance,
-                *(
-                    action("payments", "mint", asset="EUR", recipient=r, amount_minor=1_000_000)
-                    for r in city.ids[i : i + 32]
-                ),
-            )
-            for i in range(0, len(city.ids), 32)
-        ]
-        city.commit(app, mints)
+        app = city.funded_app(Path(folder))
         print(
             "after transfers   process CPU          block thread CPU"
             "     block wall   written to disk"

@@ -94,6 +94,24 @@ class City:
         )
         self.commit(app, [self.tx(self.council, proposal)])
 
+    def funded_app(self, folder: Path) -> Any:
+        """A fresh app in `folder`: genesis, EUR, and 10,000.00 EUR minted to every account."""
+        app = build_application(Database(folder / "urbis.db"))
+        app.init_chain(self.genesis)
+        self.create_eur(app)
+        mints = [
+            self.tx(
+                self.finance,
+                *(
+                    action("payments", "mint", asset="EUR", recipient=r, amount_minor=1_000_000)
+                    for r in self.ids[i : i + 32]
+                ),
+            )
+            for i in range(0, len(self.ids), 32)
+        ]
+        self.commit(app, mints)
+        return app
+
     def commit(self, app: object, txs: list[Transaction]) -> None:
         for start in range(0, len(txs), BLOCK):
             self.height += 1
@@ -149,20 +167,7 @@ def main() -> None:
     print(f"preparing {args.accounts:,} accounts…", flush=True)
     city = City(args.accounts)
     with tempfile.TemporaryDirectory() as folder:
-        app = build_application(Database(Path(folder) / "urbis.db"))
-        app.init_chain(city.genesis)
-        city.create_eur(app)
-        mints = [
-            city.tx(
-                city.finance,
-                *(
-                    action("payments", "mint", asset="EUR", recipient=r, amount_minor=1_000_000)
-                    for r in city.ids[i : i + 32]
-                ),
-            )
-            for i in range(0, len(city.ids), 32)
-        ]
-        city.commit(app, mints)
+        app = city.funded_app(Path(folder))
 
         rng = random.Random(7)
         transfers = []

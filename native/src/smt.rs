@@ -585,6 +585,14 @@ const STALE_RECORD: usize = 32 + 8;
 /// A checkpoint record's `since` saying the node's mark was lifted (made again, or pruned).
 const STALE_LIFTED: u64 = u64::MAX;
 
+/// A checkpoint's stale mark: `digest || since` (big-endian).
+fn stale_record(digest: &Hash, since: u64) -> [u8; STALE_RECORD] {
+    let mut record = [0u8; STALE_RECORD];
+    record[..32].copy_from_slice(digest);
+    record[32..].copy_from_slice(&since.to_be_bytes());
+    record
+}
+
 /// Fixed-size records joined into chunks of at most `per_chunk` records each.
 fn chunked<'py, const N: usize>(
     py: Python<'py>,
@@ -1548,15 +1556,8 @@ impl NodeIndex {
         let mut touched: Vec<&Hash> = self.stale_touched.iter().collect();
         touched.sort_unstable();
         let records = touched.into_iter().map(|digest| {
-            let since = self
-                .stale_since
-                .get(digest)
-                .copied()
-                .unwrap_or(STALE_LIFTED);
-            let mut record = [0u8; STALE_RECORD];
-            record[..32].copy_from_slice(digest);
-            record[32..].copy_from_slice(&since.to_be_bytes());
-            record
+            let since = self.stale_since.get(digest).copied();
+            stale_record(digest, since.unwrap_or(STALE_LIFTED))
         });
         chunked(py, records, per_chunk)
     }
@@ -1576,12 +1577,9 @@ impl NodeIndex {
     fn stale_chunks<'py>(&self, py: Python<'py>, per_chunk: usize) -> Vec<Bound<'py, PyBytes>> {
         let mut stale: Vec<(&Hash, &u64)> = self.stale_since.iter().collect();
         stale.sort_unstable();
-        let records = stale.into_iter().map(|(digest, since)| {
-            let mut record = [0u8; STALE_RECORD];
-            record[..32].copy_from_slice(digest);
-            record[32..].copy_from_slice(&since.to_be_bytes());
-            record
-        });
+        let records = stale
+            .into_iter()
+            .map(|(digest, since)| stale_record(digest, *since));
         chunked(py, records, per_chunk)
     }
 
