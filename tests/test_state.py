@@ -780,12 +780,12 @@ def test_background_compaction_keeps_proofs_and_gives_disk_back(
 
 
 @given(st.lists(changes, min_size=1, max_size=12), st.integers(min_value=1, max_value=3))
-def test_history_rows_older_than_the_window_are_pruned_and_kept_heights_still_read(
+def test_undo_rows_older_than_the_window_are_pruned_and_kept_heights_still_read(
     blocks: list[dict], keep: int
 ) -> None:
-    """Rows a later write superseded are deleted once that write is the oldest kept
-    height (and rows that deleted a key with them): the history table holds the live
-    keys plus the window's writes, and every kept height reads what it committed."""
+    """The values table holds exactly the live keys; the undo rows are exactly the
+    writes of the kept heights after the oldest (each holding the value it replaced),
+    and every kept height reads what it committed."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
@@ -798,17 +798,17 @@ def test_history_rows_older_than_the_window_are_pruned_and_kept_heights_still_re
             written.append({k for k, v in block.items() if model.get(k) != v})
             applied(model, block)
             states.append(dict(model))
-        rows = store.db.fetchall("SELECT key, version, value FROM state_history")
         window = range(max(len(blocks) - keep, 0), len(blocks))
-        in_window = {(k, v) for v in window for k in written[v]}
-        # Each row is a write inside the window, or the live write the oldest kept
-        # height reads.
-        for key, version, value in rows:
-            read = max(
-                (v for v, keys in enumerate(written[: window.start + 1]) if key in keys),
-                default=None,
-            )
-            assert (key, version) in in_window or (version == read and value is not None)
+        values = store.db.fetchall("SELECT key, value FROM state_values")
+        assert dict(values) == model
+        undo = store.db.fetchall("SELECT version, key, value FROM state_undo")
+        expected = {
+            (v, k, (states[v - 1] if v else {}).get(k))
+            for v in window
+            if v > len(blocks) - keep  # a version's undo rows go when it is the oldest kept
+            for k in written[v]
+        }
+        assert set(undo) == expected
         for version in window:
             for key in {k for state in states for k in state}:
                 assert store.get_at(key, version) == states[version].get(key)
@@ -832,3 +832,53 @@ def test_the_wal_stays_bounded_under_a_steady_stream_of_writes(
         largest = max(largest, wal.stat().st_size)
     assert largest < 2 * 1024 * 1024 + 3 * 1024 * 1024  # the bound plus about one block
     store.db.close()
+
+
+def test_a_store_of_the_earlier_history_layout_is_rewritten_and_reads_the_same(
+    tmp_path: Path,
+) -> None:
+    """A store written when every write was a `state_history` row (key, version) opens
+    with current values and undo rows: every kept height reads what it committed,
+    including keys deleted and set again, and the old tables are gone."""
+    import sqlite3
+
+    blocks: list[dict[bytes, bytes | None]] = [
+        {b"a": b"1", b"b": b"1", b"c": b"1"},
+        {b"a": b"2", b"b": None},
+        {b"b": b"3", b"d": b"1"},
+        {b"c": None, b"a": b"4"},
+        {b"d": b"2"},
+    ]
+    store = fresh(tmp_path, "old")
+    model: dict[bytes, bytes] = {}
+    states = []
+    for version, block in enumerate(blocks):
+        store.commit(block, version)
+        applied(model, block)
+        states.append(dict(model))
+    store.db.close()
+    # The earlier layout, as its writer left it: every write of every version.
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.executescript(
+        "DROP TABLE state_values; DROP TABLE state_undo; CREATE TABLE state_history ("
+        "key BLOB NOT NULL, version INTEGER NOT NULL, value BLOB, PRIMARY KEY (key, version)"
+        ") WITHOUT ROWID; CREATE TABLE state_changes (version INTEGER PRIMARY KEY, "
+        "keys BLOB NOT NULL);"
+    )
+    conn.executemany(
+        "INSERT INTO state_history VALUES (?, ?, ?)",
+        [(k, v, value) for v, block in enumerate(blocks) for k, value in block.items()],
+    )
+    conn.commit()
+    conn.close()
+    reopened = StateStore(Database(tmp_path / "old.db"))
+    tables = {row[0] for row in reopened.db.fetchall("SELECT name FROM sqlite_master")}
+    assert "state_history" not in tables and "state_changes" not in tables
+    for version, state in enumerate(states):
+        for key in (b"a", b"b", b"c", b"d", b"e"):
+            assert reopened.get_at(key, version) == state.get(key)
+    assert reopened.scan_prefix(b"") == sorted(model.items())
+    reopened.commit({b"e": b"1", b"a": None}, len(blocks))
+    assert reopened.get_at(b"a", len(blocks) - 1) == b"4"
+    assert reopened.get(b"a") is None
+    reopened.db.close()

@@ -157,10 +157,7 @@ def _node_records(node_files: dict[str, bytes]) -> list[bytes]:
 def _latest_values(db_file: Path) -> dict[bytes, bytes]:
     conn = sqlite3.connect(db_file)
     try:
-        rows = conn.execute(
-            "SELECT key, value FROM state_history AS h "
-            "WHERE version = (SELECT MAX(version) FROM state_history WHERE key = h.key)"
-        ).fetchall()
+        rows = conn.execute("SELECT key, value FROM state_values").fetchall()
     finally:
         conn.close()
     return {bytes(k): bytes(v) for k, v in rows if v is not None}
@@ -433,7 +430,7 @@ def test_node_with_a_damaged_nonce_refuses_the_replay_and_halts(tmp_path: Path) 
     conn = sqlite3.connect(home / "data" / "urbis.db")
     nonce_key = account_keys.nonce(account("land"))
     updated = conn.execute(
-        "UPDATE state_history SET value = ? WHERE key = ? AND value = ?",
+        "UPDATE state_values SET value = ? WHERE key = ? AND value = ?",
         (encode_trusted(0), nonce_key, encode_trusted(1)),
     ).rowcount
     conn.commit()
