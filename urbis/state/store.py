@@ -530,12 +530,14 @@ class StateStore:
                 return None
             # The value after `version` is what the first later write replaced, or, if
             # no kept version wrote the key since, its current value. The undo rows are
-            # in version order, so this is one lookup per later version, in SQLite.
+            # in version order: one lookup per later version, in SQLite, stopping at
+            # the first that has the key.
             row = self.db.fetchone(
                 "WITH RECURSIVE later(v) AS (SELECT ? UNION ALL SELECT v + 1 FROM later "
-                "WHERE v < ?) SELECT u.value FROM later JOIN state_undo AS u "
-                "ON u.version = later.v AND u.key = ? ORDER BY later.v LIMIT 1",
-                (version + 1, self.version, key),
+                "WHERE v < ? AND NOT EXISTS (SELECT 1 FROM state_undo WHERE version = v "
+                "AND key = ?)) SELECT value FROM state_undo "
+                "WHERE version = (SELECT MAX(v) FROM later) AND key = ?",
+                (version + 1, self.version, key, key),
             )
             if row is None:
                 row = self.db.fetchone("SELECT value FROM state_values WHERE key = ?", (key,))
