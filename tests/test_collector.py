@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -59,3 +61,28 @@ def test_blocks_leave_the_collector_on_even_when_one_fails(chain: CityChain) -> 
             BlockInfo(chain.app.chain_id, chain.height + 5, 0, b""), []
         )  # not the next height: refused inside the pause
     assert gc.isenabled()
+
+
+def test_a_serving_node_freezes_its_start_and_still_collects_cycles() -> None:
+    """In a child process: freezing is for the whole interpreter, not this test run."""
+    script = """
+import gc
+import subprocess
+import sys
+from urbis.chain.collector import OLDEST_EVERY, settle_for_serving
+settle_for_serving()
+assert gc.get_freeze_count() > 1000, gc.get_freeze_count()
+assert gc.get_threshold()[2] == OLDEST_EVERY
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a
+del a, b
+assert gc.collect() >= 2, "a cycle made after start is still collected"
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

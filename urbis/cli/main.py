@@ -175,6 +175,7 @@ def _run_node(
     import uvicorn
 
     from urbis.api.server import create_api
+    from urbis.chain.collector import settle_for_serving
     from urbis.node.home import HomeError
     from urbis.node.runner import Node
     from urbis.state.errors import IncompatibleStore, StoreCorrupt
@@ -222,9 +223,11 @@ def _run_node(
         f"URBIS_API={url}\n  urbis status"
     )
     running.start()
+    api = create_api(running)
+    settle_for_serving()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_api(running),
+            api,
             host=config.api_host,
             port=config.api_port,
             log_level="warning",

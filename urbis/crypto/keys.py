@@ -92,6 +92,9 @@ def _verify_chunk(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
     return ed25519_verify_many(list(items))
 
 
+_CPUS = os.cpu_count() or 1
+"""Read once: os.cpu_count() reads /proc on every call, and every CheckTx burst asked."""
+
 _POOL: ThreadPoolExecutor | None = None
 PARALLEL_MIN = 64
 """Below this many signatures a thread hand-off costs more than it saves."""
@@ -108,7 +111,7 @@ def verify_many(
     items: Sequence[tuple[bytes, bytes, bytes]], threads: int | None = None
 ) -> list[bool]:
     """Verify (public_key, message, signature) triples on all cores; results in input order."""
-    workers = threads or os.cpu_count() or 1
+    workers = threads or _CPUS
     if workers <= 1 or len(items) < PARALLEL_MIN:
         return _verify_chunk(items)
     size = -(-len(items) // workers)
@@ -126,7 +129,7 @@ STREAM_CHUNK = 256
 def verify_stream(items: Sequence[tuple[bytes, bytes, bytes]]) -> Iterator[bool]:
     """Like verify_many, but yields results in order while later chunks still verify,
     so a block's execution overlaps its signature checks."""
-    workers = os.cpu_count() or 1
+    workers = _CPUS
     if workers <= 1 or len(items) < PARALLEL_MIN:
         yield from _verify_chunk(items)
         return

@@ -52,6 +52,13 @@ MESSAGE_SIZE_MAX = 256 * 1024 * 1024
 PROPOSAL_SLICE = 1000
 YIELD_EVERY = 32
 """Requests answered on one connection before the others get a turn."""
+
+_CHECK_OK = abci.Response(check_tx=abci.ResponseCheckTx(code=0))
+"""The answer to nearly every CheckTx, built once and framed once: each node checks
+every transaction, and building this message from keywords cost as much as a fifth
+of the check."""
+_CHECK_OK_FRAME = uvarint(_CHECK_OK.ByteSize()) + _CHECK_OK.SerializeToString()
+
 CommitListener = Callable[[SignedHeader, BlockResult], None]
 
 
@@ -169,7 +176,7 @@ class AbciApplication:
             return abci.Response(
                 check_tx=abci.ResponseCheckTx(code=1, codespace=error.code, log=error.message)
             )
-        return abci.Response(check_tx=abci.ResponseCheckTx(code=0))
+        return _CHECK_OK
 
     def _prepare_proposal(self, request: Any) -> Any:
         raws = order_by_sender_nonce([bytes(tx) for tx in request.txs], self.app.decode)
@@ -582,6 +589,9 @@ class AbciServer:
             except Exception as error:  # an app fault: tell CometBFT, which halts
                 log.exception("ABCI %s failed", request.WhichOneof("value"))
                 response = abci.Response(exception=abci.ResponseException(error=str(error)))
+            if response is _CHECK_OK:
+                out += _CHECK_OK_FRAME
+                continue
             encoded = response.SerializeToString()
             out += uvarint(len(encoded)) + encoded
         return bytes(out)
