@@ -315,3 +315,20 @@ def test_real_node_proves_itself_and_a_stolen_port_stops_up(tmp_path: Path) -> N
     assert refused.stderr.startswith("testnet.port_in_use: ")
     assert f"rpc port {node.rpc} of node {node.name}" in refused.stderr
     assert net.pid_of(node) is None
+
+
+def test_created_nodes_skip_what_cometbft_would_store_twice(tmp_path: Path) -> None:
+    """Urbis keeps its own transaction index and receipts: CometBFT's indexer is off and
+    only its latest FinalizeBlock response is kept; the shared settings are still set."""
+    import tomllib
+
+    require_cometbft()
+    testnet = net.create(tmp_path / "net", 2, base_port=free_port_range(40))
+    for node in testnet.nodes:
+        config = tomllib.loads(
+            (Path(node.home) / "cometbft" / "config" / "config.toml").read_text()
+        )
+        assert config["tx_index"]["indexer"] == "null"
+        assert config["storage"]["discard_abci_responses"] is True
+        assert config["mempool"]["recheck"] is False
+        assert config["proxy_app"].startswith("unix://")

@@ -219,6 +219,7 @@ def create(
             timeout_commit=timeout_commit,
             abci_address=abci_address(node),
         )
+        network.configure_for_urbis(cometbft_home)
     testnet = Testnet(folder, chain_id, nodes)
     testnet.save()
     return testnet

@@ -159,7 +159,6 @@ def configure(
     same machine (the default a testnet gives), else `tcp://127.0.0.1:<abci port>`.
     """
     path = cometbft_home / "config" / "config.toml"
-    text = path.read_text()
     settings = {
         "": {
             "moniker": json.dumps(moniker),
@@ -220,6 +219,31 @@ def configure(
         },
         "instrumentation": {"prometheus": "false"},
     }
+    _apply(path, settings)
+
+
+URBIS_NODE_SETTINGS = {
+    # Urbis keeps its own index of transactions (by id and by account, checked against
+    # the headers) and its API serves it; CometBFT's would index every transaction and
+    # its receipt a second time for nobody. /tx and /tx_search answer nothing.
+    "tx_index": {"indexer": '"null"'},
+    # CometBFT keeps only the latest FinalizeBlock response, which a restart's
+    # handshake replays; Urbis stores every receipt itself. /block_results answers
+    # for the latest height only.
+    "storage": {"discard_abci_responses": "true"},
+}
+"""Settings for a node whose app is Urbis, on top of `configure`'s (which the kvstore
+reference in bench/cometbft.py shares): what CometBFT would store that Urbis already
+keeps. bench/cometbft.py: the nodes' CPU a transfer (CometBFT README)."""
+
+
+def configure_for_urbis(cometbft_home: Path) -> None:
+    """Apply URBIS_NODE_SETTINGS to a node `configure` has set up."""
+    _apply(cometbft_home / "config" / "config.toml", URBIS_NODE_SETTINGS)
+
+
+def _apply(path: Path, settings: dict[str, dict[str, str]]) -> None:
+    text = path.read_text()
     for section, values in settings.items():
         for key, value in values.items():
             text = set_toml(text, section, key, value)
