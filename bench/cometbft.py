@@ -23,7 +23,10 @@ judged on the paced rows. Every committed transaction's latency is measured, fro
 send of its broadcast_tx_sync to the moment its block shows on the first node's RPC.
 Throughput is counted from the blocks committed in the window.
 CPU per transaction is read from /proc for the CometBFT processes (`node`) and the
-Urbis processes (`app`) over the same window.
+Urbis processes (`app`) over the same window; under each Urbis row, the apps' /metrics
+split theirs by ABCI call (the app thread's CPU on each), and `other` is the rest
+(request parsing and the collector between calls, the signature, storage and WAL
+threads).
 
 With URBIS_PPROF=1 the first validator of each Urbis network serves Go's pprof on
 localhost:6060 (`go tool pprof -top http://localhost:6060/debug/pprof/profile?seconds=10`).
@@ -36,6 +39,7 @@ import base64
 import hashlib
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -44,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +91,8 @@ class Result:
     app_cpu_s: float
     ran_out: bool = False
     """A client had no prepared transaction left: less was offered than the phase says."""
+    calls: dict[str, float] = field(default_factory=dict)
+    """The apps' CPU seconds on each ABCI call over the window (their /metrics), summed."""
 
     def line(self) -> str:
         if self.latencies:
@@ -102,7 +108,18 @@ class Result:
             f"cpu/tx node {self.node_cpu_s * per_tx:5.2f} ms  app {self.app_cpu_s * per_tx:5.2f} ms"
             f"   rejected {self.rejected}"
             + ("   RAN OUT of prepared transactions (raise --rate-cap)" if self.ran_out else "")
+            + self.calls_line(per_tx)
         )
+
+    def calls_line(self, per_tx: float) -> str:
+        """Where the app's CPU went, in ms a transaction: the app thread's ABCI calls, and
+        the rest (its parsing and collector between calls, signature and storage threads)."""
+        shown = {k: s for k, s in self.calls.items() if s * per_tx >= 0.005}
+        if not shown:
+            return ""
+        rest = self.app_cpu_s - sum(self.calls.values())
+        parts = [f"{k} {s * per_tx:.2f}" for k, s in sorted(shown.items(), key=lambda i: -i[1])]
+        return "\n    app ms/tx by call: " + ", ".join(parts) + f"; other {rest * per_tx:.2f}"
 
     def p(self, quantile: float) -> float:
         ordered = sorted(self.latencies) or [float("inf")]
@@ -136,14 +153,39 @@ class Processes:
 
     node: list[int]
     app: list[int]
+    apis: list[str] = field(default_factory=list)
+    """The apps' API addresses, whose /metrics give their CPU by ABCI call."""
 
     def sample(self) -> tuple[float, float]:
         return sum(map(cpu_seconds, self.node)), sum(map(cpu_seconds, self.app))
 
+    def calls(self) -> dict[str, float]:
+        """CPU seconds by ABCI call, summed over the apps (a node that does not answer
+        counts nothing: the line is then short, not wrong)."""
+        total: dict[str, float] = {}
+        for api in self.apis:
+            try:
+                text = httpx.get(f"{api}/metrics", timeout=10).text
+            except httpx.HTTPError:
+                continue
+            for found in CPU_METRIC.finditer(text):
+                call = found["call"]
+                total[call] = total.get(call, 0.0) + float(found["seconds"])
+        return total
+
+
+CPU_METRIC = re.compile(
+    r'^urbis_abci_cpu_seconds_total\{call="(?P<call>\w+)"\} (?P<seconds>\S+)$', re.M
+)
+
 
 def urbis_processes(testnet: net.Testnet) -> Processes:
     apps = [pid for node in testnet.nodes if (pid := net.pid_of(node)) is not None]
-    return Processes(node=[c for pid in apps for c in children(pid)], app=apps)
+    return Processes(
+        node=[c for pid in apps for c in children(pid)],
+        app=apps,
+        apis=[f"http://127.0.0.1:{node.api}" for node in testnet.nodes],
+    )
 
 
 # -- RPC ----------------------------------------------------------------------------
@@ -297,6 +339,7 @@ def run_load(
     watcher.start()
     first = latest_height(rpcs[0]) + 1
     cpu_before = processes.sample()
+    calls_before = processes.calls()
     threads = [threading.Thread(target=pusher, args=(node,)) for node in range(len(rpcs))]
     for thread in threads:
         thread.start()
@@ -304,6 +347,7 @@ def run_load(
     stop.set()
     last = latest_height(rpcs[0])
     cpu_after = processes.sample()
+    calls = {k: s - calls_before.get(k, 0.0) for k, s in processes.calls().items()}
     for thread in threads:
         thread.join(120)
     if rate is not None:  # what was offered must commit too: follow it until it has
@@ -335,6 +379,7 @@ def run_load(
         cpu_after[0] - cpu_before[0],
         cpu_after[1] - cpu_before[1],
         cursor.ran_out,
+        calls,
     )
 
 

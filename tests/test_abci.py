@@ -263,3 +263,37 @@ def test_a_failed_prepare_is_survived_and_a_dead_app_thread_closes_every_connect
                 assert isinstance(server.failure, _Doomed)
         finally:
             server.stop()
+
+
+def test_calls_are_counted_with_their_cpu_for_metrics(abci_app: tuple) -> None:
+    """Each answered request counts under its call, with the app thread's CPU on it; a
+    CheckTx that fails still counts. /metrics renders them as labeled counters."""
+    from urbis.api.server import _abci_lines
+    from urbis.consensus.cometbft.abci import AbciServer
+    from urbis.consensus.cometbft.proto import abci
+
+    handler, _ = abci_app
+    port = free_port()
+    server = AbciServer(handler, f"tcp://127.0.0.1:{port}")
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(
+                _frames(
+                    abci.Request(echo=abci.RequestEcho(message="hi")),
+                    abci.Request(check_tx=abci.RequestCheckTx(tx=b"not a transaction")),
+                    abci.Request(check_tx=abci.RequestCheckTx(tx=b"\xa0")),
+                    abci.Request(flush=abci.RequestFlush()),
+                )
+            )
+            responses: list[Any] = _responses(conn, 4)
+        assert [r.check_tx.code for r in responses[1:3]] == [1, 1]
+        calls = server.calls.snapshot()
+    finally:
+        server.stop()
+    assert {k: n for k, (n, _) in calls.items()} == {"check_tx": 2, "echo": 1, "flush": 1}
+    assert all(cpu >= 0 for _, cpu in calls.values()) and calls["check_tx"][1] > 0
+    lines = _abci_lines(calls)
+    assert 'urbis_abci_requests_total{call="check_tx"} 2' in lines
+    assert any(line.startswith('urbis_abci_cpu_seconds_total{call="echo"} ') for line in lines)
+    assert _abci_lines({}) == []

@@ -206,6 +206,21 @@ def _install_error_handlers(api: FastAPI) -> None:
         return problem(500, "internal", "Internal error", "the node failed to answer; see its log")
 
 
+def _abci_lines(calls: dict[str, tuple[int, float]]) -> list[str]:
+    """Per ABCI call: how many, and the app thread's CPU on them (what a transaction
+    costs the app, call by call; empty on a solo node)."""
+    if not calls:
+        return []
+    return [
+        "# HELP urbis_abci_requests_total ABCI requests answered, by call.",
+        "# TYPE urbis_abci_requests_total counter",
+        *(f'urbis_abci_requests_total{{call="{k}"}} {n}' for k, (n, _) in calls.items()),
+        "# HELP urbis_abci_cpu_seconds_total The app thread's CPU answering ABCI requests.",
+        "# TYPE urbis_abci_cpu_seconds_total counter",
+        *(f'urbis_abci_cpu_seconds_total{{call="{k}"}} {s:.6f}' for k, (_, s) in calls.items()),
+    ]
+
+
 def _metrics(request: Request) -> str:
     node: Node = request.app.state.node
     counters: ApiCounters = request.app.state.counters
@@ -224,6 +239,7 @@ def _metrics(request: Request) -> str:
         "# HELP urbis_block_duration_ms Time to execute and commit the last block.",
         "# TYPE urbis_block_duration_ms gauge",
         f"urbis_block_duration_ms {node.driver.last_block_ms:.3f}",
+        *_abci_lines(node.driver.abci_calls()),
         "# HELP urbis_state_keys Keys in the current state.",
         "# TYPE urbis_state_keys gauge",
         f"urbis_state_keys {len(node.app.store)}",

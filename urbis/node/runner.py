@@ -45,6 +45,10 @@ class Driver(Protocol):
     @property
     def last_block_ms(self) -> float: ...
 
+    def abci_calls(self) -> dict[str, tuple[int, float]]:
+        """ABCI requests answered and CPU seconds spent on them, by call (none on solo)."""
+        ...
+
     @property
     def validator_key(self) -> bytes: ...
 

@@ -26,7 +26,7 @@ import socket
 import stat
 import threading
 import time
-from collections import deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -351,6 +351,20 @@ class _Connection:
     """The application thread is done with it."""
 
 
+@dataclass
+class CallCounters:
+    """ABCI requests answered and the application thread's CPU seconds answering them, by
+    call (`check_tx`, `finalize_block`, ...; CheckTx includes its burst's signature head
+    start). Written by the application thread only; /metrics reads copies."""
+
+    count: Counter[str] = field(default_factory=Counter)
+    cpu: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def snapshot(self) -> dict[str, tuple[int, float]]:
+        counts, cpu = dict(self.count), dict(self.cpu)  # each copy is one C call: atomic
+        return {kind: (counts.get(kind, 0), cpu.get(kind, 0.0)) for kind in sorted(counts)}
+
+
 class AbciServer:
     """Serves an AbciApplication on tcp://host:port or unix:///path.
 
@@ -377,6 +391,7 @@ class AbciServer:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self.calls = CallCounters()
 
     def start(self) -> None:
         try:
@@ -577,18 +592,25 @@ class AbciServer:
             return self._answer_all(requests, burst)
 
     def _answer_all(self, requests: list[Any], burst: list[Any] | None) -> bytes:
+        calls = self.calls
         if burst is not None:
+            started = time.thread_time()
             try:
                 self.handler.prepare(burst)
             except Exception:  # only a head start: each CheckTx still checks its own
                 log.exception("verifying a burst's signatures ahead failed")
+            calls.cpu["check_tx"] += time.thread_time() - started  # CheckTx's own work
         out = bytearray()
         for request in requests:
+            kind = request.WhichOneof("value")
+            started = time.thread_time()
             try:
                 response = self.handler.handle(request)
             except Exception as error:  # an app fault: tell CometBFT, which halts
-                log.exception("ABCI %s failed", request.WhichOneof("value"))
+                log.exception("ABCI %s failed", kind)
                 response = abci.Response(exception=abci.ResponseException(error=str(error)))
+            calls.cpu[kind] += time.thread_time() - started
+            calls.count[kind] += 1
             if response is _CHECK_OK:
                 out += _CHECK_OK_FRAME
                 continue

@@ -61,6 +61,9 @@ class CometBFTDriver:
     def last_block_ms(self) -> float:
         return self.abci.last_block_ms
 
+    def abci_calls(self) -> dict[str, tuple[int, float]]:
+        return self.server.calls.snapshot()
+
     def on_commit(self, listener: CommitListener) -> None:
         self.abci.on_commit(listener)
 

@@ -87,6 +87,9 @@ class SoloDriver:
         """Solo blocks carry our own signed header; there is no separate consensus commit."""
         return None
 
+    def abci_calls(self) -> dict[str, tuple[int, float]]:
+        return {}  # a solo node calls the app directly, not through ABCI
+
     def pending_txs(self) -> int:
         return len(self.mempool)
 
