@@ -159,19 +159,31 @@ class Processes:
     def sample(self) -> tuple[float, float]:
         return sum(map(cpu_seconds, self.node)), sum(map(cpu_seconds, self.app))
 
-    def calls(self) -> dict[str, float]:
-        """CPU seconds by ABCI call, summed over the apps (a node that does not answer
-        counts nothing: the line is then short, not wrong)."""
-        total: dict[str, float] = {}
+    def calls(self) -> list[dict[str, float] | None]:
+        """Each app's CPU seconds by ABCI call so far (None: it did not answer)."""
+        found: list[dict[str, float] | None] = []
         for api in self.apis:
             try:
                 text = httpx.get(f"{api}/metrics", timeout=10).text
             except httpx.HTTPError:
+                found.append(None)
                 continue
-            for found in CPU_METRIC.finditer(text):
-                call = found["call"]
-                total[call] = total.get(call, 0.0) + float(found["seconds"])
-        return total
+            found.append({m["call"]: float(m["seconds"]) for m in CPU_METRIC.finditer(text)})
+        return found
+
+
+def calls_spent(
+    before: list[dict[str, float] | None], after: list[dict[str, float] | None]
+) -> dict[str, float]:
+    """CPU seconds by call over a window, summed over the apps that answered both times
+    (one that missed either is left out: the line is then short, not wrong)."""
+    spent: dict[str, float] = {}
+    for old, new in zip(before, after, strict=True):
+        if old is None or new is None:
+            continue
+        for call, seconds in new.items():
+            spent[call] = spent.get(call, 0.0) + seconds - old.get(call, 0.0)
+    return spent
 
 
 CPU_METRIC = re.compile(
@@ -347,7 +359,7 @@ def run_load(
     stop.set()
     last = latest_height(rpcs[0])
     cpu_after = processes.sample()
-    calls = {k: s - calls_before.get(k, 0.0) for k, s in processes.calls().items()}
+    calls = calls_spent(calls_before, processes.calls())
     for thread in threads:
         thread.join(120)
     if rate is not None:  # what was offered must commit too: follow it until it has

@@ -267,12 +267,18 @@ def test_a_failed_prepare_is_survived_and_a_dead_app_thread_closes_every_connect
 
 def test_calls_are_counted_with_their_cpu_for_metrics(abci_app: tuple) -> None:
     """Each answered request counts under its call, with the app thread's CPU on it; a
-    CheckTx that fails still counts. /metrics renders them as labeled counters."""
+    CheckTx that fails still counts, and an empty frame counts as `unknown`. A passing
+    CheckTx gets the prebuilt answer, byte for byte what building it would give.
+    /metrics renders the counters as labeled counters."""
     from urbis.api.server import _abci_lines
-    from urbis.consensus.cometbft.abci import AbciServer
+    from urbis.consensus.cometbft.abci import _CHECK_OK_FRAME, AbciServer
     from urbis.consensus.cometbft.proto import abci
+    from urbis.crypto.encoding import uvarint
 
-    handler, _ = abci_app
+    handler, chain = abci_app
+    fresh = abci.Response(check_tx=abci.ResponseCheckTx(code=0)).SerializeToString()
+    assert uvarint(len(fresh)) + fresh == _CHECK_OK_FRAME
+    good = chain.sign("land", [anchor("land", "deed")], nonce=0).raw
     port = free_port()
     server = AbciServer(handler, f"tcp://127.0.0.1:{port}")
     server.start()
@@ -283,17 +289,22 @@ def test_calls_are_counted_with_their_cpu_for_metrics(abci_app: tuple) -> None:
                     abci.Request(echo=abci.RequestEcho(message="hi")),
                     abci.Request(check_tx=abci.RequestCheckTx(tx=b"not a transaction")),
                     abci.Request(check_tx=abci.RequestCheckTx(tx=b"\xa0")),
+                    abci.Request(check_tx=abci.RequestCheckTx(tx=good)),
                     abci.Request(flush=abci.RequestFlush()),
                 )
+                + b"\x00"  # an empty frame: a request without a call
             )
-            responses: list[Any] = _responses(conn, 4)
-        assert [r.check_tx.code for r in responses[1:3]] == [1, 1]
+            responses: list[Any] = _responses(conn, 6)
+        assert [r.check_tx.code for r in responses[1:4]] == [1, 1, 0]
+        assert responses[3].SerializeToString() == fresh
+        assert responses[5].WhichOneof("value") == "exception"
         calls = server.calls.snapshot()
     finally:
         server.stop()
-    assert {k: n for k, (n, _) in calls.items()} == {"check_tx": 2, "echo": 1, "flush": 1}
-    assert all(cpu >= 0 for _, cpu in calls.values()) and calls["check_tx"][1] > 0
+    counts = {k: n for k, (n, _) in calls.items()}
+    assert counts == {"check_tx": 3, "echo": 1, "flush": 1, "unknown": 1}
+    assert all(cpu >= 0 for _, cpu in calls.values())
     lines = _abci_lines(calls)
-    assert 'urbis_abci_requests_total{call="check_tx"} 2' in lines
+    assert 'urbis_abci_requests_total{call="check_tx"} 3' in lines
     assert any(line.startswith('urbis_abci_cpu_seconds_total{call="echo"} ') for line in lines)
     assert _abci_lines({}) == []

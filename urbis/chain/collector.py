@@ -52,8 +52,11 @@ def collector_paused() -> Iterator[None]:
 
 def settle_for_serving() -> None:
     """Once a node has started: collect, then move everything alive (modules, the API's
-    routes and models, genesis) out of the collector's walks for good, and make the
-    oldest generation's passes rarer (OLDEST_EVERY)."""
+    routes and models, genesis, what the caches hold by then) out of the collector's
+    walks for good, and make the oldest generation's passes rarer (OLDEST_EVERY).
+
+    Frozen objects are still freed by reference counting; only a cycle among them that
+    later becomes garbage is never collected, a one-time bound of the start-up heap."""
     gc.collect()
     gc.freeze()
     young, middle, _ = gc.get_threshold()

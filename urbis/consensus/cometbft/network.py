@@ -225,11 +225,12 @@ def configure(
 URBIS_NODE_SETTINGS = {
     # Urbis keeps its own index of transactions (by id and by account, checked against
     # the headers) and its API serves it; CometBFT's would index every transaction and
-    # its receipt a second time for nobody. /tx and /tx_search answer nothing.
+    # its receipt a second time for nobody. /tx, /tx_search and /block_search answer
+    # nothing.
     "tx_index": {"indexer": '"null"'},
     # CometBFT keeps only the latest FinalizeBlock response, which a restart's
     # handshake replays; Urbis stores every receipt itself. /block_results answers
-    # for the latest height only.
+    # an error for every height.
     "storage": {"discard_abci_responses": "true"},
 }
 """Settings for a node whose app is Urbis, on top of `configure`'s (which the kvstore
