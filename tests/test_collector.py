@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gc
+import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers.city import CityChain, anchor
+from tests.helpers.process import dev_city
 from urbis.chain.collector import collector_paused
 from urbis.chain.context import BlockInfo
 
@@ -86,3 +90,13 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_a_running_node_reports_its_frozen_start_and_collector_passes(tmp_path: Path) -> None:
+    """`urbis up` settles the collector before serving: /metrics shows the frozen heap."""
+    with dev_city(tmp_path / "city") as api:
+        text = httpx.get(f"{api}/metrics", timeout=10).text
+    frozen = re.search(r"^urbis_gc_frozen_objects (\d+)$", text, re.M)
+    assert frozen is not None and int(frozen[1]) > 10_000, text[-600:]
+    passes = re.findall(r'^urbis_gc_collections_total\{generation="([012])"\} \d+$', text, re.M)
+    assert passes == ["0", "1", "2"]

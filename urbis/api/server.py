@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -221,6 +222,22 @@ def _abci_lines(calls: dict[str, tuple[int, float]]) -> list[str]:
     ]
 
 
+def _collector_lines() -> list[str]:
+    """Python's cyclic collector: its passes by generation (an oldest-generation pass walks
+    the whole heap) and what a serving node froze out of its walks at start."""
+    return [
+        "# HELP urbis_gc_collections_total Passes of the cyclic garbage collector.",
+        "# TYPE urbis_gc_collections_total counter",
+        *(
+            f'urbis_gc_collections_total{{generation="{generation}"}} {stats["collections"]}'
+            for generation, stats in enumerate(gc.get_stats())
+        ),
+        "# HELP urbis_gc_frozen_objects Objects frozen at start, which no pass walks.",
+        "# TYPE urbis_gc_frozen_objects gauge",
+        f"urbis_gc_frozen_objects {gc.get_freeze_count()}",
+    ]
+
+
 def _metrics(request: Request) -> str:
     node: Node = request.app.state.node
     counters: ApiCounters = request.app.state.counters
@@ -240,6 +257,7 @@ def _metrics(request: Request) -> str:
         "# TYPE urbis_block_duration_ms gauge",
         f"urbis_block_duration_ms {node.driver.last_block_ms:.3f}",
         *_abci_lines(node.driver.abci_calls()),
+        *_collector_lines(),
         "# HELP urbis_state_keys Keys in the current state.",
         "# TYPE urbis_state_keys gauge",
         f"urbis_state_keys {len(node.app.store)}",
