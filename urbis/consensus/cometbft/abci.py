@@ -595,17 +595,16 @@ class AbciServer:
 
     def _answer_all(self, requests: list[Any], burst: list[Any] | None) -> bytes:
         calls = self.calls
+        # Timed a run of same-kind requests at a time (a burst of CheckTx is one run):
+        # reading the thread's CPU clock is a system call, too dear twice a request.
+        running, started = "", 0.0
         if burst is not None:
-            started = time.thread_time()
+            running, started = "check_tx", time.thread_time()  # CheckTx's own work
             try:
                 self.handler.prepare(burst)
             except Exception:  # only a head start: each CheckTx still checks its own
                 log.exception("verifying a burst's signatures ahead failed")
-            calls.cpu["check_tx"] += time.thread_time() - started  # CheckTx's own work
         out = bytearray()
-        # Timed a run of same-kind requests at a time (a burst of CheckTx is one run):
-        # reading the thread's CPU clock is a system call, too dear twice a request.
-        running, started = "", 0.0
         for request in requests:
             kind = request.WhichOneof("value") or "unknown"  # an empty frame has none
             if kind != running:
