@@ -5,12 +5,13 @@ Signing stays with libsodium (PyNaCl); checks run natively off the GIL
 signature the chain refuses, or a forger one it should refuse, so every case is
 compared against libsodium's own `crypto_sign_open`, edge cases included: keys
 and `R` values of small order (in canonical and non-canonical encodings),
-non-canonical `S`, and a key of small order with a signature that satisfies the
-equation.
+non-canonical `S`, and a key or an `R` of small order with a signature that
+satisfies the equation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import nacl.bindings
@@ -159,6 +160,32 @@ def test_small_order_r_is_refused(encoded: bytes) -> None:
     signature = encoded + signer.sign(message)[32:]
     assert verify(signer.public_key.raw, message, signature) is False
     assert libsodium_accepts(signer.public_key.raw, message, signature) is False
+
+
+def test_identity_r_is_refused_even_when_the_equation_holds() -> None:
+    """R = identity with S = k*a (k the challenge, a the secret scalar) satisfies
+    [S]B - [k]A = R exactly, so only the small-order rule on R refuses it. The native
+    check tests R' (the point computed) rather than decoding R: this is the case where
+    leaving that test out would accept."""
+    a = int.from_bytes(os.urandom(32), "little") % L
+    key = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(a))
+    identity = [e for e in SMALL_ORDER if _decode(e) == (0, 1)]
+    assert len(identity) == 3  # y = 1; y = 1 + p; and "-0" (x = 0 with its sign bit set)
+    for r in identity:
+        for message in (b"", b"pay 100"):
+            challenge = hashlib.sha512(r + key + message).digest()
+            k = int.from_bytes(challenge, "little") % L
+            signature = r + _scalar(k * a)
+            assert verify(key, message, signature) is False
+            assert libsodium_accepts(key, message, signature) is False
+    # The same construction with R = [r]B for a random r (S = r + k*a) is a valid
+    # signature: the refusal above is the rule, not a fault in the construction.
+    nonce = int.from_bytes(os.urandom(32), "little") % L
+    r = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(nonce))
+    k = int.from_bytes(hashlib.sha512(r + key + b"pay 100").digest(), "little") % L
+    signature = r + _scalar(nonce + k * a)
+    assert verify(key, b"pay 100", signature) is True
+    assert libsodium_accepts(key, b"pay 100", signature) is True
 
 
 def test_non_canonical_s_is_refused() -> None:

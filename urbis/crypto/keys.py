@@ -1,9 +1,10 @@
 """Ed25519 keys and signatures.
 
 Keys and signing are libsodium's, through PyNaCl. Checks run natively
-(`urbis._native.ed25519_verify_many`, ed25519-dalek's `verify_strict` under
-libsodium's rules) with the GIL released for a whole chunk, so `verify_many` and
-`verify_stream` use every core while the calling thread goes on executing.
+(`urbis._native.ed25519_verify_many`: libsodium's rules, which are also
+ed25519-dalek's `verify_strict`, on curve25519-dalek) with the GIL released for a
+whole chunk, so `verify_many` and `verify_stream` use every core while the calling
+thread goes on executing.
 """
 
 from __future__ import annotations
