@@ -5,8 +5,10 @@ Signing stays with libsodium (PyNaCl); checks run natively off the GIL
 signature the chain refuses, or a forger one it should refuse, so every case is
 compared against libsodium's own `crypto_sign_open`, edge cases included: keys
 and `R` values of small order (in canonical and non-canonical encodings),
-non-canonical `S`, and a key or an `R` of small order with a signature that
-satisfies the equation.
+non-canonical `S`, a key or an `R` of small order with a signature that
+satisfies the equation, keys and `R` values with a torsion part (where a cofactored
+check would accept and the cofactorless rule does not). These last also guard an
+upgrade of the libsodium PyNaCl bundles: a release with other rules fails here.
 """
 
 from __future__ import annotations
@@ -73,14 +75,12 @@ def _times(n: int, point: Point) -> Point:
 
 
 def _encodings(point: Point) -> list[bytes]:
-    """The canonical encoding and the non-canonical ones (y + p, "-0") of a point."""
+    """The canonical encoding and the non-canonical ones of a point: y + p where it
+    fits in 255 bits, and for x = 0 the sign bit set ("-0") on each form of y."""
     x, y = point
-    out = [(y | (x & 1) << 255).to_bytes(32, "little")]
-    if y + P < 2**255:
-        out.append((y + P | (x & 1) << 255).to_bytes(32, "little"))
-    if x == 0:
-        out.append((y | 1 << 255).to_bytes(32, "little"))
-    return out
+    forms = [y] + ([y + P] if y + P < 2**255 else [])
+    signs = [x & 1] + ([1] if x == 0 else [])
+    return [(form | sign << 255).to_bytes(32, "little") for form in forms for sign in signs]
 
 
 def _small_order_encodings() -> list[bytes]:
@@ -100,11 +100,11 @@ def _scalar(value: int) -> bytes:
     return (value % L).to_bytes(32, "little")
 
 
-def test_the_eight_small_order_points_have_thirteen_encodings() -> None:
+def test_the_eight_small_order_points_have_fourteen_encodings() -> None:
     """8 canonical; y + p for the identity and the two points with y = 0; "-0" for
-    the two with x = 0."""
+    the two with x = 0, and for the identity's y + p as well."""
     assert len({_decode(e) for e in SMALL_ORDER}) == 8
-    assert len(SMALL_ORDER) == 13
+    assert len(SMALL_ORDER) == 14
 
 
 @given(st.binary(min_size=32, max_size=32), st.binary(max_size=200))
@@ -170,7 +170,7 @@ def test_identity_r_is_refused_even_when_the_equation_holds() -> None:
     a = int.from_bytes(os.urandom(32), "little") % L
     key = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(a))
     identity = [e for e in SMALL_ORDER if _decode(e) == (0, 1)]
-    assert len(identity) == 3  # y = 1; y = 1 + p; and "-0" (x = 0 with its sign bit set)
+    assert len(identity) == 4  # y = 1 and y = 1 + p, each with the sign bit clear or set
     for r in identity:
         for message in (b"", b"pay 100"):
             challenge = hashlib.sha512(r + key + message).digest()
@@ -186,6 +186,83 @@ def test_identity_r_is_refused_even_when_the_equation_holds() -> None:
     signature = r + _scalar(nonce + k * a)
     assert verify(key, b"pay 100", signature) is True
     assert libsodium_accepts(key, b"pay 100", signature) is True
+
+
+def _order_eight_point() -> Point:
+    points = [_decode(e) for e in SMALL_ORDER]
+    return next(q for q in points if q is not None and _times(4, q) != (0, 1))
+
+
+def _mixed_order_key(a: int) -> tuple[bytes, Point]:
+    """A = [a]B + T with T of order 8: a key libsodium takes (its encoding is not one of
+    a small-order point), whose torsion part shows in every cofactorless check."""
+    torsion = _order_eight_point()
+    prime_part = _decode(nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(a)))
+    assert prime_part is not None
+    return _encodings(_add(prime_part, torsion))[0], torsion
+
+
+def _challenge(r: bytes, key: bytes, message: bytes) -> int:
+    return int.from_bytes(hashlib.sha512(r + key + message).digest(), "little") % L
+
+
+def test_a_mixed_order_key_verifies_only_where_its_torsion_cancels() -> None:
+    """With A = [a]B + T and S = r + k*a, the point computed is R - [k]T: the same as R
+    only when 8 divides k. Both verifiers accept exactly then (cofactorless), and a
+    cofactored check would accept every one of them."""
+    a = int.from_bytes(os.urandom(32), "little") % L
+    key, _ = _mixed_order_key(a)
+    outcomes = set()
+    for n in range(200):
+        message = b"m%d" % n
+        nonce = int.from_bytes(os.urandom(32), "little") % L
+        r = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(nonce))
+        k = _challenge(r, key, message)
+        signature = r + _scalar(nonce + k * a)
+        accepted = verify(key, message, signature)
+        assert accepted == libsodium_accepts(key, message, signature) == (k % 8 == 0)
+        outcomes.add(accepted)
+    assert outcomes == {True, False}
+
+
+def test_small_order_r_equal_to_the_computed_point_is_refused() -> None:
+    """With a mixed-order key and S = k*a the computed point is -[k]T, of small order; for
+    about one message in eight it is exactly R (chosen among the small-order points),
+    so the equation holds and only the small-order rule refuses. Unlike the identity
+    case this reaches R of order 2, 4 and 8."""
+    a = int.from_bytes(os.urandom(32), "little") % L
+    key, torsion = _mixed_order_key(a)
+    points = {e: q for e in SMALL_ORDER if (q := _decode(e)) is not None and e == _encodings(q)[0]}
+    canonical = sorted(points)
+    orders_met = set()
+    for n in range(800):
+        message = b"m%d" % n
+        r = canonical[n % len(canonical)]
+        k = _challenge(r, key, message)
+        if _times((-k) % 8, torsion) != points[r]:
+            continue
+        signature = r + _scalar(k * a)
+        assert verify(key, message, signature) is False
+        assert libsodium_accepts(key, message, signature) is False
+        orders_met.add(next(m for m in (1, 2, 4, 8) if _times(m, points[r]) == (0, 1)))
+    assert {2, 4, 8} <= orders_met
+
+
+def test_r_with_a_torsion_part_is_refused() -> None:
+    """R = [r]B + T and S = r + k*a: a cofactored check accepts (8(R' - R) = 0), the
+    cofactorless rule both verifiers keep refuses."""
+    signer_scalar = int.from_bytes(os.urandom(32), "little") % L
+    key = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(signer_scalar))
+    torsion = _order_eight_point()
+    for n in range(8):
+        nonce = int.from_bytes(os.urandom(32), "little") % L
+        prime_part = _decode(nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(_scalar(nonce)))
+        assert prime_part is not None
+        r = _encodings(_add(prime_part, _times(n % 7 + 1, torsion)))[0]
+        message = b"m%d" % n
+        signature = r + _scalar(nonce + _challenge(r, key, message) * signer_scalar)
+        assert verify(key, message, signature) is False
+        assert libsodium_accepts(key, message, signature) is False
 
 
 def test_non_canonical_s_is_refused() -> None:
@@ -226,8 +303,8 @@ def test_non_canonical_key_encoding_is_refused() -> None:
 def test_a_key_written_non_canonically_is_refused_before_any_signature() -> None:
     """No signature can show it (nobody can sign for a point with y < 19), so the key
     rule itself is checked: libsodium takes a key only in its canonical encoding and
-    not of small order. VerifyingKey.to_bytes hands back the bytes it was given, so
-    comparing with it had let y + p through."""
+    not of small order. (Comparing with ed25519-dalek's VerifyingKey.to_bytes, which
+    hands back the bytes it was given, had once let y + p through.)"""
     from urbis._native import ed25519_key_accepted
 
     signer = PrivateKey(os.urandom(32)).signer()
