@@ -292,3 +292,20 @@ def test_trusted_decode_reads_all_that_cbor2_reads(value: object) -> None:
     # repr, not ==: it tells True from 1 and a list from a tuple at any depth, and reads
     # a NaN (which cbor2 decodes from arbitrary bytes) or a self-reference without fuss
     assert repr(decode_trusted(data)) == repr(expected)
+
+
+def test_short_texts_are_handed_out_again_and_never_confused() -> None:
+    """The native decoder keeps short texts by slot (a hash of their bytes picks it),
+    so map keys repeated in every transaction are not allocated anew. A slot taken by
+    another text is replaced, never read as the wrong one: many more distinct texts
+    than slots, of equal lengths and shared prefixes, each decodes to itself, twice."""
+    first = decode(encode({"sender": b"a", "memo": "EUR"}))
+    again = decode(encode({"sender": b"b", "memo": "EUR"}))
+    assert list(first)[1] == "sender"  # keys in encoded order: "memo", "sender"
+    assert list(first)[1] is list(again)[1]
+    assert first["memo"] is again["memo"]
+    texts = [f"k{n:05d}" for n in range(20_000)] + ["é" * 16, "x" * 32, "y" * 33, ""]
+    for _ in range(2):
+        decoded = decode(encode(texts))
+        assert decoded == texts
+    assert decode(encode("z" * 40)) == "z" * 40

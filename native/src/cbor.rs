@@ -7,11 +7,53 @@
 //! text map keys in encoded-byte order without repeats, integers beyond 64
 //! bits only as minimal bignum tags, no floats, no other tags or simple values.
 
+use std::sync::{Mutex, OnceLock};
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 const MAX_DEPTH: usize = 32;
+
+/// Short texts kept as Python strings, by place (a hash of their bytes picks the slot;
+/// a different text in it is replaced). Map keys and names ("body", "sender",
+/// "payments", "EUR") repeat in every transaction and stored record: a kept string is
+/// handed out again instead of allocated, and its hash, computed once, serves every
+/// dict it goes into. Bounded by the slot count whatever the input.
+const TEXT_SLOTS: usize = 4096;
+const TEXT_KEPT_MAX: usize = 32;
+
+type TextSlot = Option<(Box<[u8]>, Py<PyString>)>;
+
+fn texts() -> &'static Mutex<Vec<TextSlot>> {
+    static TEXTS: OnceLock<Mutex<Vec<TextSlot>>> = OnceLock::new();
+    TEXTS.get_or_init(|| Mutex::new((0..TEXT_SLOTS).map(|_| None).collect()))
+}
+
+fn text_slot(raw: &[u8]) -> usize {
+    // FNV-1a: a short text's slot, cheaply. Collisions only cost an allocation.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in raw {
+        hash = (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
+    }
+    hash as usize % TEXT_SLOTS
+}
+
+fn text<'py>(py: Python<'py>, raw: &[u8], checked: &str) -> Bound<'py, PyString> {
+    if raw.len() > TEXT_KEPT_MAX {
+        return PyString::new(py, checked);
+    }
+    let slot = text_slot(raw);
+    let mut slots = texts().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((kept, string)) = &slots[slot] {
+        if **kept == *raw {
+            return string.clone_ref(py).into_bound(py);
+        }
+    }
+    let string = PyString::new(py, checked);
+    slots[slot] = Some((raw.into(), string.clone().unbind()));
+    string
+}
 
 struct Reader<'a> {
     data: &'a [u8],
@@ -73,9 +115,9 @@ impl<'a> Reader<'a> {
             2 => Ok(PyBytes::new(py, self.take(argument)?).into_any()),
             3 => {
                 let raw = self.take(argument)?;
-                let text = std::str::from_utf8(raw)
+                let checked = std::str::from_utf8(raw)
                     .map_err(|_| PyValueError::new_err("text is not valid UTF-8"))?;
-                Ok(PyString::new(py, text).into_any())
+                Ok(text(py, raw, checked).into_any())
             }
             4 => {
                 if depth > MAX_DEPTH {
