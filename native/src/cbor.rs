@@ -39,7 +39,8 @@ fn text_slot(raw: &[u8]) -> usize {
     hash as usize % TEXT_SLOTS
 }
 
-fn text<'py>(py: Python<'py>, raw: &[u8], checked: &str) -> Bound<'py, PyString> {
+fn text<'py>(py: Python<'py>, checked: &str) -> Bound<'py, PyString> {
+    let raw = checked.as_bytes();
     if raw.len() > TEXT_KEPT_MAX {
         return PyString::new(py, checked);
     }
@@ -114,10 +115,9 @@ impl<'a> Reader<'a> {
                 .into_any()),
             2 => Ok(PyBytes::new(py, self.take(argument)?).into_any()),
             3 => {
-                let raw = self.take(argument)?;
-                let checked = std::str::from_utf8(raw)
+                let checked = std::str::from_utf8(self.take(argument)?)
                     .map_err(|_| PyValueError::new_err("text is not valid UTF-8"))?;
-                Ok(text(py, raw, checked).into_any())
+                Ok(text(py, checked).into_any())
             }
             4 => {
                 if depth > MAX_DEPTH {
