@@ -18,6 +18,7 @@
 mod alloc;
 mod cbor;
 mod keyfilter;
+mod locations;
 mod merkle;
 mod sig;
 mod smt;

@@ -11,7 +11,6 @@ use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, RwLock};
@@ -22,6 +21,7 @@ use pyo3::types::{PyBytes, PyDict};
 use sha2::{Digest, Sha256};
 
 use crate::keyfilter::KeyFilter;
+use crate::locations::{LocationRun, RunWriter, ENTRY};
 
 type Hash = [u8; 32];
 
@@ -880,6 +880,28 @@ fn tag_of(digest: &Hash) -> u16 {
     u16::from_be_bytes([digest[30], digest[31]])
 }
 
+/// The segment number a tombstone names: no segment has it.
+const TOMB_SEGMENT: u16 = u16::MAX;
+
+fn tomb(tag: u16) -> u64 {
+    pack(TOMB_SEGMENT, 0, tag)
+}
+
+fn is_tomb(location: u64) -> bool {
+    unpack(location).0 == TOMB_SEGMENT
+}
+
+/// What a caller of `place` knows of the node's previous location.
+#[derive(Clone, Copy)]
+enum Prior {
+    /// A node just made: in the run only if it was stale (made again).
+    Made,
+    /// It was at this location (a compaction's source).
+    At(u64),
+    /// Look it up (a replayed move: the source may be in the run).
+    Unknown,
+}
+
 /// The committed tree's nodes, on disk with a bounded cache in memory.
 ///
 /// Records (`digest || node`, 97 bytes) are appended to segment files as versions
@@ -895,10 +917,24 @@ fn tag_of(digest: &Hash) -> u16 {
 #[pyclass(module = "urbis._native")]
 pub struct NodeIndex {
     sip: (u64, u64),
+    /// The key's bits kept: all 64, except in tests that narrow it so that keyed-hash
+    /// collisions (and the collided-digest paths) are common.
+    key_mask: u64,
+    /// The locations as of the last snapshot, on disk (None: no snapshot of this
+    /// layout yet, or an index in memory).
+    run: Option<LocationRun>,
+    /// What changed since: new locations, and tombstones (`TOMB`) for nodes forgotten
+    /// since, which may still be in `run`. Emptied into a new run by each snapshot, so
+    /// its size is bounded by how often the store takes one, not by the state.
     locations: HashMap<u64, u64, ByKey>,
     /// Digests whose keyed hash collided with another's (rare: about one in 10^5 stores
-    /// of 10^7 nodes, and the key is secret, so nobody can aim for it).
+    /// of 10^7 nodes, and the key is secret, so nobody can aim for it); a tombstone
+    /// here hides the digest's entry in `run`.
     overflow: HashMap<Hash, u64, ByDigest>,
+    /// Nodes indexed: exact after a snapshot or an open; between them, a node the
+    /// store re-creates while it is still in `run` unmarked would count twice (a live
+    /// node is never made again, so this does not happen).
+    nodes: u64,
     segments: BTreeMap<u16, Segment>,
     active: u16,
     folder: Option<PathBuf>,
@@ -930,7 +966,7 @@ impl NodeIndex {
     fn key(&self, digest: &Hash) -> u64 {
         let mut hasher = std::hash::SipHasher::new_with_keys(self.sip.0, self.sip.1);
         hasher.write(digest);
-        hasher.finish()
+        hasher.finish() & self.key_mask
     }
 
     fn shard(&self, digest: &Hash) -> std::sync::MutexGuard<'_, Shard> {
@@ -939,20 +975,38 @@ impl NodeIndex {
         self.cache[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn locate(&self, digest: &Hash) -> Option<u64> {
+    /// Where `digest`'s record is: the changes since the last snapshot first, then the
+    /// run it wrote.
+    fn locate(&self, digest: &Hash) -> PyResult<Option<u64>> {
         if let Some(location) = self.overflow.get(digest) {
-            return Some(*location);
+            return Ok((!is_tomb(*location)).then_some(*location));
         }
-        let location = *self.locations.get(&self.key(digest))?;
-        (unpack(location).2 == tag_of(digest)).then_some(location)
+        let key = self.key(digest);
+        let tag = tag_of(digest);
+        if let Some(location) = self.locations.get(&key) {
+            if unpack(*location).2 == tag {
+                return Ok((!is_tomb(*location)).then_some(*location));
+            }
+        }
+        self.run_locate(key, tag)
     }
 
-    fn contains(&self, digest: &Hash) -> bool {
-        self.locate(digest).is_some()
+    fn run_locate(&self, key: u64, tag: u16) -> PyResult<Option<u64>> {
+        let Some(run) = &self.run else {
+            return Ok(None);
+        };
+        let found = run
+            .find(key)
+            .map_err(|e| corrupt(format!("the node location snapshot is unreadable: {e}")))?;
+        Ok(found.filter(|location| unpack(*location).2 == tag))
+    }
+
+    fn contains(&self, digest: &Hash) -> PyResult<bool> {
+        Ok(self.locate(digest)?.is_some())
     }
 
     fn count(&self) -> usize {
-        self.locations.len() + self.overflow.len()
+        self.nodes as usize
     }
 
     fn node(&self, digest: &Hash) -> PyResult<Node> {
@@ -980,7 +1034,7 @@ impl NodeIndex {
 
     /// The node `digest` read from its segment (and checked), past the cache.
     fn read_node(&self, digest: &Hash) -> PyResult<Node> {
-        let location = self.locate(digest).ok_or_else(|| missing(digest))?;
+        let location = self.locate(digest)?.ok_or_else(|| missing(digest))?;
         let (segment, record, _) = unpack(location);
         let data = self
             .segments
@@ -1041,7 +1095,7 @@ impl NodeIndex {
                 }
                 if record_is_sound(record) {
                     self.note_leaf(&record[32..]);
-                } else if self.locate(&to_hash(&record[..32]))
+                } else if self.locate(&to_hash(&record[..32]))?
                     == Some(pack(id, i as u64, tag_of(&to_hash(&record[..32]))))
                 {
                     // Garbage records (pruned nodes) may be anything; a live one may not.
@@ -1061,16 +1115,16 @@ impl NodeIndex {
         }
     }
 
-    /// Point `digest` at `location` (a record holding it).
-    fn place(&mut self, digest: &Hash, segment: u16, record: u64) {
+    /// Point `digest` at a record holding it. The node's previous location, if it had
+    /// one, loses a live record; found in memory, or as `prior` says.
+    fn place(&mut self, digest: &Hash, segment: u16, record: u64, prior: Prior) -> PyResult<()> {
         let location = pack(segment, record, tag_of(digest));
-        let old = if let Some(slot) = self.overflow.get_mut(digest) {
+        let key = self.key(digest);
+        let tag = tag_of(digest);
+        let replaced = if let Some(slot) = self.overflow.get_mut(digest) {
             Some(std::mem::replace(slot, location))
         } else {
-            // One probe of the table (tens of millions of entries: each probe is a
-            // cache miss), where a lookup and then an insert made two.
-            let key = self.key(digest);
-            let tag = tag_of(digest);
+            // One probe of the table, where a lookup and then an insert made two.
             match self.locations.entry(key) {
                 Entry::Vacant(slot) => {
                     slot.insert(location);
@@ -1085,25 +1139,68 @@ impl NodeIndex {
                 }
             }
         };
-        if let Some(old) = old {
-            self.live_change(old, -1);
+        let old = match replaced {
+            Some(old) if is_tomb(old) => None,
+            Some(old) => Some(old),
+            None => match prior {
+                Prior::At(old) => Some(old),
+                Prior::Made if !self.stale_since.contains_key(digest) => None,
+                Prior::Made | Prior::Unknown => self.run_locate(key, tag)?,
+            },
+        };
+        match old {
+            Some(old) => self.live_change(old, -1),
+            None => self.nodes += 1,
         }
         self.live_change(location, 1);
+        Ok(())
     }
 
+    /// Drop `digest` from the index. With a run on disk it leaves a tombstone, which
+    /// hides the run's entry until the next snapshot writes the run without it; the
+    /// segment's live count then catches up (a node only in the run has no known
+    /// location here, and looking it up would cost a read a pruned node).
     fn forget(&mut self, digest: &Hash) {
-        let old = match self.overflow.remove(digest) {
-            Some(old) => Some(old),
-            None => {
-                let key = self.key(digest);
-                match self.locations.get(&key).copied() {
-                    Some(old) if unpack(old).2 == tag_of(digest) => self.locations.remove(&key),
-                    _ => None,
+        let key = self.key(digest);
+        let tag = tag_of(digest);
+        let keep_tomb = self.run.is_some();
+        let old = if let Some(slot) = self.overflow.get_mut(digest) {
+            let old = std::mem::replace(slot, tomb(tag));
+            if !keep_tomb {
+                self.overflow.remove(digest);
+            }
+            Some(old)
+        } else {
+            match self.locations.entry(key) {
+                Entry::Occupied(mut slot) if unpack(*slot.get()).2 == tag => {
+                    if keep_tomb {
+                        Some(slot.insert(tomb(tag)))
+                    } else {
+                        Some(slot.remove())
+                    }
+                }
+                Entry::Occupied(_) => {
+                    if keep_tomb {
+                        self.overflow.insert(*digest, tomb(tag));
+                    }
+                    None
+                }
+                Entry::Vacant(slot) => {
+                    if keep_tomb {
+                        slot.insert(tomb(tag));
+                    }
+                    None
                 }
             }
         };
-        if let Some(old) = old {
-            self.live_change(old, -1);
+        match old {
+            Some(old) if is_tomb(old) => {}
+            Some(old) => {
+                self.live_change(old, -1);
+                self.nodes = self.nodes.saturating_sub(1);
+            }
+            None if keep_tomb => self.nodes = self.nodes.saturating_sub(1),
+            None => {}
         }
         self.shard(digest).remove(digest);
     }
@@ -1155,9 +1252,13 @@ impl NodeIndex {
             .is_none_or(|s| s.len >= self.segment_bytes);
         if full && !records.is_empty() {
             if self.segments.contains_key(&self.active) {
-                self.active = self.active.checked_add(1).ok_or_else(|| {
-                    PyValueError::new_err("the node store ran out of segment numbers")
-                })?;
+                self.active = self
+                    .active
+                    .checked_add(1)
+                    .filter(|id| *id != TOMB_SEGMENT)
+                    .ok_or_else(|| {
+                        PyValueError::new_err("the node store ran out of segment numbers")
+                    })?;
             }
             let segment = self.open_segment(self.active)?;
             self.segments.insert(self.active, segment);
@@ -1193,7 +1294,7 @@ impl NodeIndex {
         let levels = self.upper_depth;
         let depth_of = |i: usize| batch.depths.get(i).map_or(usize::MAX, |d| *d as usize);
         for (i, (digest, node)) in batch.created.iter().enumerate() {
-            self.place(digest, segment, first + i as u64);
+            self.place(digest, segment, first + i as u64, Prior::Made)?;
             self.unmark(digest);
             self.note_leaf(node);
             if depth_of(i) >= levels {
@@ -1237,6 +1338,26 @@ impl NodeIndex {
     }
 }
 
+/// What a snapshot's merge wrote: the run's entry count and fences, the collided
+/// digests, and the live records per segment.
+struct Merged {
+    entries: u64,
+    fences: Vec<u64>,
+    overflow: Vec<(Hash, u64)>,
+    live: HashMap<u16, u64>,
+}
+
+enum Merge {
+    Io(std::io::Error),
+    Damaged(PyErr),
+}
+
+impl From<std::io::Error> for Merge {
+    fn from(error: std::io::Error) -> Self {
+        Merge::Io(error)
+    }
+}
+
 /// Whether a `digest || node` record's node hashes to its digest.
 fn record_is_sound(record: &[u8]) -> bool {
     <[u8; 32]>::from(Sha256::digest(&record[32..RECORD])) == record[..32]
@@ -1249,6 +1370,12 @@ fn digest_of(raw: &[u8]) -> PyResult<Hash> {
     Ok(to_hash(raw))
 }
 
+/// A snapshot of the sorted layout: the locations as a run sorted by key, read in place.
+const SNAPSHOT_MAGIC_SORTED: &[u8; 8] = b"URBISNI4";
+/// Where its entries start: one page of header, so each page of entries is one of the
+/// file's pages.
+const SNAPSHOT_HEADER_SORTED: u64 = 4096;
+/// The earlier layouts, a hash table's entries in its order, loaded into memory whole.
 const SNAPSHOT_MAGIC: &[u8; 8] = b"URBISNI3";
 const SNAPSHOT_MAGIC_NO_FILTER: &[u8; 8] = b"URBISNI2";
 const SNAPSHOT_HEADER: usize = 40;
@@ -1258,13 +1385,18 @@ impl NodeIndex {
     /// `folder`: where segment files live (None: in memory). `seed`: 16 bytes keying
     /// the location hashes, kept by the store (None: random, for a memory index).
     #[new]
-    #[pyo3(signature = (folder=None, cache_bytes=CACHE_BYTES_DEFAULT, seed=None, segment_bytes=SEGMENT_BYTES_DEFAULT))]
+    /// `key_bits`: the location keys' width (tests narrow it to make collisions common).
+    #[pyo3(signature = (folder=None, cache_bytes=CACHE_BYTES_DEFAULT, seed=None, segment_bytes=SEGMENT_BYTES_DEFAULT, key_bits=64))]
     fn new(
         folder: Option<PathBuf>,
         cache_bytes: u64,
         seed: Option<&[u8]>,
         segment_bytes: u64,
+        key_bits: u32,
     ) -> PyResult<Self> {
+        if !(1..=64).contains(&key_bits) {
+            return Err(PyValueError::new_err("key_bits is 1 to 64"));
+        }
         let sip = match seed {
             Some(seed) if seed.len() == 16 => (
                 u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
@@ -1290,8 +1422,11 @@ impl NodeIndex {
             .collect();
         let mut index = NodeIndex {
             sip,
+            key_mask: u64::MAX >> (64 - key_bits),
+            run: None,
             locations: HashMap::default(),
             overflow: HashMap::default(),
+            nodes: 0,
             segments: BTreeMap::new(),
             active: 0,
             folder: folder.clone(),
@@ -1334,8 +1469,8 @@ impl NodeIndex {
         self.count() > 0
     }
 
-    fn __contains__(&self, digest: &[u8]) -> bool {
-        digest.len() == 32 && self.contains(&to_hash(digest))
+    fn __contains__(&self, digest: &[u8]) -> PyResult<bool> {
+        Ok(digest.len() == 32 && self.contains(&to_hash(digest))?)
     }
 
     fn __getitem__<'py>(&self, py: Python<'py>, digest: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
@@ -1357,7 +1492,7 @@ impl NodeIndex {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let digest = digest_of(digest)?;
-        if !self.contains(&digest) {
+        if !self.contains(&digest)? {
             return Ok(default);
         }
         Ok(Some(PyBytes::new(py, &self.node(&digest)?).into_any()))
@@ -1426,7 +1561,8 @@ impl NodeIndex {
         let (segment, first) = self.append(records)?;
         for (i, record) in records.chunks_exact(RECORD).enumerate() {
             let digest = to_hash(&record[..32]);
-            self.place(&digest, segment, first + i as u64);
+            // Tools and tests: a node added again is found wherever it is, for an exact count.
+            self.place(&digest, segment, first + i as u64, Prior::Unknown)?;
             self.unmark(&digest);
             self.note_leaf(&record[32..]);
         }
@@ -1453,7 +1589,8 @@ impl NodeIndex {
             self.locations.reserve(count as usize);
             for (i, record) in data.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
-                self.place(&digest, segment, first + i as u64);
+                let prior = if moved { Prior::Unknown } else { Prior::Made };
+                self.place(&digest, segment, first + i as u64, prior)?;
                 if !moved {
                     self.unmark(&digest);
                 }
@@ -1503,7 +1640,7 @@ impl NodeIndex {
             self.locations.reserve(records.len() / RECORD);
             for (i, record) in records.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
-                self.place(&digest, segment, first + i as u64);
+                self.place(&digest, segment, first + i as u64, Prior::Made)?;
                 self.unmark(&digest);
                 self.note_leaf_read(record)?;
             }
@@ -1583,41 +1720,38 @@ impl NodeIndex {
         chunked(py, records, per_chunk)
     }
 
+    /// Locations held in memory: changed since the last snapshot (tombstones included),
+    /// and collided digests. The store takes a snapshot before this passes its bound.
+    #[getter]
+    fn changed_locations(&self) -> usize {
+        self.locations.len() + self.overflow.len()
+    }
+
     #[getter]
     fn stale_count(&self) -> usize {
         self.stale_since.len()
     }
 
-    /// Write the locations to `path` (through a temporary file, synced, then renamed):
-    /// with it, opening reads one file instead of replaying every logged version.
-    fn save_snapshot(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    /// Write the locations to `path` as a new sorted run: the last run merged with the
+    /// changes since (through a temporary file, synced, then renamed). Opening then
+    /// reads this file instead of replaying every logged version, and the changes held
+    /// in memory start again from nothing.
+    fn save_snapshot(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| {
+            let failed = |e: std::io::Error| io_error(&format!("writing {}", path.display()), e);
             let partial = path.with_extension("partial");
-            let mut out = Vec::with_capacity(
-                SNAPSHOT_HEADER + self.locations.len() * 16 + self.overflow.len() * 40,
-            );
-            let (segment, records) = self.tail();
-            out.extend_from_slice(SNAPSHOT_MAGIC);
-            out.extend_from_slice(&(self.locations.len() as u64).to_le_bytes());
-            out.extend_from_slice(&(self.overflow.len() as u64).to_le_bytes());
-            out.extend_from_slice(&u64::from(segment).to_le_bytes());
-            out.extend_from_slice(&records.to_le_bytes());
-            for (key, location) in &self.locations {
-                out.extend_from_slice(&key.to_le_bytes());
-                out.extend_from_slice(&location.to_le_bytes());
-            }
-            for (digest, location) in &self.overflow {
-                out.extend_from_slice(digest);
-                out.extend_from_slice(&location.to_le_bytes());
-            }
-            let filter_at = out.len();
-            self.keys.to_bytes(&mut out);
-            // Locations are checked by every read; the filter is not, so it carries a hash.
-            let sum = <[u8; 32]>::from(Sha256::digest(&out[filter_at..]));
-            out.extend_from_slice(&sum);
-            let write = || -> std::io::Result<()> {
-                let mut file = File::create(&partial)?;
-                file.write_all(&out)?;
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&partial)
+                .map_err(failed)?;
+            let merged = self.merge_into(&file).map_err(|e| match e {
+                Merge::Io(e) => failed(e),
+                Merge::Damaged(e) => e,
+            })?;
+            let finish = || -> std::io::Result<()> {
                 file.sync_all()?;
                 std::fs::rename(&partial, &path)?;
                 if let Some(parent) = path.parent() {
@@ -1625,7 +1759,21 @@ impl NodeIndex {
                 }
                 Ok(())
             };
-            write().map_err(|e| io_error(&format!("writing {}", path.display()), e))
+            finish().map_err(failed)?;
+            self.nodes = merged.entries + merged.overflow.len() as u64;
+            self.run = Some(LocationRun::written(
+                file,
+                SNAPSHOT_HEADER_SORTED,
+                merged.entries,
+                merged.fences,
+            ));
+            // A new table, not a cleared one: its room goes back to the allocator.
+            self.locations = HashMap::default();
+            self.overflow = merged.overflow.into_iter().collect();
+            for (id, segment) in self.segments.iter_mut() {
+                segment.live = merged.live.get(id).copied().unwrap_or(0);
+            }
+            Ok(())
         })
     }
 
@@ -1633,68 +1781,21 @@ impl NodeIndex {
     /// the tail `(segment, records)` the files had when it was taken.
     fn load_snapshot(&mut self, py: Python<'_>, path: PathBuf) -> PyResult<(u16, u64)> {
         py.detach(|| {
-            let data = std::fs::read(&path).map_err(|e| {
+            let unreadable = |e: std::io::Error| {
                 corrupt(format!(
                     "the node snapshot {} is unreadable: {e}",
                     path.display()
                 ))
-            })?;
-            let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
-            if data.len() < SNAPSHOT_HEADER {
-                return Err(bad());
-            }
-            // Version 2 had no key filter after the locations; it is rebuilt.
-            let with_filter = match &data[..8] {
-                magic if magic == SNAPSHOT_MAGIC => true,
-                magic if magic == SNAPSHOT_MAGIC_NO_FILTER => false,
-                _ => return Err(bad()),
             };
-            let word =
-                |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
-            let tail_segment = u16::try_from(word(24)).map_err(|_| bad())?;
-            let tail_records = word(32);
-            let plain = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
-            let collided = u64::from_le_bytes(data[16..24].try_into().expect("8 bytes")) as usize;
-            let end = plain
-                .checked_mul(16)
-                .and_then(|p| collided.checked_mul(40).map(|c| (p, c)))
-                .and_then(|(p, c)| p.checked_add(c))
-                .and_then(|n| n.checked_add(SNAPSHOT_HEADER))
-                .ok_or_else(bad)?;
-            if end > data.len() || (!with_filter && end != data.len()) {
-                return Err(bad());
-            }
-            self.locations.reserve(plain);
-            let mut at = SNAPSHOT_HEADER;
-            for _ in 0..plain {
-                let key = u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
-                let location =
-                    u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
-                self.locations.insert(key, location);
-                at += 16;
-            }
-            for _ in 0..collided {
-                let digest = to_hash(&data[at..at + 32]);
-                let location =
-                    u64::from_le_bytes(data[at + 32..at + 40].try_into().expect("8 bytes"));
-                self.overflow.insert(digest, location);
-                at += 40;
-            }
-            self.recount();
-            if with_filter {
-                let filter = data
-                    .get(end..data.len().saturating_sub(32))
-                    .ok_or_else(bad)?;
-                if data.len() < end + 32
-                    || <[u8; 32]>::from(Sha256::digest(filter)) != data[data.len() - 32..]
-                {
-                    return Err(bad());
-                }
-                self.keys = KeyFilter::from_bytes(self.sip, filter).ok_or_else(bad)?;
+            let file = File::open(&path).map_err(unreadable)?;
+            let mut magic = [0u8; 8];
+            file.read_exact_at(&mut magic, 0).map_err(unreadable)?;
+            if &magic == SNAPSHOT_MAGIC_SORTED {
+                self.load_sorted_snapshot(file, &path)
             } else {
-                self.rebuild_key_filter()?;
+                let data = std::fs::read(&path).map_err(unreadable)?;
+                self.load_table_snapshot(data, &path)
             }
-            Ok((tail_segment, tail_records))
         })
     }
 
@@ -1948,11 +2049,13 @@ impl NodeIndex {
                 .read(start, count)
                 .map_err(|e| io_error("reading a segment to compact", e))?;
             let mut kept = Vec::new();
+            let mut sources = Vec::new();
             for (i, record) in data.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
                 let here = pack(segment, start + i as u64, tag_of(&digest));
-                if self.locate(&digest) == Some(here) {
+                if self.locate(&digest)? == Some(here) {
                     kept.extend_from_slice(record);
+                    sources.push(here);
                 }
             }
             let (target, first) = self.append(&kept)?;
@@ -1961,7 +2064,7 @@ impl NodeIndex {
             let mut stale = Vec::new();
             for (i, record) in kept.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
-                self.place(&digest, target, first + i as u64);
+                self.place(&digest, target, first + i as u64, Prior::At(sources[i]))?;
                 if let Some(since) = self.stale_since.get(&digest) {
                     stale.extend_from_slice(&digest);
                     stale.extend_from_slice(&since.to_be_bytes());
@@ -1978,6 +2081,253 @@ impl NodeIndex {
         )
     }
 
+    /// The last run and the changes since, merged into `file` as a snapshot of the
+    /// sorted layout (`SNAPSHOT_MAGIC_SORTED`): header, entries, collided digests, key
+    /// filter and its hash. Tombstones drop out here, and the segments' live counts
+    /// are counted afresh.
+    fn merge_into(&self, file: &File) -> Result<Merged, Merge> {
+        let mut changes: Vec<(u64, u64)> = self.locations.iter().map(|(k, v)| (*k, *v)).collect();
+        changes.sort_unstable_by_key(|(key, _)| *key);
+        // A digest in `overflow` (moved, or forgotten) overrides its entry in the run.
+        let hidden: HashSet<(u64, u16)> = self
+            .overflow
+            .keys()
+            .map(|digest| (self.key(digest), tag_of(digest)))
+            .collect();
+        let mut writer = RunWriter::new(file.try_clone()?);
+        writer.write_tail(&[0u8; SNAPSHOT_HEADER_SORTED as usize])?;
+        let mut live: HashMap<u16, u64> = HashMap::new();
+        let mut displaced = Vec::new();
+        let mut pending = changes.iter().copied().peekable();
+        let mut emit = |writer: &mut RunWriter<File>, key: u64, location: u64| {
+            *live.entry(unpack(location).0).or_default() += 1;
+            writer.push(key, location)
+        };
+        if let Some(run) = &self.run {
+            run.stream(|_, key, location| {
+                while let Some((changed, at)) = pending.next_if(|(changed, _)| *changed < key) {
+                    if !is_tomb(at) {
+                        emit(&mut writer, changed, at)?;
+                    }
+                }
+                let visible = !hidden.contains(&(key, unpack(location).2));
+                match pending.next_if(|(changed, _)| *changed == key) {
+                    // The same digest: the change stands (a tombstone drops it).
+                    Some((_, at)) if unpack(at).2 == unpack(location).2 => {
+                        if !is_tomb(at) {
+                            emit(&mut writer, key, at)?;
+                        }
+                    }
+                    // Two digests under one key: the run's goes to the collided ones.
+                    Some((_, at)) if !is_tomb(at) => {
+                        emit(&mut writer, key, at)?;
+                        if visible {
+                            displaced.push(location);
+                        }
+                    }
+                    _ if visible => emit(&mut writer, key, location)?,
+                    _ => {}
+                }
+                Ok(())
+            })?;
+        }
+        for (key, at) in pending {
+            if !is_tomb(at) {
+                emit(&mut writer, key, at)?;
+            }
+        }
+        let mut overflow: Vec<(Hash, u64)> = self
+            .overflow
+            .iter()
+            .filter(|(_, location)| !is_tomb(**location))
+            .map(|(digest, location)| (*digest, *location))
+            .collect();
+        for location in displaced {
+            overflow.push((self.digest_at(location).map_err(Merge::Damaged)?, location));
+        }
+        for (_, location) in &overflow {
+            *live.entry(unpack(*location).0).or_default() += 1;
+        }
+        let entries = writer.entries();
+        for (digest, location) in &overflow {
+            writer.write_tail(digest)?;
+            writer.write_tail(&location.to_le_bytes())?;
+        }
+        let mut filter = Vec::new();
+        self.keys.to_bytes(&mut filter);
+        // Locations are checked by every read; the filter is not, so it carries a hash.
+        let sum = <[u8; 32]>::from(Sha256::digest(&filter));
+        writer.write_tail(&filter)?;
+        writer.write_tail(&sum)?;
+        let (file, fences) = writer.finish()?;
+        let (segment, records) = self.tail();
+        let mut header = Vec::with_capacity(48);
+        header.extend_from_slice(SNAPSHOT_MAGIC_SORTED);
+        for word in [
+            entries,
+            overflow.len() as u64,
+            u64::from(segment),
+            records,
+            filter.len() as u64,
+        ] {
+            header.extend_from_slice(&word.to_le_bytes());
+        }
+        file.write_all_at(&header, 0)?;
+        Ok(Merged {
+            entries,
+            fences,
+            overflow,
+            live,
+        })
+    }
+
+    /// The digest of the record at `location`, checked (a run entry a collision moves
+    /// to the collided digests, which are keyed by digest).
+    fn digest_at(&self, location: u64) -> PyResult<Hash> {
+        let (segment, record, tag) = unpack(location);
+        let data = self
+            .segments
+            .get(&segment)
+            .ok_or_else(|| corrupt(format!("state node segment {segment} is missing")))?
+            .read(record, 1)
+            .map_err(|e| corrupt(format!("state node segment {segment} is short: {e}")))?;
+        let digest = to_hash(&data[..32]);
+        if !record_is_sound(&data) || tag_of(&digest) != tag {
+            return Err(corrupt(format!(
+                "state node {} does not match its stored record",
+                hex(&digest)
+            )));
+        }
+        Ok(digest)
+    }
+
+    /// A snapshot of the sorted layout: the run stays on disk; memory gets its fences,
+    /// the collided digests and the key filter.
+    fn load_sorted_snapshot(&mut self, file: File, path: &Path) -> PyResult<(u16, u64)> {
+        let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
+        let mut header = [0u8; 48];
+        file.read_exact_at(&mut header, 0).map_err(|_| bad())?;
+        let word =
+            |i: usize| u64::from_le_bytes(header[8 + 8 * i..16 + 8 * i].try_into().expect("8"));
+        let (entries, collided, tail_segment, tail_records, filter_len) =
+            (word(0), word(1), word(2), word(3), word(4));
+        let tail_segment = u16::try_from(tail_segment).map_err(|_| bad())?;
+        let after_entries = entries
+            .checked_mul(ENTRY as u64)
+            .and_then(|n| n.checked_add(SNAPSHOT_HEADER_SORTED))
+            .ok_or_else(bad)?;
+        let after_collided = collided
+            .checked_mul(40)
+            .and_then(|n| n.checked_add(after_entries))
+            .ok_or_else(bad)?;
+        let end = filter_len
+            .checked_add(32)
+            .and_then(|n| n.checked_add(after_collided))
+            .ok_or_else(bad)?;
+        let length = file.metadata().map_err(|_| bad())?.len();
+        if length != end {
+            return Err(bad());
+        }
+        let mut live: HashMap<u16, u64> = HashMap::new();
+        let mut tombs = false;
+        let run = LocationRun::open(
+            file.try_clone().map_err(|_| bad())?,
+            SNAPSHOT_HEADER_SORTED,
+            entries,
+            |_, location| {
+                tombs |= is_tomb(location);
+                *live.entry(unpack(location).0).or_default() += 1;
+            },
+        )
+        .map_err(|_| bad())?;
+        let mut rest = vec![0u8; (end - after_entries) as usize];
+        file.read_exact_at(&mut rest, after_entries)
+            .map_err(|_| bad())?;
+        if tombs {
+            return Err(bad());
+        }
+        let (collisions, tail) = rest.split_at(collided as usize * 40);
+        let (filter, sum) = tail.split_at(filter_len as usize);
+        if <[u8; 32]>::from(Sha256::digest(filter)) != sum {
+            return Err(bad());
+        }
+        self.keys = KeyFilter::from_bytes(self.sip, filter).ok_or_else(bad)?;
+        self.locations = HashMap::default();
+        self.overflow = HashMap::default();
+        for record in collisions.chunks_exact(40) {
+            let location = u64::from_le_bytes(record[32..].try_into().expect("8 bytes"));
+            if is_tomb(location) {
+                return Err(bad());
+            }
+            *live.entry(unpack(location).0).or_default() += 1;
+            self.overflow.insert(to_hash(&record[..32]), location);
+        }
+        for (id, segment) in self.segments.iter_mut() {
+            segment.live = live.get(id).copied().unwrap_or(0);
+        }
+        self.nodes = entries + collided;
+        self.run = Some(run);
+        Ok((tail_segment, tail_records))
+    }
+
+    /// A snapshot of an earlier layout (a hash table's entries, unsorted): loaded into
+    /// memory as changes, which the next snapshot writes out as a sorted run.
+    fn load_table_snapshot(&mut self, data: Vec<u8>, path: &Path) -> PyResult<(u16, u64)> {
+        let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
+        if data.len() < SNAPSHOT_HEADER {
+            return Err(bad());
+        }
+        // Version 2 had no key filter after the locations; it is rebuilt.
+        let with_filter = match &data[..8] {
+            magic if magic == SNAPSHOT_MAGIC => true,
+            magic if magic == SNAPSHOT_MAGIC_NO_FILTER => false,
+            _ => return Err(bad()),
+        };
+        let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+        let tail_segment = u16::try_from(word(24)).map_err(|_| bad())?;
+        let tail_records = word(32);
+        let plain = u64::from_le_bytes(data[8..16].try_into().expect("8 bytes")) as usize;
+        let collided = u64::from_le_bytes(data[16..24].try_into().expect("8 bytes")) as usize;
+        let end = plain
+            .checked_mul(16)
+            .and_then(|p| collided.checked_mul(40).map(|c| (p, c)))
+            .and_then(|(p, c)| p.checked_add(c))
+            .and_then(|n| n.checked_add(SNAPSHOT_HEADER))
+            .ok_or_else(bad)?;
+        if end > data.len() || (!with_filter && end != data.len()) {
+            return Err(bad());
+        }
+        self.locations.reserve(plain);
+        let mut at = SNAPSHOT_HEADER;
+        for _ in 0..plain {
+            let key = u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+            let location = u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
+            self.locations.insert(key, location);
+            at += 16;
+        }
+        for _ in 0..collided {
+            let digest = to_hash(&data[at..at + 32]);
+            let location = u64::from_le_bytes(data[at + 32..at + 40].try_into().expect("8 bytes"));
+            self.overflow.insert(digest, location);
+            at += 40;
+        }
+        self.recount();
+        if with_filter {
+            let filter = data
+                .get(end..data.len().saturating_sub(32))
+                .ok_or_else(bad)?;
+            if data.len() < end + 32
+                || <[u8; 32]>::from(Sha256::digest(filter)) != data[data.len() - 32..]
+            {
+                return Err(bad());
+            }
+            self.keys = KeyFilter::from_bytes(self.sip, filter).ok_or_else(bad)?;
+        } else {
+            self.rebuild_key_filter()?;
+        }
+        Ok((tail_segment, tail_records))
+    }
+
     /// Live counts per segment, from the locations (after loading a snapshot).
     fn recount(&mut self) {
         for segment in self.segments.values_mut() {
@@ -1988,7 +2338,9 @@ impl NodeIndex {
             .values()
             .chain(self.overflow.values())
             .copied()
+            .filter(|location| !is_tomb(*location))
             .collect();
+        self.nodes = all.len() as u64;
         for location in all {
             self.live_change(location, 1);
         }

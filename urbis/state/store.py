@@ -95,6 +95,13 @@ most that much (a million records, 97 MB read back from the segments, is well un
 second), and the snapshot's cost is spread over the writes that needed it (at 200,000
 a 100,000-account city of 5,000-transfer blocks wrote one every block)."""
 
+LOCATION_CHANGES_MAX = 3_000_000
+"""Node locations changed since the last snapshot (new ones and tombstones) held in
+memory before the next snapshot merges them into the sorted run on disk: at most some
+68 MiB of hash table (4M buckets of 17 bytes), whatever the state's size. Each snapshot
+rewrites the whole run (16 bytes a node, 430 MB at 10 million accounts), so a smaller
+bound would mean more of those rewrites."""
+
 NODE_SEGMENT_BYTES = 64 * 1024 * 1024
 """Node records go to a new segment file past this size: compacting one is a short
 pause (at most this much read, half of it written), and the files stay few."""
@@ -698,7 +705,10 @@ class StateStore:
             self._prune_memory(self.version)
             self._maintenance_due()
             # Under the lock: the maintenance thread may be inside the index.
-            due = self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN)
+            due = (
+                self._log_records > max(len(self._nodes) // 4, CHECKPOINT_LOG_RECORDS_MIN)
+                or self._nodes.changed_locations > LOCATION_CHANGES_MAX
+            )
         if due:
             self.checkpoint()
 
