@@ -76,11 +76,10 @@ impl LocationRun {
 
     /// The location stored for `key`, if any.
     pub fn find(&self, key: u64) -> std::io::Result<Option<u64>> {
-        let page = self.fences.partition_point(|fence| *fence <= key);
-        if page == 0 {
+        let Some(page) = self.page_of(key) else {
             return Ok(None);
-        }
-        let first = (page - 1) * PAGE_ENTRIES;
+        };
+        let first = page * PAGE_ENTRIES;
         let count = PAGE_ENTRIES.min(self.entries as usize - first);
         let mut bytes = [0u8; PAGE_ENTRIES * ENTRY];
         let bytes = &mut bytes[..count * ENTRY];
@@ -97,6 +96,27 @@ impl LocationRun {
             }
         }
         Ok(None)
+    }
+
+    /// The page whose range holds `key` (the last whose fence is at most `key`).
+    /// Keys are keyed hashes, spread evenly, so the page is about where the key's
+    /// value says: the search starts in a window of fences around that guess (about
+    /// four standard deviations of the spread at 27 million entries), a few cache
+    /// lines, where a search over all hundred thousand fences missed the CPU cache
+    /// at most of its 17 steps. A key outside the window (a skewed or narrowed key
+    /// space) searches them all.
+    fn page_of(&self, key: u64) -> Option<usize> {
+        const WINDOW: usize = 48;
+        let pages = self.fences.len();
+        if pages == 0 || key < self.fences[0] {
+            return None;
+        }
+        let guess = ((u128::from(key) * pages as u128) >> 64) as usize;
+        let low = guess.saturating_sub(WINDOW);
+        let high = (guess + WINDOW).min(pages);
+        let inside = self.fences[low] <= key && (high == pages || self.fences[high] > key);
+        let (low, high) = if inside { (low, high) } else { (0, pages) };
+        Some(low + self.fences[low..high].partition_point(|fence| *fence <= key) - 1)
     }
 
     /// Every entry in key order, with its position, read in large sequential chunks.
