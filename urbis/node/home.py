@@ -67,8 +67,9 @@ class NodeConfig:
     keep_versions: int = 1000
     state_node_cache_mib: int = 512
     """Memory for the state tree's nodes read from disk (the upper levels stay by use).
-    512 MiB suits a 4 GiB server; the node also keeps about 30 bytes per tree node of
-    locations (state README, "Memory")."""
+    512 MiB suits a 4 GiB server; beside it the node keeps the value cache and the tree
+    nodes' locations changed since the last snapshot, bounded whatever the state's size
+    (state README, "The location index")."""
     consensus: str = "solo"
     abci_address: str = "tcp://127.0.0.1:26658"
     cometbft_rpc: str = "http://127.0.0.1:26657"
