@@ -12,6 +12,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 over a run's entries, kept in the snapshot's header: the run is read
+/// for as long as the store is open and carried into every merge, and a flipped key
+/// bit that kept the order would hide a live node (which compaction would then take
+/// for garbage). Checked at open and by each merge, which both read every entry.
+pub type RunSum = [u8; 32];
+
 /// Bytes an entry takes: the key, then the location (both little-endian).
 pub const ENTRY: usize = 16;
 /// Entries a page holds: one 4 KiB read finds any key.
@@ -27,6 +35,7 @@ pub struct LocationRun {
     entries: u64,
     /// The first key of each page.
     fences: Vec<u64>,
+    sum: RunSum,
 }
 
 fn entry_at(bytes: &[u8], i: usize) -> (u64, u64) {
@@ -44,11 +53,12 @@ fn invalid(what: &str) -> std::io::Error {
 impl LocationRun {
     /// Open a run written by `RunWriter`, streaming it once: the fences are built and
     /// every entry is handed to `visit` (the caller counts live records by segment).
-    /// Keys out of order are damage: a lookup's binary search would miss entries.
+    /// Keys out of order, or entries that do not hash to `sum`, are damage.
     pub fn open(
         file: File,
         start: u64,
         entries: u64,
+        sum: RunSum,
         mut visit: impl FnMut(u64, u64),
     ) -> std::io::Result<Self> {
         let mut run = LocationRun {
@@ -56,6 +66,7 @@ impl LocationRun {
             start,
             entries,
             fences: Vec::with_capacity((entries as usize).div_ceil(PAGE_ENTRIES)),
+            sum,
         };
         let mut last: Option<u64> = None;
         let mut fences = Vec::with_capacity(run.fences.capacity());
@@ -73,6 +84,7 @@ impl LocationRun {
         run.fences = fences;
         Ok(run)
     }
+
 
     /// The location stored for `key`, if any.
     pub fn find(&self, key: u64) -> std::io::Result<Option<u64>> {
@@ -119,23 +131,29 @@ impl LocationRun {
         Some(low + self.fences[low..high].partition_point(|fence| *fence <= key) - 1)
     }
 
-    /// Every entry in key order, with its position, read in large sequential chunks.
+    /// Every entry in key order, with its position, read in large sequential chunks;
+    /// entries that do not hash to the run's checksum fail it, once all are read.
     pub fn stream(
         &self,
         mut each: impl FnMut(u64, u64, u64) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let mut buffer = vec![0u8; STREAM_ENTRIES * ENTRY];
+        let mut hasher = Sha256::new();
         let mut done = 0u64;
         while done < self.entries {
             let count = (STREAM_ENTRIES as u64).min(self.entries - done) as usize;
             let chunk = &mut buffer[..count * ENTRY];
             self.file
                 .read_exact_at(chunk, self.start + done * ENTRY as u64)?;
+            hasher.update(&*chunk);
             for i in 0..count {
                 let (key, location) = entry_at(chunk, i);
                 each(done + i as u64, key, location)?;
             }
             done += count as u64;
+        }
+        if <RunSum>::from(hasher.finalize()) != self.sum {
+            return Err(invalid("node locations do not match their checksum"));
         }
         Ok(())
     }
@@ -148,6 +166,7 @@ pub struct RunWriter<W: Write> {
     entries: u64,
     last: Option<u64>,
     fences: Vec<u64>,
+    hasher: Sha256,
 }
 
 impl<W: Write> RunWriter<W> {
@@ -157,6 +176,7 @@ impl<W: Write> RunWriter<W> {
             entries: 0,
             last: None,
             fences: Vec::new(),
+            hasher: Sha256::new(),
         }
     }
 
@@ -168,8 +188,11 @@ impl<W: Write> RunWriter<W> {
         if self.entries.is_multiple_of(PAGE_ENTRIES as u64) {
             self.fences.push(key);
         }
-        self.out.write_all(&key.to_le_bytes())?;
-        self.out.write_all(&location.to_le_bytes())?;
+        let mut entry = [0u8; ENTRY];
+        entry[..8].copy_from_slice(&key.to_le_bytes());
+        entry[8..].copy_from_slice(&location.to_le_bytes());
+        self.hasher.update(entry);
+        self.out.write_all(&entry)?;
         self.entries += 1;
         Ok(())
     }
@@ -183,6 +206,11 @@ impl<W: Write> RunWriter<W> {
         self.out.write_all(bytes)
     }
 
+    /// The entries' checksum so far.
+    pub fn sum(&self) -> RunSum {
+        self.hasher.clone().finalize().into()
+    }
+
     /// The writer back (flushed), and the fences of what was written.
     pub fn finish(self) -> std::io::Result<(W, Vec<u64>)> {
         let out = self.out.into_inner().map_err(|e| e.into_error())?;
@@ -192,12 +220,13 @@ impl<W: Write> RunWriter<W> {
 
 impl LocationRun {
     /// A run over entries just written by a `RunWriter` (no second read).
-    pub fn written(file: File, start: u64, entries: u64, fences: Vec<u64>) -> Self {
+    pub fn written(file: File, start: u64, entries: u64, fences: Vec<u64>, sum: RunSum) -> Self {
         LocationRun {
             file,
             start,
             entries,
             fences,
+            sum,
         }
     }
 }

@@ -21,7 +21,7 @@ use pyo3::types::{PyBytes, PyDict};
 use sha2::{Digest, Sha256};
 
 use crate::keyfilter::KeyFilter;
-use crate::locations::{LocationRun, RunWriter, ENTRY};
+use crate::locations::{LocationRun, RunSum, RunWriter, ENTRY};
 
 type Hash = [u8; 32];
 
@@ -906,9 +906,10 @@ enum Prior {
 ///
 /// Records (`digest || node`, 97 bytes) are appended to segment files as versions
 /// commit; nothing is rewritten in place, so a crash can only leave a torn tail past
-/// the end the store recorded (cut back on open). Memory holds a location per node
-/// (a keyed 64-bit hash of its digest to segment, record and 16 more digest bits:
-/// about 20 bytes a node) and the cache, whose size is configured. Every record read
+/// the end the store recorded (cut back on open). A node's location (a keyed 64-bit
+/// hash of its digest to segment, record and 16 more digest bits) is in the sorted
+/// run the last snapshot wrote, on disk, or among the changes since, in memory; the
+/// cache's size is configured. Every record read
 /// from disk must hash to the digest asked for, so a flipped bit is found, never used.
 ///
 /// Stale nodes (no longer in the latest tree) are kept until their version leaves the
@@ -1345,7 +1346,29 @@ struct Merged {
     fences: Vec<u64>,
     overflow: Vec<(Hash, u64)>,
     live: HashMap<u16, u64>,
+    sum: RunSum,
 }
+
+/// A sorted snapshot's header: the magic, five words (entries, collided digests,
+/// the tail's segment and record, the filter's length), the entries' checksum, and a
+/// SHA-256 over all that and the collided digests, so a damaged count or collision is
+/// refused at open rather than read as a smaller index.
+fn sorted_header(words: [u64; 5], entries_sum: &RunSum, collisions: &[u8]) -> Vec<u8> {
+    let mut header = Vec::with_capacity(SORTED_HEADER_BYTES);
+    header.extend_from_slice(SNAPSHOT_MAGIC_SORTED);
+    for word in words {
+        header.extend_from_slice(&word.to_le_bytes());
+    }
+    header.extend_from_slice(entries_sum);
+    let mut hasher = Sha256::new();
+    hasher.update(&header);
+    hasher.update(collisions);
+    header.extend_from_slice(&hasher.finalize());
+    header
+}
+
+/// Bytes of a sorted snapshot's header that are used (the rest of its page is zero).
+const SORTED_HEADER_BYTES: usize = 8 + 5 * 8 + 32 + 32;
 
 enum Merge {
     Io(std::io::Error),
@@ -1570,7 +1593,9 @@ impl NodeIndex {
     }
 
     /// Re-index `count` records of `segment` from `first` (a logged version, on open).
-    /// `moved`: records a compaction copied, which keep their stale marks.
+    /// `moved`: records a compaction copied, which keep their stale marks. `copied`:
+    /// copies too (whose marks the move logged), so their source is looked up.
+    #[pyo3(signature = (segment, first, count, moved, copied=false))]
     fn replay(
         &mut self,
         py: Python<'_>,
@@ -1578,6 +1603,7 @@ impl NodeIndex {
         first: u64,
         count: u64,
         moved: bool,
+        copied: bool,
     ) -> PyResult<()> {
         py.detach(|| {
             let data = self
@@ -1589,7 +1615,13 @@ impl NodeIndex {
             self.locations.reserve(count as usize);
             for (i, record) in data.chunks_exact(RECORD).enumerate() {
                 let digest = to_hash(&record[..32]);
-                let prior = if moved { Prior::Unknown } else { Prior::Made };
+                // A copy's source may be in the run: found there, it loses a live
+                // record rather than the copy counting as a new node.
+                let prior = if moved || copied {
+                    Prior::Unknown
+                } else {
+                    Prior::Made
+                };
                 self.place(&digest, segment, first + i as u64, prior)?;
                 if !moved {
                     self.unmark(&digest);
@@ -1748,6 +1780,9 @@ impl NodeIndex {
                 .open(&partial)
                 .map_err(failed)?;
             let merged = self.merge_into(&file).map_err(|e| match e {
+                Merge::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    corrupt(format!("the node location snapshot in use is damaged: {e}"))
+                }
                 Merge::Io(e) => failed(e),
                 Merge::Damaged(e) => e,
             })?;
@@ -1766,6 +1801,7 @@ impl NodeIndex {
                 SNAPSHOT_HEADER_SORTED,
                 merged.entries,
                 merged.fences,
+                merged.sum,
             ));
             // A new table, not a cleared one: its room goes back to the allocator.
             self.locations = HashMap::default();
@@ -2149,10 +2185,13 @@ impl NodeIndex {
             *live.entry(unpack(*location).0).or_default() += 1;
         }
         let entries = writer.entries();
+        let entries_sum = writer.sum();
+        let mut collisions = Vec::with_capacity(overflow.len() * 40);
         for (digest, location) in &overflow {
-            writer.write_tail(digest)?;
-            writer.write_tail(&location.to_le_bytes())?;
+            collisions.extend_from_slice(digest);
+            collisions.extend_from_slice(&location.to_le_bytes());
         }
+        writer.write_tail(&collisions)?;
         let mut filter = Vec::new();
         self.keys.to_bytes(&mut filter);
         // Locations are checked by every read; the filter is not, so it carries a hash.
@@ -2161,23 +2200,24 @@ impl NodeIndex {
         writer.write_tail(&sum)?;
         let (file, fences) = writer.finish()?;
         let (segment, records) = self.tail();
-        let mut header = Vec::with_capacity(48);
-        header.extend_from_slice(SNAPSHOT_MAGIC_SORTED);
-        for word in [
-            entries,
-            overflow.len() as u64,
-            u64::from(segment),
-            records,
-            filter.len() as u64,
-        ] {
-            header.extend_from_slice(&word.to_le_bytes());
-        }
+        let header = sorted_header(
+            [
+                entries,
+                overflow.len() as u64,
+                u64::from(segment),
+                records,
+                filter.len() as u64,
+            ],
+            &entries_sum,
+            &collisions,
+        );
         file.write_all_at(&header, 0)?;
         Ok(Merged {
             entries,
             fences,
             overflow,
             live,
+            sum: entries_sum,
         })
     }
 
@@ -2205,7 +2245,7 @@ impl NodeIndex {
     /// the collided digests and the key filter.
     fn load_sorted_snapshot(&mut self, file: File, path: &Path) -> PyResult<(u16, u64)> {
         let bad = || corrupt(format!("the node snapshot {} is damaged", path.display()));
-        let mut header = [0u8; 48];
+        let mut header = [0u8; SORTED_HEADER_BYTES];
         file.read_exact_at(&mut header, 0).map_err(|_| bad())?;
         let word =
             |i: usize| u64::from_le_bytes(header[8 + 8 * i..16 + 8 * i].try_into().expect("8"));
@@ -2228,25 +2268,31 @@ impl NodeIndex {
         if length != end {
             return Err(bad());
         }
+        let mut rest = vec![0u8; (end - after_entries) as usize];
+        file.read_exact_at(&mut rest, after_entries)
+            .map_err(|_| bad())?;
+        let (collisions, tail) = rest.split_at(collided as usize * 40);
+        let entries_sum: RunSum = header[48..80].try_into().expect("32 bytes");
+        let words: [u64; 5] = std::array::from_fn(word);
+        if sorted_header(words, &entries_sum, collisions) != header {
+            return Err(bad());
+        }
         let mut live: HashMap<u16, u64> = HashMap::new();
         let mut tombs = false;
         let run = LocationRun::open(
             file.try_clone().map_err(|_| bad())?,
             SNAPSHOT_HEADER_SORTED,
             entries,
+            entries_sum,
             |_, location| {
                 tombs |= is_tomb(location);
                 *live.entry(unpack(location).0).or_default() += 1;
             },
         )
         .map_err(|_| bad())?;
-        let mut rest = vec![0u8; (end - after_entries) as usize];
-        file.read_exact_at(&mut rest, after_entries)
-            .map_err(|_| bad())?;
         if tombs {
             return Err(bad());
         }
-        let (collisions, tail) = rest.split_at(collided as usize * 40);
         let (filter, sum) = tail.split_at(filter_len as usize);
         if <[u8; 32]>::from(Sha256::digest(filter)) != sum {
             return Err(bad());

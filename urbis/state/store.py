@@ -15,9 +15,10 @@ Layout:
                                          changes each snapshot made, in part order
   state_node_retired(segment)            segment files emptied by compaction
   <db>.nodes/nodes-NNNNN.seg             tree node records, appended (urbis._native.NodeIndex)
-  <db>.nodes/index-N.snap                the node locations at the last checkpoint
+  <db>.nodes/index-N.snap                the node locations at the last checkpoint, by key
 
-Tree nodes live on disk; memory holds a location per node and a cache of bounded
+Tree nodes live on disk, and so do their locations (a run sorted by key, written at
+each checkpoint); memory holds the locations changed since and a cache of bounded
 size. A version's node records are appended to a segment file and synced on a
 thread of their own while the block's rows are written; its node log row (where
 they went, which nodes it left) is in the same SQLite transaction as the block, so
@@ -388,7 +389,9 @@ class StateStore:
             if count and segment not in retired:
                 if source == LOG_MOVED:
                     self._nodes.replay(segment, first, count, True)
-                elif source in (LOG_SYNCED, LOG_MOVED_MARKED):
+                elif source == LOG_MOVED_MARKED:  # copies whose source may be in the run
+                    self._nodes.replay(segment, first, count, False, True)
+                elif source == LOG_SYNCED:
                     self._nodes.replay(segment, first, count, False)
                 elif source != LOG_RECORDS or len(created) != count * RECORD_SIZE:
                     raise KeyError(f"the node log of version {version} is damaged")
@@ -821,7 +824,7 @@ class StateStore:
         was taken.
 
         Pruning forgets nodes at once; this is what gives their bytes back, so disk use
-        follows the live nodes, not the history. Steps are short (at most 9.7 MB read)
+        follows the live nodes, not the history. Steps are short (at most 1.9 MB read)
         so a block never waits long behind one.
         """
         with self.db.lock:
