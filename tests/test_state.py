@@ -698,7 +698,6 @@ def test_a_flip_in_the_saved_key_filter_or_a_replayed_leaf_is_store_corrupt(
     digests."""
     import tempfile
 
-    from urbis.state.errors import StoreCorrupt
 
     with tempfile.TemporaryDirectory() as folder:
         store = fresh(Path(folder), "x")
@@ -727,12 +726,7 @@ def test_a_flip_in_the_saved_key_filter_or_a_replayed_leaf_is_store_corrupt(
             damaged, path = bytearray(records), segment
         damaged[at] ^= 1 << data.draw(st.integers(0, 7), label="bit")
         path.write_bytes(bytes(damaged))
-        db = Database(Path(folder) / "x.db")
-        try:
-            with pytest.raises(StoreCorrupt):
-                StateStore(db)
-        finally:
-            db.close()  # its checkpoint thread must not touch the folder being removed
+        _refused_at_open(Path(folder) / "x.db")
 
 
 def test_background_compaction_keeps_proofs_and_gives_disk_back(
@@ -1006,7 +1000,6 @@ def test_a_flip_in_the_location_run_or_its_header_is_store_corrupt(data: st.Data
     checksums, so any flip in them is refused at open."""
     import tempfile
 
-    from urbis.state.errors import StoreCorrupt
 
     with tempfile.TemporaryDirectory() as folder:
         store = fresh(Path(folder), "r")
@@ -1023,9 +1016,17 @@ def test_a_flip_in_the_location_run_or_its_header_is_store_corrupt(data: st.Data
         )
         snapshot[at] ^= 1 << data.draw(st.integers(0, 7), label="bit")
         snap.write_bytes(bytes(snapshot))
-        db = Database(Path(folder) / "r.db")
-        try:
-            with pytest.raises(StoreCorrupt):
-                StateStore(db)
-        finally:
-            db.close()
+        _refused_at_open(Path(folder) / "r.db")
+
+
+def _refused_at_open(path: Path) -> None:
+    """Opening the store at `path` raises StoreCorrupt. The database is closed either
+    way: its checkpoint thread must not touch a folder being removed."""
+    from urbis.state.errors import StoreCorrupt
+
+    db = Database(path)
+    try:
+        with pytest.raises(StoreCorrupt):
+            StateStore(db)
+    finally:
+        db.close()
