@@ -955,6 +955,10 @@ class StateStore:
             old, self._snapshot = self._snapshot, number
             if old:
                 self._snapshot_path(old).unlink(missing_ok=True)
+            # The merge counted every segment's live records afresh (between snapshots a
+            # node pruned from the run is not counted out), so a segment may only now
+            # show as mostly garbage.
+            self._maintenance_due()
 
 
 def _history_to_undo_rows(db: Database) -> None:
