@@ -85,6 +85,16 @@ impl LocationRun {
         Ok(run)
     }
 
+    /// A run over entries just written by a `RunWriter` (no second read).
+    pub fn written(file: File, start: u64, entries: u64, fences: Vec<u64>, sum: RunSum) -> Self {
+        LocationRun {
+            file,
+            start,
+            entries,
+            fences,
+            sum,
+        }
+    }
 
     /// The location stored for `key`, if any.
     pub fn find(&self, key: u64) -> std::io::Result<Option<u64>> {
@@ -215,18 +225,5 @@ impl<W: Write> RunWriter<W> {
     pub fn finish(self) -> std::io::Result<(W, Vec<u64>)> {
         let out = self.out.into_inner().map_err(|e| e.into_error())?;
         Ok((out, self.fences))
-    }
-}
-
-impl LocationRun {
-    /// A run over entries just written by a `RunWriter` (no second read).
-    pub fn written(file: File, start: u64, entries: u64, fences: Vec<u64>, sum: RunSum) -> Self {
-        LocationRun {
-            file,
-            start,
-            entries,
-            fences,
-            sum,
-        }
     }
 }
