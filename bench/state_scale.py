@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import commit_block, proof_rates, rss_mib
 from bench.payments import City
 from urbis.chain.codec import to_wire
+from urbis.chain.collector import settle_for_serving
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import encode_trusted
 from urbis.modules import build_application
@@ -191,6 +192,7 @@ def measure(
     app = build_application(db)
     app.store.wait_for_warm_up()
     warm_s = time.perf_counter() - opened
+    settle_for_serving()  # as `urbis node start` does once its node has started
     rng = random.Random(nth)
     txs = signed_transfers(city, recipients, transfers, nth, rng)
     written = [0]

@@ -101,6 +101,27 @@ def test_reopen_resumes_same_root_and_history(tmp_path: Path) -> None:
     verify_state_proof(proof, past_root)
 
 
+def test_a_proof_checks_the_value_it_reads_against_its_leaf(tmp_path: Path) -> None:
+    """A proof reads its value past the execution's value cache (at the latest height
+    and at a kept older one): a stored value that no longer hashes to the leaf is
+    StoreCorrupt, never a proof that carries it."""
+    from urbis.state.errors import StoreCorrupt
+
+    store = fresh(tmp_path, "s")
+    store.commit({b"k": b"one", b"other": b"x"}, 0)
+    store.commit({b"k": b"two"}, 1)
+    store.db.close()
+    reopened = fresh(tmp_path, "s")
+    with reopened.db.transaction() as conn:
+        conn.execute("UPDATE state_values SET value = ? WHERE key = ?", (b"tow", b"k"))
+        conn.execute("UPDATE state_undo SET value = ? WHERE key = ?", (b"eno", b"k"))
+    with pytest.raises(StoreCorrupt, match="does not match its leaf at 1"):
+        reopened.prove(b"k")
+    with pytest.raises(StoreCorrupt, match="does not match its leaf at 0"):
+        reopened.prove(b"k", 0)
+    assert reopened.prove(b"other").value == b"x"
+
+
 def test_old_heights_are_pruned_after_the_kept_window(tmp_path: Path) -> None:
     store = fresh(tmp_path, "s", keep=3)
     for version in range(10):

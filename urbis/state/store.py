@@ -539,22 +539,33 @@ class StateStore:
             return self.get(key)
         with self.db.lock:
             leaf = self._leaf_value_hash(self.root_at(version), key)
-            if leaf is None:
-                return None
-            # The value after `version` is what the first later write replaced, or, if
-            # no kept version wrote the key since, its current value. The undo rows are
-            # in version order: one lookup per later version, in SQLite, stopping at
-            # the first that has the key.
-            row = self.db.fetchone(
-                "WITH RECURSIVE later(v) AS (SELECT ? UNION ALL SELECT v + 1 FROM later "
-                "WHERE v < ? AND NOT EXISTS (SELECT 1 FROM state_undo WHERE version = v "
-                "AND key = ?)) SELECT value FROM state_undo "
-                "WHERE version = (SELECT MAX(v) FROM later) AND key = ?",
-                (version + 1, self.version, key, key),
-            )
-            if row is None:
-                row = self.db.fetchone("SELECT value FROM state_values WHERE key = ?", (key,))
+            return self._value_at(key, version, leaf)
+
+    def _value_at(self, key: bytes, version: int, leaf: bytes | None) -> bytes | None:
+        """The stored value of `key` after `version`, whose leaf value hash is `leaf`
+        (None: no leaf), checked against it. Under the lock; `version` is kept."""
+        if leaf is None:
+            return None
+        if version == self.version:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            row = self.db.fetchone("SELECT value FROM state_values WHERE key = ?", (key,))
             return _proven(key, row, leaf, version)
+        # The value after `version` is what the first later write replaced, or, if
+        # no kept version wrote the key since, its current value. The undo rows are
+        # in version order: one lookup per later version, in SQLite, stopping at
+        # the first that has the key.
+        row = self.db.fetchone(
+            "WITH RECURSIVE later(v) AS (SELECT ? UNION ALL SELECT v + 1 FROM later "
+            "WHERE v < ? AND NOT EXISTS (SELECT 1 FROM state_undo WHERE version = v "
+            "AND key = ?)) SELECT value FROM state_undo "
+            "WHERE version = (SELECT MAX(v) FROM later) AND key = ?",
+            (version + 1, self.version, key, key),
+        )
+        if row is None:
+            row = self.db.fetchone("SELECT value FROM state_values WHERE key = ?", (key,))
+        return _proven(key, row, leaf, version)
 
     def root_at(self, version: int) -> bytes:
         self._check_version(version, for_proof=False)
@@ -597,9 +608,11 @@ class StateStore:
             except KeyError as error:
                 raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
             # The walk itself shows absence; a present value is read and checked
-            # against the same leaf by get_at.
+            # against the leaf it found. A proof's value does not go through the
+            # execution's value cache: a reader's cold keys would only push out the
+            # block's hot ones.
             absent = leaf is None or leaf[0] != key_hash(key)
-            value = None if absent else self.get_at(key, version)
+            value = None if absent else self._value_at(key, version, leaf[1])
         return StateProof(key, value, tuple(siblings), leaf, root, version)
 
     def _check_version(self, version: int, for_proof: bool) -> None:
