@@ -608,11 +608,12 @@ class StateStore:
             except KeyError as error:
                 raise StoreCorrupt(f"the state tree is damaged: {_reason(error)}") from None
             # The walk itself shows absence; a present value is read and checked
-            # against the leaf it found. A proof's value does not go through the
-            # execution's value cache: a reader's cold keys would only push out the
-            # block's hot ones.
-            absent = leaf is None or leaf[0] != key_hash(key)
-            value = None if absent else self._value_at(key, version, leaf[1])
+            # against the leaf it found. A proof reads the execution's value cache but
+            # does not fill it: a reader's cold keys would only push out a block's hot
+            # ones.
+            value = None
+            if leaf is not None and leaf[0] == key_hash(key):
+                value = self._value_at(key, version, leaf[1])
         return StateProof(key, value, tuple(siblings), leaf, root, version)
 
     def _check_version(self, version: int, for_proof: bool) -> None:
