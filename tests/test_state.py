@@ -667,6 +667,42 @@ def test_the_key_filter_answers_most_absent_keys_in_little_memory(tmp_path: Path
     assert store.get(b"absent7") is None and store.get(b"present7") == b"v"
 
 
+def test_the_cache_budget_counts_the_key_filter_and_the_fences(tmp_path: Path) -> None:
+    """The configured cache bounds the pinned levels, the deeper nodes, the key filter
+    and the location run's fences together: as the filter and fences grow with the
+    state, the deeper nodes' share shrinks by as much."""
+    import os
+
+    from urbis._native import NodeIndex
+
+    budget = 16 << 20
+    index = NodeIndex(cache_bytes=budget)
+    total, fixed, deeper = index.cache_budget
+    assert total == budget and fixed + deeper <= budget
+    assert fixed > index.key_filter_bytes > 0
+    # Past the first layer's million keys the filter adds a layer twice its size.
+    first_filter = index.key_filter_bytes
+    for _ in range(11):
+        index.add_records(
+            b"".join(os.urandom(32) + b"\x00" + os.urandom(64) for _ in range(100_000)), True
+        )
+    assert index.key_filter_bytes >= 3 * first_filter
+    _, grown, shrunk = index.cache_budget
+    assert grown - fixed == index.key_filter_bytes - first_filter
+    assert grown + shrunk <= budget and shrunk < deeper - 2 * first_filter
+
+    store = StateStore(Database(tmp_path / "s.db"), node_cache_bytes=budget)
+    store.commit({b"k%d" % i: b"v" for i in range(100_000)}, 0)
+    with store.db.lock:
+        _, before, _ = store._nodes.cache_budget
+    store.checkpoint()  # the first run: its fences, a key every 256 entries, join the fixed part
+    with store.db.lock:
+        _, after, room = store._nodes.cache_budget
+        nodes = len(store._nodes)
+    assert after - before >= 8 * (nodes // 256) > 0 and after + room <= budget
+    store.db.close()
+
+
 def _table_snapshot(sorted_snapshot: bytes, with_filter: bool) -> bytes:
     """A location snapshot of the sorted layout (`URBISNI4`: a 4 KiB header, then the
     entries by key) rewritten in an earlier one: a 40-byte header, the same entries

@@ -86,19 +86,22 @@ impl KeyFilter {
         (first.finish(), second.finish())
     }
 
-    pub fn insert(&mut self, path: &[u8; 32]) {
+    /// Returns whether the filter grew a layer (its memory doubled, about).
+    pub fn insert(&mut self, path: &[u8; 32]) -> bool {
         let hashes = self.hashes(path);
         // A key written again (most leaves made are new values of old keys) is already
         // in: counted once, the filter grows with keys, not with writes.
         if self.layers.iter().any(|layer| layer.may_contain(hashes)) {
-            return;
+            return false;
         }
         let last = self.layers.last().expect("a filter has a layer");
-        if last.count >= last.capacity {
+        let grows = last.count >= last.capacity;
+        if grows {
             let capacity = last.capacity * 2;
             self.layers.push(Layer::new(capacity));
         }
         self.layers.last_mut().expect("just checked").insert(hashes);
+        grows
     }
 
     /// False only for a key path never inserted.

@@ -960,6 +960,9 @@ pub struct NodeIndex {
     reads: std::sync::atomic::AtomicU64,
     /// Every key path a leaf was ever made for: absent keys are answered without a walk.
     keys: KeyFilter,
+    /// The memory bound given at construction: the pinned levels, the deeper nodes'
+    /// shards, the key filter and the run's fences together (see `rebudget`).
+    cache_bytes: u64,
 }
 
 impl NodeIndex {
@@ -1059,8 +1062,28 @@ impl NodeIndex {
 
     /// Add a node record's key path to the key filter if it is a leaf.
     fn note_leaf(&mut self, node: &[u8]) {
-        if node[0] == LEAF {
-            self.keys.insert(&to_hash(&node[1..33]));
+        if node[0] == LEAF && self.keys.insert(&to_hash(&node[1..33])) {
+            self.rebudget();
+        }
+    }
+
+    /// Bytes of the cache budget held by what grows with the state and cannot be
+    /// evicted: the pinned upper levels, the key filter and the run's fences.
+    fn fixed_cache_bytes(&self) -> u64 {
+        let fences = self.run.as_ref().map_or(0, LocationRun::memory_bytes);
+        upper_bytes(self.upper_depth) + (self.keys.memory_bytes() + fences) as u64
+    }
+
+    /// Size the deeper nodes' shards to what the budget leaves once the pinned levels,
+    /// the key filter and the fences are counted, so the whole stays within
+    /// `cache_bytes` as the filter and fences grow with the state (until those alone
+    /// fill it: some 200 million keys at the default budget). A shard over its new cap
+    /// gives the room back at its next rotation.
+    fn rebudget(&mut self) {
+        let room = self.cache_bytes.saturating_sub(self.fixed_cache_bytes());
+        let per_shard = (room / CACHE_ENTRY_BYTES / 2) as usize / CACHE_SHARDS;
+        for shard in &self.cache {
+            shard.lock().unwrap_or_else(|e| e.into_inner()).cap = per_shard;
         }
     }
 
@@ -1432,16 +1455,8 @@ impl NodeIndex {
             ),
         };
         let pin_depth = pin_depth(cache_bytes / 2);
-        let per_shard = (cache_bytes.saturating_sub(upper_bytes(pin_depth)) / CACHE_ENTRY_BYTES / 2)
-            as usize
-            / CACHE_SHARDS;
         let cache = (0..CACHE_SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    cap: per_shard,
-                    ..Shard::default()
-                })
-            })
+            .map(|_| Mutex::new(Shard::default()))
             .collect();
         let mut index = NodeIndex {
             sip,
@@ -1462,7 +1477,9 @@ impl NodeIndex {
             stale_touched: HashSet::default(),
             reads: std::sync::atomic::AtomicU64::new(0),
             keys: KeyFilter::new(sip),
+            cache_bytes,
         };
+        index.rebudget();
         if let Some(folder) = folder {
             std::fs::create_dir_all(&folder)
                 .map_err(|e| io_error(&format!("creating {}", folder.display()), e))?;
@@ -1809,6 +1826,7 @@ impl NodeIndex {
             for (id, segment) in self.segments.iter_mut() {
                 segment.live = merged.live.get(id).copied().unwrap_or(0);
             }
+            self.rebudget();
             Ok(())
         })
     }
@@ -1826,12 +1844,14 @@ impl NodeIndex {
             let file = File::open(&path).map_err(unreadable)?;
             let mut magic = [0u8; 8];
             file.read_exact_at(&mut magic, 0).map_err(unreadable)?;
-            if &magic == SNAPSHOT_MAGIC_SORTED {
+            let tail = if &magic == SNAPSHOT_MAGIC_SORTED {
                 self.load_sorted_snapshot(file, &path)
             } else {
                 let data = std::fs::read(&path).map_err(unreadable)?;
                 self.load_table_snapshot(data, &path)
-            }
+            };
+            self.rebudget();
+            tail
         })
     }
 
@@ -1986,6 +2006,16 @@ impl NodeIndex {
     #[getter]
     fn disk_reads(&self) -> u64 {
         self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What the cache budget holds, in bytes: `(budget, fixed, deeper)`, where `fixed`
+    /// is the pinned levels, the key filter and the fences, and `deeper` the most the
+    /// deeper nodes' shards may hold now (both generations).
+    #[getter]
+    fn cache_budget(&self) -> (u64, u64, u64) {
+        let cap = self.cache[0].lock().unwrap_or_else(|e| e.into_inner()).cap as u64;
+        let deeper = cap * 2 * CACHE_SHARDS as u64 * CACHE_ENTRY_BYTES;
+        (self.cache_bytes, self.fixed_cache_bytes(), deeper)
     }
 
     /// Nodes in the cache now (beside the upper levels, which are kept by place).
