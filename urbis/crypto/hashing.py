@@ -14,6 +14,16 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+_prefixes: dict[str, bytes] = {}
+"""Each tag's `urbis/<tag>\\x00`, built once: a block hashes with a few dozen tags,
+millions of times."""
+
+
 def tagged_hash(tag: str, data: bytes) -> bytes:
     """SHA-256 over `urbis/<tag>\\x00` || data."""
-    return hashlib.sha256(b"urbis/" + tag.encode() + b"\x00" + data).digest()
+    prefix = _prefixes.get(tag)
+    if prefix is None:
+        prefix = b"urbis/" + tag.encode() + b"\x00"
+        if len(_prefixes) < 256:  # tags are the code's own; bounded all the same
+            _prefixes[tag] = prefix
+    return hashlib.sha256(prefix + data).digest()

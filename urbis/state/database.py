@@ -49,14 +49,21 @@ def corruption_reported(path: str) -> Iterator[None]:
     """
     try:
         yield
-    except sqlite3.DatabaseError as error:
-        code = getattr(error, "sqlite_errorcode", None)
-        damaged_text = str(error).startswith("Could not decode to UTF-8")
-        if damaged_text or (code is not None and code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)):
-            raise StoreCorrupt(f"the database file {path} is damaged ({error})") from error
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
+        _raise_reported(error, path)
         raise
-    except UnicodeDecodeError as error:  # only the schema and our table names are text
+
+
+def _raise_reported(error: Exception, path: str) -> None:
+    """StoreCorrupt if `error` is damage to what is stored; otherwise returns, and the
+    caller re-raises `error`. Single reads call it from a plain `except`, which costs
+    nothing until something is raised, where a context manager costs a generator a call."""
+    if isinstance(error, UnicodeDecodeError):  # only the schema and our table names are text
         raise StoreCorrupt(f"the database file {path} is damaged (bad text: {error})") from None
+    code = getattr(error, "sqlite_errorcode", None)
+    damaged_text = str(error).startswith("Could not decode to UTF-8")
+    if damaged_text or (code is not None and code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)):
+        raise StoreCorrupt(f"the database file {path} is damaged ({error})") from error
 
 
 def blob(value: object, what: str) -> bytes:
@@ -141,8 +148,12 @@ class Database:
             return self._conn.execute(sql, params)
 
     def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        with self.lock, corruption_reported(self.path):
-            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+        with self.lock:
+            try:
+                row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
+                _raise_reported(error, self.path)
+                raise
             return row
 
     def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
