@@ -31,6 +31,7 @@ At each size, in the same run:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import subprocess
@@ -237,6 +238,12 @@ def measure(
         "warm_s": warm_s,
     }
     db.close()
+    # The node settles once; this process measures every size in turn. Frozen, this
+    # store's reference cycles (the store and its tree) would never be collected and
+    # its native index would stay resident in the next size's RSS.
+    gc.unfreeze()
+    del app, store
+    gc.collect()
     return figures
 
 

@@ -213,7 +213,7 @@ def outcome(reference: Reference, folder: Path, name: str, offset: int, bit: int
         except StoreCorrupt:
             return "refused"
         try:
-            # Proofs first: they read values past the value cache, so their own check of
+            # Proofs first: with the value cache empty they read SQLite, so their own check of
             # each value against its leaf is what stands between a flip and a client.
             for state_key in reference.values:
                 proof = app.store.prove(state_key)

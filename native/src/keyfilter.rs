@@ -86,7 +86,7 @@ impl KeyFilter {
         (first.finish(), second.finish())
     }
 
-    /// Returns whether the filter grew a layer (its memory doubled, about).
+    /// Returns whether the filter grew a layer (each new layer is twice the last).
     pub fn insert(&mut self, path: &[u8; 32]) -> bool {
         let hashes = self.hashes(path);
         // A key written again (most leaves made are new values of old keys) is already

@@ -96,12 +96,12 @@ impl LocationRun {
         }
     }
 
-    /// The location stored for `key`, if any.
     /// Bytes of memory the run keeps: its fences, one key a page.
     pub fn memory_bytes(&self) -> usize {
         self.fences.capacity() * std::mem::size_of::<u64>()
     }
 
+    /// The location stored for `key`, if any.
     pub fn find(&self, key: u64) -> std::io::Result<Option<u64>> {
         let Some(page) = self.page_of(key) else {
             return Ok(None);

@@ -677,9 +677,11 @@ impl Shard {
         }
         if self.hot.len() >= self.cap && !self.hot.contains_key(&digest) {
             // The old cold table's memory becomes the new hot one's: a fresh table
-            // would grow again through every doubling, rehashing as it went.
+            // would grow again through every doubling, rehashing as it went. Shrunk
+            // to the cap, which only reallocates when the cap was lowered since.
             std::mem::swap(&mut self.hot, &mut self.cold);
             self.hot.clear();
+            self.hot.shrink_to(self.cap);
         }
         self.hot.insert(digest, node);
     }
@@ -1077,13 +1079,21 @@ impl NodeIndex {
     /// Size the deeper nodes' shards to what the budget leaves once the pinned levels,
     /// the key filter and the fences are counted, so the whole stays within
     /// `cache_bytes` as the filter and fences grow with the state (until those alone
-    /// fill it: some 200 million keys at the default budget). A shard over its new cap
-    /// gives the room back at its next rotation.
+    /// fill it: past some 130 million keys at the default budget, where the filter's
+    /// eighth layer would not fit). A shard over a lowered cap loses its old generation
+    /// now, and its young one's room at its next rotation; at a cap of 0 it is emptied.
     fn rebudget(&mut self) {
         let room = self.cache_bytes.saturating_sub(self.fixed_cache_bytes());
         let per_shard = (room / CACHE_ENTRY_BYTES / 2) as usize / CACHE_SHARDS;
-        for shard in &self.cache {
-            shard.lock().unwrap_or_else(|e| e.into_inner()).cap = per_shard;
+        for shard in &mut self.cache {
+            let shard = shard.get_mut().unwrap_or_else(|e| e.into_inner());
+            if per_shard < shard.cap {
+                shard.cold = HashMap::default();
+                if per_shard == 0 {
+                    shard.hot = HashMap::default();
+                }
+            }
+            shard.cap = per_shard;
         }
     }
 

@@ -66,10 +66,11 @@ class NodeConfig:
     empty_blocks: bool = False
     keep_versions: int = 1000
     state_node_cache_mib: int = 512
-    """Memory for the state tree's nodes read from disk (the upper levels stay by use).
-    512 MiB suits a 4 GiB server; beside it the node keeps the value cache and the tree
-    nodes' locations changed since the last snapshot, bounded whatever the state's size
-    (state README, "The location index")."""
+    """Memory for the state tree: its upper levels, the deeper nodes read from disk, the
+    key filter and the location run's fences (state README, "The node cache"). 512 MiB
+    suits a 4 GiB server and holds up to some 130 million keys; beside it the node keeps
+    the value cache and the locations changed since the last snapshot, bounded whatever
+    the state's size. The node logs a warning when the state outgrows it."""
     consensus: str = "solo"
     abci_address: str = "tcp://127.0.0.1:26658"
     cometbft_rpc: str = "http://127.0.0.1:26657"

@@ -249,6 +249,7 @@ class StateStore:
         (urbis._native.NodeIndex), with which are stale since which version."""
         self._log_records = 0
         self._stale_written = 0  # stale marks in state_checkpoint's rows
+        self._cache_outgrown = False  # warned that the node cache no longer holds the tree's bound
         self._tree = SparseMerkleTree(self._node, self._nodes)
         self._staged: _Staged | None = None
         row = db.fetchone("SELECT version, root FROM state_roots ORDER BY version DESC LIMIT 1")
@@ -969,10 +970,24 @@ class StateStore:
             old, self._snapshot = self._snapshot, number
             if old:
                 self._snapshot_path(old).unlink(missing_ok=True)
+            self._warn_if_cache_outgrown()
             # The merge counted every segment's live records afresh (between snapshots a
             # node pruned from the run is not counted out), so a segment may only now
             # show as mostly garbage.
             self._maintenance_due()
+
+    def _warn_if_cache_outgrown(self) -> None:
+        """Say so (once a process) when the pinned levels, the key filter and the run's
+        fences alone take more than the node cache: memory then grows with the keys."""
+        budget, fixed, _ = self._nodes.cache_budget
+        if fixed > budget and not self._cache_outgrown:
+            self._cache_outgrown = True
+            log.warning(
+                "the state's key filter and upper tree levels (%d MiB) outgrew the node "
+                "cache (%d MiB): raise state_node_cache_mib in the node's config",
+                fixed >> 20,
+                budget >> 20,
+            )
 
 
 def _history_to_undo_rows(db: Database) -> None:
