@@ -65,11 +65,11 @@ impl LocationRun {
             file,
             start,
             entries,
-            fences: Vec::with_capacity((entries as usize).div_ceil(PAGE_ENTRIES)),
+            fences: Vec::new(),
             sum,
         };
         let mut last: Option<u64> = None;
-        let mut fences = Vec::with_capacity(run.fences.capacity());
+        let mut fences = Vec::with_capacity((entries as usize).div_ceil(PAGE_ENTRIES));
         run.stream(|i, key, location| {
             if last.is_some_and(|previous| previous >= key) {
                 return Err(invalid("node locations out of order"));

@@ -547,23 +547,23 @@ class StateStore:
         (None: no leaf), checked against it. Under the lock; `version` is kept."""
         if leaf is None:
             return None
+        row = None
         if version == self.version:
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            row = self.db.fetchone("SELECT value FROM state_values WHERE key = ?", (key,))
-            return _proven(key, row, leaf, version)
-        # The value after `version` is what the first later write replaced, or, if
-        # no kept version wrote the key since, its current value. The undo rows are
-        # in version order: one lookup per later version, in SQLite, stopping at
-        # the first that has the key.
-        row = self.db.fetchone(
-            "WITH RECURSIVE later(v) AS (SELECT ? UNION ALL SELECT v + 1 FROM later "
-            "WHERE v < ? AND NOT EXISTS (SELECT 1 FROM state_undo WHERE version = v "
-            "AND key = ?)) SELECT value FROM state_undo "
-            "WHERE version = (SELECT MAX(v) FROM later) AND key = ?",
-            (version + 1, self.version, key, key),
-        )
+        else:
+            # The value after `version` is what the first later write replaced, or, if
+            # no kept version wrote the key since, its current value. The undo rows are
+            # in version order: one lookup per later version, in SQLite, stopping at
+            # the first that has the key.
+            row = self.db.fetchone(
+                "WITH RECURSIVE later(v) AS (SELECT ? UNION ALL SELECT v + 1 FROM later "
+                "WHERE v < ? AND NOT EXISTS (SELECT 1 FROM state_undo WHERE version = v "
+                "AND key = ?)) SELECT value FROM state_undo "
+                "WHERE version = (SELECT MAX(v) FROM later) AND key = ?",
+                (version + 1, self.version, key, key),
+            )
         if row is None:
             row = self.db.fetchone("SELECT value FROM state_values WHERE key = ?", (key,))
         return _proven(key, row, leaf, version)
