@@ -410,6 +410,7 @@ class Application:
                     pending.result.receipt_bytes,
                 )
                 self.store.write_staged(conn)
+            self.blocks.promote_written()
             self.store.promote_staged()
         self._pending = None
 

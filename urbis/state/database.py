@@ -34,6 +34,13 @@ with the last frame, and only then may the WAL start over: measured, it grew pas
 in 200 blocks of 1,000 transfers. The writer's pause is the copy of what the background
 pass has not yet copied, about a second's writes."""
 
+# CPython 3.11 binds int, float, str and bytearray as they are, but sends every bytes
+# parameter through the adapter protocol (a tuple key built, a registry miss, two
+# attribute lookups): some 170 ns a parameter, and a block binds tens of thousands.
+# Registered as its own adapter, bytes is found at the first lookup and bound unchanged
+# (`bytes(b) is b`). Measured: 1.69 -> 1.36 µs an INSERT of an integer and two blobs.
+sqlite3.register_adapter(bytes, bytes)
+
 SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
 
