@@ -4,6 +4,7 @@ rebuilds what was held from the blocks themselves."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -82,22 +83,50 @@ def test_reads_see_the_rows_held_and_the_rows_merged_before_and_after_a_reopen(
     again.close()
 
 
-def test_a_merge_writes_each_row_once_in_key_order_and_moves_the_indexed_height(
+def test_a_merge_moves_the_indexed_height_and_leaves_nothing_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A block that fills the buffer writes every held row and its own; the tables then
+    hold exactly the blocks up to it, and memory nothing."""
     monkeypatch.setattr(blockstore, "INDEX_BUFFER_ROWS", 6)
     chain = CityChain(tmp_path)
     heights = []
     for n in range(6):
         run_blocks(chain, 1, first=n)
         heights.append(indexed_height(chain))
+        recent = chain.app.blocks._recent
+        if heights[-1] == chain.height:
+            assert recent.rows == 0 and not recent.ids and not recent.accounts
+        else:
+            assert 0 < recent.rows < 6
     assert heights == sorted(heights) and heights[-1] > heights[0]
-    ids = chain.db.fetchall("SELECT prefix, position FROM tx_ids")
-    assert len(ids) == len(set(ids))
-    tabled = chain.db.fetchone("SELECT COUNT(*) FROM block_txs WHERE position < ?",
-                               ((indexed_height(chain) + 1) << blockstore.POSITION_BITS,))
-    assert tabled is not None and len(ids) == tabled[0]
+    ids = chain.db.fetchall("SELECT position FROM tx_ids ORDER BY position")
+    limit = (indexed_height(chain) + 1) << blockstore.POSITION_BITS
+    tabled = chain.db.fetchall(
+        "SELECT position FROM block_txs WHERE position < ? ORDER BY position", (limit,)
+    )
+    assert ids == tabled
     chain.close()
+
+
+def test_the_same_id_twice_is_found_at_its_first_position_across_the_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction a proposer put in a block again (refused the second time) is stored at
+    both positions; by id the first is found, whether it is in the tables or held."""
+    for held in (1, 10**9):
+        monkeypatch.setattr(blockstore, "INDEX_BUFFER_ROWS", held)
+        folder = tmp_path / str(held)
+        folder.mkdir()
+        chain = CityChain(folder)
+        tx = chain.sign("land", [anchor("land", "twice")])
+        first = chain.execute_raw([tx.raw]).receipts[0]
+        monkeypatch.setattr(blockstore, "INDEX_BUFFER_ROWS", 10**9)  # the second stays held
+        again = chain.execute_raw([tx.raw]).receipts[0]
+        assert first.code == "ok" and again.code != "ok"
+        found = chain.app.blocks.tx(tx.id)
+        assert found is not None and (found.height, found.index) == (first.height, 0)
+        chain.close()
 
 
 def test_a_store_written_before_the_merge_opens_as_fully_indexed(
@@ -119,34 +148,38 @@ def test_a_store_written_before_the_merge_opens_as_fully_indexed(
     again.close()
 
 
-def test_a_failed_block_transaction_leaves_the_held_rows_as_they_were(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("merging", [False, True])
+def test_a_failed_block_transaction_changes_neither_the_tables_nor_the_rows_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merging: bool
 ) -> None:
     """Rows reach the reads only once their block committed: a write whose transaction
-    is rolled back adds nothing, and the next block is indexed as usual."""
+    is rolled back (a merging one too) adds nothing, and the next block is indexed."""
     monkeypatch.setattr(blockstore, "INDEX_BUFFER_ROWS", 10**9)
     chain = CityChain(tmp_path)
     run_blocks(chain, 2)
-    before = chain.app.blocks._recent.rows
-    history = chain.app.blocks.account_txs(account("land").raw, limit=100)
-    signed = chain.app.blocks.header(chain.height)
+    blocks = chain.app.blocks
+    held, height = blocks._recent.rows, indexed_height(chain)
+    history = blocks.account_txs(account("land").raw, limit=100)
+    tabled = chain.db.fetchall("SELECT * FROM account_txs")
+    signed = blocks.header(chain.height)
     assert signed is not None
-    stored = chain.app.blocks.block_txs(chain.height)
+    stored = blocks.block_txs(chain.height)
+    if merging:
+        monkeypatch.setattr(blockstore, "INDEX_BUFFER_ROWS", 1)
+    header = dataclasses.replace(signed.header, height=chain.height + 1)
     with pytest.raises(RuntimeError, match="rolled back"), chain.db.transaction() as conn:
-        chain.app.blocks.write(
+        blocks.write(
             conn,
-            type(signed)(type(signed.header)(**{**_fields(signed.header), "height": 99}), b""),
+            dataclasses.replace(signed, header=header),
             [s.raw for s in stored],
             [s.receipt for s in stored],
             [b"\x00"] * len(stored),
         )
+        assert blocks._written is not None and blocks._written.merged is merging
         raise RuntimeError("rolled back")
-    assert chain.app.blocks._recent.rows == before
-    assert chain.app.blocks.account_txs(account("land").raw, limit=100) == history
+    assert blocks._recent.rows == held and indexed_height(chain) == height
+    assert chain.db.fetchall("SELECT * FROM account_txs") == tabled
+    assert blocks.account_txs(account("land").raw, limit=100) == history
     run_blocks(chain, 1, first=2)
     assert_reads_match(chain)
     chain.close()
-
-
-def _fields(header: object) -> dict[str, object]:
-    return {name: getattr(header, name) for name in header.__dataclass_fields__}  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import cbor2
 import pytest
 
 from tests.helpers.city import CityChain, account, anchor, doc_hash, key, role_grant
+from urbis.chain import blockstore
 from urbis.chain.errors import UrbisError
 from urbis.chain.tx import TX_SIZE_MAX, Action, Signature, Transaction, TxBody, sign_tx
 from urbis.crypto.encoding import encode
@@ -270,9 +271,12 @@ def test_a_module_writing_outside_its_prefix_halts_the_node(tmp_path: Path) -> N
         db.close()
 
 
-def test_a_store_with_the_id_keyed_txs_table_is_moved_to_chain_order(tmp_path: Path) -> None:
+def test_a_store_with_the_id_keyed_txs_table_is_moved_to_chain_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Stores written before `block_txs` kept transactions keyed by id in `txs`; opening
     one moves them over once, and every read finds them as before."""
+    monkeypatch.setattr(blockstore, "INDEX_BUFFER_ROWS", 1)  # each block's rows written at once
     chain = CityChain(tmp_path)
     receipts = [chain.run("land", anchor("land", f"doc-{n}")) for n in range(3)]
     height = chain.height
@@ -289,6 +293,7 @@ def test_a_store_with_the_id_keyed_txs_table_is_moved_to_chain_order(tmp_path: P
           FROM block_txs;
         DELETE FROM block_txs;
         DELETE FROM tx_ids;
+        DROP TABLE block_meta;
         """
     )
     chain.close()

@@ -1,8 +1,10 @@
 """Blocks, transactions, receipts and the account index, in the node's SQLite file.
 
 This is the read side for auditors and the API; it is not part of the app
-hash (the header's roots commit to it). Rows are written in the same
-transaction as the block's state.
+hash (the header's roots commit to it). A block's rows are written in the same
+transaction as its state; the two lookup indexes' rows are merged in batches
+(`INDEX_BUFFER_ROWS`), held in memory until then and rebuilt from the blocks
+when the store opens.
 
 Every read is checked before it is returned, and a mismatch raises
 StoreCorrupt:
@@ -19,6 +21,7 @@ StoreCorrupt:
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -84,8 +87,8 @@ INDEX_BUFFER_ROWS = 50_000
 their tables, in order, inside a block's transaction. Written a block at a time, each
 block's rows went to random pages of both tables: with 1,500 transfers a block among
 10,000 accounts, some 1,500 pages (6 MB) of WAL a block once the tables had grown
-past that, rising with the chain. Merged some ten blocks at a time, an account's rows
-of those blocks land on one page, and so do ids that fall together. The rows held
+past that, rising with the chain. Merged 50,000 rows at a time, an account's rows of
+those blocks land on one page, and so do ids that fall together. The rows held
 are rebuilt from `block_txs` when the store opens (at most this many, read in chain
 order), so nothing is lost in a crash: `block_meta.indexed_height` says up to which
 height the tables hold them."""
@@ -194,9 +197,7 @@ class BlockStore:
         recent = self._recent
         merged = recent.rows + len(ids) + len(accounts) >= INDEX_BUFFER_ROWS
         if merged:
-            conn.executemany(
-                "INSERT OR IGNORE INTO tx_ids VALUES (?, ?)", recent.id_rows(ids)
-            )
+            conn.executemany("INSERT INTO tx_ids VALUES (?, ?)", recent.id_rows(ids))
             conn.executemany(
                 "INSERT OR IGNORE INTO account_txs VALUES (?, ?, ?)",
                 recent.account_rows(accounts),
@@ -313,12 +314,14 @@ class BlockStore:
     def account_txs(
         self, account: bytes, limit: int = 50, before_height: int | None = None
     ) -> list[StoredTx]:
-        """The account's transactions, newest first, below `before_height` if given."""
-        before = before_height if before_height is not None else 2**62
+        """The account's transactions, newest first, below `before_height` if given (at
+        most `limit`; a negative limit is none, as SQL's)."""
+        before = min(before_height if before_height is not None else 2**40, 2**40)
+        limit = limit if limit >= 0 else 2**62
         with self.db.lock:  # the tables and the rows held in memory, as of one block
             held = self._recent.accounts.get(account, [])
-            newest = [p for p in reversed(held) if p >> POSITION_BITS < before][:limit]
-            rows = self._rows_at(newest)
+            end = bisect.bisect_left(held, before << POSITION_BITS)  # held is in chain order
+            rows = self._rows_at(held[max(0, end - limit) : end][::-1])
             if len(rows) < limit:
                 rows += self.db.fetchall(
                     f"SELECT {_COLUMNS} FROM account_txs a JOIN block_txs t "

@@ -1,8 +1,9 @@
 """The embedded SQLite database shared by state and the block store.
 
-One file, WAL mode, `synchronous=FULL`: a block's state, its header, its
-receipts and the indexes are written in one transaction, so after `kill -9`
-(or power loss) the node reopens at the last committed block, never between.
+One file, WAL mode, `synchronous=FULL`: a block's state, its header and its
+receipts are written in one transaction, so after `kill -9` (or power loss) the
+node reopens at the last committed block, never between (the block store's
+lookup indexes are merged in batches and rebuilt from the blocks on open).
 
 Checkpoints (copying the WAL back into the database file) run on a background
 thread with a connection of its own, not inside a block's commit: with SQLite's
@@ -135,7 +136,7 @@ class Database:
     def _bound_wal(self) -> None:
         try:
             size = os.stat(self.path + "-wal").st_size
-        except FileNotFoundError:
+        except OSError:  # the transaction has committed: nothing here may look like it failed
             return
         if size > WAL_BOUND:
             # RESTART waits for readers, copies every frame and makes the next write
