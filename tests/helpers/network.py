@@ -39,10 +39,22 @@ def require_cometbft() -> None:
         pytest.skip(f"cometbft is not installed here ({error}); run scripts/install-cometbft")
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out as a source port (Linux: 32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port_range(count: int) -> int:
-    """A base port with `count` free ports after it (tests run beside other networks)."""
+    """A base port with `count` free ports after it (tests run beside other networks),
+    below the kernel's ephemeral range: while a test has a node down, any outgoing
+    connection may be given its port as a source port, and the node then cannot bind it
+    again when it restarts (seen once: "address already in use" on a restart)."""
+    low = _ephemeral_low()
     for _ in range(200):
-        base = random.randrange(30_000, 60_000 - count)
+        base = random.randrange(10_000, max(low - count, 10_001))
         try:
             sockets = []
             for port in range(base, base + count):
