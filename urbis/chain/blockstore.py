@@ -115,11 +115,10 @@ class StoredTx:
 
 
 class _RecentIndex:
-    """The index rows of the blocks after `indexed_height`, by id prefix and by account,
-    each list in chain order."""
+    """The index rows of the blocks after `block_meta.indexed_height`, by id prefix and by
+    account, each list in chain order."""
 
-    def __init__(self, indexed_height: int) -> None:
-        self.indexed_height = indexed_height
+    def __init__(self) -> None:
         self.ids: dict[int, list[int]] = {}
         self.accounts: dict[bytes, list[int]] = {}
         self.rows = 0
@@ -151,7 +150,6 @@ class _Written:
     """A block's index rows, written in the open transaction; they reach the reads once
     it commits (`promote_written`)."""
 
-    height: int
     ids: list[tuple[int, int]]
     accounts: list[tuple[bytes, int]]
     merged: bool
@@ -206,7 +204,7 @@ class BlockStore:
                 "INSERT OR REPLACE INTO block_meta VALUES ('indexed_height', ?)",
                 (header.height,),
             )
-        self._written = _Written(header.height, ids, accounts, merged)
+        self._written = _Written(ids, accounts, merged)
 
     def promote_written(self) -> None:
         """After the block's transaction committed: its index rows reach the reads (in
@@ -216,7 +214,7 @@ class BlockStore:
             raise RuntimeError("no block written")
         with self.db.lock:
             if written.merged:
-                self._recent = _RecentIndex(written.height)
+                self._recent = _RecentIndex()
             else:
                 self._recent.add(written.ids, written.accounts)
 
@@ -393,7 +391,7 @@ def _load_recent_index(db: Database) -> _RecentIndex:
                 conn.execute("INSERT INTO block_meta VALUES ('indexed_height', ?)", (indexed,))
         else:
             indexed = integer(row[0], "the indexed height")
-        recent = _RecentIndex(indexed)
+        recent = _RecentIndex()
         rows = db.fetchall(
             "SELECT position, tx_id, receipt FROM block_txs WHERE position >= ? "
             "ORDER BY position",
