@@ -483,6 +483,43 @@ def test_a_node_made_again_after_a_checkpoint_is_not_stale_after_reopening(
     again.db.close()
 
 
+def test_a_mark_changed_several_times_between_checkpoints_reopens_as_it_is_now(
+    tmp_path: Path,
+) -> None:
+    """Between two checkpoints one leaf goes stale, is made again, goes stale again and
+    is made again, and another goes stale twice: the changed marks list each digest as
+    often as its mark changed, every copy carrying the mark as it is at the checkpoint.
+    Reopened, the marks are the ones in memory, and pruning keeps the live leaf."""
+    keep = 3
+    store = fresh(tmp_path, "churn", keep)
+    store.commit({b"k": b"one", b"j": b"x", b"other": b"0"}, 0)
+    store.checkpoint()
+    store.commit({b"k": b"two", b"j": b"y"}, 1)  # "one" and "x" go stale since 1
+    store.commit({b"k": b"one", b"j": b"x"}, 2)  # both made again
+    store.commit({b"k": b"three", b"j": b"y"}, 3)  # both stale again, since 3
+    store.commit({b"k": b"one"}, 4)  # "one" live again; "x" stays stale since 3
+    with store.db.lock:
+        changed = store._nodes.stale_changed
+        records = b"".join(store._nodes.stale_changes(1 << 30))
+        marks = b"".join(store._nodes.stale_chunks(1 << 30))
+    assert changed == len(records) // 40 > store._nodes.stale_count
+    by_digest: dict[bytes, set[bytes]] = {}
+    for at in range(0, len(records), 40):
+        by_digest.setdefault(records[at : at + 32], set()).add(records[at + 32 : at + 40])
+    assert all(len(sinces) == 1 for sinces in by_digest.values())  # copies agree
+    store.checkpoint()
+    store.db.close()
+
+    reopened = fresh(tmp_path, "churn", keep)
+    with reopened.db.lock:
+        assert b"".join(reopened._nodes.stale_chunks(1 << 30)) == marks
+    for version in range(5, 5 + keep + 2):  # heights 1-3 leave the window
+        reopened.commit({b"other": str(version).encode()}, version)
+    assert reopened.prove(b"k").value == b"one" and reopened.prove(b"j").value == b"y"
+    verify_state_proof(reopened.prove(b"k"))
+    reopened.db.close()
+
+
 def test_a_wider_window_after_a_checkpoint_refuses_heights_it_no_longer_holds(
     tmp_path: Path,
 ) -> None:
