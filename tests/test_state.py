@@ -487,9 +487,9 @@ def test_a_mark_changed_several_times_between_checkpoints_reopens_as_it_is_now(
     tmp_path: Path,
 ) -> None:
     """Between two checkpoints one leaf goes stale, is made again, goes stale again and
-    is made again, and another goes stale twice: the changed marks list each digest as
-    often as its mark changed, every copy carrying the mark as it is at the checkpoint.
-    Reopened, the marks are the ones in memory, and pruning keeps the live leaf."""
+    is made again, and another goes stale twice: the changed marks carry each digest's
+    mark as it is at the checkpoint, not as it was at some change. Reopened, the marks
+    are the ones in memory, and pruning keeps the live leaf."""
     keep = 3
     store = fresh(tmp_path, "churn", keep)
     store.commit({b"k": b"one", b"j": b"x", b"other": b"0"}, 0)
