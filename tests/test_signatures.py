@@ -323,6 +323,37 @@ def test_a_key_written_non_canonically_is_refused_before_any_signature() -> None
     assert not ed25519_key_accepted(b"short")
 
 
+RFC8032_TESTS = [  # RFC 8032 section 7.1, TEST 1-3: (public key, message, signature)
+    (
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "message", "signature"), RFC8032_TESTS)
+def test_rfc_8032_vectors_verify_and_a_changed_message_does_not(
+    key: str, message: str, signature: str
+) -> None:
+    """The published vectors, on whichever backend the CPU gives the native check
+    (AVX-512 IFMA, AVX2 or portable: chosen at run time)."""
+    raw_key, raw_message, raw_signature = (bytes.fromhex(x) for x in (key, message, signature))
+    assert verify(raw_key, raw_message, raw_signature) is True
+    assert verify(raw_key, raw_message + b"\0", raw_signature) is False
+    assert verify_many([(raw_key, raw_message, raw_signature)] * 40) == [True] * 40
+
+
 def test_wrong_lengths_are_refused_not_raised() -> None:
     signer = PrivateKey(os.urandom(32)).signer()
     signature = signer.sign(b"m")
