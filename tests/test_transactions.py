@@ -65,6 +65,30 @@ def test_forged_signature_is_tx_bad_signature(chain: CityChain) -> None:
     assert rejected(chain, resign(tx, [forged])) == "tx.bad_signature"
 
 
+def test_a_burst_proves_each_signature_once_and_remembers_only_the_valid(
+    chain: CityChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prove_signatures verifies a burst ahead of its CheckTx calls: the valid ones are
+    remembered (CheckTx then only looks them up), a forged one is not (CheckTx refuses
+    it), and the memory keeps its bound, newest kept."""
+    from urbis.chain import app as app_module
+
+    monkeypatch.setattr(app_module, "VERIFIED_CACHE_MAX", 3)
+    good = [chain.sign("finance", [anchor("finance", f"b{i}")], nonce=i) for i in range(5)]
+    tx = chain.sign("land", [anchor("land", "forged")], nonce=0)
+    forged = resign(tx, [Signature(tx.signatures[0].key, bytes(64))])
+    chain.app.prove_signatures([t.raw for t in good[:2]] + [forged] + [t.raw for t in good[2:]])
+    assert list(chain.app._verified) == [t.raw for t in good[2:]]
+    assert rejected(chain, forged) == "tx.bad_signature"
+    assert list(chain.app._verified) == [t.raw for t in good[2:]]
+    def verified_again(txs: object) -> list[bool]:
+        raise AssertionError("a proven signature was verified again")
+
+    monkeypatch.setattr(chain.app, "_signatures_valid", verified_again)
+    chain.app.check_tx(good[4].raw)
+    assert list(chain.app._verified) == [t.raw for t in good[2:]]
+
+
 def test_signature_over_other_body_is_tx_bad_signature(chain: CityChain) -> None:
     tx = chain.sign("land", [anchor("land", "a")], nonce=0)
     other = chain.sign("land", [anchor("land", "b")], nonce=0)

@@ -114,11 +114,26 @@ impl Source for Mapping<'_, '_> {
     }
 }
 
+/// A node made by a batch, in the order first made (the order its records are appended).
+struct Made {
+    digest: Hash,
+    node: Node,
+    depth: u8,
+    /// Its path's first 64 bits.
+    prefix: u64,
+    /// False once dropped again within the batch (made again, it comes back in place).
+    live: bool,
+}
+
 struct Tree<S> {
     committed: S,
     /// Each new node with the depth it was made at and its path's first 64 bits.
-    created: HashMap<Hash, (Node, u8, u64), ByDigest>,
-    order: Vec<Hash>,
+    made: Vec<Made>,
+    /// Where each digest this batch made is in `made`. The records stay in the vector
+    /// and the table holds only their places: a table of the records themselves was
+    /// some 6 MB at a block's 60,000 nodes, so nearly every probe missed the cache, and
+    /// listing the batch took a removal per node from it.
+    created: HashMap<Hash, u32, ByDigest>,
     dropped: HashSet<Hash, ByDigest>,
     /// Nodes at a new place without being made anew, with that place: a leaf a new key
     /// pushed down a level (dropped and made again), or one a deletion left alone, which
@@ -167,16 +182,22 @@ impl<S: Source> Tree<S> {
         let room = items.saturating_mul(NODES_PER_CHANGE).min(ROOM_MAX);
         Tree {
             committed,
+            made: Vec::with_capacity(room),
             created: HashMap::with_capacity_and_hasher(room, ByDigest::default()),
-            order: Vec::with_capacity(room),
             dropped: HashSet::with_capacity_and_hasher(room, ByDigest::default()),
             revived: Vec::new(),
         }
     }
 
+    /// The live node this batch made with `digest`, if any.
+    fn made_here(&self, digest: &Hash) -> Option<usize> {
+        let at = *self.created.get(digest)? as usize;
+        self.made[at].live.then_some(at)
+    }
+
     fn node(&self, digest: &Hash, depth: usize, prefix: u64) -> PyResult<Node> {
-        match self.created.get(digest) {
-            Some((node, _, _)) => Ok(*node),
+        match self.made_here(digest) {
+            Some(at) => Ok(self.made[at].node),
             None => self.committed.load(digest, depth, prefix),
         }
     }
@@ -184,23 +205,28 @@ impl<S: Source> Tree<S> {
     /// Take in the work of a tree that updated a disjoint subtree after this one's:
     /// the result is what one tree doing both in turn would hold.
     fn absorb<T>(&mut self, other: Tree<T>) {
-        self.created.extend(other.created);
-        self.order.extend(other.order);
+        for made in other.made.into_iter().filter(|m| m.live) {
+            match self.created.entry(made.digest) {
+                Entry::Occupied(at) => self.made[*at.get() as usize] = made,
+                Entry::Vacant(slot) => {
+                    slot.insert(self.made.len() as u32);
+                    self.made.push(made);
+                }
+            }
+        }
         self.dropped.extend(other.dropped);
         self.revived.extend(other.revived);
     }
 
-    fn into_batch(mut self) -> NodeBatch {
-        let mut created = Vec::with_capacity(self.created.len());
-        let mut depths = Vec::with_capacity(self.created.len());
-        let mut paths = Vec::with_capacity(self.created.len());
-        for digest in &self.order {
-            // A digest dropped and made again appears twice in `order`: keep its first place.
-            if let Some((node, depth, prefix)) = self.created.remove(digest) {
-                created.push((*digest, node));
-                depths.push(depth);
-                paths.push(prefix);
-            }
+    fn into_batch(self) -> NodeBatch {
+        let live = self.made.iter().filter(|m| m.live).count();
+        let mut created = Vec::with_capacity(live);
+        let mut depths = Vec::with_capacity(live);
+        let mut paths = Vec::with_capacity(live);
+        for made in self.made.into_iter().filter(|m| m.live) {
+            created.push((made.digest, made.node));
+            depths.push(made.depth);
+            paths.push(made.prefix);
         }
         let mut dropped: Vec<Hash> = self.dropped.into_iter().collect();
         dropped.sort_unstable();
@@ -218,15 +244,32 @@ impl<S: Source> Tree<S> {
         let depth = depth.min(u8::MAX as usize) as u8;
         if self.dropped.remove(&digest) {
             self.revived.push((digest, node, depth, prefix));
-        } else if self.created.insert(digest, (node, depth, prefix)).is_none() {
-            self.order.push(digest);
+            return digest;
+        }
+        let made = Made {
+            digest,
+            node,
+            depth,
+            prefix,
+            live: true,
+        };
+        match self.created.entry(digest) {
+            // Made again (after being dropped, or twice): its first place, its latest depth.
+            Entry::Occupied(at) => self.made[*at.get() as usize] = made,
+            Entry::Vacant(slot) => {
+                slot.insert(self.made.len() as u32);
+                self.made.push(made);
+            }
         }
         digest
     }
 
     fn drop_node(&mut self, digest: &Hash) {
-        if self.created.remove(digest).is_none() {
-            self.dropped.insert(*digest);
+        match self.made_here(digest) {
+            Some(at) => self.made[at].live = false,
+            None => {
+                self.dropped.insert(*digest);
+            }
         }
     }
 
