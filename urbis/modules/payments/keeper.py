@@ -141,6 +141,9 @@ class PaymentsKeeper(PaymentsView):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx.state)
         self._ctx = ctx
+        self._accounts_found: set[AccountId] = set()
+        """Accounts this keeper found to exist: a keeper serves one action, in which no
+        account goes away, and a transfer asks twice (its handler, then `move`)."""
 
     def require_asset(self, code: str) -> Asset:
         asset = read_asset(self._ctx.state, code)
@@ -150,14 +153,18 @@ class PaymentsKeeper(PaymentsView):
 
     def require_account(self, account: AccountId) -> None:
         """Money only goes to accounts that exist: a mistyped id must not swallow it."""
+        if account in self._accounts_found:
+            return
         accounts = self._ctx.keeper("accounts", AccountsView)
         if not accounts.exists(account):
             raise UnknownAccount(f"no account {account}; money can only go to an account")
+        self._accounts_found.add(account)
 
-    def require_funds(self, code: str, account: AccountId, amount: int) -> None:
+    def require_funds(self, code: str, account: AccountId, amount: int) -> int:
+        """The account's balance, if `amount` may leave it (its overdraft counts)."""
         balance = self.balance(code, account)
         if balance >= amount:
-            return  # the common case needs no look-up of an overdraft
+            return balance  # the common case needs no look-up of an overdraft
         available = balance + read_overdraft(self._ctx.state, code, account)
         if available < amount:
             raise InsufficientFunds(
@@ -165,6 +172,7 @@ class PaymentsKeeper(PaymentsView):
                 needed_minor=amount,
                 available_minor=available,
             )
+        return balance
 
     def move(
         self,
@@ -177,8 +185,7 @@ class PaymentsKeeper(PaymentsView):
     ) -> None:
         """Debit `sender`, credit `recipient` (double entry); never below zero."""
         self.require_account(recipient)
-        self.require_funds(code, sender, amount)
-        self._set(code, sender, self.balance(code, sender) - amount)
+        self._set(code, sender, self.require_funds(code, sender, amount) - amount)
         self._set(code, recipient, self.balance(code, recipient) + amount)
         self._ctx.emit(
             "payments.transferred",
@@ -205,18 +212,17 @@ class PaymentsKeeper(PaymentsView):
     def debit_out(self, code: str, account: AccountId, amount: int) -> None:
         """Burn: money leaves circulation."""
         asset = self.require_asset(code)
-        self.require_funds(code, account, amount)
+        balance = self.require_funds(code, account, amount)
         self._ctx.state.put_record(
             keys.asset(code), _with(asset, burned_minor=asset.burned_minor + amount)
         )
-        self._set(code, account, self.balance(code, account) - amount)
+        self._set(code, account, balance - amount)
         self._ctx.emit("payments.burned", asset=code, account=account, amount_minor=amount)
 
     def reserve(self, code: str, account: AccountId, amount: int) -> None:
         """Two-phase, first phase: funds leave the balance into the asset's pending total."""
         asset = self.require_asset(code)
-        self.require_funds(code, account, amount)
-        self._set(code, account, self.balance(code, account) - amount)
+        self._set(code, account, self.require_funds(code, account, amount) - amount)
         self._ctx.state.put_record(
             keys.asset(code), _with(asset, pending_minor=asset.pending_minor + amount)
         )
