@@ -35,11 +35,17 @@ def to_wire(value: Any) -> Any:
     if isinstance(value, AccountId):
         return value.raw
     kind = type(value)
-    if kind in _PLAIN:
+    if kind in PLAIN_TYPES:
         return value
     names = _dataclass_fields(typing.cast(Any, kind))
     if names is not None:
-        return {name: to_wire(getattr(value, name)) for name in names}
+        # Most fields are plain: taken as they are, without a call each (a record is
+        # written on every transfer).
+        wire = {}
+        for name in names:
+            field = getattr(value, name)
+            wire[name] = field if type(field) in PLAIN_TYPES else to_wire(field)
+        return wire
     if kind is list or kind is tuple:
         return [to_wire(v) for v in value]
     if kind is dict:
@@ -47,7 +53,8 @@ def to_wire(value: Any) -> Any:
     return value
 
 
-_PLAIN = frozenset({int, str, bytes, bool, type(None)})
+PLAIN_TYPES = frozenset({int, str, bytes, bool, type(None)})
+"""Values that are their own wire form."""
 
 
 @cache

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from urbis.chain.block import Event
-from urbis.chain.codec import from_wire, to_wire
+from urbis.chain.codec import PLAIN_TYPES, from_wire, to_wire
 from urbis.chain.errors import InvariantBroken, TooManyWrites
 from urbis.chain.ids import AccountId
 from urbis.crypto.encoding import decode_trusted, encode_trusted
@@ -261,4 +261,5 @@ class Context:
 def _event_value(value: Any) -> Any:
     if isinstance(value, AccountId):
         return value.text
-    return to_wire(value)
+    return value if type(value) in PLAIN_TYPES else to_wire(value)
+
