@@ -898,8 +898,9 @@ def test_undo_rows_older_than_the_window_are_pruned_and_kept_heights_still_read(
     blocks: list[dict], keep: int
 ) -> None:
     """The values table holds exactly the live keys; the undo rows are exactly the
-    writes of the kept heights after the oldest (each holding the value it replaced),
-    and every kept height reads what it committed."""
+    writes of the kept heights after the oldest to keys that were set (each holding the
+    value it replaced; a key created has none), and every kept height reads what it
+    committed, absent keys included."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
@@ -921,6 +922,7 @@ def test_undo_rows_older_than_the_window_are_pruned_and_kept_heights_still_read(
             for v in window
             if v > len(blocks) - keep  # a version's undo rows go when it is the oldest kept
             for k in written[v]
+            if k in (states[v - 1] if v else {})
         }
         assert set(undo) == expected
         for version in window:

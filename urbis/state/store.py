@@ -3,8 +3,8 @@
 Layout:
   state_values(key, value)               each live key's current value (hot keys, and
                                          absence, cached in memory)
-  state_undo(version, key, value)        what each kept version's writes replaced (NULL =
-                                         absent before): the older heights' values
+  state_undo(version, key, value)        what each kept version's writes replaced, for the
+                                         keys that were set before: the older heights' values
   state_meta(name, value)                the number of live keys, the node store's tail,
                                          snapshot and seed
   state_roots(version, root)             the root after each block (version = height)
@@ -678,9 +678,13 @@ class StateStore:
         conn.executemany(
             "DELETE FROM state_values WHERE key = ?", [(k,) for k, v in changes if v is None]
         )
+        # A key that was absent gets no undo row: an older height reads a value only
+        # where its tree has the key's leaf, so "absent" is never read from a row (a
+        # transfer's record, an anchored document: one row in four or in two).
+        replaced = staged.replaced
         conn.executemany(
             "INSERT INTO state_undo VALUES (?, ?, ?)",
-            [(version, k, staged.replaced[k]) for k, _ in changes],
+            [(version, k, replaced[k]) for k, _ in changes if replaced[k] is not None],
         )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
         conn.execute(
