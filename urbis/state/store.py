@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -670,7 +671,7 @@ class StateStore:
         # instead of at random. The undo rows go at the end of their table, a few pages
         # a block: a table of every write keyed by (key, version) dirtied a page a row
         # once it outgrew a block (history_growth: 8.7 -> 51 KiB written a transfer).
-        changes = sorted(staged.changes.items())
+        changes = sorted(staged.changes.items(), key=itemgetter(0))  # keys are unique
         conn.executemany(
             "INSERT OR REPLACE INTO state_values VALUES (?, ?)",
             [(k, v) for k, v in changes if v is not None],
