@@ -2,6 +2,7 @@
 
     python bench/validator_calls.py [--accounts 10000] [--block 1500] [--blocks 20]
     python bench/validator_calls.py --instructions        # needs valgrind (Debian: valgrind)
+    python bench/validator_calls.py --instructions --keep /tmp/calls   # then callgrind_annotate
 
 Blocks of signed transfers among `accounts` funded accounts go through the calls a
 validator answers, framed and parsed as CometBFT sends them: CheckTx in bursts of
@@ -158,7 +159,9 @@ def count_instructions(args: argparse.Namespace) -> None:
     """Run this script under callgrind and add up each call's dumps."""
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (Debian: apt install valgrind)")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.keep or temporary
+        Path(folder).mkdir(parents=True, exist_ok=True)
         command = [
             "valgrind",
             "--tool=callgrind",
@@ -200,6 +203,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=20, help="blocks measured")
     parser.add_argument("--warm", type=int, default=6, help="blocks before measuring")
     parser.add_argument("--burst", type=int, default=200, help="CheckTx requests read at once")
+    parser.add_argument(
+        "--keep", help="with --instructions: keep callgrind's files here (callgrind_annotate)"
+    )
     parser.add_argument(
         "--instructions",
         action="store_true",
