@@ -1133,3 +1133,27 @@ def _refused_at_open(path: Path) -> None:
             StateStore(db)
     finally:
         db.close()
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.one_of(st.none(), st.binary(max_size=6))), max_size=300
+    )
+)
+def test_rows_inserted_many_a_statement_end_as_executemany_leaves_them(rows: list) -> None:
+    """insert_rows cuts a batch into statements of 128, 16 and 1 rows; in order, so under
+    OR REPLACE a later row of a key wins, exactly as one statement a row."""
+    import sqlite3
+
+    from urbis.state.database import insert_rows
+
+    tables = []
+    for fill in ("many", "one"):
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        if fill == "many":
+            insert_rows(conn, "INSERT OR REPLACE INTO t", rows)
+        else:
+            conn.executemany("INSERT OR REPLACE INTO t VALUES (?, ?)", rows)
+        tables.append(conn.execute("SELECT k, v FROM t ORDER BY k").fetchall())
+    assert tables[0] == tables[1]

@@ -44,7 +44,7 @@ from urbis.chain.tx import Transaction, decode_tx
 from urbis.crypto.encoding import decode_trusted
 from urbis.crypto.hashing import tagged_hash
 from urbis.crypto.keys import verify, verify_many
-from urbis.state.database import Database, blob, integer
+from urbis.state.database import Database, blob, insert_rows, integer
 from urbis.state.errors import StoreCorrupt
 
 CHECKED_BLOCKS_MAX = 100_000
@@ -179,8 +179,9 @@ class BlockStore:
             (header.height, header.hash, header.encode(), signed.signature, len(raw_txs)),
         )
         base = header.height << POSITION_BITS
-        conn.executemany(
-            "INSERT INTO block_txs VALUES (?, ?, ?, ?)",
+        insert_rows(
+            conn,
+            "INSERT INTO block_txs",
             [
                 (base | r.index, r.tx_id, raw, encoded)
                 for raw, r, encoded in zip(raw_txs, receipts, receipt_bytes, strict=True)
@@ -195,11 +196,8 @@ class BlockStore:
         recent = self._recent
         merged = recent.rows + len(ids) + len(accounts) >= INDEX_BUFFER_ROWS
         if merged:
-            conn.executemany("INSERT INTO tx_ids VALUES (?, ?)", recent.id_rows(ids))
-            conn.executemany(
-                "INSERT OR IGNORE INTO account_txs VALUES (?, ?, ?)",
-                recent.account_rows(accounts),
-            )
+            insert_rows(conn, "INSERT INTO tx_ids", recent.id_rows(ids))
+            insert_rows(conn, "INSERT OR IGNORE INTO account_txs", recent.account_rows(accounts))
             conn.execute(
                 "INSERT OR REPLACE INTO block_meta VALUES ('indexed_height', ?)",
                 (header.height,),

@@ -17,8 +17,9 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,34 @@ def _raise_reported(error: Exception, path: str) -> None:
     damaged_text = str(error).startswith("Could not decode to UTF-8")
     if damaged_text or (code is not None and code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB)):
         raise StoreCorrupt(f"the database file {path} is damaged ({error})") from error
+
+
+ROWS_PER_STATEMENT = (128, 16, 1)
+"""How `insert_rows` cuts a batch: as many statements of 128 rows as fit, then of 16,
+then single rows, so each table needs three prepared statements whatever the batch."""
+
+
+def insert_rows(conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`insert` (e.g. "INSERT INTO t") of `rows`, many rows a statement.
+
+    `executemany` runs the whole statement once a row (bind, step, halt, reset): a
+    block's 15,000 or so rows paid that each. With 128 rows a statement, updating 6,000
+    keyed rows took 1.8-2.0 µs a row against 2.9-3.0. Rows are inserted in order, as
+    `executemany` would (a later row of the same key replaces an earlier one under OR
+    REPLACE); a failing row fails the caller's transaction either way.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    done = 0
+    for size in ROWS_PER_STATEMENT:
+        count = (len(rows) - done) // size
+        if not count:
+            continue
+        statement = f"{insert} VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * size)
+        for _ in range(count):
+            conn.execute(statement, list(chain.from_iterable(rows[done : done + size])))
+            done += size
 
 
 def blob(value: object, what: str) -> bytes:

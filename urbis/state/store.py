@@ -49,7 +49,7 @@ from typing import Any
 
 from urbis._native import NodeBatch, NodeIndex, smt_apply_changes
 from urbis.crypto.hashing import EMPTY_HASH
-from urbis.state.database import Database, blob, integer
+from urbis.state.database import Database, blob, insert_rows, integer
 from urbis.state.errors import InvariantBroken, StoreCorrupt, UnknownHeight
 from urbis.state.proof import StateProof, key_hash, value_hash
 from urbis.state.tree import SparseMerkleTree
@@ -672,8 +672,9 @@ class StateStore:
         # a block: a table of every write keyed by (key, version) dirtied a page a row
         # once it outgrew a block (history_growth: 8.7 -> 51 KiB written a transfer).
         changes = sorted(staged.changes.items(), key=itemgetter(0))  # keys are unique
-        conn.executemany(
-            "INSERT OR REPLACE INTO state_values VALUES (?, ?)",
+        insert_rows(
+            conn,
+            "INSERT OR REPLACE INTO state_values",
             [(k, v) for k, v in changes if v is not None],
         )
         conn.executemany(
@@ -683,8 +684,9 @@ class StateStore:
         # where its tree has the key's leaf, so "absent" is never read from a row (a
         # transfer's record, an anchored document: one row in four or in two).
         replaced = staged.replaced
-        conn.executemany(
-            "INSERT INTO state_undo VALUES (?, ?, ?)",
+        insert_rows(
+            conn,
+            "INSERT INTO state_undo",
             [(version, k, replaced[k]) for k, _ in changes if replaced[k] is not None],
         )
         conn.execute("INSERT INTO state_roots VALUES (?, ?)", (version, staged.root))
