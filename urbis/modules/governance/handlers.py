@@ -216,7 +216,7 @@ def _role_name(ctx: Context, department_id: str, role: str) -> str:
 
 
 def _require_account(ctx: Context, account: AccountId) -> None:
-    if not ctx.keeper("accounts", AccountsView).exists(account):
+    if not ctx.view("accounts", AccountsView).exists(account):
         raise UnknownAccount(f"account {account} does not exist")
 
 

@@ -155,7 +155,9 @@ class PaymentsKeeper(PaymentsView):
         """Money only goes to accounts that exist: a mistyped id must not swallow it."""
         if account in self._accounts_found:
             return
-        accounts = self._ctx.keeper("accounts", AccountsView)
+        # A read: the accounts module's view, not its writer (which would need a context
+        # of its own, confined to its prefix, to answer the same question).
+        accounts = self._ctx.view("accounts", AccountsView)
         if not accounts.exists(account):
             raise UnknownAccount(f"no account {account}; money can only go to an account")
         self._accounts_found.add(account)
