@@ -637,8 +637,9 @@ class StateStore:
         effective: dict[bytes, bytes | None] = {}
         replaced: dict[bytes, bytes | None] = {}
         delta = 0
+        cache = self._cache  # the block read nearly every key it writes: mostly a hit
         for k, v in changes.items():
-            old = self.get(k)
+            old = cache[k] if k in cache else self.get(k)
             if old != v:
                 effective[k] = v
                 replaced[k] = old
