@@ -16,7 +16,6 @@ before the first window, so signing is not in the figures.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import tempfile
 import time
@@ -26,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import commit_block
 from bench.payments import City
-from urbis.sdk.builder import action
 
 WINDOW_BLOCKS = 10
 
@@ -48,20 +46,7 @@ def main() -> None:
     count = args.windows * WINDOW_BLOCKS * args.block
     print(f"preparing {args.accounts:,} accounts and signing {count:,} transfers…", flush=True)
     city = City(args.accounts)
-    rng = random.Random(7)
-    transfers = []
-    for n in range(count):
-        sender = n % args.accounts
-        recipient = (sender + 1 + rng.randrange(args.accounts - 1)) % args.accounts
-        transfer = action(
-            "payments",
-            "transfer",
-            id=n.to_bytes(16, "big"),
-            recipient=city.ids[recipient],
-            asset="EUR",
-            amount_minor=rng.randrange(1, 100),
-        )
-        transfers.append(city.tx(city.signers[sender], transfer).raw)
+    transfers = city.round_robin_transfers(count)
     with tempfile.TemporaryDirectory() as folder:
         app = city.funded_app(Path(folder))
         print(

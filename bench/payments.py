@@ -79,6 +79,26 @@ class City:
         body = TxBody(CHAIN_ID, sender, nonce, tuple(actions), 90_000, "")  # type: ignore[arg-type]
         return sign_tx(body, [signer])  # type: ignore[list-item]
 
+    def round_robin_transfers(self, count: int, seed: int = 7) -> list[bytes]:
+        """`count` signed EUR transfers, senders in turn, each to a random other account
+        (a sender's nonces in order, so any block of them executes)."""
+        rng = random.Random(seed)
+        accounts = len(self.ids)
+        raws = []
+        for n in range(count):
+            sender = n % accounts
+            recipient = (sender + 1 + rng.randrange(accounts - 1)) % accounts
+            transfer = action(
+                "payments",
+                "transfer",
+                id=n.to_bytes(16, "big"),
+                recipient=self.ids[recipient],
+                asset="EUR",
+                amount_minor=rng.randrange(1, 100),
+            )
+            raws.append(self.tx(self.signers[sender], transfer).raw)
+        return raws
+
     def create_eur(self, app: object) -> None:
         """The council (threshold 1) creates EUR with finance as its issuer."""
         eur = {

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -45,7 +44,6 @@ from urbis.consensus.cometbft.abci import (
 )
 from urbis.consensus.cometbft.proto import abci
 from urbis.crypto.encoding import uvarint
-from urbis.sdk.builder import action
 
 CALLS = ("check_tx", "prepare_proposal", "process_proposal", "finalize_block", "commit")
 COLLECTING = "URBIS_BENCH_CALLGRIND"
@@ -76,20 +74,7 @@ def run(args: argparse.Namespace) -> None:
     count = (args.warm + args.blocks) * args.block
     print(f"signing {count:,} transfers among {args.accounts:,} accounts…", flush=True)
     city = City(args.accounts)
-    rng = random.Random(7)
-    raws = []
-    for n in range(count):
-        sender = n % args.accounts
-        recipient = (sender + 1 + rng.randrange(args.accounts - 1)) % args.accounts
-        transfer = action(
-            "payments",
-            "transfer",
-            id=n.to_bytes(16, "big"),
-            recipient=city.ids[recipient],
-            asset="EUR",
-            amount_minor=rng.randrange(1, 100),
-        )
-        raws.append(city.tx(city.signers[sender], transfer).raw)
+    raws = city.round_robin_transfers(count)
     # Framed as CometBFT sends them, before any counting: the node only parses them.
     bursts = [
         [
