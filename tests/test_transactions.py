@@ -89,6 +89,32 @@ def test_a_burst_proves_each_signature_once_and_remembers_only_the_valid(
     assert list(chain.app._verified) == [t.raw for t in good[2:]]
 
 
+def test_an_abandoned_signature_batch_is_collected_without_taking_the_lock(
+    chain: CityChain,
+) -> None:
+    """A consumer may stop before a batch's last result (a failing block); the collector
+    may then finish the batch at any moment, inside another batch's hold of the lock.
+    Finishing must not need that lock (it once did, in a `finally`: a deadlock)."""
+    import gc
+    import threading
+
+    txs = [chain.sign("finance", [anchor("finance", f"a{i}")], nonce=i) for i in range(2)]
+    batch = chain.app._signature_checks(txs)
+    assert next(batch) is True
+    cycle: list[object] = [batch]
+    cycle.append(cycle)  # only the collector can free it now
+    del batch, cycle
+
+    def collect_under_the_lock() -> None:
+        with chain.app._verified_lock:
+            gc.collect()
+
+    worker = threading.Thread(target=collect_under_the_lock, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "finishing an abandoned batch waited for the lock"
+
+
 def test_signature_over_other_body_is_tx_bad_signature(chain: CityChain) -> None:
     tx = chain.sign("land", [anchor("land", "a")], nonce=0)
     other = chain.sign("land", [anchor("land", "b")], nonce=0)

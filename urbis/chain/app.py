@@ -592,31 +592,21 @@ class Application:
             for s in tx.signatures
         ]
         results = verify_stream(triples)
-        proven: list[bytes] = []
-        try:
-            for tx, need in zip(txs, needed, strict=True):
-                if not need:
-                    yield True
-                    continue
-                if len(tx.signatures) == 1:
-                    valid = next(results)
-                else:
-                    valid = all([next(results) for _ in tx.signatures])
-                if valid:
-                    proven.append(tx.raw)
-                yield valid
-        finally:
-            # Remembered once for the batch, under one hold of the lock: a hold and a
-            # trim check per transaction were a sixth of a CheckTx burst's bookkeeping.
-            self._remember_verified(proven)
-
-    def _remember_verified(self, raws: list[bytes]) -> None:
-        verified = self._verified
-        with self._verified_lock:
-            for raw in raws:
-                verified[raw] = None
-            while len(verified) > VERIFIED_CACHE_MAX:
-                verified.popitem(last=False)
+        for tx, need in zip(txs, needed, strict=True):
+            if not need:
+                yield True
+                continue
+            valid = all([next(results) for _ in tx.signatures])
+            # Remembered before it is yielded, under the lock, one at a time: a consumer may
+            # stop early (a block that fails), and an abandoned generator finishing its
+            # bookkeeping in a `finally` ran when the collector found it, inside another
+            # batch's hold of this lock: a deadlock (the full suite caught it).
+            if valid:
+                with self._verified_lock:
+                    self._verified[tx.raw] = None
+                    if len(self._verified) > VERIFIED_CACHE_MAX:
+                        self._verified.popitem(last=False)
+            yield valid
 
 
 NonceRule = Callable[[int, int], None]
