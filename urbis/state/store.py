@@ -152,6 +152,8 @@ CREATE TABLE IF NOT EXISTS state_node_retired (segment INTEGER PRIMARY KEY);
 
 __all__ = ["InvariantBroken", "StateStore", "StoreCorrupt", "UnknownHeight"]
 
+_NOT_CACHED: Any = object()
+
 
 class _Indexing:
     """`NodeIndex.apply(nodes, version, sync=True)` running on a thread of its own."""
@@ -639,7 +641,10 @@ class StateStore:
         delta = 0
         cache = self._cache  # the block read nearly every key it writes: mostly a hit
         for k, v in changes.items():
-            old = cache[k] if k in cache else self.get(k)
+            # One lookup, not `in` then `[]`: a reader's eviction may come between two.
+            old = cache.get(k, _NOT_CACHED)
+            if old is _NOT_CACHED:
+                old = self.get(k)
             if old != v:
                 effective[k] = v
                 replaced[k] = old
