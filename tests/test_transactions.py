@@ -81,6 +81,7 @@ def test_a_burst_proves_each_signature_once_and_remembers_only_the_valid(
     assert list(chain.app._verified) == [t.raw for t in good[2:]]
     assert rejected(chain, forged) == "tx.bad_signature"
     assert list(chain.app._verified) == [t.raw for t in good[2:]]
+
     def verified_again(txs: object) -> list[bool]:
         raise AssertionError("a proven signature was verified again")
 

@@ -597,10 +597,9 @@ class Application:
                 yield True
                 continue
             valid = all([next(results) for _ in tx.signatures])
-            # Remembered before it is yielded, under the lock, one at a time: a consumer may
-            # stop early (a block that fails), and an abandoned generator finishing its
-            # bookkeeping in a `finally` ran when the collector found it, inside another
-            # batch's hold of this lock: a deadlock (the full suite caught it).
+            # Remembered before it is yielded, never in a `finally`: a consumer may stop
+            # early (a failing block), and the collector may then finish this generator
+            # inside another batch's hold of the lock, which is not reentrant.
             if valid:
                 with self._verified_lock:
                     self._verified[tx.raw] = None

@@ -262,4 +262,3 @@ def _event_value(value: Any) -> Any:
     if isinstance(value, AccountId):
         return value.text
     return value if type(value) in PLAIN_TYPES else to_wire(value)
-

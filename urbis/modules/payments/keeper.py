@@ -141,9 +141,6 @@ class PaymentsKeeper(PaymentsView):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx.state)
         self._ctx = ctx
-        self._accounts_found: set[AccountId] = set()
-        """Accounts this keeper found to exist: a keeper serves one action, in which no
-        account goes away, and a transfer asks twice (its handler, then `move`)."""
 
     def require_asset(self, code: str) -> Asset:
         asset = read_asset(self._ctx.state, code)
@@ -153,14 +150,11 @@ class PaymentsKeeper(PaymentsView):
 
     def require_account(self, account: AccountId) -> None:
         """Money only goes to accounts that exist: a mistyped id must not swallow it."""
-        if account in self._accounts_found:
-            return
         # A read: the accounts module's view, not its writer (which would need a context
         # of its own, confined to its prefix, to answer the same question).
         accounts = self._ctx.view("accounts", AccountsView)
         if not accounts.exists(account):
             raise UnknownAccount(f"no account {account}; money can only go to an account")
-        self._accounts_found.add(account)
 
     def require_funds(self, code: str, account: AccountId, amount: int) -> int:
         """The account's balance, if `amount` may leave it (its overdraft counts)."""
