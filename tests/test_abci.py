@@ -207,10 +207,14 @@ def test_finalize_and_commit_return_receipts_and_app_hash(abci_app: tuple) -> No
 
     handler, chain = abci_app
     tx = chain.sign("land", [anchor("land", "deed")], nonce=0).raw
-    request = abci.RequestFinalizeBlock(txs=[tx], height=1, proposer_address=b"\x01" * 20)
+    stale = chain.sign("land", [anchor("land", "again")], nonce=0).raw
+    request = abci.RequestFinalizeBlock(txs=[tx, stale], height=1, proposer_address=b"\x01" * 20)
     request.time.seconds = 1_700_000_001
     finalized = handler.handle(abci.Request(finalize_block=request)).finalize_block
-    assert finalized.tx_results[0].code == 0 and len(finalized.app_hash) == 32
+    ok, refused = finalized.tx_results
+    assert (ok.code, ok.codespace, ok.log) == (0, "", "") and ok.data
+    assert (refused.code, refused.codespace) == (1, "tx.nonce_used")
+    assert refused.log and refused.data and len(finalized.app_hash) == 32
     handler.handle(abci.Request(commit=abci.RequestCommit()))
     assert chain.app.info().height == 1 and chain.app.info().app_hash == finalized.app_hash
 

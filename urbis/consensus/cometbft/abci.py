@@ -39,7 +39,7 @@ from urbis.chain.context import BlockInfo
 from urbis.chain.errors import UrbisError
 from urbis.chain.genesis import Genesis
 from urbis.chain.tx import Transaction, decode_tx
-from urbis.consensus.cometbft.proto import abci, crypto_keys
+from urbis.consensus.cometbft.proto import abci
 from urbis.crypto.encoding import uvarint
 from urbis.crypto.hashing import EMPTY_HASH
 from urbis.state.store import UnknownHeight
@@ -219,24 +219,20 @@ class AbciApplication:
             )
             result = self.app.finalize_block(info, [bytes(tx) for tx in request.txs])
             self._pending = (result, bytes(request.proposer_address))
-        return abci.Response(
-            finalize_block=abci.ResponseFinalizeBlock(
-                tx_results=[
-                    abci.ExecTxResult(
-                        code=0 if r.ok else 1,
-                        data=encoded,
-                        log=r.message,
-                        codespace="" if r.ok else r.code,
-                    )
-                    for r, encoded in zip(result.receipts, result.receipt_bytes, strict=True)
-                ],
-                validator_updates=[
-                    abci.ValidatorUpdate(pub_key=crypto_keys.PublicKey(ed25519=key), power=power)
-                    for key, power in result.validator_updates
-                ],
-                app_hash=result.app_hash,
-            )
-        )
+        # `add` builds each receipt inside the response: a receipt built from keywords is
+        # a protobuf message (an arena) of its own, copied in; this is 1 µs less a tx.
+        response = abci.Response()
+        answer = response.finalize_block
+        answer.SetInParent()
+        for r, encoded in zip(result.receipts, result.receipt_bytes, strict=True):
+            if r.ok:
+                answer.tx_results.add(data=encoded, log=r.message)
+            else:
+                answer.tx_results.add(code=1, data=encoded, log=r.message, codespace=r.code)
+        for key, power in result.validator_updates:
+            answer.validator_updates.add(power=power).pub_key.ed25519 = key
+        answer.app_hash = result.app_hash
+        return response
 
     def _commit(self, request: Any) -> Any:
         if self._pending is None:
