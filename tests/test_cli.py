@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -21,14 +24,48 @@ def all_commands() -> list[list[str]]:
     paths: list[list[str]] = []
 
     def walk(command: Any, prefix: list[str]) -> None:
-        if hasattr(command, "commands"):
-            for name, sub in command.commands.items():
-                walk(sub, [*prefix, name])
+        if hasattr(command, "commands"):  # through Click's API: module groups load lazily
+            context = typer.Context(command)
+            for name in command.list_commands(context):
+                walk(command.get_command(context, name), [*prefix, name])
         else:
             paths.append(prefix)
 
     walk(root, [])
     return paths
+
+
+def test_lazy_command_tables_match_what_the_modules_declare() -> None:
+    from urbis.modules import CLI_COMMANDS, CLI_DEMOS, module_commands, module_demos
+
+    assert list(CLI_COMMANDS) == [name for name, _ in module_commands()]
+    assert list(CLI_DEMOS) == [name for name, _ in module_demos()]
+    for name, module_app in module_commands():
+        assert f"urbis.modules.{CLI_COMMANDS[name]}.cli" == module_app.registered_commands[
+            0
+        ].callback.__module__
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from urbis.cli.main import app\n"
+        "loaded = lambda: sorted(m for m in sys.modules if m.startswith('urbis.modules.')"
+        " and m.endswith('.cli'))\n"
+        "print(loaded())\n"
+        "assert CliRunner().invoke(app, ['pay', '--help']).exit_code == 0\n"
+        "print(loaded())\n"
+    )
+    lines = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert lines == ["[]", "['urbis.modules.payments.cli']"]
+
+
+def test_a_mistyped_command_suggests_a_module_command() -> None:
+    result = runner.invoke(app, ["paay", "--help"])
+    assert result.exit_code == 2 and "Did you mean 'pay'" in result.output
 
 
 @pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p))

@@ -46,9 +46,10 @@ def leaves() -> list[tuple[tuple[str, ...], Any]]:
     found: list[tuple[tuple[str, ...], Any]] = []
 
     def walk(command: Any, prefix: tuple[str, ...]) -> None:
-        if hasattr(command, "commands"):
-            for name, sub in sorted(command.commands.items()):
-                walk(sub, (*prefix, name))
+        if hasattr(command, "commands"):  # through Click's API: module groups load lazily
+            context = typer.Context(command)
+            for name in sorted(command.list_commands(context)):
+                walk(command.get_command(context, name), (*prefix, name))
         else:
             found.append((prefix, command))
 

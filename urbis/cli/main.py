@@ -7,9 +7,11 @@ import logging
 import signal
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 import urbis
 from urbis.cli import keys as keys_cli
@@ -32,8 +34,55 @@ from urbis.cli.common import (
     trusted_validators,
 )
 from urbis.cli.money import moment
-from urbis.modules import module_commands, module_demos
+from urbis.modules import CLI_COMMANDS, CLI_DEMOS, module_command, module_demo
 from urbis.sdk.verify import verify_state_proof
+
+
+class _ModuleCommands(TyperGroup):
+    """`urbis`'s own commands, and each module's built from its cli.py only when asked
+    for (`CLI_COMMANDS`): one command imports one module's CLI, not all ten. Listing,
+    as `--help` does, and a name that is no command (for "Did you mean") build them all."""
+
+    lazy: dict[str, str] = CLI_COMMANDS
+
+    # Typer vendors Click: its Context and Command types are Typer's own, hence Any.
+    def load(self, name: str) -> Any:
+        return _built(name, module_command(name))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in self.lazy if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.commands[cmd_name] = self.load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in self.lazy:
+            for name in self.list_commands(ctx):
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
+class _ModuleDemos(_ModuleCommands):
+    """`urbis demo NAME`, each demo built from its module's cli.py when asked for."""
+
+    lazy = CLI_DEMOS
+
+    def load(self, name: str) -> Any:
+        holder = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+        holder.command(name)(module_demo(name))
+        guard_all(holder)
+        return typer.main.get_command(holder)
+
+
+def _built(name: str, module_app: typer.Typer) -> Any:
+    """A module's Typer app as the group `urbis NAME`, built as `add_typer` builds it."""
+    guard_all(module_app)
+    holder = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+    holder.add_typer(module_app, name=name)
+    return cast(TyperGroup, typer.main.get_command(holder)).commands[name]
+
 
 app = typer.Typer(
     name="urbis",
@@ -42,19 +91,17 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
+    cls=_ModuleCommands,
 )
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(testnet_cli.app, name="testnet")
 app.add_typer(wallet_cli.app, name="wallet")
-for command, module_app in module_commands():  # each module's own commands
-    app.add_typer(module_app, name=command)
 demo_app = typer.Typer(
     help="Guided demos of the city's capabilities, run against a node.\n\n"
     "Example: `urbis demo vehicles` (each module that offers one adds it here).",
     no_args_is_help=True,
+    cls=_ModuleDemos,
 )
-for demo_name, demo_command in module_demos():
-    demo_app.command(demo_name)(demo_command)
 app.add_typer(demo_app, name="demo")
 
 

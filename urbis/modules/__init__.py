@@ -47,9 +47,35 @@ def module_routers() -> list[APIRouter]:
     return [_part(name, "routes").router() for name in MODULES]
 
 
+CLI_COMMANDS = {
+    "account": "accounts",
+    "role": "governance",
+    "proposal": "governance",
+    "doc": "documents",
+    "pay": "payments",
+    "id": "identity",
+    "contract": "contracts",
+    "petition": "petitions",
+    "vehicle": "vehicles",
+    "vote": "voting",
+    "data": "data",
+}
+"""`urbis` command -> the module whose cli.py defines it (in its `COMMANDS`). The `urbis`
+command imports a module's CLI only when one of its commands runs: importing all ten
+took 0.4-0.6 s of every call. tests/test_cli.py holds this table to the cli.py files."""
+
+CLI_DEMOS = {"vehicles": "vehicles", "referendum": "voting", "traffic": "data"}
+"""`urbis demo NAME` -> the module whose cli.py offers it (in its `DEMOS`)."""
+
+
 def module_commands() -> list[tuple[str, Any]]:
     """(command name, Typer app) of every module, for the `urbis` command."""
     return [command for name in MODULES for command in _part(name, "cli").COMMANDS]
+
+
+def module_command(command: str) -> Any:
+    """The Typer app of one `urbis` command a module defines (imports that module only)."""
+    return dict(_part(CLI_COMMANDS[command], "cli").COMMANDS)[command]
 
 
 def module_demos() -> list[tuple[str, Any]]:
@@ -58,6 +84,11 @@ def module_demos() -> list[tuple[str, Any]]:
     A module's cli.py may set `DEMOS = [("vehicles", run_vehicles_demo)]`; the function is
     an ordinary Typer command (its parameters become the demo's options)."""
     return [demo for name in MODULES for demo in getattr(_part(name, "cli"), "DEMOS", [])]
+
+
+def module_demo(demo: str) -> Any:
+    """The command function of one `urbis demo NAME` (imports that module only)."""
+    return dict(_part(CLI_DEMOS[demo], "cli").DEMOS)[demo]
 
 
 def build_application(
