@@ -1,7 +1,8 @@
 """City capabilities, one folder each, wired in by one line of `MODULES`.
 
 The application takes each folder's `module.py`, the API its `routes.py`
-(`router()`), the CLI its `cli.py` (`COMMANDS`), all in this order.
+(`router()`), the CLI its `cli.py` (`COMMANDS`, named in `CLI_COMMANDS` so that it is
+imported only when used), all in this order.
 """
 
 from __future__ import annotations
