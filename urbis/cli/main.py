@@ -70,16 +70,21 @@ class _ModuleDemos(_ModuleCommands):
     lazy = CLI_DEMOS
 
     def load(self, name: str) -> Any:
-        holder = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+        holder = _holder()
         holder.command(name)(module_demo(name))
         guard_all(holder)
         return typer.main.get_command(holder)
 
 
+def _holder() -> typer.Typer:
+    """A throwaway app to build one lazily loaded command with the root's settings."""
+    return typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+
+
 def _built(name: str, module_app: typer.Typer) -> Any:
     """A module's Typer app as the group `urbis NAME`, built as `add_typer` builds it."""
     guard_all(module_app)
-    holder = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+    holder = _holder()
     holder.add_typer(module_app, name=name)
     return cast(TyperGroup, typer.main.get_command(holder)).commands[name]
 

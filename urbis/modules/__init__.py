@@ -70,7 +70,8 @@ CLI_DEMOS = {"vehicles": "vehicles", "referendum": "voting", "traffic": "data"}
 
 
 def module_commands() -> list[tuple[str, Any]]:
-    """(command name, Typer app) of every module, for the `urbis` command."""
+    """(command name, Typer app) every module's cli.py declares (imports them all; the
+    `urbis` command goes through `CLI_COMMANDS`, which tests hold equal to this)."""
     return [command for name in MODULES for command in _part(name, "cli").COMMANDS]
 
 
@@ -80,7 +81,8 @@ def module_command(command: str) -> Any:
 
 
 def module_demos() -> list[tuple[str, Any]]:
-    """(demo name, Typer command function) of every module that offers `urbis demo NAME`.
+    """(demo name, Typer command function) of every module that offers `urbis demo NAME`
+    (imports them all; `urbis demo` goes through `CLI_DEMOS`).
 
     A module's cli.py may set `DEMOS = [("vehicles", run_vehicles_demo)]`; the function is
     an ordinary Typer command (its parameters become the demo's options)."""
