@@ -14,19 +14,29 @@
 Both Urbis networks get the same configuration and the same signed transactions:
 document anchors by 200 notaries, then payment transfers among `--accounts` funded
 accounts (each sender's transactions through one node, so its nonces arrive in
-order). Clients push through CometBFT's RPC (broadcast_tx_sync, batched). Each kind
+order). Clients push through CometBFT's RPC in batches of 100 (`--submit`: sync, the
+default, or async, below). Each kind
 runs twice: at saturation (each client keeps BACKLOG_MAX waiting in its node's mempool:
 the most the network commits) and paced (the clients together offer `--rate` tx/s,
 open loop: the latency a city sees at a load the network sustains). A saturated
 network's latency is mostly queueing behind the backlog, so the latency targets are
 judged on the paced rows. Every committed transaction's latency is measured, from the
-send of its broadcast_tx_sync to the moment its block shows on the first node's RPC.
+send of its broadcast to the moment its block shows on the first node's RPC.
 Throughput is counted from the blocks committed in the window.
+
 CPU per transaction is read from /proc for the CometBFT processes (`node`) and the
 Urbis processes (`app`) over the same window; under each Urbis row, the apps' /metrics
 split theirs by ABCI call (the app thread's CPU on each), and `other` is the rest
 (request parsing and the collector between calls, the signature, storage and WAL
 threads).
+
+`--submit sync` (broadcast_tx_sync) makes each client wait, inside its batch, for one
+transaction's CheckTx answer before the node starts the next: one round trip between
+node and app a transaction, so the app answers CheckTx in bursts of two to four
+(counted in the app's server, 2026-12-04). `--submit async` (broadcast_tx_async, as
+Urbis's own driver hands the API's batches to CometBFT) queues a whole batch's checks
+at once: what a gateway batching for many residents, or many residents at once, looks
+like to a node. Both networks get the same method.
 
 With URBIS_PPROF=1 the first validator of each Urbis network serves Go's pprof on
 localhost:6060 (`go tool pprof -top http://localhost:6060/debug/pprof/profile?seconds=10`).
@@ -69,6 +79,7 @@ from urbis.sdk.keystore import KeyStore
 
 VALIDATORS = 4
 BATCH = 100
+SUBMIT_METHODS = {"sync": "broadcast_tx_sync", "async": "broadcast_tx_async"}
 BACKLOG_MAX = 3000
 """Transactions a client lets wait in its node's mempool (`--backlog`): load the network
 can sustain. Commit latency grows with it: a sample waits behind the backlog."""
@@ -285,6 +296,7 @@ def run_load(
     processes: Processes,
     backlog: int = BACKLOG_MAX,
     rate: float | None = None,
+    submit: str = "sync",
 ) -> Result:
     """Push transactions for `seconds`; measure what the network committed meanwhile.
 
@@ -292,7 +304,8 @@ def run_load(
     (saturation: the most the network commits). With `rate` the clients together offer
     that many transactions a second, paced every 100 ms (open loop: latency at a load the
     network sustains). Every committed transaction's latency is measured: from the
-    moment its broadcast_tx_sync was sent to the moment its block showed on the RPC."""
+    moment its broadcast was sent to the moment its block showed on the RPC."""
+    method = SUBMIT_METHODS[submit]
     stop = threading.Event()
     rejected = [0]
     sent: dict[bytes, float] = {}
@@ -303,7 +316,7 @@ def run_load(
             {
                 "jsonrpc": "2.0",
                 "id": i,
-                "method": "broadcast_tx_sync",
+                "method": method,
                 "params": {"tx": base64.b64encode(tx).decode()},
             }
             for i, tx in enumerate(txs)
@@ -544,6 +557,7 @@ def run_urbis(
     rate: float,
     rounds: int = 1,
     anchors: bool = True,
+    submit: str = "sync",
 ) -> list[Result]:
     if binary is not None:
         os.environ[network.NODE_BINARY_VARIABLE] = binary
@@ -562,11 +576,19 @@ def run_urbis(
         if anchors:
             documents = Cursor(load.anchors_by_node)
             results.append(
-                run_load(f"{name} anchors", rpcs, documents, seconds, processes, backlog)
+                run_load(
+                    f"{name} anchors", rpcs, documents, seconds, processes, backlog, submit=submit
+                )
             )
             wait_empty(rpcs)
             paced = run_load(
-                f"{name} anchors @{rate:.0f}", rpcs, documents, seconds, processes, rate=rate
+                f"{name} anchors @{rate:.0f}",
+                rpcs,
+                documents,
+                seconds,
+                processes,
+                rate=rate,
+                submit=submit,
             )
             results.append(paced)
         for raw in load.setup[:2]:
@@ -581,12 +603,17 @@ def run_urbis(
         transfers = Cursor(load.transfers_by_node)
         for round_ in range(1, rounds):
             label = f"{name} transfers, round {round_} of {rounds}"
-            results.append(run_load(label, rpcs, transfers, seconds, processes, backlog))
+            results.append(
+                run_load(label, rpcs, transfers, seconds, processes, backlog, submit=submit)
+            )
             wait_empty(rpcs)
-        results.append(run_load(f"{name} transfers", rpcs, transfers, seconds, processes, backlog))
+        label = f"{name} transfers"
+        results.append(run_load(label, rpcs, transfers, seconds, processes, backlog, submit=submit))
         wait_empty(rpcs)
         label = f"{name} transfers @{rate:.0f}"
-        results.append(run_load(label, rpcs, transfers, seconds, processes, rate=rate))
+        results.append(
+            run_load(label, rpcs, transfers, seconds, processes, rate=rate, submit=submit)
+        )
         return results
     finally:
         for node in testnet.nodes:
@@ -625,6 +652,13 @@ def main() -> None:
         "--rate", type=float, default=TARGET_RATE, help="offered tx/s of the paced phases"
     )
     parser.add_argument("--timeout-commit", default=None, help="override consensus.timeout_commit")
+    parser.add_argument(
+        "--submit",
+        choices=sorted(SUBMIT_METHODS),
+        default="sync",
+        help="broadcast_tx_sync (each transaction's CheckTx answered before the next) or "
+        "broadcast_tx_async (a batch's checks queued at once); both networks alike",
+    )
     parser.add_argument("--recheck", choices=["default", "true", "false"], default="default")
     parser.add_argument(
         "--only", choices=["kvstore", "stock", "urbis"], action="append", help="run only these"
@@ -698,6 +732,7 @@ def main() -> None:
                 args.rate,
                 args.transfer_rounds,
                 not args.no_anchors,
+                args.submit,
             )
         if "urbis" in nets and load:
             print("running urbis-cometbft + urbis…", flush=True)
@@ -711,6 +746,7 @@ def main() -> None:
                 args.rate,
                 args.transfer_rounds,
                 not args.no_anchors,
+                args.submit,
             )
         kv: Result | None = None
         if "kvstore" in only:
@@ -729,6 +765,7 @@ def main() -> None:
                     args.seconds,
                     Processes(node=[p.pid for p in processes], app=[]),
                     args.backlog,
+                    submit=args.submit,
                 )
                 results.insert(0, kv)
             finally:
@@ -737,7 +774,8 @@ def main() -> None:
                     process.wait(20)
     print(
         f"\n4 validators on {os.cpu_count()} cores, {args.seconds:.0f} s of load per phase, "
-        f"anchors ~{size:.0f} bytes, transfers among {args.accounts:,} accounts"
+        f"anchors ~{size:.0f} bytes, transfers among {args.accounts:,} accounts, "
+        f"submitted with {SUBMIT_METHODS[args.submit]}"
     )
     for result in results:
         print(result.line())
