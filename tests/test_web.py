@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers import missing_tool
 from tests.helpers.browser import playwright_sync_api
 from tests.helpers.city import CHAIN_ID, account, asset_proposal, city_home, key
 from tests.helpers.process import serving
@@ -142,9 +143,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 def browser() -> Iterator[Any]:
     """One Chromium per test module (Playwright's sync API allows one driver at a time)."""
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: ./scripts/install-browser installs it")
-        pytest.skip("chromium is missing: run ./scripts/install-browser")
+        missing_tool("chromium is missing: run ./scripts/install-browser")
     with playwright_api.sync_playwright() as driver:
         # Debian's chromium, never a browser Playwright downloads for itself
         launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 
-import pytest
+from tests.helpers import missing_tool
 
 
 def playwright_sync_api() -> ModuleType:
@@ -14,7 +13,5 @@ def playwright_sync_api() -> ModuleType:
     try:
         import playwright.sync_api as api
     except ImportError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the browser tests: {error}", pytrace=False)
-        pytest.skip("playwright is missing: run ./scripts/install-browser", allow_module_level=True)
+        missing_tool(f"playwright is missing ({error}): run ./scripts/install-browser")
     return api

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 import random
 import signal
 import socket
@@ -17,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.helpers import missing_tool
 from urbis.chain.ids import AccountId
 from urbis.crypto.keys import PrivateKey
 from urbis.node import testnet as net
@@ -34,9 +33,7 @@ def require_cometbft() -> None:
         node_binary()
         from urbis.consensus.cometbft import proto  # noqa: F401
     except (CometBFTMissing, ImportError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the CometBFT tests: {error}")
-        pytest.skip(f"cometbft is not installed here ({error}); run scripts/install-cometbft")
+        missing_tool(f"cometbft is not installed here ({error}); run scripts/install-cometbft")
 
 
 def _ephemeral_low() -> int:
