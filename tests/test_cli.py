@@ -6,13 +6,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
-from typer.main import get_command
 from typer.testing import CliRunner
 
+from tests.helpers.cli import cli_leaves
 from tests.helpers.process import dev_city, urbis
 from urbis.cli.main import app
 
@@ -20,19 +18,7 @@ runner = CliRunner()
 
 
 def all_commands() -> list[list[str]]:
-    root = get_command(app)
-    paths: list[list[str]] = []
-
-    def walk(command: Any, prefix: list[str]) -> None:
-        if hasattr(command, "commands"):  # through Click's API: module groups load lazily
-            context = typer.Context(command)
-            for name in command.list_commands(context):
-                walk(command.get_command(context, name), [*prefix, name])
-        else:
-            paths.append(prefix)
-
-    walk(root, [])
-    return paths
+    return [list(path) for path, _ in cli_leaves()]
 
 
 def test_lazy_command_tables_match_what_the_modules_declare() -> None:

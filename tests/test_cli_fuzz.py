@@ -25,6 +25,7 @@ import typer.testing
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from tests.helpers.cli import cli_leaves
 from urbis.cli.main import app
 from urbis.crypto.keys import PrivateKey
 from urbis.sdk.keystore import seal_key
@@ -41,20 +42,6 @@ STARTS_PROCESSES = {("up",), ("node",), ("testnet", "up"), ("testnet", "create")
 cases run here (a real `urbis up` runs in the README tour test)."""
 
 
-def leaves() -> list[tuple[tuple[str, ...], Any]]:
-    """(path, command) of every leaf; Typer vendors Click, so the walk goes by shape."""
-    found: list[tuple[tuple[str, ...], Any]] = []
-
-    def walk(command: Any, prefix: tuple[str, ...]) -> None:
-        if hasattr(command, "commands"):  # through Click's API: module groups load lazily
-            context = typer.Context(command)
-            for name in sorted(command.list_commands(context)):
-                walk(command.get_command(context, name), (*prefix, name))
-        else:
-            found.append((prefix, command))
-
-    walk(get_command(app), ())
-    return found
 
 
 @dataclass
@@ -188,7 +175,7 @@ def built_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(typer.testing, "_get_command", lambda _app: built)
 
 
-COMMANDS = leaves()
+COMMANDS = cli_leaves()
 
 
 @pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
