@@ -70,6 +70,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import machine_speed
 from urbis.chain.genesis import GenesisAccount, GenesisKey, GenesisValidator
 from urbis.chain.ids import AccountId
 from urbis.chain.tx import TxBody, sign_tx
@@ -701,6 +702,8 @@ def main() -> None:
         for i, k in enumerate(payers)
     )
     results: list[Result] = []
+    speed_before = machine_speed()
+    print(f"machine at the start: {speed_before.line()}", flush=True)
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(args.dir or temporary)
         nets: dict[str, net.Testnet] = {}
@@ -790,6 +793,8 @@ def main() -> None:
         f"anchors ~{size:.0f} bytes, transfers among {args.accounts:,} accounts, "
         f"submitted with {SUBMIT_METHODS[args.submit]}"
     )
+    print(f"machine at the start: {speed_before.line()}")
+    print(f"machine at the end:   {machine_speed().line()}")
     for result in results:
         print(result.line())
     print(

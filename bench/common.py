@@ -152,3 +152,51 @@ def libsodium_rate(triples: list[tuple[bytes, bytes, bytes]]) -> float:
                 nacl.bindings.crypto_sign_open(signature + message, key)
 
     return len(triples) / timed(check_all)
+
+
+@dataclass(frozen=True)
+class MachineSpeed:
+    """One core's speed at a moment, measured on fixed work.
+
+    Virtual machines of the same kind run the same code up to twice as slow from one
+    session to the next (a neighbour on the host, a throttled CPU), and the share of a
+    reference measured in the same run moves with it. Printed beside a run's figures,
+    it says which machine they came from before anyone compares them with another run.
+    """
+
+    signature_us: float
+    """One Ed25519 check through urbis._native (the check every validator makes of every
+    transaction), best of 5 rounds of 200."""
+    python_ns: float
+    """One step of a fixed pure-Python loop (dict, attribute and call work, as module
+    actions do), best of 5 rounds."""
+
+    def line(self) -> str:
+        return (
+            f"an Ed25519 check {self.signature_us:.1f} µs, a Python reference step "
+            f"{self.python_ns:.0f} ns (one core, best of 5)"
+        )
+
+
+def machine_speed() -> MachineSpeed:
+    from urbis._native import ed25519_verify
+
+    signer = PrivateKey(bytes(range(32))).signer()
+    messages = [i.to_bytes(8, "big") * 40 for i in range(200)]
+    triples = [(signer.public_key.raw, m, signer.sign(m)) for m in messages]
+
+    def check_all() -> None:
+        for key, message, signature in triples:
+            if not ed25519_verify(key, message, signature):
+                raise AssertionError("a reference signature did not verify")
+
+    steps = 20_000
+
+    def python_steps() -> None:
+        balances: dict[int, int] = {}
+        for i in range(steps):
+            balances[i & 1023] = balances.get(i & 1023, 0) + len(str(i))
+
+    signature = min(timed(check_all) for _ in range(5)) / len(triples)
+    python = min(timed(python_steps) for _ in range(5)) / steps
+    return MachineSpeed(signature * 1e6, python * 1e9)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import machine_speed
 from bench.payments import City
 from urbis.chain.collector import settle_for_serving
 from urbis.consensus.cometbft.abci import (
@@ -73,6 +74,8 @@ def callgrind(command: str) -> None:
 
 def run(args: argparse.Namespace) -> None:
     count = (args.warm + args.blocks) * args.block
+    if not os.environ.get(COLLECTING):  # under callgrind a time says nothing
+        print(f"machine: {machine_speed().line()}", flush=True)
     print(f"signing {count:,} transfers among {args.accounts:,} accounts…", flush=True)
     city = City(args.accounts)
     raws = city.round_robin_transfers(count)
