@@ -137,8 +137,8 @@ class City:
             self.height += 1
             self.prev = commit_block(
                 app,
-                self,
-                self.height,  # type: ignore[arg-type]
+                self,  # type: ignore[arg-type]  # a City has what commit_block reads
+                self.height,
                 [t.raw for t in txs[start : start + BLOCK]],
                 self.prev,
             )

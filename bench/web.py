@@ -100,19 +100,34 @@ class Builder:
         nonce = self.nonces.get(sender, 0)
         self.nonces[sender] = nonce + 1
         expires_at = self.app.info().height + 1000
-        body = TxBody(CHAIN_ID, AccountId.from_key(signer.public_key.raw), nonce, tuple(actions),
-                      expires_at, "")
+        body = TxBody(
+            CHAIN_ID,
+            AccountId.from_key(signer.public_key.raw),
+            nonce,
+            tuple(actions),
+            expires_at,
+            "",
+        )
         return sign_tx(body, [signer.signer()]).raw
 
     def commit(self, raws: list[bytes]) -> list[Any]:
         height = self.app.info().height + 1
-        info = BlockInfo(CHAIN_ID, height, 1_700_000_000_000 + height * 1000,
-                         self.validator.public_key.raw)
+        info = BlockInfo(
+            CHAIN_ID, height, 1_700_000_000_000 + height * 1000, self.validator.public_key.raw
+        )
         result = self.app.finalize_block(info, raws)
         failed = [r for r in result.receipts if not r.ok]
         assert not failed, f"{failed[0].code}: {failed[0].message}"
-        header = BlockHeader(CHAIN_ID, height, info.time_ms, self.prev, result.txs_root,
-                             result.results_root, result.app_hash, info.proposer)
+        header = BlockHeader(
+            CHAIN_ID,
+            height,
+            info.time_ms,
+            self.prev,
+            result.txs_root,
+            result.results_root,
+            result.app_hash,
+            info.proposer,
+        )
         self.app.commit(sign_header(header, self.validator.signer()))
         self.prev = header.hash
         return list(result.receipts)
@@ -125,30 +140,70 @@ def build(home: Any, blocks: int, per_block: int) -> None:
         return
     ids = {n: AccountId.from_key(seeded(n).public_key.raw) for n in ("finance", "resident")}
     if start == 0:
-        create = {"module": "payments", "name": "create_asset",
-                  "args": {"code": "EUR", "decimals": 2, "issuer": ids["finance"].raw}}
-        (receipt,) = builder.commit([builder.tx(
-            "council", action("governance", "submit_proposal", title="EUR", action=create))])
+        create = {
+            "module": "payments",
+            "name": "create_asset",
+            "args": {"code": "EUR", "decimals": 2, "issuer": ids["finance"].raw},
+        }
+        (receipt,) = builder.commit(
+            [
+                builder.tx(
+                    "council", action("governance", "submit_proposal", title="EUR", action=create)
+                )
+            ]
+        )
         if not any(e.type == "payments.asset_created" for e in receipt.events):
             (event,) = [e for e in receipt.events if e.type == "governance.proposal_submitted"]
-            builder.commit([builder.tx(
-                "council", action("governance", "approve_proposal", id=event.attrs["id"]))])
+            builder.commit(
+                [
+                    builder.tx(
+                        "council", action("governance", "approve_proposal", id=event.attrs["id"])
+                    )
+                ]
+            )
         invoice = hashlib.sha256(b"bench-invoice").digest()
-        builder.commit([
-            builder.tx("finance", action("payments", "mint", asset="EUR",
-                                         recipient=ids["resident"], amount_minor=100_000)),
-            builder.tx("finance", action("payments", "issue_invoice", id=invoice,
-                                         department="finance", payer=ids["resident"],
-                                         kind="tax", asset="EUR", amount_minor=48_000,
-                                         due_at_ms=1_900_000_000_000,
-                                         details_hash=hashlib.sha256(b"lines").digest())),
-        ])
-        builder.commit([builder.tx("resident", action("payments", "pay_invoice",
-                                                      invoice_id=invoice, amount_minor=48_000))])
+        builder.commit(
+            [
+                builder.tx(
+                    "finance",
+                    action(
+                        "payments",
+                        "mint",
+                        asset="EUR",
+                        recipient=ids["resident"],
+                        amount_minor=100_000,
+                    ),
+                ),
+                builder.tx(
+                    "finance",
+                    action(
+                        "payments",
+                        "issue_invoice",
+                        id=invoice,
+                        department="finance",
+                        payer=ids["resident"],
+                        kind="tax",
+                        asset="EUR",
+                        amount_minor=48_000,
+                        due_at_ms=1_900_000_000_000,
+                        details_hash=hashlib.sha256(b"lines").digest(),
+                    ),
+                ),
+            ]
+        )
+        builder.commit(
+            [
+                builder.tx(
+                    "resident",
+                    action("payments", "pay_invoice", invoice_id=invoice, amount_minor=48_000),
+                )
+            ]
+        )
     else:
         for i in range(NOTARIES):
             builder.nonces[f"notary{i}"] = builder.app.next_nonce(
-                AccountId.from_key(seeded(f"notary{i}").public_key.raw).raw)
+                AccountId.from_key(seeded(f"notary{i}").public_key.raw).raw
+            )
     counter = builder.app.info().height * per_block
     began = time.perf_counter()
     first = builder.app.info().height
@@ -156,16 +211,28 @@ def build(home: Any, blocks: int, per_block: int) -> None:
         raws = []
         for _ in range(per_block):
             counter += 1
-            raws.append(builder.tx(f"notary{counter % NOTARIES}", action(
-                "documents", "anchor", department="land",
-                hash=hashlib.sha256(counter.to_bytes(8, "big")).digest(),
-                doc_type="deed", reference=f"D-{counter}")))
+            raws.append(
+                builder.tx(
+                    f"notary{counter % NOTARIES}",
+                    action(
+                        "documents",
+                        "anchor",
+                        department="land",
+                        hash=hashlib.sha256(counter.to_bytes(8, "big")).digest(),
+                        doc_type="deed",
+                        reference=f"D-{counter}",
+                    ),
+                )
+            )
         builder.commit(raws)
         height = builder.app.info().height
         if height % 2000 == 0:
             rate = (height - first) / (time.perf_counter() - began)
-            print(f"  built {height:,} of {blocks:,} blocks ({rate:,.0f} blocks/s, "
-                  f"{rate * per_block:,.0f} tx/s)", flush=True)
+            print(
+                f"  built {height:,} of {blocks:,} blocks ({rate:,.0f} blocks/s, "
+                f"{rate * per_block:,.0f} tx/s)",
+                flush=True,
+            )
 
 
 def percentiles(samples: list[float]) -> str:
@@ -206,8 +273,10 @@ def main() -> None:
     print(f"== chain: {args.blocks:,} blocks x {args.per_block} anchors in {args.dir}")
     took = timed(lambda: build(home, args.blocks, args.per_block))
     node = Node(home)
-    print(f"   height {node.app.info().height:,}, {node.app.blocks.tx_count():,} transactions, "
-          f"{len(node.app.store):,} state keys (built or opened in {took:,.0f} s)")
+    print(
+        f"   height {node.app.info().height:,}, {node.app.blocks.tx_count():,} transactions, "
+        f"{len(node.app.store):,} state keys (built or opened in {took:,.0f} s)"
+    )
 
     latest = node.app.blocks.latest_height()
     middle = node.app.blocks.block_txs(latest // 2)[0]
@@ -222,24 +291,38 @@ def main() -> None:
     pages: list[tuple[str, Callable[[], object], str]] = [
         ("home", lambda: explorer.home(reader("/")), "/"),
         ("block", lambda: explorer.block(reader("/b"), latest // 2), f"/blocks/{latest // 2}"),
-        ("transaction", lambda: explorer.transaction(reader("/t"), middle.tx_id.hex()),
-         f"/txs/{middle.tx_id.hex()}"),
-        ("account (notary, 100k txs)", lambda: explorer.account(reader("/a"), notary.text),
-         f"/accounts/{notary.text}"),
-        ("account (resident)", lambda: explorer.account(reader("/a"), resident.text),
-         f"/accounts/{resident.text}"),
+        (
+            "transaction",
+            lambda: explorer.transaction(reader("/t"), middle.tx_id.hex()),
+            f"/txs/{middle.tx_id.hex()}",
+        ),
+        (
+            "account (notary, 100k txs)",
+            lambda: explorer.account(reader("/a"), notary.text),
+            f"/accounts/{notary.text}",
+        ),
+        (
+            "account (resident)",
+            lambda: explorer.account(reader("/a"), resident.text),
+            f"/accounts/{resident.text}",
+        ),
         ("DID document", lambda: explorer.did(reader("/d"), notary.did), f"/dids/{notary.did}"),
-        ("document", lambda: explorer.document(reader("/doc"), document),
-         f"/documents/{document}"),
+        ("document", lambda: explorer.document(reader("/doc"), document), f"/documents/{document}"),
         ("invoice", lambda: explorer.invoice(reader("/i"), invoice), f"/invoices/{invoice}"),
         ("money", lambda: explorer.money_page(reader("/money")), "/money"),
         ("contracts", lambda: explorer.contracts(reader("/contracts")), "/contracts"),
         ("procedures", lambda: processes.procedures(reader("/procedures")), "/procedures"),
         ("elections", lambda: elections.elections(reader("/elections")), "/elections"),
-        ("search (no match)", lambda: explorer.search_target(reader("/s"), "ab" * 32),
-         f"/search?q={'ab' * 32}"),
-        ("search (tx id)", lambda: explorer.search_target(reader("/s"), middle.tx_id.hex()),
-         f"/search?q={middle.tx_id.hex()}"),
+        (
+            "search (no match)",
+            lambda: explorer.search_target(reader("/s"), "ab" * 32),
+            f"/search?q={'ab' * 32}",
+        ),
+        (
+            "search (tx id)",
+            lambda: explorer.search_target(reader("/s"), middle.tx_id.hex()),
+            f"/search?q={middle.tx_id.hex()}",
+        ),
     ]
     baselines = [
         ("JSON /v1/blocks/{h}", f"/v1/blocks/{latest // 2}"),
@@ -247,8 +330,10 @@ def main() -> None:
         ("JSON /v1/accounts/{id}/txs", f"/v1/accounts/{notary.text}/txs?limit=25"),
         ("JSON /v1/state (proved)", f"/v1/state/{('documents/doc/0x' + document)}?prove=true"),
     ]
-    print(f"\n== server time: render only (cold first call, then {RUNS} runs); "
-          f"budget {SERVER_BUDGET_MS} ms")
+    print(
+        f"\n== server time: render only (cold first call, then {RUNS} runs); "
+        f"budget {SERVER_BUDGET_MS} ms"
+    )
     worst = 0.0
     for name, run, _ in pages:
         cold, samples = measure(name, run)
@@ -289,8 +374,9 @@ def first_paint(node: Any, pages: list[tuple[str, str]]) -> None:
             for _ in range(5):
                 page.goto(url + path)
                 paints.append(page.evaluate(observe))
-            print(f"   {name:28s} median {statistics.median(paints):7.1f} ms  "
-                  f"(max {max(paints):.1f})")
+            print(
+                f"   {name:28s} median {statistics.median(paints):7.1f} ms  (max {max(paints):.1f})"
+            )
         browser.close()
 
 
