@@ -115,6 +115,8 @@ class Result:
     rejections_unseen: bool = False
     """Saturated with async submission: `rejected` counts only the RPC's own refusals
     (mempool full, already cached); a CheckTx refusal shows only as a lower rate."""
+    window_s: float = 0.0
+    """The seconds over which the CPU was read."""
 
     def line(self) -> str:
         if self.latencies:
@@ -143,6 +145,17 @@ class Result:
         rest = self.app_cpu_s - sum(self.calls.values())
         parts = [f"{k} {s * per_tx:.2f}" for k, s in sorted(shown.items(), key=lambda i: -i[1])]
         return "\n    app ms/tx by call: " + ", ".join(parts) + f"; other {rest * per_tx:.2f}"
+
+    def cores_line(self, rate: float) -> str:
+        """How many cores the nodes and apps kept busy over the window, and how many `rate`
+        transactions a second would keep busy at the same cost a transaction: more than
+        the machine has, and the rate is out of reach at that cost whatever the
+        scheduling."""
+        busy = (self.node_cpu_s + self.app_cpu_s) / self.window_s if self.window_s else 0.0
+        return (
+            f"nodes and apps kept {busy:.1f} of {os.cpu_count()} cores busy, "
+            f"{rate:,.0f} tx/s would take {busy * rate / max(self.rate, 1e-9):.1f}"
+        )
 
     def p(self, quantile: float) -> float:
         ordered = sorted(self.latencies) or [float("inf")]
@@ -422,6 +435,7 @@ def run_load(
         cursor.ran_out,
         calls,
         rejections_unseen=submit == "async" and rate is None,
+        window_s=seconds,
     )
 
 
@@ -847,6 +861,7 @@ def main() -> None:
                 checks.append(
                     f"{share:.0%} of kvstore {'ok' if share >= TARGET_SHARE else 'MISSED'}"
                 )
+            checks.append(result.cores_line(TARGET_RATE))
         print(f"  {result.name}: " + ", ".join(checks))
 
 
