@@ -42,8 +42,6 @@ STARTS_PROCESSES = {("up",), ("node",), ("testnet", "up"), ("testnet", "create")
 cases run here (a real `urbis up` runs in the README tour test)."""
 
 
-
-
 @dataclass
 class Inputs:
     """Files and words a confused or hostile user hands a command."""
